@@ -1,0 +1,85 @@
+"""``cartbook``: command-line entry point.
+
+Exit codes (stable, for scripts): 0 success; 1 a notebook or the book build failed (the
+previous book is unchanged); 2 command-line usage error; 3 the input data are invalid
+(nothing was written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_BUILD, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .validation import validate_dir
+
+    report = validate_dir(Path(args.data_dir))
+    print(report.to_text(limit=None if args.all else 200))
+    if report.ok:
+        n = {k: len(v) for k, v in report.tables.items()}
+        print(f"{n.get('patients', 0)} patients, {n.get('kinetics', 0)} CAR-T samples"
+              + ("; files marked synthetic" if report.synthetic else ""))
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .synthetic import DEFAULT_SEED, PUBLISHED_N, generate_cohort, write_cohort
+
+    n = args.n if args.n is not None else PUBLISHED_N
+    seed = args.seed if args.seed is not None else DEFAULT_SEED
+    paths = write_cohort(generate_cohort(n=n, seed=seed), Path(args.out))
+    for p in paths:
+        print(f"wrote {p}")
+    return EXIT_OK
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .pipeline import BuildError, InvalidDataError, build_book
+
+    try:
+        result = build_book(Path(args.data), Path(args.build_dir) if args.build_dir else None,
+                            jobs=args.jobs, force=args.force)
+    except InvalidDataError as exc:
+        print(exc.report.to_text(), file=sys.stderr)
+        print("Build stopped: the data are invalid. Nothing was written.", file=sys.stderr)
+        return EXIT_INVALID
+    except BuildError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BUILD
+    print(f"[cartbook] done in {result.seconds:.1f} s")
+    print(result.index_html)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cartbook", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a data directory and list every problem")
+    p.add_argument("data_dir")
+    p.add_argument("--all", action="store_true", help="list every problem (default: first 200)")
+    p.set_defaults(func=_validate)
+
+    p = sub.add_parser("generate", help="write a synthetic cohort (CSV, marked synthetic)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--n", type=int, default=None, help="number of patients (default 50)")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("build", help="validate, execute the notebooks and build the book")
+    p.add_argument("--data", default="data/synthetic", help="data directory")
+    p.add_argument("--build-dir", default=None, help="output directory (default _build)")
+    p.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel")
+    p.add_argument("--force", action="store_true", help="ignore the cache")
+    p.set_defaults(func=_build)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

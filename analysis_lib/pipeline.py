@@ -1,0 +1,354 @@
+"""Build pipeline: validate the data, execute the notebooks with papermill, build the book.
+
+Steps, each of which must succeed before anything is published:
+
+1. **Validate** the data directory (:func:`analysis_lib.validation.validate_dir`). On any
+   problem the build stops with the full report and writes nothing at all.
+2. **Execute** the text notebooks (jupytext py:percent in ``notebooks/``) with papermill, in
+   parallel worker processes. A notebook whose inputs are unchanged (its source, its
+   parameters, the data files, the ``analysis_lib`` code and the lock file, hashed together)
+   is taken from the cache in ``<build>/cache`` instead of being executed again. A failing
+   notebook stops the build and its failing cell's traceback is printed.
+3. **Assemble** a staging copy of the book sources with the executed notebooks, and build it
+   with ``jupyter-book build --all -W -n --keep-going`` (warnings are errors).
+4. **Publish** by renaming the staged site over ``<build>/html``. Until this last step the
+   previous good book stays in place.
+
+Executed notebooks are stripped of wall-clock metadata, so the same inputs give the same
+outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from .schema import SUFFIXES, TABLES
+
+#: Repository root (the directory holding ``_config.yml``).
+ROOT = Path(__file__).resolve().parent.parent
+#: Notebooks in build order; independent of one another, so they run in parallel.
+NOTEBOOKS: tuple[str, ...] = ("index", "cohort", "data_dictionary")
+#: Where executed notebooks sit inside the book sources.
+GENERATED = Path("book") / "_generated"
+
+#: Default analysis parameters, passed to every notebook that declares them.
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    "age_cut_years": 10.0,
+    "mrd_cuts": [1e-4, 1e-3, 1e-2],
+    "mrd_negative_below": 1e-4,
+    "conf_level": 0.95,
+}
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_VOLATILE_NB_META = ("start_time", "end_time", "duration", "exception")
+
+
+class BuildError(Exception):
+    """The build failed (a notebook or the book build); nothing was published."""
+
+
+class InvalidDataError(BuildError):
+    """The data directory failed validation; nothing was written."""
+
+    def __init__(self, report: Any):
+        self.report = report
+        super().__init__(report.to_text())
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    status: str  # "executed" | "cached" | "failed"
+    seconds: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class BuildResult:
+    index_html: Path
+    notebooks: list[NotebookResult] = field(default_factory=list)
+    book_built: bool = True
+    seconds: float = 0.0
+
+
+def _log(msg: str) -> None:
+    print(f"[cartbook] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Hashing and parameters
+# --------------------------------------------------------------------------------------------
+
+def _sha(items: Iterable[tuple[str, bytes]]) -> str:
+    h = hashlib.sha256()
+    for name, data in items:
+        h.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+def data_files(data_dir: Path) -> list[Path]:
+    """The table files of ``data_dir`` (the inputs that define a dataset)."""
+    return sorted(p for t in TABLES for s in SUFFIXES if (p := data_dir / f"{t.name}{s}").is_file())
+
+
+def code_fingerprint(root: Path = ROOT) -> str:
+    """Hash of the library code and the lock file: a change to either re-executes notebooks."""
+    files = sorted((root / "analysis_lib").rglob("*.py"))
+    lock = root / "requirements.lock"
+    items = [(str(p.relative_to(root)), p.read_bytes()) for p in files]
+    if lock.is_file():
+        items.append(("requirements.lock", lock.read_bytes()))
+    items.append(("python", sys.version.encode()))
+    return _sha(items)
+
+
+def notebook_key(source: Path, params: Mapping[str, Any], data_dir: Path, code: str) -> str:
+    """Cache key of one notebook: source, parameters, data bytes and code fingerprint."""
+    items = [("source", source.read_bytes()),
+             ("params", json.dumps(params, sort_keys=True, default=str).encode()),
+             ("code", code.encode())]
+    items += [(f"data/{p.name}", p.read_bytes()) for p in data_files(data_dir)]
+    return _sha(items)
+
+
+def declared_parameters(source: Path) -> list[str]:
+    """Names assigned in the cell tagged ``parameters`` of a py:percent notebook."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return re.findall(r"^([A-Za-z_]\w*)\s*(?::[^=]+)?=", cell.source, flags=re.M)
+    return []
+
+
+def notebook_parameters(name: str, source: Path, data_dir: Path,
+                        overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The parameters passed to notebook ``name``: those its parameters cell declares."""
+    values = {**DEFAULT_PARAMETERS, **(overrides or {}),
+              "data_dir": str(data_dir.resolve()), "output_dir": f"outputs/{name}",
+              "chapter": name}
+    declared = declared_parameters(source)
+    return {k: values[k] for k in declared if k in values}
+
+
+# --------------------------------------------------------------------------------------------
+# Executing one notebook (runs in a worker process)
+# --------------------------------------------------------------------------------------------
+
+def _format_failure(nb: Any) -> str:
+    """The failing cell's source and traceback, from an executed notebook."""
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                tb = "\n".join(_ANSI.sub("", line) for line in out.get("traceback", []))
+                return (f"cell {i} failed:\n{cell.source}\n{'-' * 60}\n{tb}\n"
+                        f"{out.get('ename')}: {out.get('evalue')}")
+    return "the notebook failed before any cell reported an error"
+
+
+def clean_executed(nb: Any) -> Any:
+    """Hide the injected-parameters cell and drop wall-clock metadata (deterministic output)."""
+    pm = nb.metadata.get("papermill", {})
+    for k in _VOLATILE_NB_META:
+        pm.pop(k, None)
+    for k in ("input_path", "output_path"):
+        pm.pop(k, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cmeta = cell.metadata.get("papermill")
+        if cmeta is not None:
+            cell.metadata.pop("papermill")
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    return nb
+
+
+def execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_dir: Path,
+                     timeout: int = 1800) -> NotebookResult:
+    """Execute ``source`` (py:percent) with papermill in ``work_dir``.
+
+    Writes ``work_dir/<name>.ipynb`` and whatever the notebook writes under ``work_dir``.
+    Returns a failed result carrying the failing cell's traceback instead of raising.
+    """
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    if work_dir.exists():
+        shutil.rmtree(work_dir)
+    work_dir.mkdir(parents=True)
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    nb.metadata.pop("jupytext", None)
+    src_ipynb = work_dir / f".{name}.source.ipynb"
+    out_ipynb = work_dir / f"{name}.ipynb"
+    nbformat.write(nb, src_ipynb)
+    try:
+        pm.execute_notebook(str(src_ipynb), str(out_ipynb), parameters=dict(params),
+                            cwd=str(work_dir), kernel_name="python3", progress_bar=False,
+                            log_output=False, execution_timeout=timeout)
+    except pm.PapermillExecutionError:
+        executed = nbformat.read(out_ipynb, as_version=4)
+        return NotebookResult(name, "failed", time.perf_counter() - t0, _format_failure(executed))
+    except Exception as exc:  # kernel death, missing kernel, bad notebook
+        return NotebookResult(name, "failed", time.perf_counter() - t0,
+                              f"{type(exc).__name__}: {exc}")
+    finally:
+        src_ipynb.unlink(missing_ok=True)
+    executed = clean_executed(nbformat.read(out_ipynb, as_version=4))
+    nbformat.write(executed, out_ipynb)
+    return NotebookResult(name, "executed", time.perf_counter() - t0)
+
+
+def _execute_job(job: tuple[str, str, dict, str]) -> NotebookResult:
+    name, source, params, work = job
+    return execute_notebook(name, Path(source), params, Path(work))
+
+
+# --------------------------------------------------------------------------------------------
+# The whole build
+# --------------------------------------------------------------------------------------------
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Put ``src`` at ``dst`` by renames, so ``dst`` is never half-written."""
+    old = dst.with_name(dst.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _book_sources(root: Path) -> list[Path]:
+    files = [root / "_config.yml", root / "_toc.yml"]
+    files += sorted(p for p in (root / "book").rglob("*")
+                    if p.is_file() and GENERATED.as_posix() not in p.relative_to(root).as_posix())
+    return [p for p in files if p.is_file()]
+
+
+def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root: Path = ROOT,
+                  overrides: Mapping[str, Any] | None = None, jobs: int | None = None,
+                  force: bool = False,
+                  executor: Callable[[tuple[str, str, dict, str]], NotebookResult] = _execute_job
+                  ) -> tuple[list[NotebookResult], dict[str, str]]:
+    """Execute (or take from cache) each notebook; returns results and cache keys."""
+    cache = build_dir / "cache"
+    code = code_fingerprint(root)
+    keys: dict[str, str] = {}
+    results: dict[str, NotebookResult] = {}
+    todo: list[tuple[str, str, dict, str]] = []
+    for name in names:
+        source = root / "notebooks" / f"{name}.py"
+        params = notebook_parameters(name, source, data_dir, overrides)
+        keys[name] = notebook_key(source, params, data_dir, code)
+        entry = cache / name
+        if not force and (entry / ".key").is_file() and (entry / ".key").read_text() == keys[name]:
+            results[name] = NotebookResult(name, "cached")
+            continue
+        todo.append((name, str(source), params, str(build_dir / "work" / name)))
+    if todo:
+        workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+        _log(f"executing {len(todo)} notebook(s), {workers} at a time: "
+             + ", ".join(t[0] for t in todo))
+        if workers == 1:
+            done = [executor(t) for t in todo]
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                done = list(pool.map(executor, todo))
+        for res in done:
+            results[res.name] = res
+            if res.status == "executed":
+                (build_dir / "work" / res.name / ".key").write_text(keys[res.name])
+                cache.mkdir(parents=True, exist_ok=True)
+                _replace_dir(build_dir / "work" / res.name, cache / res.name)
+            _log(f"  {res.name}: {res.status} in {res.seconds:.1f} s")
+    ordered = [results[n] for n in keys]
+    for r in ordered:
+        if r.status == "cached":
+            _log(f"  {r.name}: unchanged, taken from cache")
+    return ordered, keys
+
+
+def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
+               root: Path = ROOT, jobs: int | None = None, force: bool = False,
+               overrides: Mapping[str, Any] | None = None,
+               notebooks: Iterable[str] = NOTEBOOKS) -> BuildResult:
+    """Validate, execute and build; returns the path of the published ``index.html``.
+
+    Raises :class:`InvalidDataError` (nothing written) or :class:`BuildError` (the previous
+    book left in place).
+    """
+    from .validation import validate_dir
+
+    t0 = time.perf_counter()
+    data_dir = Path(data_dir).resolve()
+    build_dir = Path(build_dir).resolve() if build_dir else root / "_build"
+    _log(f"validating {data_dir}")
+    report = validate_dir(data_dir)
+    if not report.ok:
+        raise InvalidDataError(report)
+    n_pat = len(report.tables["patients"])
+    n_smp = len(report.tables["kinetics"])
+    _log(f"  ok: {n_pat} patients, {n_smp} CAR-T samples"
+         + (" (synthetic)" if report.synthetic else ""))
+
+    names = list(notebooks)
+    results, keys = run_notebooks(names, data_dir, build_dir, root=root, overrides=overrides,
+                                  jobs=jobs, force=force)
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        msg = "\n\n".join(f"notebook {r.name!r} failed.\n{r.error}" for r in failed)
+        raise BuildError(msg + "\n\nThe book was not rebuilt; the previous build is unchanged.")
+
+    html = build_dir / "html"
+    book_key = _sha([("notebooks", json.dumps(keys, sort_keys=True).encode())]
+                    + [(str(p.relative_to(root)), p.read_bytes()) for p in _book_sources(root)])
+    stamp = html / ".cartbook-key"
+    if not force and stamp.is_file() and stamp.read_text() == book_key and (html / "index.html").is_file():
+        _log("book unchanged; nothing to rebuild")
+        return BuildResult(html / "index.html", results, False, time.perf_counter() - t0)
+
+    stage = build_dir / "stage"
+    if stage.exists():
+        shutil.rmtree(stage)
+    src = stage / "src"
+    for p in _book_sources(root):
+        dst = src / p.relative_to(root)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(p, dst)
+    for name in names:
+        shutil.copytree(build_dir / "cache" / name, src / GENERATED, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(".key"))
+    _log("building the book (jupyter-book build --all -W -n --keep-going)")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", "--all", "-W", "-n", "--keep-going", str(src)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src)
+    if proc.returncode != 0 or not (src / "_build" / "html" / "index.html").is_file():
+        out = _ANSI.sub("", proc.stdout + proc.stderr)
+        problems = [ln for ln in out.splitlines() if "WARNING" in ln or "ERROR" in ln]
+        detail = "\n".join(problems) if problems else out[-4000:]
+        raise BuildError(f"jupyter-book failed (exit {proc.returncode}):\n{detail}\n\n"
+                         "The previous build is unchanged.")
+    built = src / "_build" / "html"
+    (built / ".cartbook-key").write_text(book_key)
+    _replace_dir(built, html)
+    shutil.rmtree(stage, ignore_errors=True)
+    return BuildResult(html / "index.html", results, True, time.perf_counter() - t0)

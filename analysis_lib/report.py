@@ -1,0 +1,122 @@
+"""Presentation helpers for the book: numbered tables, glued numbers and text, the
+parameters actually used, and the data-provenance notice.
+
+Tables are emitted as MyST ``{table}`` directives inside a Markdown output, so Sphinx numbers
+them and ``{numref}`` can cite them. Numbers reach the narrative through myst-nb's ``glue``:
+numeric values for ``{glue:text}`` (and for other pages), formatted phrases as Markdown for
+``{glue:md}`` on the same page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+
+def _cell(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(frame: pd.DataFrame, caption: str, label: str) -> str:
+    """A MyST ``{table}`` directive (numbered, captioned, referable as ``{numref}`label```)."""
+    cols = [str(c) for c in frame.columns]
+    head = "| " + " | ".join(_cell(c) for c in cols) + " |"
+    rule = "|" + "|".join("---" for _ in cols) + "|"
+    body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([f":::{{table}} {caption}", f":name: {label}", ":align: left", "",
+                      head, rule, *body, ":::"])
+
+
+def show_table(frame: pd.DataFrame, caption: str, label: str) -> None:
+    """Display ``frame`` as a numbered, captioned table in the book."""
+    display(Markdown(md_table(frame, caption, label)))
+
+
+def glue_number(key: str, value: float | int) -> None:
+    """Glue a number for ``{glue:text}`key:fmt``` (this page or ``path.ipynb::key`` elsewhere)."""
+    from myst_nb import glue
+
+    glue(key, value, display=False)
+
+
+def glue_text(key: str, text: str) -> None:
+    """Glue a formatted phrase for ``{glue:md}`key``` on the same page."""
+    from myst_nb import glue
+
+    glue(key, Markdown(text), display=False)
+
+
+def glue_figure(key: str, fig: Any) -> None:
+    """Glue a matplotlib figure for a ``{glue:figure}`` directive (numbered caption)."""
+    from myst_nb import glue
+
+    glue(key, fig, display=True)
+
+
+def dataset_fingerprint(files: Mapping[str, Path]) -> str:
+    """First 12 hex digits of a SHA-256 over the data files' names and bytes: identifies the
+    exact input of a build without revealing where it lives."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + Path(files[name]).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None) -> pd.DataFrame:
+    """The parameters a notebook ran with, as a two-column table.
+
+    Directories are shown by their last component only (a build machine's paths are not
+    published); the data fingerprint identifies the input exactly.
+    """
+    rows = []
+    for k, v in params.items():
+        if k.endswith("_dir"):
+            v = Path(str(v)).name
+        rows.append({"Parameter": f"`{k}`", "Value": f"`{v}`" if isinstance(v, str) else _cell(v)})
+    if fingerprint is not None:
+        rows.append({"Parameter": "data fingerprint (SHA-256)", "Value": f"`{fingerprint}`"})
+    return pd.DataFrame(rows, columns=["Parameter", "Value"])
+
+
+def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None) -> None:
+    """Show the parameters actually used, in a collapsible block at the top of a page."""
+    label = "tbl-params-" + str(params.get("chapter", "page")).replace("_", "-")
+    table = md_table(parameters_table(params, fingerprint), "Parameters of this run", label)
+    display(Markdown("::::{dropdown} Parameters of this run\n" + table + "\n::::"))
+
+
+def write_output(frame: pd.DataFrame, output_dir: str | Path, name: str, synthetic: bool) -> Path:
+    """Write a result table as CSV under ``output_dir``, marked synthetic when it is."""
+    from .io import write_table
+
+    meta = {"synthetic": "true" if synthetic else "false",
+            "description": ("SYNTHETIC data: derived from a synthetic cohort, not patients"
+                            if synthetic else "derived from the supplied cohort"),
+            "table": name}
+    return write_table(frame, Path(output_dir) / f"{name}.csv", meta)
+
+
+SYNTHETIC_NOTICE = (
+    "**Synthetic data.** Every number, table and figure on this page is computed from a "
+    "*synthetic* cohort generated to resemble the published aggregates of Wang et al. (2025). "
+    "It is not patient data and must not be cited as a clinical result."
+)
+
+
+def data_notice(synthetic: bool, description: str = "") -> Markdown:
+    """The notice shown at the top of every page that shows data."""
+    if synthetic:
+        extra = f" {html.escape(description)}" if description else ""
+        return Markdown(f":::{{warning}}\n{SYNTHETIC_NOTICE}{extra}\n:::")
+    return Markdown(":::{note}\nComputed from the cohort supplied for this build "
+                    "(not marked synthetic). Row-level identifiers are not shown.\n:::")

@@ -1,0 +1,77 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Data dictionary
+#
+# The tables a user supplies to rebuild this book with their own cohort. This page is
+# generated from the schemas in `analysis_lib.schema`, which are the single source of truth:
+# the validator, the synthetic generator and this page all read them.
+#
+# **Files.** A data directory holds one file per table, named after it: `patients` and
+# `kinetics`, each as `.csv`, `.parquet` or `.xlsx` (one format per table). CSV files may
+# start with `# key: value` comment lines of metadata; `# synthetic: true` marks synthetic
+# data. In Excel, the data go on the first sheet (or a sheet named after the table) and
+# metadata on a sheet named `metadata` with columns `key` and `value`.
+#
+# **Conventions.** Every time is a number of days from CAR-T infusion (day 0; negative before
+# it). No calendar date, name, birth date or record number is accepted: the validator refuses
+# them. MRD is a fraction of nucleated marrow cells (so 0.01 % is written `1e-4` or
+# `0.0001`). Missing values are empty cells. Booleans are `true` or `false`.
+
+# %% tags=["parameters", "remove-cell"]
+data_dir = "../../data/synthetic"
+chapter = "data_dictionary"
+
+# %% tags=["remove-input"]
+from analysis_lib import report, schema
+from analysis_lib.datadict import field_table, rules_table
+from analysis_lib.validation import load_dataset
+
+data = load_dataset(data_dir)
+display(report.data_notice(data.synthetic))
+report.show_parameters(dict(data_dir=data_dir), report.dataset_fingerprint(data.files))
+for t in schema.TABLES:
+    report.glue_number(f"n_fields_{t.name}", len(t.fields))
+    report.glue_number(f"n_rows_{t.name}", len(data.tables[t.name]))
+
+# %% [markdown]
+# ## The patients table
+#
+# One row per infused patient ({glue:text}`n_fields_patients:d` columns;
+# {glue:text}`n_rows_patients:d` rows in the data of this build).
+
+# %% tags=["remove-input"]
+report.show_table(field_table(schema.PATIENTS), "Columns of the patients table.",
+                  "tbl-dict-patients")
+
+# %% [markdown]
+# ## The kinetics table
+#
+# One row per peripheral-blood sample ({glue:text}`n_fields_kinetics:d` columns;
+# {glue:text}`n_rows_kinetics:d` rows in the data of this build). A result below the lower
+# limit of quantification (LLOQ) is a row with `below_lloq` = `true` and an empty level.
+
+# %% tags=["remove-input"]
+report.show_table(field_table(schema.KINETICS), "Columns of the kinetics table.",
+                  "tbl-dict-kinetics")
+
+# %% [markdown]
+# ## Validation rules
+#
+# Before any notebook runs, `cartbook validate DIR` (and every build) checks the data against
+# these rules and lists *every* problem with its file, row (CSV line, Excel sheet row or
+# Parquet record number), column, value and rule. If there is any problem, nothing is written
+# and the previous book stays in place.
+
+# %% tags=["remove-input"]
+report.show_table(rules_table(), "Rules applied by the validator.", "tbl-dict-rules")
