@@ -77,8 +77,8 @@ class KaplanMeier:
                 hi = np.minimum(np.exp(np.log(s) + z * se), 1.0)
             elif conf_type == "log-log":
                 xx = np.where((s == 0) | (s == 1), np.nan, np.log(-np.log(s)))
-                lo = np.exp(-np.exp(xx + z * se / np.log(s)))
-                hi = np.exp(-np.exp(xx - z * se / np.log(s)))
+                lo = np.exp(-np.exp(xx - z * se / np.log(s)))
+                hi = np.exp(-np.exp(xx + z * se / np.log(s)))
             else:
                 raise ValueError(f"conf_type must be one of {CONF_TYPES}")
         undefined = np.isnan(se)
@@ -105,8 +105,9 @@ class KaplanMeier:
         """Median with the confidence limits R's ``print.survfit`` reports.
 
         The median is the first time the curve falls to 0.5 or below; when it equals 0.5
-        exactly over an interval, the midpoint of that interval (R's convention). The limits
-        are the same quantile read off the lower and upper pointwise bands.
+        exactly over an interval, the midpoint of that interval (R's convention), or the
+        start of the interval if the curve stays at 0.5 to the end. The limits are the same
+        quantile read off the lower and upper pointwise bands.
         """
         lo, hi = self.confidence_interval(conf_type)
         return MedianEstimate(_quantile_time(self.time, self.surv, 0.5),
@@ -116,22 +117,20 @@ class KaplanMeier:
 
 
 def _quantile_time(time: np.ndarray, curve: np.ndarray, p: float) -> float:
-    """First time ``curve`` <= ``p`` (midpoint rule on an exact tie), as R's
-    ``quantile.survfit``; ``nan`` when the curve never reaches ``p``."""
+    """First time ``curve`` <= ``p``; on an exact tie (within sqrt(eps)) the midpoint between
+    that time and the first time the curve drops below it, or that time itself if it never
+    does (R's ``print.survfit`` / ``summary(fit)$table``); ``nan`` when ``p`` is not reached."""
     tol = np.sqrt(np.finfo(float).eps)
     y = np.asarray(curve, dtype=float)
-    ok = ~np.isnan(y)
-    t, y = np.asarray(time, dtype=float)[ok], y[ok]
-    below = np.flatnonzero(y <= p + tol)
-    if below.size == 0:
+    keep = ~np.isnan(y) & (y < p + tol)
+    t, y = np.asarray(time, dtype=float)[keep], y[keep]
+    if t.size == 0:
         return float("nan")
-    i = below[0]
-    if abs(y[i] - p) < tol:
-        later = np.flatnonzero(y < p - tol)
-        if later.size == 0:
-            return float("nan") if i == len(t) - 1 else float((t[i] + t[-1]) / 2)
-        return float((t[i] + t[later[0]]) / 2)
-    return float(t[i])
+    if abs(y[0] - p) < tol:
+        later = np.flatnonzero(y < y[0])
+        if later.size:
+            return float((t[0] + t[later[0]]) / 2)
+    return float(t[0])
 
 
 def kaplan_meier(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,

@@ -1,0 +1,62 @@
+"""Shared pytest configuration.
+
+R-parity tests (``@pytest.mark.r_parity``) compare the Python results with R computed live.
+Without a working ``Rscript`` (with the ``survival`` package) they are skipped locally, but in
+CI (environment variable ``CI`` set to anything other than ``""``, ``0``, ``false``, ``no``)
+they fail instead: a skipped parity test must never count as a pass there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # make tests/rparity.py importable
+
+from rparity import r_available, rscript_path  # noqa: E402
+
+
+def in_ci() -> bool:
+    """True when the ``CI`` environment variable is set to a true-ish value."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _r_missing_reason() -> str:
+    exe = rscript_path()
+    if exe is None:
+        return "Rscript not found (install R or set RSCRIPT)"
+    return f"{exe} cannot load the required R package(s) (survival)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    parity = [item for item in items if item.get_closest_marker("r_parity") is not None]
+    if not parity or r_available():
+        return
+    if in_ci():
+        return  # pytest_runtest_setup below turns each of them into a failure
+    skip = pytest.mark.skip(reason=f"R parity: {_r_missing_reason()}")
+    for item in parity:
+        item.add_marker(skip)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Runs before any fixture (some of which call R) is set up.
+    if item.get_closest_marker("r_parity") is not None and in_ci() and not r_available():
+        pytest.fail(f"R parity test cannot run in CI: {_r_missing_reason()}. "
+                    "CI must provide R; these tests are not allowed to be skipped there.",
+                    pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    from rparity import MAX_REL_DIFF
+
+    if not MAX_REL_DIFF:
+        return
+    terminalreporter.section("R parity: max relative difference from R (finite values)")
+    width = max(map(len, MAX_REL_DIFF))
+    for quantity, rel in sorted(MAX_REL_DIFF.items()):
+        terminalreporter.write_line(f"{quantity:<{width}}  {rel:.3e}")
