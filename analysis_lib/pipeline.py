@@ -159,13 +159,16 @@ def _format_failure(nb: Any) -> str:
 
 
 def clean_executed(nb: Any) -> Any:
-    """Hide the injected-parameters cell and drop wall-clock metadata (deterministic output)."""
+    """Hide the injected-parameters cell, drop wall-clock metadata and give cells stable ids
+    (nbformat and papermill draw random ones), so the same inputs give the same bytes."""
     pm = nb.metadata.get("papermill", {})
     for k in _VOLATILE_NB_META:
         pm.pop(k, None)
     for k in ("input_path", "output_path"):
         pm.pop(k, None)
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        if "id" in cell:
+            cell["id"] = f"cell-{i:03d}"
         cell.metadata.pop("execution", None)
         cmeta = cell.metadata.get("papermill")
         if cmeta is not None:

@@ -120,3 +120,38 @@ def data_notice(synthetic: bool, description: str = "") -> Markdown:
         return Markdown(f":::{{warning}}\n{SYNTHETIC_NOTICE}{extra}\n:::")
     return Markdown(":::{note}\nComputed from the cohort supplied for this build "
                     "(not marked synthetic). Row-level identifiers are not shown.\n:::")
+
+
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def glued_values(notebook: str | Path) -> dict[str, Any]:
+    """Every value glued in an executed notebook, by key.
+
+    Numbers come back as ``int``/``float`` (from their ``text/plain`` form), Markdown phrases
+    as their text, figures as the string ``"<figure>"``. This is how tests and the scorecard
+    read what a chapter shows, so they can never drift from it.
+    """
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    out: dict[str, Any] = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            if not meta:
+                continue
+            data = {k.removeprefix(GLUE_PREFIX): v for k, v in o.get("data", {}).items()}
+            if "text/markdown" in data:
+                out[meta["name"]] = data["text/markdown"]
+            elif "image/png" in data:
+                out[meta["name"]] = "<figure>"
+            else:
+                text = data.get("text/plain", "")
+                try:
+                    out[meta["name"]] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    out[meta["name"]] = text
+    return out
