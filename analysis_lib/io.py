@@ -48,9 +48,14 @@ class RawTable:
     metadata: dict[str, str] = field(default_factory=dict)
     first_row: int = 2
     row_unit: str = "line"
+    #: Explicit user-visible position of every record, when records are not consecutive
+    #: (a CSV file with blank lines or quoted line breaks); ``None`` means consecutive.
+    row_numbers: list[int] | None = None
 
     def row_number(self, index: int) -> int:
         """User-visible position of the record at 0-based ``index``."""
+        if self.row_numbers is not None:
+            return self.row_numbers[int(index)]
         return self.first_row + int(index)
 
 
@@ -83,8 +88,30 @@ def _cell_to_str(v: object) -> str:
     return str(v)
 
 
+def _csv_record_lines(body_text: str, offset: int) -> list[int] | None:
+    """File line number at which each data record of ``body_text`` starts, skipping blank
+    lines as pandas does; ``offset`` is the number of lines before ``body_text``."""
+    import csv
+
+    starts: list[int] = []
+    reader = csv.reader(_io.StringIO(body_text, newline=""))
+    prev = 0
+    try:
+        for rec in reader:
+            if any(cell.strip() for cell in rec) or len(rec) > 1:
+                starts.append(offset + prev + 1)
+            prev = reader.line_num
+    except csv.Error:
+        return None
+    return starts[1:]  # the first record is the header
+
+
 def _read_csv(path: Path, name: str) -> RawTable:
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TableReadError(f"the file is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                             "save it as 'CSV UTF-8'") from exc
     lines = text.splitlines()
     meta: dict[str, str] = {}
     n_meta = 0
@@ -104,7 +131,13 @@ def _read_csv(path: Path, name: str) -> RawTable:
                             na_filter=False, skipinitialspace=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise TableReadError(str(exc).strip()) from exc
-    return RawTable(name, path, frame, meta, first_row=n_meta + 2, row_unit="line")
+    raw = RawTable(name, path, frame, meta, first_row=n_meta + 2, row_unit="line")
+    lines_at = _csv_record_lines(body_text, n_meta)
+    if lines_at is not None and len(lines_at) == len(frame) and len(frame):
+        if lines_at != list(range(n_meta + 2, n_meta + 2 + len(frame))):
+            raw.row_numbers = lines_at
+        raw.first_row = lines_at[0]
+    return raw
 
 
 def _read_parquet(path: Path, name: str) -> RawTable:
@@ -125,7 +158,9 @@ def _read_parquet(path: Path, name: str) -> RawTable:
 
 def _read_excel(path: Path, name: str) -> RawTable:
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object, header=0)
+        # keep_default_na=False: cells such as "NA" or "n/a" stay as written, as in CSV files
+        sheets = pd.read_excel(path, sheet_name=None, dtype=object, header=0,
+                               keep_default_na=False, na_values=[])
     except Exception as exc:  # openpyxl raises several types
         raise TableReadError(str(exc).strip()) from exc
     meta: dict[str, str] = {}
@@ -194,6 +229,21 @@ def csv_bytes(frame: pd.DataFrame, metadata: Mapping[str, str] | None = None) ->
     return (head + body).encode("utf-8")
 
 
+def _zip_fixed_times(data: bytes) -> bytes:
+    """The zip archive ``data`` with every member's timestamp set to 1980-01-01 (openpyxl
+    stamps members with the current time, which made .xlsx output differ run to run)."""
+    import zipfile
+
+    out = _io.BytesIO()
+    with zipfile.ZipFile(_io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
 def write_table(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str] | None = None) -> Path:
     """Write ``frame`` to ``path`` (format from the suffix) with ``metadata``, atomically."""
     path = Path(path)
@@ -221,7 +271,7 @@ def write_table(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str] | N
             xw.book.properties.created = fixed
             xw.book.properties.modified = fixed
             xw.book.properties.description = meta.get("description", "")
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, _zip_fixed_times(buf.getvalue()))
     else:
         raise ValueError(f"unsupported file type {suffix!r}")
     return path

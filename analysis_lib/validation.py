@@ -6,7 +6,7 @@ the name of the rule it breaks. Nothing is written anywhere: validation only rea
 
 Rules
 -----
-Files: ``missing_file``, ``ambiguous_file``, ``unreadable_file``, ``synthetic_flag_mixed``.
+Files: ``missing_file``, ``ambiguous_file``, ``unreadable_file``, ``empty_table``, ``synthetic_flag_mixed``.
 Columns: ``missing_column``, ``unknown_column``, ``duplicate_column``, ``direct_identifier``.
 Cells: ``required_value``, ``type``, ``range``, ``category``, ``id_format``,
 ``calendar_date``, ``identifier_like``.
@@ -38,6 +38,7 @@ RULES: dict[str, str] = {
     "missing_file": "A required table (patients, kinetics) is not in the data directory.",
     "ambiguous_file": "The same table is supplied in more than one format.",
     "unreadable_file": "The file cannot be parsed as a table.",
+    "empty_table": "The file has a header but no data rows.",
     "synthetic_flag_mixed": "Some files are marked synthetic and others are not.",
     "missing_column": "A required column is absent.",
     "unknown_column": "A column is not part of the data model (a typo, or extra data).",
@@ -88,6 +89,17 @@ _DATE_RES = (
 )
 _TRUE = {"true", "yes", "1", "t", "y"}
 _FALSE = {"false", "no", "0", "f", "n"}
+#: Cell rules after which the parsed value is unknown (not empty): checks that combine
+#: columns must not read such a cell as "missing" and report it a second time.
+_CELL_RULES = frozenset({"required_value", "type", "range", "category", "calendar_date"})
+_CONSISTENCY_RULES = frozenset({
+    "event_day_missing", "event_day_unexpected", "after_last_followup",
+    "death_not_last_followup", "relapse_after_death", "hsct_after_death", "death_cause_missing",
+    "death_cause_unexpected", "leukemia_death_without_relapse", "relapse_cd19_missing",
+    "relapse_cd19_unexpected", "bca_fields", "bca_after_last_followup",
+    "gvhd_without_prior_hsct", "gvhd_missing", "il6_fields", "lloq_inconsistent",
+    "sample_after_last_followup",
+})
 
 
 @dataclass(frozen=True, order=True)
@@ -194,10 +206,21 @@ class _Checker:
         self.schema = schema
         self.problems = problems
         self.file = raw.path.name
+        #: (index, column) of cells whose value is unknown: invalid, or the column is missing.
+        self.unknown: set[tuple[int, str]] = set()
+
+    def known_empty(self, df: pd.DataFrame, column: str) -> pd.Series:
+        """Cells of ``column`` that are really empty (not invalid, column present)."""
+        bad = [i for i, c in self.unknown if c == column]
+        return df[column].isna() & ~df.index.isin(bad)
 
     def add(self, idx: int | None, column: str, value: object, rule: str, message: str) -> None:
         """Record a problem. For a row-level problem the reported value is the cell exactly as
         the user wrote it (``value`` is only used when the column is not in the file)."""
+        if idx is not None and (int(idx), column) in self.unknown and rule in _CONSISTENCY_RULES:
+            return  # the cell is already reported as invalid; it is not "missing"
+        if idx is not None and rule in _CELL_RULES:
+            self.unknown.add((int(idx), column))
         row = None if idx is None else self.raw.row_number(idx)
         frame = self.raw.frame
         if idx is not None and column in frame.columns:
@@ -254,7 +277,8 @@ class _Checker:
         values = pd.to_numeric(stripped.where(todo, None), errors="coerce")
         bad = todo & (values.isna() | ~np.isfinite(values.fillna(0)))
         for idx in np.flatnonzero(bad.to_numpy()):
-            self.add(idx, f.name, s.iat[idx], "type", f"expected a {f.kind}")
+            self.add(idx, f.name, s.iat[idx], "type",
+                     "expected an integer" if f.kind == "integer" else "expected a number")
         values = values.where(~bad)
         if f.kind == "integer":
             frac = values.notna() & (values != np.round(values))
@@ -323,6 +347,8 @@ def _parse_table(chk: _Checker) -> pd.DataFrame:
             out[f.name] = chk.parse(f, col.astype(str))
         else:
             out[f.name] = _empty_series(f, len(frame))
+            if f.required:  # reported as missing_column; its cells are unknown, not empty
+                chk.unknown.update((i, f.name) for i in range(len(frame)))
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -385,7 +411,8 @@ def _check_patients(chk: _Checker, df: pd.DataFrame) -> None:
     for idx in df.index[(df["death"] == False) & cause.notna()]:  # noqa: E712
         chk.add(idx, "death_cause", cause[idx], "death_cause_unexpected",
                 "death is false, so death_cause must be empty")
-    leuk = (cause == "leukemia") & (df["relapse"] == False) & (df["d28_response"] != "nr")  # noqa: E712
+    leuk = ((cause == "leukemia") & (df["relapse"] == False)  # noqa: E712
+            & df["d28_response"].notna() & (df["d28_response"] != "nr"))
     for idx in df.index[leuk.fillna(False)]:
         chk.add(idx, "death_cause", "leukemia", "leukemia_death_without_relapse",
                 "a leukemia death needs a relapse or a day-28 non-response")
@@ -417,7 +444,7 @@ def _check_patients(chk: _Checker, df: pd.DataFrame) -> None:
     for c in ("il6_peak_day", "il6_peak_above_uloq"):
         for idx in df.index[peak & df[c].isna()]:
             chk.add(idx, c, "", "il6_fields", "il6_peak_pg_per_ml is given, so this is required")
-        for idx in df.index[~peak & df[c].notna()]:
+        for idx in df.index[chk.known_empty(df, "il6_peak_pg_per_ml") & df[c].notna()]:
             chk.add(idx, c, df.at[idx, c], "il6_fields",
                     "il6_peak_pg_per_ml is empty, so this must be empty")
 
@@ -493,6 +520,9 @@ def validate_dir(data_dir: Path | str) -> ValidationReport:
             report.problems.append(Problem(path.name, None, "", "", "unreadable_file", str(exc)))
             continue
         report.metadata[schema.name] = raw.metadata
+        if len(raw.frame) == 0:
+            report.problems.append(Problem(path.name, None, "", "", "empty_table",
+                                           f"the {schema.name} table has no rows"))
         chk = _Checker(raw, schema, report.problems)
         df = _parse_table(chk)
         if schema is PATIENTS:
