@@ -115,7 +115,7 @@ def rates_frame(rates: Sequence[Proportion], digits: int = 1) -> pd.DataFrame:
     return pd.DataFrame({
         "Outcome": [r.label for r in rates],
         "n/N": [f"{r.k}/{r.n}" for r in rates],
-        "%": [round(100 * r.estimate, digits) for r in rates],
+        "%": [f"{100 * r.estimate:.{digits}f}" for r in rates],
         f"{round(100 * rates[0].conf_level)}% CI (exact)": [
             f"{100 * r.ci_low:.{digits}f}–{100 * r.ci_high:.{digits}f}" for r in rates],
     })

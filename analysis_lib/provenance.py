@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .report import dataset_fingerprint
 from .validation import ValidationReport
 
 #: Metadata keys shown to readers (others, which could be free text, are not published).
-SHOWN_KEYS = ("synthetic", "generator", "seed", "n_patients")
+SHOWN_KEYS = ("synthetic", "generator", "seed")
 
 
 def provenance_table(report: ValidationReport) -> pd.DataFrame:
-    """One row per input table: rows, format, the metadata it carries and the fingerprint
-    of the whole data set. File paths are not shown."""
+    """One row per input table: rows, format and the provenance metadata it carries.
+    File paths and free-text metadata are not shown."""
     rows = []
     for name, frame in report.tables.items():
         meta = report.metadata.get(name, {})
@@ -22,8 +21,7 @@ def provenance_table(report: ValidationReport) -> pd.DataFrame:
             "Rows": len(frame),
             "Format": report.files[name].suffix.lstrip("."),
             "Marked synthetic": "yes" if meta.get("synthetic", "").lower() == "true" else "no",
-            "Generator": " ".join(f"{k}={meta[k]}" for k in SHOWN_KEYS[1:] if k in meta) or "–",
+            "Generator": meta.get("generator", "–"),
+            "Seed": meta.get("seed", "–"),
         })
-    out = pd.DataFrame(rows)
-    out["Data fingerprint"] = f"`{dataset_fingerprint(report.files)}`"
-    return out
+    return pd.DataFrame(rows)

@@ -27,14 +27,19 @@ def _cell(v: Any) -> str:
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
-def md_table(frame: pd.DataFrame, caption: str, label: str) -> str:
-    """A MyST ``{table}`` directive (numbered, captioned, referable as ``{numref}`label```)."""
+def md_pipe_table(frame: pd.DataFrame) -> str:
+    """A plain Markdown pipe table (unnumbered)."""
     cols = [str(c) for c in frame.columns]
     head = "| " + " | ".join(_cell(c) for c in cols) + " |"
     rule = "|" + "|".join("---" for _ in cols) + "|"
     body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def md_table(frame: pd.DataFrame, caption: str, label: str) -> str:
+    """A MyST ``{table}`` directive (numbered, captioned, referable as ``{numref}`label```)."""
     return "\n".join([f":::{{table}} {caption}", f":name: {label}", ":align: left", "",
-                      head, rule, *body, ":::"])
+                      md_pipe_table(frame), ":::"])
 
 
 def show_table(frame: pd.DataFrame, caption: str, label: str) -> None:
@@ -89,10 +94,9 @@ def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None) 
 
 
 def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None) -> None:
-    """Show the parameters actually used, in a collapsible block at the top of a page."""
-    label = "tbl-params-" + str(params.get("chapter", "page")).replace("_", "-")
-    table = md_table(parameters_table(params, fingerprint), "Parameters of this run", label)
-    display(Markdown("::::{dropdown} Parameters of this run\n" + table + "\n::::"))
+    """Show the parameters actually used, in a collapsible block (not a numbered table)."""
+    table = md_pipe_table(parameters_table(params, fingerprint))
+    display(Markdown(":::{dropdown} Parameters of this run\n" + table + "\n:::"))
 
 
 def write_output(frame: pd.DataFrame, output_dir: str | Path, name: str, synthetic: bool) -> Path:
@@ -107,7 +111,7 @@ def write_output(frame: pd.DataFrame, output_dir: str | Path, name: str, synthet
 
 
 SYNTHETIC_NOTICE = (
-    "**Synthetic data.** Every number, table and figure on this page is computed from a "
+    "Every number, table and figure on this page is computed from a "
     "*synthetic* cohort generated to resemble the published aggregates of Wang et al. (2025). "
     "It is not patient data and must not be cited as a clinical result."
 )
@@ -117,9 +121,10 @@ def data_notice(synthetic: bool, description: str = "") -> Markdown:
     """The notice shown at the top of every page that shows data."""
     if synthetic:
         extra = f" {html.escape(description)}" if description else ""
-        return Markdown(f":::{{warning}}\n{SYNTHETIC_NOTICE}{extra}\n:::")
-    return Markdown(":::{note}\nComputed from the cohort supplied for this build "
-                    "(not marked synthetic). Row-level identifiers are not shown.\n:::")
+        return Markdown(f":::{{admonition}} Synthetic data\n:class: warning\n"
+                        f"{SYNTHETIC_NOTICE}{extra}\n:::")
+    return Markdown(":::{admonition} Data of this build\n:class: note\nComputed from the "
+                    "cohort supplied for this build (not marked synthetic).\n:::")
 
 
 GLUE_PREFIX = "application/papermill.record/"

@@ -61,7 +61,7 @@ report.glue_text("n_female", cohort.count_percent(int(sex["Female"]), n))
 # %% [markdown]
 # ## Patients and reasons for CAR-T
 #
-# The analysis includes {glue:md}`n_patients` infused patients. Of these,
+# The analysis includes {glue:text}`n_patients:d` infused patients. Of these,
 # {glue:md}`enrol_chemo_intolerance` could not continue chemotherapy because of severe
 # treatment-related complications, {glue:md}`enrol_mrd_reemergence` had MRD re-emerging during
 # therapy and {glue:md}`enrol_mrd_persistent` had MRD that persisted after intensive
@@ -76,7 +76,7 @@ shown.loc[shown["Characteristic"].duplicated(), "Characteristic"] = ""
 report.show_table(shown, "Baseline characteristics of the infused patients (the equivalent of "
                   "Supplementary Table S1). MRD is the bone-marrow flow-cytometry fraction.",
                   "tbl-baseline")
-report.write_output(baseline, output_dir, "baseline_characteristics", data.synthetic)
+baseline_csv = report.write_output(baseline, output_dir, "baseline_characteristics", data.synthetic)
 
 # %% [markdown]
 # The table is also available as a file:
@@ -150,4 +150,4 @@ response = cohort.rates_frame(rates)
 report.show_table(response, "Day-28 response among all infused patients, with exact "
                   "Clopper–Pearson confidence intervals. MRD-negative: day-28 marrow MRD below "
                   "the flow-cytometry threshold given in the parameters.", "tbl-response")
-report.write_output(response, output_dir, "day28_response", data.synthetic)
+response_csv = report.write_output(response, output_dir, "day28_response", data.synthetic)

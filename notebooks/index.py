@@ -33,12 +33,15 @@ from analysis_lib.validation import load_dataset
 
 data = load_dataset(data_dir)
 display(report.data_notice(data.synthetic))
+report.show_parameters(dict(data_dir=data_dir, mrd_negative_below=mrd_negative_below,
+                            conf_level=conf_level), report.dataset_fingerprint(data.files))
 patients = data.tables["patients"]
 report.glue_number("n_patients", len(patients))
 report.glue_number("n_samples", len(data.tables["kinetics"]))
 cr, mrd_neg = cohort.response_rates(patients, mrd_negative_below, conf_level)
 report.glue_text("cr_text", cr.text())
 report.glue_text("mrd_neg_text", mrd_neg.text())
+report.glue_text("fingerprint", f"`{report.dataset_fingerprint(data.files)}`")
 report.glue_text("origin", "a **synthetic** cohort shipped with the project" if data.synthetic
                  else "the cohort supplied for this build")
 
@@ -46,7 +49,8 @@ report.glue_text("origin", "a **synthetic** cohort shipped with the project" if 
 # ## What is in this build
 #
 # This build was computed from {glue:md}`origin`: {glue:text}`n_patients:d` patients and
-# {glue:text}`n_samples:d` CAR-T transgene measurements. At day 28, {glue:md}`cr_text` were in
+# {glue:text}`n_samples:d` CAR-T transgene measurements (data fingerprint {glue:md}`fingerprint`,
+# a SHA-256 of the input files that identifies them exactly). At day 28, {glue:md}`cr_text` were in
 # CR/CRi and {glue:md}`mrd_neg_text` in MRD-negative CR/CRi.
 #
 # The study's patient-level data are not public. The project therefore ships a **synthetic
