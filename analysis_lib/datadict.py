@@ -12,16 +12,16 @@ _KIND = {"id": "identifier", "string": "text", "integer": "whole number", "numbe
 
 
 def field_table(table: TableSchema) -> pd.DataFrame:
-    """One row per column of ``table``: name, type, unit, allowed values, whether it may be
-    empty, description and where the paper uses it."""
+    """One row per column of ``table`` (four columns, readable on a laptop screen): name;
+    type and unit; allowed values and whether the cell may be empty; description and where
+    the paper uses it."""
     return pd.DataFrame({
         "Column": [f"`{f.name}`" for f in table.fields],
-        "Type": [_KIND[f.kind] for f in table.fields],
-        "Unit": [f.unit for f in table.fields],
-        "Allowed values": [f.allowed() for f in table.fields],
-        "Empty allowed": ["yes" if f.nullable else "no" for f in table.fields],
-        "Description": [f.description for f in table.fields],
-        "Used in": [f.paper for f in table.fields],
+        "Type (unit)": [_KIND[f.kind] + (f" ({f.unit})" if f.unit else "") for f in table.fields],
+        "Allowed values": [f.allowed() + ("; may be empty" if f.nullable else "")
+                           for f in table.fields],
+        "Description": [f.description + (f" *Paper: {f.paper}.*" if f.paper else "")
+                        for f in table.fields],
     })
 
 

@@ -205,7 +205,10 @@ def execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_di
     try:
         pm.execute_notebook(str(src_ipynb), str(out_ipynb), parameters=dict(params),
                             cwd=str(work_dir), kernel_name="python3", progress_bar=False,
-                            log_output=False, execution_timeout=timeout)
+                            log_output=False, execution_timeout=timeout,
+                            # the kernel's own start-up chatter is not the reader's concern;
+                            # its errors still reach the cell outputs and this log
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except pm.PapermillExecutionError:
         executed = nbformat.read(out_ipynb, as_version=4)
         return NotebookResult(name, "failed", time.perf_counter() - t0, _format_failure(executed))

@@ -19,7 +19,7 @@
 # the day-28 response rates of *Treatment outcomes*.
 
 # %% tags=["parameters", "remove-cell"]
-data_dir = "../../data/synthetic"
+data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/cohort"
 chapter = "cohort"
 age_cut_years = 10.0

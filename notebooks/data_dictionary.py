@@ -29,7 +29,7 @@
 # `0.0001`). Missing values are empty cells. Booleans are `true` or `false`.
 
 # %% tags=["parameters", "remove-cell"]
-data_dir = "../../data/synthetic"
+data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 chapter = "data_dictionary"
 
 # %% tags=["remove-input"]

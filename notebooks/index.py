@@ -21,7 +21,7 @@
 # library; nothing is typed in by hand.
 
 # %% tags=["parameters", "remove-cell"]
-data_dir = "../../data/synthetic"
+data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 chapter = "index"
 mrd_negative_below = 1e-4
 conf_level = 0.95
