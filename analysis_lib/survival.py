@@ -173,3 +173,51 @@ def reverse_kaplan_meier(time: np.ndarray | pd.Series, event: np.ndarray | pd.Se
     Its median is the median potential follow-up, robust to early deaths.
     """
     return kaplan_meier(time, ~np.asarray(event, dtype=bool), conf_level)
+
+
+@dataclass(frozen=True)
+class LogRankResult:
+    """Two-group log-rank test (R ``survdiff(rho = 0)``).
+
+    ``observed``/``expected`` are the events in each group and their expectation under the
+    null; ``variance`` is the hypergeometric variance of group 1's observed minus expected;
+    ``hr_peto`` is Peto's one-step hazard ratio of group 1 versus group 0,
+    ``exp((O1 - E1) / V)`` (Yusuf S, Peto R, et al. (1985). Prog Cardiovasc Dis 27:335-371).
+    """
+
+    observed: tuple[float, float]
+    expected: tuple[float, float]
+    variance: float
+    chi2: float
+    p_value: float
+    hr_peto: float
+
+
+def logrank_test(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
+                 group: np.ndarray | pd.Series) -> LogRankResult:
+    """Log-rank test comparing group 1 (``group`` true) with group 0, vectorised over times.
+
+    Parameters
+    ----------
+    time: follow-up times (any unit); event: 1/True for an event; group: 0/1 or boolean.
+    """
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=bool)
+    g = np.asarray(group, dtype=bool)
+    times, inv = np.unique(t, return_inverse=True)
+    d_all = np.bincount(inv, weights=e, minlength=times.size)
+    d_1 = np.bincount(inv, weights=e & g, minlength=times.size)
+    n_all_at = np.bincount(inv, minlength=times.size).astype(float)
+    n_1_at = np.bincount(inv, weights=g, minlength=times.size)
+    r_all = t.size - np.concatenate(([0.0], np.cumsum(n_all_at)[:-1]))
+    r_1 = g.sum() - np.concatenate(([0.0], np.cumsum(n_1_at)[:-1]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e_1 = np.where(r_all > 0, d_all * r_1 / r_all, 0.0)
+        v = np.where(r_all > 1, d_all * (r_1 / r_all) * (1 - r_1 / r_all)
+                     * (r_all - d_all) / (r_all - 1), 0.0)
+    o1, e1, var = float(d_1.sum()), float(e_1.sum()), float(v.sum())
+    o0, e0 = float(d_all.sum() - o1), float(d_all.sum() - e1)
+    chi2 = (o1 - e1) ** 2 / var if var > 0 else float("nan")
+    p = float(stats.chi2.sf(chi2, 1)) if var > 0 else float("nan")
+    hr = float(np.exp((o1 - e1) / var)) if var > 0 else float("nan")
+    return LogRankResult((o0, o1), (e0, e1), var, chi2, p, hr)

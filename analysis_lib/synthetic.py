@@ -191,8 +191,9 @@ class SyntheticParams:
         P: 15 relapses, 4 CD19-negative, 11 CD19-positive (Results). The day-28 non-responder
         is counted as the earliest CD19-positive relapse (progression at 0.5 months), which
         is the lower end of the published range.
-    relapse_sex_counts : (male, female)
-        C: relapses by sex, 11 and 4 of 15 (scaled within the relapses). With 27 male and
+    relapse_sex_counts : (male, female) or None
+        C: relapses by sex, 11 and 4 of 15 (scaled within the relapses); ``None`` lets sex
+        act only through ``relapse_logw_male`` (as the calibration does). With 27 male and
         23 female patients this is about the paper's female hazard ratio of 0.235
         (Table 1A): 27 / (27 + 0.235 * 23) = 0.83 of early events in males.
     relapse_day_min, relapse_day_median, relapse_day_max : int
@@ -368,7 +369,7 @@ class SyntheticParams:
     relapse_pos_day_median: int = 478
     relapse_pos_first_responder_day: int = 45
     nr_progression_day_max: int = 28
-    relapse_sex_counts: tuple[int, ...] = (11, 4)
+    relapse_sex_counts: tuple[int, ...] | None = (11, 4)
     relapse_logw_male: float = 1.447  # log(1 / 0.235), Table 1A
     relapse_logw_per_log_bca: float = -1.0
     relapse_logw_no_bca: float = 1.5
@@ -1067,13 +1068,17 @@ def generate_cohort(n: int = PUBLISHED_N, seed: int = DEFAULT_SEED,
     rel_key = rel_lw + g                      # Plackett-Luce order = order of events
     # how many relapses in each sex is fixed (C: 11 male, 4 female, i.e. P: the female
     # hazard ratio 0.235 of Table 1A), then who relapses within a sex follows the keys
-    k_male = int(min(scale_counts(p.relapse_sex_counts, n_rel)[0], male.sum()))
-    k_female = int(min(n_rel - k_male, (~male).sum()))
-    k_male = n_rel - k_female
     relapse = np.zeros(n, dtype=bool)
-    for sel, k in ((male, k_male), (~male, k_female)):
-        members = np.flatnonzero(sel)
-        relapse[members[np.argsort(-rel_key[members], kind="stable")[:k]]] = True
+    if p.relapse_sex_counts is None:
+        # who relapses follows the keys alone: sex acts through relapse_logw_male
+        relapse[np.argsort(-rel_key, kind="stable")[:n_rel]] = True
+    else:
+        k_male = int(min(scale_counts(p.relapse_sex_counts, n_rel)[0], male.sum()))
+        k_female = int(min(n_rel - k_male, (~male).sum()))
+        k_male = n_rel - k_female
+        for sel, k in ((male, k_male), (~male, k_female)):
+            members = np.flatnonzero(sel)
+            relapse[members[np.argsort(-rel_key[members], kind="stable")[:k]]] = True
     n_nr = int(nr.sum())
     # CD19-negative relapses: responders with longer BCA (antigen escape under CAR-T pressure)
     k_neg = int(min(rel_counts[0], n_rel - n_nr))

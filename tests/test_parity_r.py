@@ -360,3 +360,29 @@ def test_clopper_pearson_vs_binom_test(r_binom, k, n, conf_level):
     lo, hi = clopper_pearson(k, n, conf_level)
     assert_parity([lo], row["lower"].to_numpy(), "Clopper-Pearson lower")
     assert_parity([hi], row["upper"].to_numpy(), "Clopper-Pearson upper")
+
+
+@pytest.mark.r_parity
+@pytest.mark.parametrize("dataset", ["lung", "veteran", "aml"])
+def test_logrank_two_groups_vs_survdiff(dataset):
+    """Log-rank chi-square, observed and expected events vs R ``survdiff``."""
+    import numpy as np
+
+    from analysis_lib.survival import logrank_test
+
+    grouping = {"lung": "sex == 2", "veteran": "trt == 2", "aml": "x == 'Maintained'"}[dataset]
+    script = f"""
+suppressMessages(library(survival))
+d <- {dataset}
+if ("{dataset}" == "lung") d$status <- d$status - 1
+d$g <- as.integer(with(d, {grouping}))
+fit <- survdiff(Surv(time, status) ~ g, data = d)
+write_output("data", data.frame(time = d$time, status = d$status, g = d$g))
+write_output("res", data.frame(o0 = fit$obs[1], o1 = fit$obs[2], e0 = fit$exp[1],
+                               e1 = fit$exp[2], var = fit$var[2, 2], chisq = fit$chisq))
+"""
+    res = run_r(script, {})
+    data, r = res["data"], res["res"].astype(float).iloc[0]
+    py = logrank_test(data["time"], data["status"], data["g"])
+    np.testing.assert_allclose([*py.observed, *py.expected, py.variance, py.chi2],
+                               [r.o0, r.o1, r.e0, r.e1, r["var"], r.chisq], rtol=1e-6, atol=1e-12)
