@@ -386,3 +386,27 @@ write_output("res", data.frame(o0 = fit$obs[1], o1 = fit$obs[2], e0 = fit$exp[1]
     py = logrank_test(data["time"], data["status"], data["g"])
     np.testing.assert_allclose([*py.observed, *py.expected, py.variance, py.chi2],
                                [r.o0, r.o1, r.e0, r.e1, r["var"], r.chisq], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.r_parity
+def test_logistic_regression_vs_glm():
+    """Coefficients and Wald SEs vs R glm(family = binomial) on a seeded data set."""
+    import numpy as np
+
+    from analysis_lib.regression import logistic_regression
+
+    rng = np.random.default_rng(11)
+    n = 300
+    df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.integers(0, 2, n),
+                       "x3": rng.exponential(size=n)})
+    lp = -0.5 + 0.8 * df.x1 - 1.1 * df.x2 + 0.3 * df.x3
+    df["y"] = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int)
+    res = run_r("""
+fit <- glm(y ~ x1 + x2 + x3, family = binomial, data = d, control = glm.control(epsilon = 1e-12, maxit = 100))
+s <- summary(fit)$coefficients
+write_output("res", data.frame(coef = s[, 1], se = s[, 2], ll = as.numeric(logLik(fit))))
+""", {"d": df})["res"].astype(float)
+    fit = logistic_regression(df[["x1", "x2", "x3"]], df["y"])
+    np.testing.assert_allclose(fit.coef, res["coef"], rtol=1e-6)
+    np.testing.assert_allclose(fit.se, res["se"], rtol=1e-6)
+    np.testing.assert_allclose(fit.loglik, res["ll"].iloc[0], rtol=1e-9)
