@@ -38,7 +38,7 @@ from .schema import SUFFIXES, TABLES
 #: Repository root (the directory holding ``_config.yml``).
 ROOT = Path(__file__).resolve().parent.parent
 #: Notebooks in build order; independent of one another, so they run in parallel.
-NOTEBOOKS: tuple[str, ...] = ("index", "cohort", "data_dictionary")
+NOTEBOOKS: tuple[str, ...] = ("index", "cohort", "data_dictionary", "synthetic_data")
 #: Where executed notebooks sit inside the book sources.
 GENERATED = Path("book") / "_generated"
 
@@ -103,8 +103,10 @@ def data_files(data_dir: Path) -> list[Path]:
 
 
 def code_fingerprint(root: Path = ROOT) -> str:
-    """Hash of the library code and the lock file: a change to either re-executes notebooks."""
+    """Hash of the library code, the calibration record and the lock file: a change to any of
+    them re-executes the notebooks."""
     files = sorted((root / "analysis_lib").rglob("*.py"))
+    files += sorted((root / "data" / "calibration").glob("*"))  # read by the data chapter
     lock = root / "requirements.lock"
     items = [(str(p.relative_to(root)), p.read_bytes()) for p in files]
     if lock.is_file():
@@ -243,6 +245,23 @@ def _replace_dir(src: Path, dst: Path) -> None:
         shutil.rmtree(old)
 
 
+def _stage_mathjax(src: Path) -> None:
+    """Copy MathJax 3 (from the pinned django-static-mathjax wheel) into the staged book's
+    ``_static``, so equations render without a CDN (``mathjax_path`` in ``_config.yml``)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise BuildError("MathJax is missing: install the pinned requirements "
+                         "(django-static-mathjax)")
+    es5 = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax" / "es5"
+    dst = src / "book" / "_static" / "mathjax"
+    dst.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(es5 / "tex-chtml.js", dst / "tex-chtml.js")
+    shutil.copytree(es5 / "output" / "chtml" / "fonts" / "woff-v2",
+                    dst / "output" / "chtml" / "fonts" / "woff-v2", dirs_exist_ok=True)
+
+
 def _book_sources(root: Path) -> list[Path]:
     files = [root / "_config.yml", root / "_toc.yml"]
     files += sorted(p for p in (root / "book").rglob("*")
@@ -343,6 +362,7 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
     for name in names:
         shutil.copytree(build_dir / "cache" / name, src / GENERATED, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".key"))
+    _stage_mathjax(src)
     _log("building the book (jupyter-book build --all -W -n --keep-going)")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", "--all", "-W", "-n", "--keep-going", str(src)]
