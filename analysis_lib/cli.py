@@ -37,6 +37,18 @@ def _generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from . import calibration
+
+    out = Path(args.out)
+    if args.stage == "fit":
+        print(f"wrote {calibration.write_population_fit(out, n=args.population)}")
+    elif args.stage == "seeds":
+        print(f"wrote {calibration.write_seed_search(out, range(1, args.seeds + 1))}")
+    print(f"wrote {calibration.write_report(out)}")
+    return EXIT_OK
+
+
 def _build(args: argparse.Namespace) -> int:
     from .pipeline import BuildError, InvalidDataError, build_book
 
@@ -69,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=None, help="number of patients (default 50)")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=_generate)
+
+    p = sub.add_parser("calibrate", help="refit the synthetic generator (stage fit), search "
+                       "seeds (stage seeds) or rewrite the calibration report (stage report)")
+    p.add_argument("--stage", choices=["fit", "seeds", "report"], default="report")
+    p.add_argument("--out", default="data/calibration")
+    p.add_argument("--population", type=int, default=20_000, help="population size (fit)")
+    p.add_argument("--seeds", type=int, default=3000, help="candidate seeds 1..N (seeds)")
+    p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("build", help="validate, execute the notebooks and build the book")
     p.add_argument("--data", default="data/synthetic", help="data directory")

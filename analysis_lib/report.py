@@ -160,3 +160,13 @@ def glued_values(notebook: str | Path) -> dict[str, Any]:
                 except (ValueError, SyntaxError):
                     out[meta["name"]] = text
     return out
+
+
+def format_number(x: float, digits: int = 4) -> str:
+    """A number for a table cell: thousands separators for large values, ``digits``
+    significant digits otherwise, "–" for missing (30860 -> "30,860"; 0.3261 -> "0.3261")."""
+    if x is None or not math.isfinite(x):
+        return "–"
+    if abs(x) >= 10 ** digits:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"

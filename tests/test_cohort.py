@@ -105,3 +105,13 @@ def test_median_range_and_count_percent():
     assert cohort.median_range([1, 2, 3, np.nan]) == "2.0 (1.0–3.0)"
     assert cohort.median_range([]) == "–"
     assert cohort.count_percent(7, 50) == "7 (14%)"
+
+
+def test_format_number():
+    from analysis_lib.report import format_number
+
+    assert format_number(30860.0) == "30,860"
+    assert format_number(227218.4) == "227,218"
+    assert format_number(0.32605) == "0.3261"
+    assert format_number(10.5) == "10.5"
+    assert format_number(float("nan")) == "–"
