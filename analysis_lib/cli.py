@@ -26,12 +26,48 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
+def parse_overrides(items: list[str]):
+    """``["alpha_typical=0.2", "crs_grade_counts=(20, 14, 8, 6, 2)"]`` -> SyntheticParams.
+
+    Values are Python literals, checked against the type of the parameter's default.
+    """
+    import ast
+    from dataclasses import fields, replace
+
+    from .synthetic import SyntheticParams
+
+    base = SyntheticParams()
+    known = {f.name for f in fields(SyntheticParams)}
+    changes = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise ValueError(f"unknown parameter in --set {item!r}; see SyntheticParams")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()  # strings such as dates
+        default = getattr(base, name)
+        if isinstance(default, float) and isinstance(value, int):
+            value = float(value)
+        if default is not None and value is not None and type(value) is not type(default):
+            raise ValueError(f"--set {name}: expected {type(default).__name__}, got {value!r}")
+        changes[name] = value
+    return replace(base, **changes)
+
+
 def _generate(args: argparse.Namespace) -> int:
     from .synthetic import DEFAULT_SEED, PUBLISHED_N, generate_cohort, write_cohort
 
     n = args.n if args.n is not None else PUBLISHED_N
     seed = args.seed if args.seed is not None else DEFAULT_SEED
-    paths = write_cohort(generate_cohort(n=n, seed=seed), Path(args.out))
+    try:
+        params = parse_overrides(args.set or [])
+    except ValueError as exc:
+        print(f"cartbook generate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    paths = write_cohort(generate_cohort(n=n, seed=seed, params=params), Path(args.out))
     for p in paths:
         print(f"wrote {p}")
     return EXIT_OK
@@ -80,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--n", type=int, default=None, help="number of patients (default 50)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="override a model parameter (repeatable), e.g. --set alpha_typical=0.2")
     p.set_defaults(func=_generate)
 
     p = sub.add_parser("calibrate", help="refit the synthetic generator (stage fit), search "

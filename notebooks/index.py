@@ -69,6 +69,8 @@ report.show_table(provenance_table(data), "Provenance of the data used in this b
 #   and timing, follow-up and the day-28 response.
 # - {doc}`../methods`: the statistical methods, with references.
 # - {doc}`data_dictionary`: the tables a user supplies, and the validation rules.
+# - {doc}`synthetic_data`: how the synthetic cohort is generated and calibrated, how close it
+#   comes to each published number, and which published numbers cannot all be true.
 #
 # ## Rerun it with your own cohort
 #

@@ -37,7 +37,11 @@ for name in ("cmax_typical", "cmax_omega", "tmax_typical", "tmax_omega", "alpha_
              "alpha_omega", "fb_typical", "fb_omega", "beta_typical", "beta_omega",
              "residual_sd", "lloq", "initial_level_typical", "accrual_shape",
              "cmax_logshift_steroids", "cmax_logshift_severe_crs",
-             "cmax_logshift_post_ld_high", "relapse_logw_male"):
+             "cmax_logshift_post_ld_high", "relapse_logw_male", "severe_crs_logw_pre_ld_high",
+             "severe_crs_logw_post_ld_high", "severe_crs_logw_dose_high", "severe_crs_logw_male",
+             "severe_crs_logw_prior_hsct", "steroid_logw_severe_crs", "steroid_logw_icans",
+             "icans_logw_severe_crs", "tocilizumab_logw_severe_crs",
+             "infection_logw_neutropenia", "relapse_logw_per_log_bca", "trm_logw_mrd_zero"):
     report.glue_number(f"p_{name}", float(getattr(params, name)))
 report.glue_number("seed", synthetic.DEFAULT_SEED)
 report.glue_number("n_shipped", len(shipped.patients))
@@ -118,13 +122,34 @@ report.show_parameters(dict(generator="analysis_lib.synthetic", seed=synthetic.D
 # with each patient's CAR-T persistence (Tlast); the latent correlation is chosen so that the
 # realised Spearman correlation is nearest the published one.
 #
+# ## Toxicity
+#
+# Toxicity counts are the paper's, and who has each toxicity follows the key ranking with
+# these log relative weights. Grade ≥3 CRS: pre-LD MRD ≥10⁻³
+# {glue:text}`p_severe_crs_logw_pre_ld_high:.2f`, post-LD MRD ≥10⁻³
+# {glue:text}`p_severe_crs_logw_post_ld_high:.2f`, dose ≥3.68 × 10⁶/kg
+# {glue:text}`p_severe_crs_logw_dose_high:.2f`, male sex {glue:text}`p_severe_crs_logw_male:.2f`,
+# prior HSCT {glue:text}`p_severe_crs_logw_prior_hsct:.2f` (all fitted). ICANS: severe CRS
+# {glue:text}`p_icans_logw_severe_crs:.2f`. Tocilizumab (given only with CRS grade ≥2):
+# severe CRS {glue:text}`p_tocilizumab_logw_severe_crs:.2f`. Corticosteroids: severe CRS
+# {glue:text}`p_steroid_logw_severe_crs:.2f`, ICANS {glue:text}`p_steroid_logw_icans:.2f`;
+# corticosteroid patients also have higher CAR-T expansion (the Cmax shift above).
+# Infections: grade-4 neutropenia {glue:text}`p_infection_logw_neutropenia:.2f`. Every
+# patient with grade ≥3 CRS, ICANS or HLH has elevated IL-6, with the highest peaks; the
+# patient with HLH is the one with pre-LD MRD of 3.22 %, as in the paper.
+#
 # ## Outcomes and follow-up
 #
 # Relapse uses the key ranking above with log relative hazards for male sex
-# ({glue:text}`p_relapse_logw_male:.2f`), short B-cell aplasia, MRD-positive response and high
+# ({glue:text}`p_relapse_logw_male:.2f`, fitted to the paper's female hazard ratio), B-cell
+# aplasia duration ({glue:text}`p_relapse_logw_per_log_bca:.2f` per unit of log duration
+# relative to the median), MRD-positive response and high
 # post-LD MRD; CD19-negative relapses are drawn among relapses with longer B-cell aplasia
 # (antigen escape). Transplant-related deaths occur only after a transplant and leukaemia
-# deaths only after relapse or non-response. Infusions fall in the enrolment window
+# deaths only after relapse or non-response; transplant-related death favours patients
+# with undetectable pre-LD MRD (log weight {glue:text}`p_trm_logw_mrd_zero:.2f`), which
+# carries the paper's finding of higher non-relapse mortality after bridging HSCT in the
+# low-burden group. Infusions fall in the enrolment window
 # (June 2017 to March 2021) with accrual accelerating over time, $t = W\,U^{1/a}$ with
 # $a$ = {glue:text}`p_accrual_shape:.2f`; every patient alive is censored at the data cut-off
 # (30 June 2025). Calendar dates are used only inside the generator and never written.

@@ -121,3 +121,28 @@ def test_every_parameter_has_an_origin_and_meaning():
     assert (t["meaning"].str.len() > 0).all()
     assert set(t.loc[t["origin"] == "fitted (least squares)", "parameter"]) == set(cal.FREE_PARAMETERS)
     assert {"paper", "Stein et al. 2019", "modelling choice"} <= set(t["origin"])
+
+
+def test_cli_parameter_overrides(tmp_path):
+    import subprocess
+    import sys
+
+    from analysis_lib.cli import parse_overrides
+
+    p = parse_overrides(["alpha_typical=0.2", "sex_counts=(30, 20)", "data_cutoff=2024-12-31"])
+    assert (p.alpha_typical, p.sex_counts, p.data_cutoff) == (0.2, (30, 20), "2024-12-31")
+    with pytest.raises(ValueError, match="unknown parameter"):
+        parse_overrides(["no_such=1"])
+    with pytest.raises(ValueError, match="expected float"):
+        parse_overrides(["alpha_typical='fast'"])
+    out = tmp_path / "c"
+    proc = subprocess.run([sys.executable, "-m", "analysis_lib.cli", "generate", "--out", str(out),
+                           "--n", "120", "--seed", "4", "--set", "sex_counts=(40, 10)"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    sexes = pd.read_csv(out / "patients.csv", comment="#")["sex"].value_counts()
+    # (40, 10) of 50 scaled to 120 patients by largest remainder: 96 and 24
+    assert (sexes["male"], sexes["female"]) == (96, 24)
+    bad = subprocess.run([sys.executable, "-m", "analysis_lib.cli", "generate", "--out",
+                          str(tmp_path / "d"), "--set", "nope=1"], capture_output=True, text=True)
+    assert bad.returncode == 2 and not (tmp_path / "d").exists()
