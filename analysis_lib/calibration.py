@@ -24,14 +24,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .cohort import days_to_months, follow_up
-from .schema import DAYS_PER_MONTH
+from .cohort import follow_up
 from .survival import kaplan_meier, logrank_test
 
 Scale = Literal["linear", "log", "atanh"]
@@ -469,12 +469,11 @@ def _round4(x: float) -> float:
     return float(f"{x:.4g}")
 
 
-def write_population_fit(out_dir: "Path", *, n: int = 20_000, seed: int = 1,
-                         max_nfev: int = 40) -> "Path":
+def write_population_fit(out_dir: Path, *, n: int = 20_000, seed: int = 1,
+                         max_nfev: int = 40) -> Path:
     """Stage 1: fit the free parameters from :data:`FIT_START` and record the result
     (``fit.json``). The generator's defaults are the ``rounded`` values of this record."""
     import json
-    from pathlib import Path
 
     from .io import atomic_write_bytes
     from .synthetic import SyntheticParams
@@ -503,10 +502,8 @@ def write_population_fit(out_dir: "Path", *, n: int = 20_000, seed: int = 1,
     return path
 
 
-def write_seed_search(out_dir: "Path", seeds: Iterable[int]) -> "Path":
+def write_seed_search(out_dir: Path, seeds: Iterable[int]) -> Path:
     """Stage 2: the standardised distance of every candidate seed (``seed_search.csv``)."""
-    from pathlib import Path
-
     from .io import write_table
     from .synthetic import SyntheticParams
 
@@ -516,10 +513,8 @@ def write_seed_search(out_dir: "Path", seeds: Iterable[int]) -> "Path":
                         "synthetic cohort (n = 50) to the calibration targets; smallest first"})
 
 
-def write_report(out_dir: "Path") -> "Path":
+def write_report(out_dir: Path) -> Path:
     """The calibration report of the shipped cohort (``report.csv``)."""
-    from pathlib import Path
-
     from .io import write_table
     from .synthetic import generate_cohort
 
@@ -530,10 +525,9 @@ def write_report(out_dir: "Path") -> "Path":
                         "SYNTHETIC cohort: published target, achieved value, SE, z, status"})
 
 
-def load_fit_record(path: "Path | None" = None) -> dict:
+def load_fit_record(path: Path | None = None) -> dict:
     """The committed population-fit record (``data/calibration/fit.json``)."""
     import json
-    from pathlib import Path
 
     path = Path(path) if path else Path(__file__).resolve().parent.parent / "data" / "calibration" / "fit.json"
     return json.loads(path.read_text())

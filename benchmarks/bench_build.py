@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import shutil
 import tempfile
 import time
 from pathlib import Path
