@@ -1,0 +1,1123 @@
+"""CAR-T cellular kinetics: the paper's PK results on top of :mod:`analysis_lib.nca`.
+
+What the paper reports (Wang et al. 2025; Methods, "Pharmacokinetics of CAR-T cells"; Results,
+"PK of CAR-T cells"; Table 3; Figure 2; Supplementary Figures S3 and S4) and the function here
+that computes it:
+
+* per-patient Cmax, Tmax, Tlast and AUC0–28d joined with the clinical factors:
+  :func:`kinetic_parameters`;
+* median (range), geometric mean with its confidence interval and geometric CV:
+  :func:`summarise`;
+* Table 3, medians by clinical factor with Mann–Whitney p-values: :func:`table3`
+  (factors from :func:`table3_factors`), tests by :func:`mann_whitney`;
+* Spearman correlations among B-cell aplasia (BCA) duration, Tlast, Cmax and AUC0–28d
+  (Figure 2, Supplementary Figure S3): :func:`spearman`, :func:`correlations`;
+* geometric mean Cmax by day-28 MRD response: :func:`geometric_means`;
+* median profiles by day-28 MRD response: :func:`median_profiles`;
+* B-cell aplasia in numbers: :func:`bca_summary`.
+
+Units: transgene levels in copies/µg genomic DNA (qPCR; LLOQ 100 copies/µg in the paper),
+times in days from infusion, AUC in day·copies/µg DNA.
+
+Statistical tests: R conventions, stated
+-----------------------------------------
+The paper used SPSS 26 and does not say which variant of each test it reports. This module
+reproduces R's ``stats`` functions exactly, so every p-value can be checked against R, and
+each result says which method produced it:
+
+* :func:`mann_whitney` is R's ``wilcox.test(x, y)`` (two-sided): the **exact** null
+  distribution of W when both groups have fewer than 50 values and there are no ties, else the
+  **normal approximation** with the tie-corrected variance and (``correct=True``, R's default)
+  a continuity correction of 0.5. ``correct=False`` gives the normal approximation without
+  continuity correction, which is SPSS's "Asymp. Sig. (2-tailed)"; with
+  ``method="asymptotic", correct=False`` the paper's MRD-CR p = 0.017 for n = 48 vs 2 is
+  reproduced from U = 0 (see :mod:`analysis_lib.feasibility`, finding ``cmax_mwu_mrd_cr``).
+  ``scipy.stats.mannwhitneyu`` is not used: its ``method="auto"`` switches to the normal
+  approximation as soon as a group has more than 8 values.
+* :func:`spearman` is R's ``cor.test(x, y, method = "spearman")`` (two-sided). The estimate is
+  the Pearson correlation of the mid-ranks. The p-value follows R's default
+  (``exact = NULL``): without ties and with n <= 1290, algorithm AS 89 (exact enumeration of
+  the permutation distribution for n <= 9, its Edgeworth series approximation for larger n);
+  with ties, or with ``method="asymptotic"`` (R's ``exact = FALSE``), the t approximation
+  ``t = r sqrt((n - 2) / (1 - r²))`` on n − 2 degrees of freedom, which is also what SPSS and
+  ``scipy.stats.spearmanr`` report. Tlast lies on the sampling grid, so correlations that
+  involve it have ties and use the t approximation under either choice.
+
+Choices documented here
+-----------------------
+* **Expansion** (``expanded``): Cmax at least ``expansion_threshold`` copies/µg DNA; by default
+  (``None``) twice the patient's LLOQ (200 copies/µg for the paper's assay). The paper reports
+  expansion in 49/50 without a threshold; the reading of its numbers that is consistent
+  (:mod:`analysis_lib.feasibility`, finding ``cmax_min``) has one patient peaking just above
+  the LLOQ (about 124 copies/µg in the synthetic cohort): a threshold of 2 × LLOQ counts that
+  patient as not expanded while every peak of an actual expansion (>= 1,602 copies/µg) passes.
+  A single result just above the LLOQ is within the assay's imprecision, so it is not taken as
+  evidence of expansion.
+* **MRD-CR on day 28**: CR or CRi with day-28 MRD below ``mrd_negative_below`` (1e-4, the flow
+  cytometry sensitivity); a missing day-28 MRD is not MRD-negative (as
+  :func:`analysis_lib.cohort.response_rates`).
+* **BCA duration** is used as recorded; for ongoing aplasia it is the time to the last
+  assessment (censored), as the paper gives no other rule.
+* **Median profiles**: a result below the LLOQ (BLQ) ranks below every measurable level (as
+  PKNCA's BLQ = 0), a summary (median or quartile) that depends on a BLQ result is reported as
+  BLQ rather than as a number (:func:`blq_quantile`), and a patient whose monitoring stopped
+  after two consecutive BLQ results (the paper's stopping rule) counts as BLQ at later
+  scheduled days up to the last follow-up. Without that carry-forward the late medians would
+  describe only the patients still measurable.
+
+References
+----------
+* Wang Y, Jia Y-p, Lu A-d, et al. (2025). Front Immunol 16:1672509 (the paper).
+* R Core Team. R: ``wilcox.test`` and ``cor.test`` (package stats, R 4.2), and
+  ``src/library/stats/src/prho.c``.
+* Hollander M, Wolfe DA (1973). Nonparametric Statistical Methods. Wiley (rank-sum test, tie
+  correction, continuity correction).
+* Best DJ, Roberts DE (1975). Algorithm AS 89: the upper tail probabilities of Spearman's rho.
+  Appl Statist 24(3):377-379.
+* Kirkwood TBL (1979). Geometric means and measures of dispersion. Biometrics 35:908-909
+  (geometric CV = sqrt(exp(s²) − 1)).
+* Denney W, Duvvuri S, Buckeridge C (2015). Simple, automatic noncompartmental analysis: the
+  PKNCA R package. J Pharmacokinet Pharmacodyn 42:11-107 (BLQ = 0 convention).
+* Stein AM, Grupp SA, Levine JE, et al. (2019). Tisagenlecleucel model-based cellular kinetic
+  analysis of chimeric antigen receptor-T cells. CPT Pharmacometrics Syst Pharmacol 8:285-295.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .cohort import format_mrd
+from .nca import AUCMethod, nca
+
+#: Default multiple of the LLOQ that a peak must reach to count as expansion.
+EXPANSION_LLOQ_MULTIPLE: float = 2.0
+
+#: Sampling days of the paper's protocol after infusion (Methods): days 7, 14, 28 and weeks
+#: 12, 26, 39, 54 and 104.
+SCHEDULE_DAYS: tuple[float, ...] = (7.0, 14.0, 28.0, 84.0, 182.0, 273.0, 378.0, 728.0)
+
+#: The four kinetic parameters the paper reports: column, label, unit.
+PARAMETERS: tuple[tuple[str, str, str], ...] = (
+    ("cmax", "Cmax", "copies/µg DNA"),
+    ("tmax", "Tmax", "days"),
+    ("tlast", "Tlast", "days"),
+    ("auc_0_28", "AUC0–28d", "day·copies/µg DNA"),
+)
+
+MWMethod = Literal["auto", "exact", "asymptotic"]
+SpearmanMethod = Literal["auto", "exact", "asymptotic"]
+
+
+# ============================================================================================
+# Per-patient kinetic parameters
+# ============================================================================================
+
+def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
+                       auc_method: AUCMethod = "linear-up/log-down",
+                       interval_end: float = 28.0,
+                       expansion_threshold: float | None = None,
+                       mrd_negative_below: float = 1e-4) -> pd.DataFrame:
+    """NCA parameters of every patient, joined with the patient's clinical data.
+
+    Parameters
+    ----------
+    kinetics : DataFrame
+        The kinetics table (``patient_id``, ``day``, ``copies_per_ug_dna``, ``below_lloq``,
+        ``lloq_copies_per_ug_dna``); levels in copies/µg genomic DNA, days from infusion.
+    patients : DataFrame
+        The patients table; one output row per patient, in its order.
+    auc_method : {"linear-up/log-down", "linear"}
+        AUC rule (see :func:`analysis_lib.nca.nca`).
+    interval_end : float
+        End of the AUC interval in days (28: AUC0–28d).
+    expansion_threshold : float or None
+        Cmax (copies/µg DNA) at or above which a patient counts as expanded. ``None``
+        (default): :data:`EXPANSION_LLOQ_MULTIPLE` × the patient's LLOQ (the largest LLOQ of
+        the patient's post-infusion samples), i.e. 200 copies/µg with the paper's assay.
+    mrd_negative_below : float
+        Day-28 MRD (fraction) below which a CR/CRi counts as MRD-negative (``mrd_cr``).
+
+    Returns
+    -------
+    DataFrame
+        The columns of ``patients``, then ``cmax`` (copies/µg DNA), ``tmax`` and ``tlast``
+        (days), ``auc_0_28`` (AUC over [0, ``interval_end``], day·copies/µg DNA; the column
+        keeps this name whatever the interval), ``clast``, ``auclast``, ``n_samples``,
+        ``n_measurable``, ``lloq``, ``expansion_threshold``, ``expanded``,
+        ``persistence_ended``, ``auc_complete``, ``nca_reason`` and the derived factors
+        ``mrd_cr`` (bool), ``bca_duration`` (days, NaN without BCA). Patients without any
+        kinetics sample have NaN parameters and ``expanded`` False. ``attrs`` records the
+        settings (``auc_method``, ``interval_end``, ``expansion_rule``).
+
+    Raises
+    ------
+    ValueError
+        If the kinetics table has patients that are not in the patients table.
+    """
+    unknown = sorted(set(kinetics["patient_id"]) - set(patients["patient_id"]))
+    if unknown:
+        raise ValueError(f"kinetics has patient(s) not in the patients table: {unknown[:10]}")
+    res = nca(kinetics, auc_method=auc_method, interval_end=interval_end)
+    w = res.wide.rename(columns={"auc_interval": "auc_0_28",
+                                 "auc_interval_complete": "auc_complete",
+                                 "reason": "nca_reason"})
+    post = kinetics[kinetics["day"] >= 0]
+    if "lloq_copies_per_ug_dna" in post.columns:
+        lloq = post.groupby("patient_id")["lloq_copies_per_ug_dna"].max()
+    else:
+        lloq = pd.Series(0.0, index=w["patient_id"])
+    w["lloq"] = w["patient_id"].map(lloq).astype(float)
+    if expansion_threshold is None:
+        w["expansion_threshold"] = EXPANSION_LLOQ_MULTIPLE * w["lloq"].fillna(0.0)
+        rule = f"Cmax >= {EXPANSION_LLOQ_MULTIPLE:g} × LLOQ"
+    else:
+        w["expansion_threshold"] = float(expansion_threshold)
+        rule = f"Cmax >= {float(expansion_threshold):g} copies/µg DNA"
+    w["expanded"] = (w["cmax"] >= w["expansion_threshold"]).fillna(False).astype(bool)
+    keep = ["patient_id", "cmax", "tmax", "tlast", "auc_0_28", "clast", "auclast", "n_samples",
+            "n_measurable", "lloq", "expansion_threshold", "expanded", "persistence_ended",
+            "auc_complete", "nca_reason"]
+    out = patients.merge(w[keep], on="patient_id", how="left", validate="one_to_one")
+    for col in ("expanded", "persistence_ended", "auc_complete"):
+        out[col] = out[col].astype("boolean").fillna(False).astype(bool)
+    out["n_samples"] = out["n_samples"].fillna(0).astype(int)
+    out["n_measurable"] = out["n_measurable"].fillna(0).astype(int)
+    out["mrd_cr"] = mrd_cr(out, mrd_negative_below)
+    if "bca" in out.columns and "bca_duration_days" in out.columns:
+        has_bca = out["bca"].astype("boolean").fillna(False).astype(bool)
+        out["bca_duration"] = out["bca_duration_days"].astype(float).where(has_bca)
+    out.attrs = {"auc_method": auc_method, "interval_end": float(interval_end),
+                 "expansion_rule": rule, "mrd_negative_below": float(mrd_negative_below)}
+    return out
+
+
+def mrd_cr(patients: pd.DataFrame, mrd_negative_below: float = 1e-4) -> pd.Series:
+    """Day-28 MRD-negative CR/CRi: ``d28_response`` in (cr, cri) and ``d28_mrd`` below
+    ``mrd_negative_below``; a missing day-28 MRD is not MRD-negative."""
+    cr = patients["d28_response"].isin(["cr", "cri"])
+    neg = (patients["d28_mrd"].astype(float) < mrd_negative_below).fillna(False)
+    return (cr & neg).astype(bool)
+
+
+def assay_lloq(kinetics: pd.DataFrame) -> float:
+    """The LLOQ to draw on figures (copies/µg DNA): the most common LLOQ of the samples."""
+    v = kinetics["lloq_copies_per_ug_dna"].dropna()
+    return float(v.mode().iloc[0]) if len(v) else float("nan")
+
+
+def nca_table(params: pd.DataFrame) -> pd.DataFrame:
+    """The per-patient NCA table for export: study code, response, parameters and flags."""
+    cols = ["patient_id", "mrd_cr", "cmax", "tmax", "tlast", "auc_0_28", "clast", "auclast",
+            "n_samples", "n_measurable", "expanded", "persistence_ended", "auc_complete",
+            "nca_reason"]
+    return params[[c for c in cols if c in params.columns]].reset_index(drop=True)
+
+
+def format_value(x: float, digits: int = 4) -> str:
+    """A number for tables and text: thousands separators from 1,000 up (1,602; 30,860),
+    ``digits`` significant digits below (10.17), "–" when missing (after
+    :func:`analysis_lib.report.format_number`, which separates only from 10,000)."""
+    from .report import format_number
+
+    if x is not None and math.isfinite(x) and abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return format_number(x, digits)
+
+
+def nca_display(params: pd.DataFrame, auc_label: str = "AUC0–28d") -> pd.DataFrame:
+    """The per-patient NCA table for the book, WITHOUT study codes: patients are numbered in
+    decreasing order of Cmax (ties by Tmax), which does not follow the study-code order."""
+    p = params.sort_values(["cmax", "tmax"], ascending=[False, True], na_position="last",
+                           kind="stable").reset_index(drop=True)
+    yes_no = {True: "yes", False: "no"}
+    return pd.DataFrame({
+        "#": np.arange(1, len(p) + 1),
+        "Day-28 MRD-CR": p["mrd_cr"].map(yes_no),
+        "Cmax (copies/µg DNA)": [format_value(v) for v in p["cmax"]],
+        "Tmax (d)": [format_value(v) for v in p["tmax"]],
+        "Tlast (d)": [format_value(v) for v in p["tlast"]],
+        f"{auc_label} (d·copies/µg DNA)": [format_value(v) for v in p["auc_0_28"]],
+        "Expanded": p["expanded"].map(yes_no),
+        "Monitoring ended (2 BLQ)": p["persistence_ended"].map(yes_no),
+    })
+
+
+# ============================================================================================
+# Summaries
+# ============================================================================================
+
+def geometric_stats(x: Sequence[float] | np.ndarray | pd.Series,
+                    conf_level: float = 0.95) -> dict[str, float]:
+    """Geometric mean, its t-based confidence interval and the geometric CV%.
+
+    With m and s the mean and SD (divisor n − 1) of the natural logs of the positive values:
+    geometric mean ``exp(m)``, interval ``exp(m ± t(1 − α/2, n − 1) s / √n)``, geometric CV%
+    ``100 √(exp(s²) − 1)`` (Kirkwood 1979). Non-positive and missing values are left out
+    (``n_positive`` counts the rest). The interval and the CV need two values, the mean one;
+    otherwise they are NaN. Same definitions as :meth:`analysis_lib.nca.NCAResult.summary`.
+    """
+    v = np.asarray(pd.Series(x, dtype=float), dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    k = int(v.size)
+    out = {"n_positive": k, "geo_mean": math.nan, "geo_ci_low": math.nan,
+           "geo_ci_high": math.nan, "geo_cv_pct": math.nan}
+    if k >= 1:
+        logs = np.log(v)
+        m = float(logs.mean())
+        out["geo_mean"] = math.exp(m)
+        if k >= 2:
+            s = float(logs.std(ddof=1))
+            half = float(stats.t.ppf(0.5 + conf_level / 2, k - 1)) * s / math.sqrt(k)
+            out["geo_ci_low"], out["geo_ci_high"] = math.exp(m - half), math.exp(m + half)
+            out["geo_cv_pct"] = 100.0 * math.sqrt(math.expm1(s * s))
+    return out
+
+
+def summarise(params: pd.DataFrame, *, subset: pd.Series | np.ndarray | None = None,
+              conf_level: float = 0.95,
+              parameters: Sequence[tuple[str, str, str]] = PARAMETERS) -> pd.DataFrame:
+    """Summary of each kinetic parameter as the paper gives them.
+
+    Parameters
+    ----------
+    params : DataFrame
+        From :func:`kinetic_parameters`.
+    subset : boolean mask, optional
+        Patients to include (e.g. ``params["expanded"]``); default all.
+    conf_level : float
+        Level of the geometric-mean interval.
+    parameters : sequence of (column, label, unit)
+        Default :data:`PARAMETERS`: Cmax (copies/µg DNA), Tmax (days), Tlast (days),
+        AUC0–28d (day·copies/µg DNA).
+
+    Returns
+    -------
+    DataFrame
+        One row per parameter: ``parameter`` (column), ``label``, ``unit``, ``n`` (non-missing
+        values), ``median``, ``min``, ``max``, then the :func:`geometric_stats` columns
+        (``n_positive``, ``geo_mean``, ``geo_ci_low``, ``geo_ci_high``, ``geo_cv_pct``).
+    """
+    p = params if subset is None else params[np.asarray(subset, dtype=bool)]
+    rows = []
+    for col, label, unit in parameters:
+        v = p[col].astype(float).dropna()
+        rows.append({"parameter": col, "label": label, "unit": unit, "n": int(v.size),
+                     "median": float(v.median()) if v.size else math.nan,
+                     "min": float(v.min()) if v.size else math.nan,
+                     "max": float(v.max()) if v.size else math.nan,
+                     **geometric_stats(v, conf_level)})
+    return pd.DataFrame(rows)
+
+
+def summary_display(summary: pd.DataFrame, conf_level: float = 0.95) -> pd.DataFrame:
+    """A :func:`summarise` frame formatted for the book: parameter, unit, n, median (range),
+    geometric mean (CI), geometric CV%. A ``population`` column, if present, comes first."""
+    lvl = round(100 * conf_level)
+    out = pd.DataFrame({
+        "Parameter": summary["label"], "Unit": summary["unit"], "n": summary["n"],
+        "Median (range)": [f"{format_value(m)} ({format_value(a)}–{format_value(b)})"
+                           for m, a, b in zip(summary["median"], summary["min"],
+                                              summary["max"])],
+        f"Geometric mean ({lvl}% CI)": [
+            f"{format_value(g)} ({format_value(a)}–{format_value(b)})"
+            for g, a, b in zip(summary["geo_mean"], summary["geo_ci_low"],
+                               summary["geo_ci_high"])],
+        "Geometric CV%": [format_value(v, 3) for v in summary["geo_cv_pct"]],
+    })
+    if "population" in summary.columns:
+        out.insert(0, "Patients", summary["population"].to_numpy())
+    return out
+
+
+def geometric_means(params: pd.DataFrame, by: str = "mrd_cr", value: str = "cmax", *,
+                    conf_level: float = 0.95, levels: Sequence[object] = (True, False),
+                    method: MWMethod = "auto", correct: bool = True) -> pd.DataFrame:
+    """Geometric mean of ``value`` (default Cmax, copies/µg DNA) in each group of ``by``
+    (default day-28 MRD-CR: yes, no), with its confidence interval and CV, and the
+    Mann–Whitney p-value between the first two levels.
+
+    Returns one row per level: ``level``, ``n`` (patients in the level), ``median``, then the
+    :func:`geometric_stats` columns, and ``p_value``, ``test_method`` (the same on every row).
+    """
+    rows = []
+    for lvl in levels:
+        v = params.loc[params[by] == lvl, value].astype(float)
+        vv = v.dropna()
+        rows.append({"level": lvl, "n": int(v.size),
+                     "median": float(vv.median()) if vv.size else math.nan,
+                     **geometric_stats(vv, conf_level)})
+    mw = mann_whitney(params[value], params[by], levels=tuple(levels)[:2], method=method,
+                      correct=correct)
+    out = pd.DataFrame(rows)
+    out["p_value"] = mw.p_value
+    out["test_method"] = mw.method
+    return out
+
+
+def geometric_means_display(gm: pd.DataFrame, conf_level: float = 0.95,
+                            level_labels: dict | None = None) -> pd.DataFrame:
+    """A :func:`geometric_means` frame formatted for the book (one row per level)."""
+    lvl = round(100 * conf_level)
+    labels = level_labels or {True: "MRD-negative CR/CRi", False: "Not MRD-negative CR/CRi"}
+    return pd.DataFrame({
+        "Day-28 response": [labels.get(v, str(v)) for v in gm["level"]],
+        "n": gm["n"],
+        "Median": [format_value(v) for v in gm["median"]],
+        f"Geometric mean ({lvl}% CI)": [
+            f"{format_value(g)} ({format_value(a)}–{format_value(b)})"
+            for g, a, b in zip(gm["geo_mean"], gm["geo_ci_low"], gm["geo_ci_high"])],
+        "Geometric CV%": [format_value(v, 3) for v in gm["geo_cv_pct"]],
+    })
+
+
+def bca_summary(patients: pd.DataFrame) -> dict[str, float]:
+    """B-cell aplasia: ``n_bca`` of ``n`` patients, onset day range and median
+    (``onset_min``, ``onset_median``, ``onset_max``, days), and the median, minimum and
+    maximum duration (days; ongoing episodes counted to the last assessment), with
+    ``n_ongoing``."""
+    bca = patients["bca"].astype("boolean").fillna(False).astype(bool)
+    onset = patients.loc[bca, "bca_onset_day"].astype(float).dropna()
+    dur = patients.loc[bca, "bca_duration_days"].astype(float).dropna()
+    ongoing = patients.loc[bca, "bca_ongoing"].astype("boolean").fillna(False).astype(bool)
+    nan = math.nan
+    return {"n": int(len(patients)), "n_bca": int(bca.sum()),
+            "onset_min": float(onset.min()) if onset.size else nan,
+            "onset_median": float(onset.median()) if onset.size else nan,
+            "onset_max": float(onset.max()) if onset.size else nan,
+            "duration_median": float(dur.median()) if dur.size else nan,
+            "duration_min": float(dur.min()) if dur.size else nan,
+            "duration_max": float(dur.max()) if dur.size else nan,
+            "n_ongoing": int(ongoing.sum())}
+
+
+# ============================================================================================
+# Mann-Whitney / Wilcoxon rank-sum test, as R's wilcox.test
+# ============================================================================================
+
+@dataclass(frozen=True)
+class MannWhitney:
+    """Result of :func:`rank_sum_test` / :func:`mann_whitney` (two-sided).
+
+    Attributes
+    ----------
+    statistic : R's W for the first sample: its rank sum minus n1(n1 + 1)/2 (= U of the
+        first sample; mid-ranks for ties).
+    p_value : two-sided p (NaN when a group is empty or every value is tied).
+    method : ``"exact"`` or ``"asymptotic"`` (the method actually used), or
+        ``"not computable"``.
+    n1, n2 : non-missing values in each sample.
+    ties : the pooled values have ties.
+    correct : continuity correction applied (asymptotic method only).
+    levels : the group levels of the two samples (:func:`mann_whitney`).
+    note : why the method differs from the one asked for, if it does.
+    """
+
+    statistic: float
+    p_value: float
+    method: str
+    n1: int
+    n2: int
+    ties: bool
+    correct: bool
+    levels: tuple = ()
+    note: str = ""
+
+    def describe(self) -> str:
+        """The method in words, e.g. ``exact`` or ``normal approximation with continuity
+        and tie correction``."""
+        if self.method == "exact":
+            return "exact"
+        if self.method == "asymptotic":
+            parts = ["tie"] if self.ties else []
+            if self.correct:
+                parts.insert(0, "continuity")
+            return ("normal approximation" + (f" with {' and '.join(parts)} correction"
+                                              if parts else ""))
+        return self.method
+
+
+@functools.lru_cache(maxsize=256)
+def _wilcox_counts(m: int, n: int) -> tuple[int, ...]:
+    """Number of ways each value u = 0..m·n of the Mann–Whitney U arises for samples of sizes
+    m and n (coefficients of the Gaussian binomial [m+n choose n]_q), exact integers."""
+    poly = [1]
+    for i in range(1, n + 1):
+        a = m + i
+        grown = poly + [0] * a  # multiply by (1 - q^a)
+        for k in range(len(poly)):
+            grown[k + a] -= poly[k]
+        for k in range(i, len(grown)):  # divide by (1 - q^i): r[k] = p[k] + r[k - i]
+            grown[k] += grown[k - i]
+        poly = grown[: m * i + 1]
+    return tuple(poly)
+
+
+def pwilcox(q: float, m: int, n: int, lower_tail: bool = True) -> float:
+    """Distribution function of the Mann–Whitney/Wilcoxon W for sizes m, n (R's ``pwilcox``):
+    P(W <= q) (``lower_tail``) or P(W > q), computed exactly from integer counts."""
+    counts = _wilcox_counts(int(m), int(n))
+    total = math.comb(int(m) + int(n), int(n))
+    q = math.floor(q + 1e-7)
+    if q < 0:
+        below = 0
+    else:
+        below = sum(counts[: min(q, len(counts) - 1) + 1])
+    k = below if lower_tail else total - below
+    return float(Fraction(k, total))
+
+
+def rank_sum_test(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
+                  method: MWMethod = "auto", correct: bool = True) -> MannWhitney:
+    """Two-sided Wilcoxon rank-sum (Mann–Whitney) test of ``x`` against ``y``, as R's
+    ``wilcox.test(x, y, exact = ..., correct = correct)``.
+
+    Parameters
+    ----------
+    x, y : samples (any unit); NaN values are dropped (R drops NA and NaN).
+    method : ``"auto"`` (R's default ``exact = NULL``: exact when both samples have fewer
+        than 50 values), ``"exact"`` (R's ``exact = TRUE``) or ``"asymptotic"``
+        (``exact = FALSE``). As in R, the exact method is not available with ties: the normal
+        approximation is used instead and ``note`` says so (R warns).
+    correct : continuity correction of the normal approximation (R's default True).
+
+    Returns
+    -------
+    MannWhitney
+        W, the two-sided p-value and the method actually used.
+
+    Notes
+    -----
+    Exact: ``p = min(1, 2 P(W <= w))`` when w <= n1·n2/2, else ``min(1, 2 P(W >= w))``.
+    Normal approximation: ``z = (w − n1 n2 / 2 − 0.5 sign(·)) / σ`` with
+    ``σ² = n1 n2 / 12 · (n1 + n2 + 1 − Σ(t³ − t) / ((n1 + n2)(n1 + n2 − 1)))`` over tie groups
+    of size t; ``p = 2 P(Z > |z|)``.
+    """
+    if method not in ("auto", "exact", "asymptotic"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'asymptotic', got {method!r}")
+    xv = np.asarray(x, dtype=float)
+    yv = np.asarray(y, dtype=float)
+    xv, yv = xv[~np.isnan(xv)], yv[~np.isnan(yv)]
+    n1, n2 = int(xv.size), int(yv.size)
+    if n1 == 0 or n2 == 0:
+        return MannWhitney(math.nan, math.nan, "not computable", n1, n2, False, correct,
+                           note="a group has no value")
+    pooled = np.concatenate([xv, yv])
+    ranks = stats.rankdata(pooled)
+    w = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2)
+    _, tie_sizes = np.unique(pooled, return_counts=True)
+    ties = bool((tie_sizes > 1).any())
+    exact = (n1 < 50 and n2 < 50) if method == "auto" else method == "exact"
+    note = ""
+    if exact and not ties:
+        if w > n1 * n2 / 2:
+            p = pwilcox(w - 1, n1, n2, lower_tail=False)
+        else:
+            p = pwilcox(w, n1, n2)
+        return MannWhitney(w, min(2 * p, 1.0), "exact", n1, n2, ties, correct)
+    if exact and ties:
+        note = "ties: the exact test is not available, normal approximation used"
+        if method == "exact":
+            warnings.warn("cannot compute exact p-value with ties", stacklevel=2)
+    n = n1 + n2
+    z = w - n1 * n2 / 2
+    t3 = tie_sizes.astype(float)
+    tie_term = float(np.sum(t3 ** 3 - t3)) / (n * (n - 1)) if n > 1 else 0.0
+    sigma = math.sqrt((n1 * n2 / 12) * ((n + 1) - tie_term))
+    corr = math.copysign(0.5, z) if (correct and z != 0) else 0.0
+    if sigma == 0:
+        return MannWhitney(w, math.nan, "not computable", n1, n2, ties, correct,
+                           note="every value is tied")
+    zz = (z - corr) / sigma
+    p = 2 * min(float(stats.norm.cdf(zz)), float(stats.norm.sf(zz)))
+    return MannWhitney(w, p, "asymptotic", n1, n2, ties, correct, note=note)
+
+
+def mann_whitney(x: Sequence[float] | np.ndarray | pd.Series,
+                 group: Sequence[object] | np.ndarray | pd.Series,
+                 method: MWMethod = "auto", *, correct: bool = True,
+                 levels: tuple | None = None) -> MannWhitney:
+    """Mann–Whitney test of ``x`` between the two levels of ``group`` (R's
+    ``wilcox.test(x[group == levels[0]], x[group == levels[1]])``; see :func:`rank_sum_test`).
+
+    Parameters
+    ----------
+    x : values (e.g. Cmax in copies/µg DNA, Tlast in days); NaN values are dropped.
+    group : group of each value; rows with a missing group are dropped.
+    method : ``"auto"`` | ``"exact"`` | ``"asymptotic"`` (R's rules; see
+        :func:`rank_sum_test`). The result's ``method`` is the one actually used.
+    correct : continuity correction of the normal approximation.
+    levels : the two levels, first sample first; default the sorted distinct levels of
+        ``group`` (there must be exactly two). W is reported for the first level; the
+        two-sided p does not depend on the order.
+    """
+    g = pd.Series(group).reset_index(drop=True)
+    v = pd.Series(x, dtype=float).reset_index(drop=True)
+    if len(g) != len(v):
+        raise ValueError("x and group must have the same length")
+    ok = g.notna()
+    if levels is None:
+        levels = tuple(sorted(pd.unique(g[ok])))
+        if len(levels) != 2:
+            raise ValueError(f"group must have exactly two levels, got {list(levels)}")
+    a = v[ok & (g == levels[0])].to_numpy()
+    b = v[ok & (g == levels[1])].to_numpy()
+    res = rank_sum_test(a, b, method=method, correct=correct)
+    return MannWhitney(res.statistic, res.p_value, res.method, res.n1, res.n2, res.ties,
+                       res.correct, tuple(levels), res.note)
+
+
+# ============================================================================================
+# Spearman correlation, as R's cor.test(method = "spearman")
+# ============================================================================================
+
+@dataclass(frozen=True)
+class Spearman:
+    """Result of :func:`spearman` (two-sided).
+
+    Attributes
+    ----------
+    r : Spearman's rho (Pearson correlation of the mid-ranks).
+    p_value : two-sided p.
+    n : complete pairs used.
+    method : ``"exact"`` (AS 89 enumeration, n <= 9), ``"edgeworth"`` (AS 89 series,
+        10 <= n <= 1290), ``"t"`` (t approximation) or ``"not computable"``.
+    ties : either variable has ties.
+    statistic : R's S = (n³ − n)(1 − r)/6.
+    note : why the method differs from the one asked for, if it does.
+    """
+
+    r: float
+    p_value: float
+    n: int
+    method: str
+    ties: bool
+    statistic: float
+    note: str = ""
+
+    def describe(self) -> str:
+        return {"exact": "exact permutation distribution (AS 89)",
+                "edgeworth": "Edgeworth series approximation (AS 89)",
+                "t": "t approximation"}.get(self.method, self.method)
+
+
+_AS89 = (0.2274, 0.2531, 0.1745, 0.0758, 0.1033, 0.3932, 0.0879, 0.0151, 0.0072, 0.0831,
+         0.0131, 4.6e-4)
+
+
+@functools.lru_cache(maxsize=16)
+def _spearman_s_values(n: int) -> np.ndarray:
+    """S = Σ (i − p_i)² over all n! permutations (sorted), for the exact AS 89 branch."""
+    perms = np.array(list(itertools.permutations(range(1, n + 1))), dtype=np.int64)
+    s = ((perms - np.arange(1, n + 1)) ** 2).sum(axis=1)
+    return np.sort(s)
+
+
+def prho(n: int, s: float, lower_tail: bool) -> float:
+    """R's ``prho`` (AS 89): P(S >= s), or P(S < s) when ``lower_tail``, for Spearman's
+    S = Σ d² under independence; exact for n <= 9, Edgeworth series otherwise."""
+    pv = 0.0 if lower_tail else 1.0
+    if n <= 1 or s <= 0:
+        return pv
+    n3 = n * (n * n - 1.0) / 3.0
+    if s > n3:
+        return 1.0 - pv
+    if n <= 9:
+        nfac = math.factorial(n)
+        if s == n3:
+            ifr = 1
+        else:
+            values = _spearman_s_values(n)
+            ifr = int(values.size - np.searchsorted(values, s, side="left"))  # S >= s
+        return (nfac - ifr if lower_tail else ifr) / nfac
+    c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12 = _AS89
+    y = float(n)
+    b = 1.0 / y
+    x = (6.0 * (s - 1) * b / (y * y - 1) - 1) * math.sqrt(y - 1)
+    y = x * x
+    u = x * b * (c1 + b * (c2 + c3 * b)
+                 + y * (-c4 + b * (c5 + c6 * b)
+                        - y * b * (c7 + c8 * b - y * (c9 - c10 * b + y * b * (c11 - c12 * y)))))
+    y = u / math.exp(y / 2.0)
+    norm = stats.norm.cdf(x) if lower_tail else stats.norm.sf(x)
+    pv = (-y if lower_tail else y) + float(norm)
+    return min(max(pv, 0.0), 1.0)
+
+
+def _round_half_even(x: float) -> float:
+    return float(np.round(x))
+
+
+def spearman(x: Sequence[float] | np.ndarray | pd.Series,
+             y: Sequence[float] | np.ndarray | pd.Series,
+             method: SpearmanMethod = "auto", *, continuity: bool = False) -> Spearman:
+    """Spearman's rank correlation with its two-sided p-value, as R's
+    ``cor.test(x, y, method = "spearman", exact = ..., continuity = continuity)``.
+
+    Parameters
+    ----------
+    x, y : paired values (e.g. BCA duration in days and Cmax in copies/µg DNA); pairs with a
+        missing value in either are dropped (R's ``complete.cases``).
+    method : ``"auto"`` (R's default, ``exact = NULL``): AS 89 when there are no ties and
+        n <= 1290 (exact enumeration for n <= 9, Edgeworth series above), else the t
+        approximation; ``"exact"`` (``exact = TRUE``): the same (R also falls back to the t
+        approximation with ties, with a warning); ``"asymptotic"`` (``exact = FALSE``): the t
+        approximation always.
+    continuity : R's ``continuity`` (t approximation only): use (n³ − n)/6 + 1 as the
+        denominator when converting S back to rho.
+
+    Returns
+    -------
+    Spearman
+        rho, p, n, the method actually used.
+
+    Notes
+    -----
+    R's decision between the two tails uses S = (n³ − n)(1 − r)/6: when S > (n³ − n)/6
+    (negative r) the upper tail P(S >= round(S)) is doubled, else the lower tail
+    P(S < round(S) + 2) (the S values of untied data are even integers); ``p = min(1, 2·tail)``.
+    t approximation: ``t = r / sqrt((1 − r²)/(n − 2))`` on n − 2 degrees of freedom.
+    Fewer than 3 complete pairs, or a constant variable: r and p are NaN.
+    """
+    if method not in ("auto", "exact", "asymptotic"):
+        raise ValueError(f"method must be 'auto', 'exact' or 'asymptotic', got {method!r}")
+    xv = np.asarray(pd.Series(x, dtype=float), dtype=float)
+    yv = np.asarray(pd.Series(y, dtype=float), dtype=float)
+    if xv.size != yv.size:
+        raise ValueError("x and y must have the same length")
+    ok = ~(np.isnan(xv) | np.isnan(yv))
+    xv, yv = xv[ok], yv[ok]
+    n = int(xv.size)
+    if n < 3:
+        return Spearman(math.nan, math.nan, n, "not computable", False, math.nan,
+                        note="fewer than 3 complete pairs")
+    ties = min(np.unique(xv).size, np.unique(yv).size) < n
+    rx, ry = stats.rankdata(xv), stats.rankdata(yv)
+    if np.all(rx == rx[0]) or np.all(ry == ry[0]):
+        return Spearman(math.nan, math.nan, n, "not computable", ties, math.nan,
+                        note="a variable is constant")
+    r = float(np.corrcoef(rx, ry)[0, 1])
+    r = min(max(r, -1.0), 1.0)
+    nn = float(n)
+    q = (nn ** 3 - nn) * (1 - r) / 6
+    exact = method in ("auto", "exact")
+    note = ""
+    if ties and exact:
+        exact = False
+        note = "ties: AS 89 is not available, t approximation used"
+        if method == "exact":
+            warnings.warn("Cannot compute exact p-value with ties", stacklevel=2)
+
+    def tail(lower: bool) -> float:
+        if n <= 1290 and exact:
+            return prho(n, _round_half_even(q) + 2 * lower, lower)
+        den = nn * (nn ** 2 - 1) / 6
+        if continuity:
+            den += 1
+        rr = 1 - q / den
+        if abs(rr) < 1:
+            t = rr / math.sqrt((1 - rr ** 2) / (nn - 2))
+        else:  # |rho| = 1: t is infinite, as in R
+            t = math.copysign(math.inf, rr)
+        return float(stats.t.sf(t, n - 2) if lower else stats.t.cdf(t, n - 2))
+
+    if q > (nn ** 3 - nn) / 6:
+        p = tail(lower=False)
+    else:
+        p = tail(lower=True)
+    used = ("exact" if n <= 9 else "edgeworth") if (exact and n <= 1290) else "t"
+    return Spearman(r, min(2 * p, 1.0), n, used, bool(ties), q, note)
+
+
+#: The correlations of Figure 2 (BCA duration against Tlast, Cmax, AUC0–28d) and
+#: Supplementary Figure S3 (Tlast against Cmax and AUC0–28d): (key, x, y, figure).
+CORRELATIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("bca_tlast", "tlast", "bca_duration", "Figure 2"),
+    ("bca_cmax", "cmax", "bca_duration", "Figure 2"),
+    ("bca_auc", "auc_0_28", "bca_duration", "Figure 2"),
+    ("tlast_cmax", "cmax", "tlast", "Figure S3"),
+    ("tlast_auc", "auc_0_28", "tlast", "Figure S3"),
+)
+
+
+def correlations(params: pd.DataFrame, method: SpearmanMethod = "auto") -> pd.DataFrame:
+    """The Spearman correlations of Figure 2 and Supplementary Figure S3 (:data:`CORRELATIONS`).
+
+    Returns one row per pair: ``key``, ``x``, ``y``, ``figure``, ``n``, ``r``, ``p_value``,
+    ``method`` (actually used), ``ties``. BCA duration is defined for patients with BCA only
+    (``bca_duration``), so Figure 2 uses those patients with a Tlast, Cmax or AUC.
+    """
+    rows = []
+    for key, xc, yc, fig in CORRELATIONS:
+        res = spearman(params[xc], params[yc], method=method)
+        rows.append({"key": key, "x": xc, "y": yc, "figure": fig, "n": res.n, "r": res.r,
+                     "p_value": res.p_value, "method": res.method, "ties": res.ties})
+    return pd.DataFrame(rows)
+
+
+# ============================================================================================
+# Table 3
+# ============================================================================================
+
+@dataclass(frozen=True)
+class Factor:
+    """A clinical factor of Table 3: a label and a function giving each patient's level.
+
+    Attributes
+    ----------
+    key : short identifier (``"steroids"``).
+    label : row label (``"Steroids"``).
+    levels : level labels in display order (the first two are compared).
+    assign : function of the parameters frame returning a Series of level labels (missing
+        where the factor is unknown).
+    """
+
+    key: str
+    label: str
+    levels: tuple[str, ...]
+    assign: Callable[[pd.DataFrame], pd.Series] = field(repr=False)
+
+
+def _yes_no(col: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def f(p: pd.DataFrame) -> pd.Series:
+        v = p[col].astype("boolean")
+        return v.map({True: "Yes", False: "No"}).astype(object)
+    return f
+
+
+def _split(col: str, cut: float, below: str, above: str, *,
+           above_inclusive: bool = True) -> Callable[[pd.DataFrame], pd.Series]:
+    def f(p: pd.DataFrame) -> pd.Series:
+        v = p[col].astype(float)
+        hi = (v >= cut) if above_inclusive else (v > cut)
+        return pd.Series(np.where(hi, above, below), index=p.index, dtype=object).where(v.notna())
+    return f
+
+
+def table3_factors(age_cut: float = 10.0, mrd_cuts: Sequence[float] = (1e-4, 1e-3, 1e-2),
+                   dose_threshold: float = 3.68) -> list[Factor]:
+    """The clinical factors of the paper's Table 3, in its order, with its cut-points.
+
+    Age 0–``age_cut`` vs > ``age_cut`` years; sex; HSCT history; CAR-T history; pre-LD and
+    post-LD MRD below vs at or above each of ``mrd_cuts`` (fractions); CAR-T dose at or above
+    vs below ``dose_threshold`` (10⁶ cells/kg); CRS grade 0–2 vs ≥3; ICANS (any grade); grade 4
+    neutropenia; tocilizumab; corticosteroids; MRD-CR on day 28 (``mrd_cr`` of
+    :func:`kinetic_parameters`).
+    """
+    a = f"{age_cut:g}"
+    f: list[Factor] = [
+        Factor("age", "Age, years", (f"0–{a}", f">{a}"),
+               _split("age_years", age_cut, f"0–{a}", f">{a}", above_inclusive=False)),
+        Factor("sex", "Sex", ("Male", "Female"),
+               lambda p: p["sex"].map({"male": "Male", "female": "Female"}).astype(object)),
+        Factor("prior_hsct", "HSCT history", ("Yes", "No"), _yes_no("prior_hsct")),
+        Factor("prior_cart", "CAR-T history", ("Yes", "No"), _yes_no("prior_cart")),
+    ]
+    for col, name in (("mrd_pre_ld", "Pre-LD MRD"), ("mrd_post_ld", "Post-LD MRD")):
+        for cut in mrd_cuts:
+            m = format_mrd(cut)
+            f.append(Factor(f"{col}_{m}", f"{name} (cut {m})", (f"<{m}", f"≥{m}"),
+                            _split(col, cut, f"<{m}", f"≥{m}")))
+    d = f"{dose_threshold:g}"
+    f += [
+        Factor("dose", "CAR-T dose, ×10⁶ cells/kg", (f"≥{d}", f"<{d}"),
+               _split("cart_dose_1e6_per_kg", dose_threshold, f"<{d}", f"≥{d}")),
+        Factor("crs", "CRS grade", ("0–2", "≥3"), _split("crs_grade", 3, "0–2", "≥3")),
+        Factor("icans", "ICANS", ("No", "Yes"), _split("icans_grade", 1, "No", "Yes")),
+        Factor("neutropenia_g4", "Grade 4 neutropenia", ("Yes", "No"),
+               _yes_no("neutropenia_grade4")),
+        Factor("tocilizumab", "Tocilizumab", ("Yes", "No"), _yes_no("tocilizumab")),
+        Factor("steroids", "Steroids", ("Yes", "No"), _yes_no("corticosteroids")),
+        Factor("mrd_cr", "MRD-CR on day 28", ("Yes", "No"), _yes_no("mrd_cr")),
+    ]
+    return f
+
+
+#: Table 3's three parameters: (column, short name used in column names).
+TABLE3_PARAMETERS: tuple[tuple[str, str], ...] = (("cmax", "cmax"), ("auc_0_28", "auc"),
+                                                  ("tlast", "tlast"))
+
+
+def table3(params: pd.DataFrame, factors: Sequence[Factor] | None = None, *,
+           method: MWMethod = "auto", correct: bool = True) -> pd.DataFrame:
+    """The paper's Table 3: median Cmax, AUC0–28d and Tlast by clinical factor, with
+    Mann–Whitney p-values.
+
+    Parameters
+    ----------
+    params : DataFrame
+        From :func:`kinetic_parameters`.
+    factors : sequence of Factor
+        Default :func:`table3_factors` with the paper's cut-points; pass
+        ``table3_factors(age_cut=..., mrd_cuts=..., dose_threshold=...)`` to change them.
+    method, correct : Mann–Whitney method and continuity correction (:func:`mann_whitney`).
+
+    Returns
+    -------
+    DataFrame
+        One row per factor level: ``factor`` (key), ``label``, ``level``, ``n`` (patients in
+        the level), ``cmax_median`` (copies/µg DNA), ``auc_median`` (day·copies/µg DNA),
+        ``tlast_median`` (days), ``cmax_n``, ``auc_n``, ``tlast_n`` (non-missing values), and
+        for the factor (repeated on its rows) ``p_cmax``, ``p_auc``, ``p_tlast`` with
+        ``method_cmax``, ``method_auc``, ``method_tlast`` (the method actually used) and
+        ``ties_cmax``, ``ties_auc``, ``ties_tlast``. Medians leave out missing values (e.g. no
+        Tlast when nothing was measurable); p is NaN when a level is empty.
+    """
+    factors = table3_factors() if factors is None else factors
+    rows = []
+    for fac in factors:
+        lvl = fac.assign(params)
+        tests = {short: mann_whitney(params[col], lvl, method=method, correct=correct,
+                                     levels=fac.levels[:2])
+                 for col, short in TABLE3_PARAMETERS}
+        for level in fac.levels:
+            sel = params[(lvl == level).fillna(False).to_numpy(dtype=bool)]
+            row: dict[str, object] = {"factor": fac.key, "label": fac.label, "level": level,
+                                      "n": int(len(sel))}
+            for col, short in TABLE3_PARAMETERS:
+                v = sel[col].astype(float).dropna()
+                row[f"{short}_median"] = float(v.median()) if v.size else math.nan
+                row[f"{short}_n"] = int(v.size)
+            for _, short in TABLE3_PARAMETERS:
+                row[f"p_{short}"] = tests[short].p_value
+                row[f"method_{short}"] = tests[short].method
+                row[f"ties_{short}"] = tests[short].ties
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_p(p: float, digits: int = 3) -> str:
+    """A p-value for text and tables: ``0.017``, ``< 0.001``, ``1.000``, ``–`` when missing."""
+    if p is None or not math.isfinite(p):
+        return "–"
+    if p < 10 ** -digits:
+        return f"< {10 ** -digits:.{digits}f}"
+    return f"{p:.{digits}f}"
+
+
+def _p_phrase(p: float) -> str:
+    """``= 0.017`` or ``< 0.001``: a p-value after the letter p."""
+    txt = format_p(p)
+    return txt if txt.startswith("<") else f"= {txt}"
+
+
+def p_text(p: float) -> str:
+    """``p = 0.017`` or ``p < 0.001`` (``p = –`` when missing)."""
+    return f"p {_p_phrase(p)}"
+
+
+def table3_display(t3: pd.DataFrame, auc_label: str = "AUC0–28d") -> pd.DataFrame:
+    """Table 3 laid out as in the paper: a header row per factor carrying the p-values, then
+    one row per level with N and the medians (formatted strings)."""
+    out = []
+    for key, rows in t3.groupby("factor", sort=False):
+        first = rows.iloc[0]
+        out.append({"Characteristic": first["label"], "N": "",
+                    "Median Cmax (copies/µg DNA)": "", "p (Cmax)": format_p(first["p_cmax"]),
+                    f"Median {auc_label} (copies/µg DNA × d)": "",
+                    f"p ({auc_label})": format_p(first["p_auc"]),
+                    "Median Tlast (d)": "", "p (Tlast)": format_p(first["p_tlast"])})
+        for r in rows.itertuples():
+            out.append({"Characteristic": f"\u2003{r.level}", "N": str(r.n),
+                        "Median Cmax (copies/µg DNA)": format_value(r.cmax_median),
+                        "p (Cmax)": "",
+                        f"Median {auc_label} (copies/µg DNA × d)": format_value(r.auc_median),
+                        f"p ({auc_label})": "",
+                        "Median Tlast (d)": format_value(r.tlast_median), "p (Tlast)": ""})
+    return pd.DataFrame(out)
+
+
+def method_counts(t3: pd.DataFrame) -> dict[str, int]:
+    """How many Table 3 comparisons used each Mann–Whitney method (one per factor and
+    parameter): ``{"exact": k, "asymptotic": m, ...}``."""
+    per_factor = t3.drop_duplicates("factor")
+    counts: dict[str, int] = {}
+    for _, short in TABLE3_PARAMETERS:
+        for m in per_factor[f"method_{short}"]:
+            counts[m] = counts.get(m, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Medians of one parameter in the two levels of a Table 3 factor, with the p-value."""
+
+    factor: str
+    parameter: str
+    level_a: str
+    level_b: str
+    median_a: float
+    median_b: float
+    n_a: int
+    n_b: int
+    p_value: float
+    method: str
+
+    @property
+    def ratio(self) -> float:
+        """median_a / median_b (NaN when median_b is not positive)."""
+        return self.median_a / self.median_b if self.median_b > 0 else math.nan
+
+    def text(self, unit: str = "", digits: int = 4) -> str:
+        """``135,522 vs 25,103 copies/µg DNA, p = 0.017``: the two medians (``level_a``
+        first) and the p-value."""
+        u = f" {unit}" if unit else ""
+        return (f"{format_value(self.median_a, digits)} vs "
+                f"{format_value(self.median_b, digits)}{u}, p {_p_phrase(self.p_value)}")
+
+    @property
+    def comparison(self) -> str:
+        """``"higher than"``, ``"lower than"`` or ``"the same as"`` (median_a against
+        median_b), for sentences such as "the median Cmax was higher than without"."""
+        return {"higher": "higher than", "lower": "lower than", "equal": "the same as"}.get(
+            self.direction, "not comparable with")
+
+    @property
+    def direction(self) -> str:
+        """``"higher"``, ``"lower"`` or ``"equal"``: median_a relative to median_b."""
+        if not (math.isfinite(self.median_a) and math.isfinite(self.median_b)):
+            return "not comparable"
+        return ("higher" if self.median_a > self.median_b
+                else "lower" if self.median_a < self.median_b else "equal")
+
+
+def contrast(t3: pd.DataFrame, factor: str, parameter: str,
+             level: str | None = None) -> Contrast:
+    """The two levels of ``factor`` in Table 3 compared on ``parameter`` (``"cmax"``,
+    ``"auc"`` or ``"tlast"``): ``level`` (default the factor's first level) against the
+    other one."""
+    rows = t3[t3["factor"] == factor]
+    if len(rows) < 2:
+        raise KeyError(f"factor {factor!r} not in the table")
+    a, b = rows.iloc[0], rows.iloc[1]
+    if level is not None:
+        if level not in set(rows["level"].iloc[:2]):
+            raise KeyError(f"level {level!r} is not one of the compared levels of {factor!r}")
+        if b["level"] == level:
+            a, b = b, a
+    return Contrast(factor, parameter, a["level"], b["level"], float(a[f"{parameter}_median"]),
+                    float(b[f"{parameter}_median"]), int(a[f"{parameter}_n"]),
+                    int(b[f"{parameter}_n"]), float(a[f"p_{parameter}"]),
+                    str(a[f"method_{parameter}"]))
+
+
+# ============================================================================================
+# Median profiles
+# ============================================================================================
+
+def blq_quantile(values: Sequence[float], blq: Sequence[bool], q: float) -> tuple[float, bool]:
+    """The ``q``-th percentile (linear interpolation between order statistics, numpy's and R's
+    type 7 default) of levels some of which are below the LLOQ.
+
+    BLQ results rank below every measurable level. The percentile is reported as BLQ
+    (value NaN, flag True) when the lower of the two order statistics it is interpolated from
+    is BLQ: it then depends on a level that was not quantified. Otherwise the value is the
+    usual interpolation of measurable levels. No values: (NaN, False).
+    """
+    v = np.asarray(values, dtype=float)
+    b = np.asarray(blq, dtype=bool)
+    if v.size == 0:
+        return math.nan, False
+    v = np.where(b, -np.inf, v)
+    order = np.argsort(v, kind="stable")
+    v, b = v[order], b[order]
+    h = (v.size - 1) * q / 100.0
+    lo = int(math.floor(h + 1e-12))
+    if b[lo]:
+        return math.nan, True
+    hi = min(lo + 1, v.size - 1)
+    frac = h - lo
+    return float(v[lo] + (v[hi] - v[lo]) * frac) if frac > 1e-12 else float(v[lo]), False
+
+
+def median_profiles(kinetics: pd.DataFrame, params: pd.DataFrame, by: str = "mrd_cr", *,
+                    days: Sequence[float] = SCHEDULE_DAYS, window: float = 0.0,
+                    carry_blq_forward: bool = True) -> pd.DataFrame:
+    """Median and quartiles of the transgene level on each scheduled day, by group.
+
+    Parameters
+    ----------
+    kinetics : DataFrame
+        The kinetics table (copies/µg DNA; days from infusion).
+    params : DataFrame
+        From :func:`kinetic_parameters` (gives the group column ``by``, ``persistence_ended``,
+        ``tlast`` and, if present, ``last_followup_day``).
+    by : column of ``params`` defining the groups (default day-28 MRD-CR).
+    days : scheduled days (default :data:`SCHEDULE_DAYS`); days after the last sample of the
+        whole table are left out.
+    window : a sample within ``window`` days of a scheduled day counts for it (the nearest
+        one); 0 = exact day only.
+    carry_blq_forward : a patient whose monitoring stopped after two consecutive BLQ results
+        (``persistence_ended``) counts as BLQ at scheduled days after the last sample, up to
+        ``last_followup_day`` when that column exists.
+
+    Returns
+    -------
+    DataFrame
+        One row per group and day: ``group``, ``day``, ``n`` (patients counted), ``n_blq``,
+        ``n_carried`` (BLQ carried forward), ``median``, ``q1``, ``q3`` (copies/µg DNA; NaN
+        when BLQ), ``median_blq``, ``q1_blq``, ``q3_blq`` (the statistic is below the LLOQ),
+        ``lloq``.
+
+    Notes
+    -----
+    BLQ results rank below every measurable level (as a 0 would, PKNCA's convention); a
+    median or quartile that depends on a BLQ result is reported as BLQ rather than as a
+    number, because a level below the LLOQ is not quantified (:func:`blq_quantile`).
+    """
+    k = kinetics[kinetics["day"] >= 0].copy()
+    k["blq"] = (k["below_lloq"].astype(bool)
+                | k["copies_per_ug_dna"].isna()
+                | (k["copies_per_ug_dna"] < k["lloq_copies_per_ug_dna"]))
+    k["value"] = np.where(k["blq"], 0.0, k["copies_per_ug_dna"].astype(float))
+    lloq = assay_lloq(kinetics)
+    last_day = float(k["day"].max()) if len(k) else -math.inf
+    days = [float(d) for d in days if d <= last_day]
+    info = params.set_index("patient_id")
+    has_fu = "last_followup_day" in info.columns
+    rows = []
+    groups = [g for g in pd.unique(info[by].dropna())]
+    try:
+        groups = sorted(groups, reverse=True)  # True before False
+    except TypeError:
+        pass
+    by_patient = {pid: f.sort_values("day") for pid, f in k.groupby("patient_id")}
+    for g in groups:
+        ids = info.index[info[by] == g]
+        for d in days:
+            vals, blqs, carried = [], [], 0
+            for pid in ids:
+                f = by_patient.get(pid)
+                if f is None or f.empty:
+                    continue
+                dist = (f["day"] - d).abs()
+                near = dist[dist <= window + 1e-9]
+                if len(near):
+                    i = near.idxmin()
+                    vals.append(float(f.at[i, "value"]))
+                    blqs.append(bool(f.at[i, "blq"]))
+                elif (carry_blq_forward and bool(info.at[pid, "persistence_ended"])
+                      and d > float(f["day"].max())
+                      and (not has_fu or pd.isna(info.at[pid, "last_followup_day"])
+                           or d <= float(info.at[pid, "last_followup_day"]))):
+                    vals.append(0.0)
+                    blqs.append(True)
+                    carried += 1
+            row = {"group": g, "day": d, "n": len(vals), "n_blq": int(sum(blqs)),
+                   "n_carried": carried, "lloq": lloq}
+            for name, q in (("median", 50.0), ("q1", 25.0), ("q3", 75.0)):
+                val, is_blq = blq_quantile(vals, blqs, q)
+                row[name] = val
+                row[f"{name}_blq"] = is_blq
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["group", "day", "n", "n_blq", "n_carried", "median",
+                                       "q1", "q3", "median_blq", "q1_blq", "q3_blq", "lloq"])
