@@ -221,3 +221,371 @@ def logrank_test(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
     p = float(stats.chi2.sf(chi2, 1)) if var > 0 else float("nan")
     hr = float(np.exp((o1 - e1) / var)) if var > 0 else float("nan")
     return LogRankResult((o0, o1), (e0, e1), var, chi2, p, hr)
+
+
+# ============================================================================================
+# K-sample and stratified log-rank test (R survdiff)
+# ============================================================================================
+
+@dataclass(frozen=True)
+class SurvDiff:
+    """K-sample log-rank test, optionally stratified (R ``survdiff(rho = 0)``).
+
+    ``observed``/``expected`` are events per group (summed over strata), ``variance`` the
+    K × K hypergeometric covariance of observed minus expected; ``chi2`` is
+    ``(O - E)' V⁻ (O - E)`` over the groups with expected > 0 minus one, with ``df`` degrees of
+    freedom (Mantel N (1966). Cancer Chemother Rep 50:163–170; Peto R, Peto J (1972).
+    J R Stat Soc A 135:185–207).
+    """
+
+    groups: tuple
+    n: np.ndarray
+    observed: np.ndarray
+    expected: np.ndarray
+    variance: np.ndarray
+    chi2: float
+    df: int
+    p_value: float
+
+
+def survdiff(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
+             group: np.ndarray | pd.Series,
+             strata: np.ndarray | pd.Series | None = None) -> SurvDiff:
+    """Log-rank test of equal survival across the groups of ``group`` (sorted as R's
+    ``factor``), within strata of ``strata`` when given (R ``survdiff(Surv(time, event) ~
+    group + strata(strata))``). Rows with a missing group or stratum are dropped."""
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(pd.Series(event).astype(float), dtype=float)
+    g, levels = pd.factorize(pd.Series(group), sort=True)
+    s = (np.zeros(t.size, dtype=np.int64) if strata is None
+         else pd.factorize(pd.Series(strata), sort=True)[0])
+    ok = (g >= 0) & (s >= 0) & ~np.isnan(t) & ~np.isnan(e)
+    t, e, g, s = t[ok], e[ok].astype(bool), g[ok], s[ok]
+    k = len(levels)
+    obs = np.zeros(k)
+    exp = np.zeros(k)
+    var = np.zeros((k, k))
+    for st in np.unique(s):
+        sel = s == st
+        ts, es, gs = t[sel], e[sel], g[sel]
+        times, inv = np.unique(ts, return_inverse=True)
+        T = times.size
+        n_at = np.zeros((T, k))
+        d_at = np.zeros((T, k))
+        np.add.at(n_at, (inv, gs), 1.0)
+        np.add.at(d_at, (inv, gs), es.astype(float))
+        r_g = n_at.sum(axis=0) - np.vstack([np.zeros((1, k)), np.cumsum(n_at, axis=0)[:-1]])
+        r = r_g.sum(axis=1)
+        d = d_at.sum(axis=1)
+        use = d > 0
+        r_g, r, d, d_at = r_g[use], r[use], d[use], d_at[use]
+        frac = r_g / r[:, None]
+        obs += d_at.sum(axis=0)
+        exp += (d[:, None] * frac).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(r > 1, d * (r - d) / (r - 1), 0.0)
+        var += (np.einsum("t,ti,ij->ij", w, frac, np.eye(k))
+                - np.einsum("t,ti,tj->ij", w, frac, frac))
+    keep = np.flatnonzero(exp > 0)
+    if keep.size < 2:
+        chi2, df = 0.0, 0
+    else:
+        idx = keep[1:]
+        o_e = (obs - exp)[idx]
+        chi2 = float(o_e @ np.linalg.solve(var[np.ix_(idx, idx)], o_e))
+        df = keep.size - 1
+    p = float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan")
+    n = np.bincount(g, minlength=k)
+    return SurvDiff(tuple(levels), n, obs, exp, var, chi2, df, p)
+
+
+# ============================================================================================
+# Counting-process (delayed entry) Kaplan–Meier, number at risk, tables at chosen times
+# ============================================================================================
+
+def kaplan_meier_counting(start: np.ndarray | pd.Series, stop: np.ndarray | pd.Series,
+                          event: np.ndarray | pd.Series, conf_level: float = 0.95) -> KaplanMeier:
+    """Product-limit estimate from counting-process ``(start, stop]`` rows (delayed entry,
+    time-varying group membership), as R's ``survfit(Surv(start, stop, event) ~ 1)``.
+
+    The number at risk at ``t`` is the number of rows with ``start < t <= stop``; the curve
+    is reported at every distinct ``stop``. With each patient's rows split where a
+    time-dependent group changes (:func:`split_at`), the estimate per group is the
+    Simon–Makuch curve (Simon R, Makuch RW (1984). A non-parametric graphical representation
+    of the relationship between survival and the occurrence of an event. Stat Med 3:35–44).
+    The Greenwood variance is as for :func:`kaplan_meier`.
+    """
+    a = np.asarray(start, dtype=float)
+    b = np.asarray(stop, dtype=float)
+    e = np.asarray(pd.Series(event).astype(float), dtype=float).astype(bool)
+    if not (a.shape == b.shape == e.shape):
+        raise ValueError("start, stop and event must have the same length")
+    if b.size == 0:
+        raise ValueError("no observations")
+    if np.any(a >= b):
+        raise ValueError("start must be before stop in every row")
+    times, inv = np.unique(b, return_inverse=True)
+    n_event = np.bincount(inv, weights=e, minlength=times.size)
+    n_censor = np.bincount(inv, minlength=times.size) - n_event
+    n_risk = (b.size - np.searchsorted(np.sort(b), times, side="left")
+              - (a.size - np.searchsorted(np.sort(a), times, side="left")))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        surv = np.cumprod(np.where(n_risk > 0, 1 - n_event / n_risk, 1.0))
+        terms = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
+    std_err = np.sqrt(np.cumsum(terms))
+    std_err[surv == 0] = np.nan
+    return KaplanMeier(times, n_risk.astype(int), n_event.astype(int), n_censor.astype(int),
+                       surv, std_err, conf_level)
+
+
+def number_at_risk(time: np.ndarray | pd.Series, times: np.ndarray | list[float],
+                   start: np.ndarray | pd.Series | None = None) -> np.ndarray:
+    """Patients at risk at each of ``times``: ``time >= t`` (R ``summary(survfit, times)``'s
+    ``n.risk``), or ``start < t <= stop`` for counting-process rows."""
+    t = np.sort(np.asarray(time, dtype=float))
+    q = np.asarray(times, dtype=float)
+    n = t.size - np.searchsorted(t, q, side="left")
+    if start is not None:
+        a = np.sort(np.asarray(start, dtype=float))
+        n = n - (a.size - np.searchsorted(a, q, side="left"))
+    return n.astype(int)
+
+
+def survival_table(km: KaplanMeier, times: np.ndarray | list[float],
+                   conf_type: ConfType = "log") -> pd.DataFrame:
+    """S(t) with its confidence limits at chosen ``times`` (R ``summary(fit, times)``):
+    columns ``time``, ``n_risk`` (at risk just before ``t``), ``n_event`` (events up to
+    ``t``), ``surv``, ``std_err`` (of S, Greenwood: ``S·se``), ``lower``, ``upper``. Times
+    after the last observation give ``nan``."""
+    rows = []
+    lo, hi = km.confidence_interval(conf_type)
+    for t in np.asarray(times, dtype=float):
+        i = int(np.searchsorted(km.time, t, side="right") - 1)
+        j = int(np.searchsorted(km.time, t, side="left"))
+        n_risk = int(km.n_risk[j]) if j < km.time.size else 0
+        if t > km.time[-1]:
+            rows.append((t, 0, int(km.n_event.sum()), np.nan, np.nan, np.nan, np.nan))
+        elif i < 0:
+            rows.append((t, n_risk, 0, 1.0, 0.0, 1.0, 1.0))
+        else:
+            rows.append((t, n_risk, int(km.n_event[:i + 1].sum()), float(km.surv[i]),
+                         float(km.surv[i] * km.std_err[i]), float(lo[i]), float(hi[i])))
+    return pd.DataFrame(rows, columns=["time", "n_risk", "n_event", "surv", "std_err",
+                                       "lower", "upper"])
+
+
+# ============================================================================================
+# The paper's end points, relapse and transplant summaries
+# ============================================================================================
+
+#: Days per year and per month used for survival times (365.25 and 365.25 / 12).
+DAYS_PER_YEAR: float = 365.25
+
+#: Competing-risk status codes of :func:`endpoints` (``cr_status``).
+CENSORED, RELAPSE, NRM = 0, 1, 2
+
+
+def endpoints(patients: pd.DataFrame, days_per_unit: float = DAYS_PER_YEAR / 12) -> pd.DataFrame:
+    """The paper's end points, one row per patient, times in months by default.
+
+    * OS: infusion to death from any cause, censored at last follow-up.
+    * LFS: infusion to relapse or death, whichever first, censored at last follow-up.
+    * Competing risks: relapse (``cr_status`` 1) vs death without prior relapse (non-relapse
+      mortality, NRM, 2), censored (0) at last follow-up; ``cr_time`` equals ``lfs_time``.
+    * Not censored at HSCT or other new therapy (the paper's Methods).
+
+    Columns: ``patient_id``, ``os_time``, ``os_event``, ``lfs_time``, ``lfs_event``,
+    ``cr_time``, ``cr_status``, ``hsct`` (ever transplanted after infusion), ``hsct_time``
+    (``nan`` if not), ``relapse_time`` (``nan`` if no relapse).
+    """
+    p = patients.reset_index(drop=True)
+    u = float(days_per_unit)
+    fu = p["last_followup_day"].astype(float)
+    dead = p["death"].astype(bool).to_numpy()
+    death_day = p["death_day"].astype(float)
+    rel = p["relapse"].astype(bool).to_numpy()
+    rel_day = p["relapse_day"].astype(float)
+    os_day = np.where(dead, death_day, fu)
+    lfs_day = np.where(rel, rel_day, np.where(dead, death_day, fu))
+    status = np.where(rel, RELAPSE, np.where(dead, NRM, CENSORED))
+    hsct = p["hsct_after"].astype(bool).to_numpy()
+    hsct_day = np.where(hsct, p["hsct_day"].astype(float), np.nan)
+    return pd.DataFrame({
+        "patient_id": p["patient_id"].to_numpy(),
+        "os_time": os_day / u, "os_event": dead.astype(int),
+        "lfs_time": lfs_day / u, "lfs_event": (rel | dead).astype(int),
+        "cr_time": lfs_day / u, "cr_status": status,
+        "hsct": hsct, "hsct_time": hsct_day / u,
+        "relapse_time": np.where(rel, rel_day, np.nan) / u,
+    })
+
+
+@dataclass(frozen=True)
+class TimeSummary:
+    """Count and median (range) of a time, e.g. months from infusion to relapse."""
+
+    n: int
+    median: float
+    minimum: float
+    maximum: float
+
+    def text(self, digits: int = 1, unit: str = "months") -> str:
+        if self.n == 0:
+            return "none"
+        return (f"{self.median:.{digits}f} {unit} (range {self.minimum:.{digits}f}–"
+                f"{self.maximum:.{digits}f})")
+
+
+def _time_summary(x: np.ndarray) -> TimeSummary:
+    v = np.asarray(x, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return TimeSummary(0, float("nan"), float("nan"), float("nan"))
+    return TimeSummary(int(v.size), float(np.median(v)), float(v.min()), float(v.max()))
+
+
+def relapse_summary(patients: pd.DataFrame, days_per_unit: float = DAYS_PER_YEAR / 12
+                    ) -> dict[str, TimeSummary]:
+    """Relapses and the times from infusion to relapse: all, CD19-negative, CD19-positive
+    (keys ``all``, ``negative``, ``positive``; a relapse with unknown CD19 status counts in
+    ``all`` only). Medians are of the observed relapse times (as the paper reports them), not
+    Kaplan–Meier medians."""
+    p = patients
+    rel = p["relapse"].astype(bool)
+    t = p["relapse_day"].astype(float) / days_per_unit
+    cd19 = p["relapse_cd19"].astype(object)
+    return {"all": _time_summary(t[rel]),
+            "negative": _time_summary(t[rel & (cd19 == "negative")]),
+            "positive": _time_summary(t[rel & (cd19 == "positive")])}
+
+
+def hsct_summary(patients: pd.DataFrame, days_per_unit: float = DAYS_PER_YEAR / 12
+                 ) -> TimeSummary:
+    """Patients bridged to allogeneic HSCT after infusion and the interval (median, range)."""
+    p = patients
+    h = p["hsct_after"].astype(bool)
+    return _time_summary(p["hsct_day"].astype(float)[h] / days_per_unit)
+
+
+# ============================================================================================
+# Immortal time: time-dependent exposure, landmark analysis
+# ============================================================================================
+
+def split_at(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
+             change_time: np.ndarray | pd.Series, ids: np.ndarray | pd.Series | None = None
+             ) -> pd.DataFrame:
+    """Counting-process rows for a binary time-dependent exposure that switches on at
+    ``change_time`` (``nan``: never), as R's ``tmerge(..., tdc(change_time))``.
+
+    A patient exposed at ``c`` with ``0 < c < time`` gets two rows, ``(0, c]`` unexposed and
+    without event, and ``(c, time]`` exposed with the patient's event; otherwise one row
+    ``(0, time]``, exposed only if ``c <= 0``. An exposure at or after the end of follow-up
+    (``c >= time``) is ignored: it happened after the event or censoring.
+
+    Returns columns ``id``, ``start``, ``stop``, ``event``, ``exposed``.
+    """
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(pd.Series(event).astype(float), dtype=float).astype(int)
+    c = np.asarray(change_time, dtype=float)
+    idv = np.arange(t.size) if ids is None else np.asarray(ids)
+    split = ~np.isnan(c) & (c > 0) & (c < t)
+    at0 = ~np.isnan(c) & (c <= 0)
+    first = pd.DataFrame({"id": idv, "start": 0.0, "stop": np.where(split, c, t),
+                          "event": np.where(split, 0, e), "exposed": at0.astype(int)})
+    second = pd.DataFrame({"id": idv[split], "start": c[split], "stop": t[split],
+                           "event": e[split], "exposed": 1})
+    out = pd.concat([first, second], ignore_index=True)
+    order = np.lexsort((out["start"].to_numpy(), pd.factorize(out["id"])[0]))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def landmark(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
+             exposure_time: np.ndarray | pd.Series, at: float) -> pd.DataFrame:
+    """Landmark analysis data (Anderson JR, Cain KC, Gelber RD (1983). Analysis of survival
+    by tumor response. J Clin Oncol 1:710–719).
+
+    Keeps the patients still at risk at the landmark ``at`` (``time > at``; for LFS that
+    means alive and leukaemia-free), classifies them by exposure by the landmark
+    (``exposure_time <= at``) and restarts the clock there. Exposures after the landmark are
+    ignored (those patients count as unexposed), which is what makes the comparison free of
+    immortal time.
+
+    Returns columns ``row`` (position in the input), ``time`` (since the landmark), ``event``,
+    ``exposed``.
+    """
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(pd.Series(event).astype(float), dtype=float).astype(int)
+    c = np.asarray(exposure_time, dtype=float)
+    keep = t > at
+    exposed = (~np.isnan(c) & (c <= at))[keep]
+    return pd.DataFrame({"row": np.flatnonzero(keep), "time": t[keep] - at, "event": e[keep],
+                         "exposed": exposed.astype(int)})
+
+
+@dataclass(frozen=True)
+class GroupComparison:
+    """Kaplan–Meier curves of several groups with their log-rank test.
+
+    ``curves``, ``n``, ``events`` and ``medians`` are keyed by group label in display order;
+    ``logrank`` is :func:`survdiff` over the groups present.
+    """
+
+    labels: tuple[str, ...]
+    curves: dict[str, KaplanMeier]
+    n: dict[str, int]
+    events: dict[str, int]
+    medians: dict[str, MedianEstimate]
+    logrank: SurvDiff | None
+
+    def at_risk(self, times: np.ndarray | list[float]) -> dict[str, np.ndarray]:
+        """Number at risk in each group at ``times``."""
+        out = {}
+        for lab, km in self.curves.items():
+            q = np.asarray(times, dtype=float)
+            j = np.searchsorted(km.time, q, side="left")
+            out[lab] = np.where(j < km.time.size, km.n_risk[np.minimum(j, km.time.size - 1)], 0)
+        return out
+
+
+def compare_groups(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
+                   group: np.ndarray | pd.Series, order: list[str] | None = None,
+                   conf_level: float = 0.95, median_conf_type: ConfType = "log"
+                   ) -> GroupComparison:
+    """Kaplan–Meier estimate per group, medians (with ``median_conf_type`` limits) and the
+    log-rank test (``None`` when fewer than two groups have patients)."""
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(pd.Series(event).astype(float), dtype=float)
+    g = pd.Series(group).astype(object).to_numpy()
+    labels = [lab for lab in (order or sorted(pd.unique(pd.Series(g).dropna())))
+              if np.any(g == lab)]
+    curves, n, ev, med = {}, {}, {}, {}
+    for lab in labels:
+        sel = g == lab
+        km = kaplan_meier(t[sel], e[sel], conf_level)
+        curves[lab], n[lab], ev[lab] = km, int(sel.sum()), int(e[sel].sum())
+        med[lab] = km.median(median_conf_type)
+    lr = None
+    if len(labels) >= 2:
+        sel = np.isin(g, labels)
+        lr = survdiff(t[sel], e[sel], g[sel])
+    return GroupComparison(tuple(labels), curves, n, ev, med, lr)
+
+
+def percent_ci_text(est: float, lower: float, upper: float, digits: int = 1) -> str:
+    """``74.0% (95% CI 61.6–86.4%)`` from fractions; "–" for a missing estimate."""
+    if est is None or not np.isfinite(est):
+        return "–"
+    return f"{100 * est:.{digits}f}% ({100 * lower:.{digits}f}–{100 * upper:.{digits}f}%)"
+
+
+def months_text(x: float, digits: int = 1) -> str:
+    """A median in months, or "not reached"."""
+    return "not reached" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def medians_text(a: float, b: float, digits: int = 1, unit: str = "months") -> str:
+    """Two medians for a comparison: ``22.2 vs 67.0 months``, ``not reached vs 5.0 months``,
+    or ``not reached in either group``."""
+    if not np.isfinite(a) and not np.isfinite(b):
+        return "not reached in either group"
+    return f"{months_text(a, digits)} vs {months_text(b, digits)} {unit}"

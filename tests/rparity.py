@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 #: Packages the parity tests need; R without them counts as "R not available".
-REQUIRED_PACKAGES: tuple[str, ...] = ("survival",)
+REQUIRED_PACKAGES: tuple[str, ...] = ("survival", "cmprsk")
 
 #: Largest relative difference from R seen per quantity in this session (filled by the tests,
 #: printed in the terminal summary by conftest.py).
