@@ -38,8 +38,8 @@ from .schema import SUFFIXES, TABLES
 #: Repository root (the directory holding ``_config.yml``).
 ROOT = Path(__file__).resolve().parent.parent
 #: Notebooks in build order; independent of one another, so they run in parallel.
-NOTEBOOKS: tuple[str, ...] = ("index", "cohort", "kinetics", "survival", "data_dictionary",
-                               "synthetic_data")
+NOTEBOOKS: tuple[str, ...] = ("index", "cohort", "kinetics", "survival", "toxicity",
+                               "data_dictionary", "synthetic_data")
 #: Where executed notebooks sit inside the book sources.
 GENERATED = Path("book") / "_generated"
 

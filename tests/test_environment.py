@@ -39,7 +39,7 @@ def test_environment_yml_has_the_lock_pins():
     assert _pins(pip_section) == _pins(locked_requirements())
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     assert any(d.startswith("python=3.11") for d in conda)
-    for pkg in ("r-base", "r-survival", "r-cmprsk"):
+    for pkg in ("r-base", "r-survival", "r-cmprsk", "r-brglm2"):
         assert any(d.split("=")[0] == pkg for d in conda), pkg
 
 

@@ -1,0 +1,700 @@
+"""Toxicity: adverse events in the first four weeks, risk models for grade >= 3 cytokine
+release syndrome (CRS), and interleukin-6 (IL-6) as a marker of severe CRS and ICANS.
+
+What the paper reports and where (Wang et al. 2025, Results, "Toxicity"):
+
+* Supplementary Table S3, summarised in the text: adverse events within 4 weeks of
+  infusion (:func:`adverse_event_table`, :func:`continuous_summaries`,
+  :func:`grade_distribution`).
+* Table 2 and Supplementary Table S4: a univariate logistic screen with a p < 0.2 rule, then
+  two multivariable models for grade >= 3 CRS, one with pre-lymphodepletion (LD) MRD and one
+  with post-LD MRD (:func:`risk_factors`, :func:`univariate_screen`, :func:`risk_model`,
+  :data:`MODEL_1`, :data:`MODEL_2`).
+* Odds ratios of an elevated IL-6 for severe CRS (5.250) and ICANS (9.000)
+  (:func:`il6_odds_ratios`), and the dose-threshold comparison (:func:`dose_threshold_comparison`).
+
+Beyond the paper, every model reports its events per variable, a linear-programming check
+for separation, profile-likelihood intervals next to the Wald ones, and Firth's penalised
+estimates with profile penalised-likelihood intervals (:mod:`analysis_lib.regression`). IL-6
+is evaluated as a classifier: ROC curve, AUC with a DeLong confidence interval, and
+sensitivity/specificity by threshold (:func:`roc_analysis`, :func:`threshold_table`).
+
+Several published toxicity numbers cannot be reproduced by any data set with the paper's own
+margins; :mod:`analysis_lib.feasibility` holds that arithmetic and :func:`finding` returns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from . import feasibility
+from .cohort import clopper_pearson, format_mrd
+from .feasibility import FINDINGS, Finding
+from .regression import LogisticAnalysis, analyse_logistic
+
+__all__ = [
+    "MODEL_1", "MODEL_2", "SEVERE_CRS_GRADE", "PUBLISHED_RATES", "PUBLISHED_SUMMARIES",
+    "PUBLISHED_SCREEN_P",
+    "finding", "outcomes", "adverse_event_table", "continuous_summaries", "grade_distribution",
+    "risk_factors", "univariate_screen", "risk_model", "model_table", "published_table2",
+    "FisherExact", "fisher_exact", "il6_odds_ratios", "dose_threshold_comparison",
+    "delong_auc", "ROCAnalysis", "roc_analysis", "threshold_table",
+    "format_ratio", "format_ci", "format_p", "describe_separation",
+]
+
+#: Grade from which CRS counts as severe (ASTCT 2018 grades 3-4, as the paper's "≥3").
+SEVERE_CRS_GRADE = 3
+
+#: Covariates of the paper's multivariable models for grade >= 3 CRS (Table 2, footnotes # and
+#: *): model 1 with pre-LD MRD, model 2 with post-LD MRD.
+MODEL_1: tuple[str, ...] = ("female", "no_prior_hsct", "pre_ld_mrd_low", "dose_low")
+MODEL_2: tuple[str, ...] = ("female", "no_prior_hsct", "post_ld_mrd_low", "dose_low")
+
+# --------------------------------------------------------------------------------------------
+# The published numbers (Results, "Toxicity"; n = 50)
+# --------------------------------------------------------------------------------------------
+
+#: Rates as printed: key -> (k, n, where in the paper). ``k`` is given or implied by the
+#: printed percentage of 50 (68.0% = 34/50).
+PUBLISHED_RATES: dict[str, tuple[int, int, str]] = {
+    "crs_any": (34, 50, "Results, Toxicity: CRS 68.0%"),
+    "crs_severe": (feasibility.SEVERE_CRS, 50, "Results, Toxicity: grade ≥3 CRS 16.0%"),
+    "icans_any": (feasibility.ICANS, 50, "Results, Toxicity: ICANS 10.0%"),
+    "neutropenia_g4": (24, 50, "Results, Toxicity: grade 4 neutropenia 48% (24/50)"),
+    "infection_any": (9, 50, "Results, Toxicity: infections 9 (18.0%)"),
+    "infection_bacterial": (4, 50, "Results, Toxicity: bacterial bloodstream n = 4"),
+    "infection_cmv": (2, 50, "Results, Toxicity: CMV n = 2"),
+    "infection_ebv": (1, 50, "Results, Toxicity: EBV n = 1"),
+    "infection_fungal": (2, 50, "Results, Toxicity: invasive fungal n = 2"),
+    "hlh": (1, 50, "Results, Toxicity: HLH in one patient (2%)"),
+    "tocilizumab": (14, 50, "Results, Toxicity: tocilizumab 14 (28.0%)"),
+    "corticosteroids": (7, 50, "Results, Toxicity: corticosteroids 7 (14.0%)"),
+    "gvhd": (0, 5, "Results, Toxicity: no GVHD in the 5 with prior HSCT"),
+    "il6_elevated": (feasibility.IL6_ELEVATED, 50, "Results, Toxicity: IL-6 elevated 78% (39/50)"),
+}
+
+#: Results, "Toxicity" and Table 2 title: univariate factors with p < 0.2 were screened in.
+PUBLISHED_SCREEN_P: float = 0.2
+
+#: Medians and ranges as printed: key -> (median, minimum, maximum, display, where).
+PUBLISHED_SUMMARIES: dict[str, tuple[float, float, float, str, str]] = {
+    "anc_nadir": (0.53, 0.05, 1.45, "0.53 (0.05–1.45)",
+                  "Results, Toxicity: nadir ANC ×10⁹/L"),
+    "il6_peak": (33.3, 7.6, 5000.0, "33.3 (7.6–>5000)",
+                 "Results, Toxicity: peak IL-6 pg/mL (patients with elevated IL-6)"),
+    "il6_peak_day": (8.0, 1.0, 22.0, "8 (1–22)", "Results, Toxicity: day of peak IL-6"),
+}
+
+_FINDINGS: dict[str, Finding] = {f.key: f for f in FINDINGS}
+
+
+def finding(key: str) -> Finding:
+    """The feasibility finding ``key`` (:data:`analysis_lib.feasibility.FINDINGS`)."""
+    return _FINDINGS[key]
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting for tables and text
+# --------------------------------------------------------------------------------------------
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def format_ratio(x: float, digits: int = 3) -> str:
+    """An odds ratio for display: ``∞``, ``0`` (an infinite log-odds), ``–`` for missing;
+    ``digits`` significant digits from 0.001 to 1000 (``0.158``, ``12.7``), thousands
+    separators above (``1,234``) and powers of ten below (``5.2×10⁻⁴``); trailing zeros
+    are kept (``0.130``, ``2.00``)."""
+    if x is None or np.isnan(x):
+        return "–"
+    if np.isinf(x):
+        return "∞"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) < 0.001:
+        mant, exp = f"{x:.{max(digits - 1, 1) - 1}e}".split("e")
+        return f"{mant}×10{str(int(exp)).translate(_SUPERSCRIPT)}"
+    out = f"{x:#.{digits}g}".rstrip(".")
+    return f"{x:,.0f}" if "e" in out else out
+
+
+def format_ci(lo: float, hi: float, digits: int = 3) -> str:
+    """``0.014–1.81``; infinite limits as ``0`` and ``∞``."""
+    if np.isnan(lo) and np.isnan(hi):
+        return "–"
+    return f"{format_ratio(lo, digits)}–{format_ratio(hi, digits)}"
+
+
+def format_p(p: float) -> str:
+    """``<0.001``, else three decimals; ``–`` for missing."""
+    if p is None or np.isnan(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+# --------------------------------------------------------------------------------------------
+# Adverse events (Supplementary Table S3)
+# --------------------------------------------------------------------------------------------
+
+def _bool(s: pd.Series) -> pd.Series:
+    """A nullable boolean column as object (True/False/None)."""
+    return s.astype("boolean")
+
+
+def outcomes(patients: pd.DataFrame, severe_grade: int = SEVERE_CRS_GRADE) -> pd.DataFrame:
+    """Binary toxicity outcomes, one row per patient: ``crs_any`` (grade >= 1),
+    ``crs_severe`` (grade >= ``severe_grade``), ``icans_any`` (grade >= 1), ``icans_severe``
+    (grade >= 3)."""
+    crs = patients["crs_grade"].astype(int)
+    icans = patients["icans_grade"].astype(int)
+    return pd.DataFrame({"crs_any": crs >= 1, "crs_severe": crs >= severe_grade,
+                         "icans_any": icans >= 1, "icans_severe": icans >= 3},
+                        index=patients.index)
+
+
+@dataclass(frozen=True)
+class _Event:
+    key: str
+    section: str
+    label: str
+
+
+def adverse_event_table(patients: pd.DataFrame, *, severe_grade: int = SEVERE_CRS_GRADE,
+                        conf_level: float = 0.95) -> pd.DataFrame:
+    """Adverse events within 4 weeks of infusion (the equivalent of Supplementary Table S3).
+
+    One row per event: ``key``, ``section``, ``event``, ``k`` (patients with it), ``n``
+    (patients assessed: non-missing values; for GVHD, the patients with prior HSCT),
+    ``percent``, exact Clopper–Pearson limits ``ci_low``/``ci_high`` (percent), ``display``
+    and the published value (``published``, ``published_k``, ``published_n``; empty where the
+    paper gives none). "Any infection" counts patients with at least one of the four types.
+    """
+    o = outcomes(patients, severe_grade)
+    inf_cols = ["infection_bacterial", "infection_cmv", "infection_ebv", "infection_fungal"]
+    infections = patients[inf_cols].astype(bool)
+    prior = patients["prior_hsct"].astype(bool)
+    series: list[tuple[_Event, pd.Series]] = [
+        (_Event("crs_any", "Cytokine release syndrome", "CRS, any grade"), o["crs_any"]),
+        (_Event("crs_severe", "Cytokine release syndrome", f"CRS, grade ≥{severe_grade}"),
+         o["crs_severe"]),
+        (_Event("icans_any", "Neurotoxicity", "ICANS, any grade"), o["icans_any"]),
+        (_Event("icans_severe", "Neurotoxicity", "ICANS, grade ≥3"), o["icans_severe"]),
+        (_Event("neutropenia_g4", "Haematological", "Grade 4 neutropenia"),
+         _bool(patients["neutropenia_grade4"])),
+        (_Event("hlh", "Haematological", "Haemophagocytic lymphohistiocytosis"),
+         _bool(patients["hlh"])),
+        (_Event("infection_any", "Infections", "Any infection"), infections.any(axis=1)),
+        (_Event("infection_bacterial", "Infections", "Bacterial bloodstream infection"),
+         infections["infection_bacterial"]),
+        (_Event("infection_cmv", "Infections", "CMV reactivation"), infections["infection_cmv"]),
+        (_Event("infection_ebv", "Infections", "EBV reactivation"), infections["infection_ebv"]),
+        (_Event("infection_fungal", "Infections", "Invasive fungal infection"),
+         infections["infection_fungal"]),
+        (_Event("tocilizumab", "Treatment", "Tocilizumab"), _bool(patients["tocilizumab"])),
+        (_Event("corticosteroids", "Treatment", "Corticosteroids"),
+         _bool(patients["corticosteroids"])),
+        (_Event("gvhd", "Other", "GVHD (patients with prior HSCT)"),
+         _bool(patients["gvhd"]).where(prior)),
+        (_Event("il6_elevated", "Other", "IL-6 above the normal range"),
+         _bool(patients["il6_elevated"])),
+    ]
+    rows = []
+    for ev, s in series:
+        s = s.dropna().astype(bool)
+        k, n = int(s.sum()), int(s.size)
+        lo, hi = clopper_pearson(k, n, conf_level) if n else (np.nan, np.nan)
+        pub = PUBLISHED_RATES.get(ev.key)
+        rows.append({
+            "key": ev.key, "section": ev.section, "event": ev.label, "k": k, "n": n,
+            "percent": 100 * k / n if n else np.nan, "ci_low": 100 * lo, "ci_high": 100 * hi,
+            "display": f"{k}/{n} ({100 * k / n:.1f}%)" if n else "–",
+            "published": f"{pub[0]}/{pub[1]} ({100 * pub[0] / pub[1]:.1f}%)" if pub else "",
+            "published_k": pub[0] if pub else np.nan, "published_n": pub[1] if pub else np.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def continuous_summaries(patients: pd.DataFrame) -> pd.DataFrame:
+    """Medians and ranges: nadir ANC (all patients), peak IL-6 and its day (patients with
+    elevated IL-6, as the paper's range 7.6 to >5000 implies).
+
+    A peak recorded above the assay's upper limit (``il6_peak_above_uloq``) is a lower
+    bound; the maximum is then shown as ``>limit`` (``max_censored`` True). Columns: ``key``,
+    ``label``, ``unit``, ``n``, ``median``, ``min``, ``max``, ``max_censored``, ``display``,
+    ``published``.
+    """
+    elevated = patients["il6_elevated"].astype("boolean").fillna(False).astype(bool)
+    il6 = patients.loc[elevated]
+    items = [
+        ("anc_nadir", "Nadir absolute neutrophil count", "×10⁹/L",
+         patients["anc_nadir_1e9_per_l"].astype(float), None, 2),
+        ("il6_peak", "Peak IL-6 (elevated IL-6)", "pg/mL", il6["il6_peak_pg_per_ml"].astype(float),
+         il6["il6_peak_above_uloq"].astype("boolean"), 1),
+        ("il6_peak_day", "Day of peak IL-6 (elevated IL-6)", "day", il6["il6_peak_day"].astype(float),
+         None, 0),
+    ]
+    rows = []
+    for key, label, unit, x, above, digits in items:
+        keep = x.notna()
+        v = x[keep]
+        vmax = float(v.max()) if v.size else np.nan
+        cens = bool(above is not None and above[keep].fillna(False).astype(bool)[v == vmax].any())
+        med = float(v.median()) if v.size else np.nan
+        top = f">{vmax:g}" if cens else f"{vmax:.{digits}f}"
+        pub = PUBLISHED_SUMMARIES.get(key)
+        rows.append({"key": key, "label": label, "unit": unit, "n": int(v.size), "median": med,
+                     "min": float(v.min()) if v.size else np.nan, "max": vmax,
+                     "max_censored": cens,
+                     "display": (f"{med:.{digits}f} ({v.min():.{digits}f}–{top})" if v.size
+                                 else "–"),
+                     "published": pub[3] if pub else ""})
+    return pd.DataFrame(rows)
+
+
+def grade_distribution(patients: pd.DataFrame, column: str,
+                       grades: Iterable[int] = range(0, 5)) -> pd.DataFrame:
+    """Patients by highest grade (``grade``, ``n``, ``percent``); grades outside ``grades``
+    that occur are added."""
+    g = patients[column].astype(int)
+    levels = sorted(set(grades) | set(g.unique()))
+    n = len(g)
+    counts = g.value_counts()
+    return pd.DataFrame({"grade": levels,
+                         "n": [int(counts.get(k, 0)) for k in levels],
+                         "percent": [100 * counts.get(k, 0) / n for k in levels]})
+
+
+# --------------------------------------------------------------------------------------------
+# Candidate risk factors and the models (Table 2, Supplementary Table S4)
+# --------------------------------------------------------------------------------------------
+
+def risk_factors(patients: pd.DataFrame, *, mrd_cut: float = 1e-3, dose_cut: float = 3.68,
+                 age_cut: float = 10.0) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Candidate binary risk factors for the univariate screen, coded 0/1, and their labels.
+
+    The direction of each follows Table 2 (the "protective" level is coded 1: female, no
+    HSCT history, MRD below the cut, dose below the cut). Supplementary Table S4 is not in
+    the extracted paper, so the other candidates are the baseline characteristics of
+    Table 3: age above ``age_cut``, high cytogenetic risk, no CAR-T history, and enrolment
+    for chemotherapy intolerance.
+    """
+    p = patients
+    frame = pd.DataFrame({
+        "female": p["sex"] == "female",
+        "age_over": p["age_years"].astype(float) > age_cut,
+        "high_genetic_risk": p["genetic_risk"] == "high",
+        "no_prior_hsct": ~p["prior_hsct"].astype(bool),
+        "no_prior_cart": ~p["prior_cart"].astype(bool),
+        "chemo_intolerance": p["enrolment_reason"] == "chemo_intolerance",
+        "pre_ld_mrd_low": p["mrd_pre_ld"].astype(float) < mrd_cut,
+        "post_ld_mrd_low": p["mrd_post_ld"].astype(float) < mrd_cut,
+        "dose_low": p["cart_dose_1e6_per_kg"].astype(float) < dose_cut,
+    }, index=p.index).astype(int)
+    labels = {
+        "female": "Female",
+        "age_over": f"Age > {age_cut:g} years",
+        "high_genetic_risk": "High cytogenetic risk",
+        "no_prior_hsct": "No HSCT history",
+        "no_prior_cart": "No CAR-T history",
+        "chemo_intolerance": "Chemotherapy intolerance",
+        "pre_ld_mrd_low": f"Pre-LD MRD < {format_mrd(mrd_cut)}",
+        "post_ld_mrd_low": f"Post-LD MRD < {format_mrd(mrd_cut)}",
+        "dose_low": f"CAR-T dose < {dose_cut:g} ×10⁶/kg",
+    }
+    return frame, labels
+
+
+def published_table2() -> pd.DataFrame:
+    """Table 2 as printed: ``model`` (``univariate``, ``model 1``, ``model 2``), ``term``
+    (a key of :func:`risk_factors`), ``or``, ``lower``, ``upper``, ``p`` and the feasibility
+    finding that concerns the row (``finding``, empty if none)."""
+    uni_key = {"or_severe_crs_female": "female", "or_severe_crs_no_prior_hsct": "no_prior_hsct",
+               "or_severe_crs_pre_ld_low": "pre_ld_mrd_low",
+               "or_severe_crs_post_ld_low": "post_ld_mrd_low",
+               "or_severe_crs_dose_low": "dose_low"}
+    rows = [{"model": "univariate", "term": uni_key[key], "or": est, "lower": lo, "upper": hi,
+             "p": p, "finding": key}
+            for key, _label, _n, est, lo, hi, p in feasibility.TABLE2_UNIVARIATE]
+    mv_key = {"female": "female", "no HSCT history": "no_prior_hsct",
+              "pre-LD MRD < 1e-3": "pre_ld_mrd_low", "post-LD MRD < 1e-3": "post_ld_mrd_low",
+              "dose < 3.68": "dose_low"}
+    for row, est, lo, hi, p in feasibility.MULTIVARIABLE_ROWS:
+        if not row.startswith("Table 2 model "):
+            continue
+        model, label = row.removeprefix("Table 2 ").split(", ", 1)
+        rows.append({"model": model, "term": mv_key[label], "or": est, "lower": lo,
+                     "upper": hi, "p": p, "finding": "multivariable_wald_ci"})
+    est, lo, hi, p = feasibility.MV2_FEMALE
+    rows.append({"model": "model 2", "term": "female", "or": est, "lower": lo, "upper": hi,
+                 "p": p, "finding": "or_mv2_severe_crs_female"})
+    order = {"univariate": 0, "model 1": 1, "model 2": 2}
+    out = pd.DataFrame(rows)
+    term_order = {t: i for i, t in enumerate(("female", "no_prior_hsct", "pre_ld_mrd_low",
+                                              "post_ld_mrd_low", "dose_low"))}
+    return (out.assign(_m=out["model"].map(order), _t=out["term"].map(term_order))
+            .sort_values(["_m", "_t"]).drop(columns=["_m", "_t"]).reset_index(drop=True))
+
+
+def risk_model(factors: pd.DataFrame, y: pd.Series | np.ndarray, terms: Sequence[str], *,
+               conf_level: float = 0.95) -> LogisticAnalysis:
+    """Logistic model of ``y`` on the columns ``terms`` of ``factors`` (ML with Wald and
+    profile-likelihood intervals, Firth with profile penalised-likelihood intervals,
+    separation check, EPV): :func:`analysis_lib.regression.analyse_logistic`."""
+    return analyse_logistic(factors[list(terms)], np.asarray(y, dtype=float),
+                            conf_level=conf_level)
+
+
+def model_table(analysis: LogisticAnalysis, labels: Mapping[str, str] | None = None
+                ) -> pd.DataFrame:
+    """Odds ratios of a fitted model (:meth:`LogisticAnalysis.odds_ratios`) with a ``label``
+    column and the model's ``n``, ``events``, ``epv`` and ``separation`` (kind) repeated on
+    every row."""
+    t = analysis.odds_ratios()
+    labels = labels or {}
+    t.insert(1, "label", [labels.get(k, k) for k in t["term"]])
+    return t.assign(n=analysis.n, events=analysis.events, epv=analysis.epv,
+                    separation=analysis.separation.kind)
+
+
+def univariate_screen(factors: pd.DataFrame, y: pd.Series | np.ndarray,
+                      labels: Mapping[str, str] | None = None, *, threshold: float = 0.2,
+                      test: str = "lr", conf_level: float = 0.95
+                      ) -> tuple[pd.DataFrame, dict[str, LogisticAnalysis]]:
+    """One logistic model per candidate factor, and the paper's selection rule (p < 0.2).
+
+    ``test`` chooses the p-value the rule uses: ``"lr"`` (likelihood ratio, valid under
+    separation), ``"wald"`` (what SPSS prints; under separation its p-value tends to 1 as
+    the estimate diverges, so a perfectly predictive factor is dropped) or ``"firth"``
+    (penalised likelihood ratio).
+
+    Returns the table (``term``, ``label``, ``n_exposed``, ``events_exposed``,
+    ``n_unexposed``, ``events_unexposed``, the columns of :meth:`LogisticAnalysis.odds_ratios`,
+    ``separation``, ``selected``) and the fitted analyses by term. A factor that is constant
+    in the data cannot be fitted: its row has missing estimates, ``separation`` "constant"
+    and is not selected.
+    """
+    if test not in ("lr", "wald", "firth"):
+        raise ValueError("test must be 'lr', 'wald' or 'firth'")
+    yv = np.asarray(y, dtype=float)
+    labels = labels or {}
+    pcol = {"lr": "lr_p", "wald": "wald_p", "firth": "firth_p"}[test]
+    rows, fits = [], {}
+    for term in factors.columns:
+        x = factors[term].to_numpy()
+        base = {"term": term, "label": labels.get(term, term),
+                "n_exposed": int((x == 1).sum()), "events_exposed": int(yv[x == 1].sum()),
+                "n_unexposed": int((x == 0).sum()), "events_unexposed": int(yv[x == 0].sum())}
+        if x.min() == x.max():
+            rows.append({**base, "separation": "constant", "selected": False})
+            continue
+        a = analyse_logistic(factors[[term]], yv, conf_level=conf_level)
+        fits[term] = a
+        r = a.odds_ratios().iloc[0].to_dict()
+        r.pop("term")
+        p = r[pcol]
+        rows.append({**base, **r, "separation": a.separation.kind,
+                     "selected": bool(np.isfinite(p) and p < threshold)})
+    cols = ["term", "label", "n_exposed", "events_exposed", "n_unexposed", "events_unexposed",
+            "infinite", "or_ml", "wald_lower", "wald_upper", "wald_p", "profile_lower",
+            "profile_upper", "lr_p", "or_firth", "firth_lower", "firth_upper", "firth_p",
+            "separation", "selected"]
+    return pd.DataFrame(rows).reindex(columns=cols), fits
+
+
+# --------------------------------------------------------------------------------------------
+# 2×2 tables: Fisher's exact test with the conditional MLE (as R's fisher.test)
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FisherExact:
+    """Fisher's exact test of a 2×2 table ``[[a, b], [c, d]]`` as R's ``fisher.test``.
+
+    ``odds_ratio`` is the conditional maximum-likelihood estimate (the noncentrality of
+    the noncentral hypergeometric distribution of ``a`` given the margins), not the sample
+    cross-product ratio ``sample_odds_ratio``; ``lower``/``upper`` are the exact conditional
+    limits; ``p`` is two-sided (tables no more probable than the observed one).
+    """
+
+    a: int
+    b: int
+    c: int
+    d: int
+    odds_ratio: float
+    lower: float
+    upper: float
+    p: float
+    conf_level: float
+
+    @property
+    def sample_odds_ratio(self) -> float:
+        return feasibility.odds_ratio(self.a, self.b, self.c, self.d)
+
+
+def fisher_exact(a: int, b: int, c: int, d: int, conf_level: float = 0.95) -> FisherExact:
+    """Fisher's exact test, conditional MLE of the odds ratio and its exact interval
+    (Fisher 1935; Cornfield 1956), computed as R's ``fisher.test`` does but with the roots
+    found to machine precision (R's ``uniroot`` stops at about 1e-4).
+
+    With ``m = a + c`` (column 1), ``n = b + d``, ``k = a + b`` (row 1), ``a`` given the
+    margins has the noncentral hypergeometric distribution
+    ``P(a = x) ∝ C(m, x) C(n, k - x) psi^x`` on ``max(0, k - n) <= x <= min(k, m)``.
+    The MLE solves ``E_psi[a] = a_obs`` (0 or ``inf`` at the ends of the support); the
+    limits solve ``P_psi(a >= a_obs) = alpha/2`` (lower) and ``P_psi(a <= a_obs) = alpha/2``
+    (upper).
+    """
+    if min(a, b, c, d) < 0:
+        raise ValueError("cells must be non-negative")
+    m, n, k, x = a + c, b + d, a + b, a
+    lo, hi = max(0, k - n), min(k, m)
+    support = np.arange(lo, hi + 1)
+    logdc = stats.hypergeom.logpmf(support, m + n, m, k)
+
+    def dnhyper(log_psi: float) -> np.ndarray:
+        e = logdc + log_psi * support
+        e = np.exp(e - e.max())
+        return e / e.sum()
+
+    def mean(log_psi: float) -> float:
+        return float(np.sum(support * dnhyper(log_psi)))
+
+    def tail(log_psi: float, upper: bool) -> float:
+        d_ = dnhyper(log_psi)
+        return float(d_[support >= x].sum() if upper else d_[support <= x].sum())
+
+    def solve(f, target: float) -> float:
+        """log psi with f(log psi) = target, f increasing; bracket grown outwards."""
+        a_, b_ = -1.0, 1.0
+        while f(a_) > target:
+            a_ *= 2
+        while f(b_) < target:
+            b_ *= 2
+        return float(optimize.brentq(lambda t: f(t) - target, a_, b_, xtol=1e-13,
+                                     rtol=4 * np.finfo(float).eps, maxiter=500))
+
+    if hi == lo:
+        est, lower, upper = np.nan, 0.0, np.inf
+    else:
+        alpha = (1 - conf_level) / 2
+        est = 0.0 if x == lo else np.inf if x == hi else float(np.exp(solve(mean, x)))
+        lower = 0.0 if x == lo else float(np.exp(solve(lambda t: tail(t, True), alpha)))
+        upper = np.inf if x == hi else float(np.exp(
+            solve(lambda t: -tail(t, False), -alpha)))
+    p = feasibility.fisher_exact_p(a, b, c, d)
+    return FisherExact(int(a), int(b), int(c), int(d), est, lower, upper, p, conf_level)
+
+
+def _two_by_two(exposed: np.ndarray, event: np.ndarray) -> tuple[int, int, int, int]:
+    e, y = exposed.astype(bool), event.astype(bool)
+    return (int((e & y).sum()), int((e & ~y).sum()), int((~e & y).sum()), int((~e & ~y).sum()))
+
+
+def _binary_comparison(exposed: np.ndarray, event: np.ndarray, conf_level: float) -> dict:
+    """Everything about one binary exposure and one binary outcome."""
+    a, b, c, d = _two_by_two(exposed, event)
+    fe = fisher_exact(a, b, c, d, conf_level)
+    out = {"a": a, "b": b, "c": c, "d": d, "sample_or": fe.sample_odds_ratio,
+           "cond_or": fe.odds_ratio, "cond_lower": fe.lower, "cond_upper": fe.upper,
+           "fisher_p": fe.p}
+    if 0 < a + b < a + b + c + d:
+        an = analyse_logistic(pd.DataFrame({"x": exposed.astype(int)}),
+                              event.astype(float), conf_level=conf_level)
+        r = an.odds_ratios().iloc[0].to_dict()
+        r.pop("term")
+        out.update(r)
+        out["separation"] = an.separation.kind
+    else:
+        out["separation"] = "constant"
+    return out
+
+
+def il6_odds_ratios(patients: pd.DataFrame, *, severe_grade: int = SEVERE_CRS_GRADE,
+                    conf_level: float = 0.95) -> pd.DataFrame:
+    """Odds ratios of an elevated IL-6 for grade >= ``severe_grade`` CRS and for ICANS.
+
+    One row per outcome: the 2×2 cells (``a`` elevated with the event, ``b`` elevated
+    without, ``c`` not elevated with, ``d`` not elevated without), the sample odds ratio,
+    Fisher's exact p with the conditional MLE and exact interval, the ML logistic estimate
+    with Wald and profile-likelihood intervals, Firth's estimate with its profile
+    penalised-likelihood interval, the separation kind, and the published OR with the
+    feasibility finding that shows it unattainable (:func:`finding`). Patients with a missing
+    IL-6 status are left out (``n``).
+    """
+    o = outcomes(patients, severe_grade)
+    keep = patients["il6_elevated"].notna()
+    exposed = patients.loc[keep, "il6_elevated"].astype(bool).to_numpy()
+    rows = []
+    for key, label, published, fkey in (
+            ("crs_severe", f"CRS grade ≥{severe_grade}", feasibility.OR_IL6_SEVERE_CRS,
+             "il6_or_severe_crs"),
+            ("icans_any", "ICANS", feasibility.OR_IL6_ICANS, "il6_or_icans")):
+        r = _binary_comparison(exposed, o.loc[keep, key].to_numpy(), conf_level)
+        rows.append({"outcome": key, "label": label, "n": int(keep.sum()), **r,
+                     "published_or": published, "finding": fkey})
+    return pd.DataFrame(rows)
+
+
+def dose_threshold_comparison(patients: pd.DataFrame, cuts: Sequence[float] = (3.66, 3.68), *,
+                              severe_grade: int = SEVERE_CRS_GRADE,
+                              conf_level: float = 0.95) -> pd.DataFrame:
+    """Grade >= ``severe_grade`` CRS below vs at or above each dose cut-off.
+
+    The paper's Table 2 splits at 3.68 × 10⁶/kg (the median), its text at 3.66
+    (feasibility finding ``dose_cut``); both are compared. One row per cut: ``cut``,
+    ``n_below``, ``events_below``, ``n_above``, ``events_above``, risks (percent), the 2×2
+    analysis of "dose below the cut" as in :func:`il6_odds_ratios`, and ``n_between``, the
+    patients whose dose lies between the smallest cut and this one (they change group).
+    """
+    dose = patients["cart_dose_1e6_per_kg"].astype(float).to_numpy()
+    y = outcomes(patients, severe_grade)["crs_severe"].to_numpy()
+    first = min(cuts)
+    rows = []
+    for cut in cuts:
+        below = dose < cut
+        r = _binary_comparison(below, y, conf_level)
+        nb, na = int(below.sum()), int((~below).sum())
+        rows.append({"cut": float(cut), "n_below": nb, "events_below": r["a"],
+                     "n_above": na, "events_above": r["c"],
+                     "risk_below": 100 * r["a"] / nb if nb else np.nan,
+                     "risk_above": 100 * r["c"] / na if na else np.nan,
+                     "n_between": int(((dose >= first) & (dose < cut)).sum()), **r})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# IL-6 as a classifier: ROC, AUC (DeLong), sensitivity and specificity
+# --------------------------------------------------------------------------------------------
+
+def _placements(marker: np.ndarray, outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's structural components: for each positive, the fraction of negatives it
+    exceeds (ties count one half), and for each negative, the fraction of positives that
+    exceed it."""
+    pos, neg = marker[outcome], marker[~outcome]
+    psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    return psi.mean(axis=1), psi.mean(axis=0)
+
+
+def _clean(marker: Sequence[float], outcome: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    m = np.asarray(pd.Series(marker, dtype=float))
+    o = pd.Series(outcome, dtype="boolean")
+    keep = ~np.isnan(m) & o.notna().to_numpy()
+    return m[keep], o[keep].astype(bool).to_numpy()
+
+
+def delong_auc(marker: Sequence[float], outcome: Sequence[bool]) -> tuple[float, float]:
+    """Area under the ROC curve and its DeLong standard error.
+
+    ``AUC = mean over positive/negative pairs of [x_pos > x_neg] + 1/2 [x_pos = x_neg]``,
+    the Mann–Whitney ``U`` of the positives divided by ``n_pos · n_neg``. DeLong et al.
+    (1988, Biometrics 44:837–845): with ``V10_i`` the mean of the pair scores of positive
+    ``i`` and ``V01_j`` that of negative ``j``,
+    ``Var(AUC) = var(V10)/n_pos + var(V01)/n_neg`` (sample variances, divisor ``n - 1``).
+    Missing markers or outcomes are dropped.
+    """
+    m, o = _clean(marker, outcome)
+    n1, n0 = int(o.sum()), int((~o).sum())
+    if n1 < 2 or n0 < 2:
+        raise ValueError("need at least two positives and two negatives")
+    v10, v01 = _placements(m, o)
+    auc = float(v10.mean())
+    var = float(np.var(v10, ddof=1) / n1 + np.var(v01, ddof=1) / n0)
+    return auc, float(np.sqrt(var))
+
+
+@dataclass(frozen=True)
+class ROCAnalysis:
+    """ROC analysis of a continuous marker (higher = more likely positive).
+
+    ``lower``/``upper``: DeLong interval ``AUC ± z·SE`` cut to [0, 1] (as R's pROC
+    ``ci.auc(method = "delong")``); ``degenerate`` is True when ``SE = 0`` (the marker
+    separates the groups perfectly), when the interval says nothing. ``curve``: one row per
+    threshold ``c`` (every observed value, highest first), positives being ``marker >= c``:
+    ``threshold``, ``sensitivity``, ``specificity``, ``fpr``, plus (inf, 0, 1, 0).
+    """
+
+    auc: float
+    se: float
+    lower: float
+    upper: float
+    conf_level: float
+    n_pos: int
+    n_neg: int
+    curve: pd.DataFrame
+
+    @property
+    def degenerate(self) -> bool:
+        return self.se == 0
+
+    def youden(self) -> pd.Series:
+        """The curve row maximising sensitivity + specificity - 1 (the lowest such threshold
+        on ties). Chosen on the same data, it is optimistic."""
+        j = self.curve["sensitivity"] + self.curve["specificity"] - 1
+        return self.curve.loc[j[::-1].idxmax()]
+
+
+def roc_analysis(marker: Sequence[float], outcome: Sequence[bool], *,
+                 conf_level: float = 0.95) -> ROCAnalysis:
+    """ROC curve and AUC with its DeLong confidence interval (:func:`delong_auc`)."""
+    m, o = _clean(marker, outcome)
+    auc, se = delong_auc(m, o)
+    z = stats.norm.ppf(0.5 + conf_level / 2)
+    n1, n0 = int(o.sum()), int((~o).sum())
+    thresholds = np.sort(np.unique(m))[::-1]
+    sens = np.array([(m[o] >= c).mean() for c in thresholds])
+    spec = np.array([(m[~o] < c).mean() for c in thresholds])
+    curve = pd.DataFrame({"threshold": np.concatenate(([np.inf], thresholds)),
+                          "sensitivity": np.concatenate(([0.0], sens)),
+                          "specificity": np.concatenate(([1.0], spec))})
+    curve["fpr"] = 1 - curve["specificity"]
+    return ROCAnalysis(auc, se, float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se)),
+                       conf_level, n1, n0, curve)
+
+
+def threshold_table(marker: Sequence[float], outcome: Sequence[bool],
+                    thresholds: Iterable[float], *, conf_level: float = 0.95) -> pd.DataFrame:
+    """Sensitivity and specificity of ``marker >= threshold`` at each threshold, with exact
+    Clopper–Pearson limits (percent): ``threshold``, ``tp``, ``fn``, ``tn``, ``fp``,
+    ``sensitivity``, ``sens_low``, ``sens_high``, ``specificity``, ``spec_low``,
+    ``spec_high``, ``ppv``, ``npv`` (percent; ``nan`` when undefined)."""
+    m, o = _clean(marker, outcome)
+    rows = []
+    for c in thresholds:
+        test = m >= c
+        tp, fn = int((test & o).sum()), int((~test & o).sum())
+        tn, fp = int((~test & ~o).sum()), int((test & ~o).sum())
+        sl, sh = clopper_pearson(tp, tp + fn, conf_level)
+        pl, ph = clopper_pearson(tn, tn + fp, conf_level)
+        rows.append({"threshold": float(c), "tp": tp, "fn": fn, "tn": tn, "fp": fp,
+                     "sensitivity": 100 * tp / (tp + fn), "sens_low": 100 * sl,
+                     "sens_high": 100 * sh, "specificity": 100 * tn / (tn + fp),
+                     "spec_low": 100 * pl, "spec_high": 100 * ph,
+                     "ppv": 100 * tp / (tp + fp) if tp + fp else np.nan,
+                     "npv": 100 * tn / (tn + fn) if tn + fn else np.nan})
+    return pd.DataFrame(rows)
+
+
+def describe_separation(analysis: LogisticAnalysis, labels: Mapping[str, str] | None = None
+                        ) -> str:
+    """One sentence on a model's separation status, for the narrative.
+
+    ``"no separation: every maximum-likelihood estimate is finite"``, or the kind, how many
+    patients are predicted perfectly and which odds ratios are infinite (∞) or zero.
+    """
+    sep = analysis.separation
+    labels = labels or {}
+    if not sep.separated:
+        return "no separation: every maximum-likelihood estimate is finite"
+    what = {"+inf": "OR = ∞", "-inf": "OR = 0", "±inf": "OR not determined"}
+    terms = [t for t in sep.infinite_terms if t != "(Intercept)"]
+    head = (f"{sep.kind} separation ({sep.n_separated} of {sep.n} patients predicted "
+            "perfectly)")
+    if not terms:
+        return head + "; only the intercept's maximum-likelihood estimate is infinite"
+    return (head + ": the maximum-likelihood estimate is infinite for "
+            + ", ".join(f"{labels.get(t, t)} ({what[sep.infinite(t)]})" for t in terms))
