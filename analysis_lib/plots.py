@@ -139,7 +139,7 @@ def _km_panel(ax: plt.Axes, rax: plt.Axes, curves: dict[str, KaplanMeier],
 
 def survival_curves(panels: list[dict], risk_times: np.ndarray | list[float], *,
                     ncols: int = 2, conf_type: str = "plain", band: bool = True,
-                    panel_width: float = 5.2, panel_height: float = 3.4,
+                    panel_width: float = 3.9, panel_height: float = 3.1,
                     xlabel: str = "Months since infusion", xmax: float | None = None) -> Figure:
     """Kaplan–Meier panels, each with pointwise confidence bands and a number-at-risk table.
 
