@@ -37,9 +37,16 @@ from .schema import SUFFIXES, TABLES
 
 #: Repository root (the directory holding ``_config.yml``).
 ROOT = Path(__file__).resolve().parent.parent
-#: Notebooks in build order; independent of one another, so they run in parallel.
-NOTEBOOKS: tuple[str, ...] = ("index", "cohort", "kinetics", "survival", "toxicity",
-                               "data_dictionary", "synthetic_data")
+#: Notebooks in stages. The notebooks of a stage are independent of one another and run in
+#: parallel; a later stage reads the executed notebooks of the earlier ones (their glued
+#: values), receives their directory as the parameter ``notebooks_dir``, and is re-executed
+#: whenever any of them changes.
+STAGES: tuple[tuple[str, ...], ...] = (
+    ("cohort", "kinetics", "survival", "toxicity", "data_dictionary", "synthetic_data"),
+    ("scorecard", "index"),
+)
+#: Every notebook of the book, in build order.
+NOTEBOOKS: tuple[str, ...] = tuple(n for stage in STAGES for n in stage)
 #: Where executed notebooks sit inside the book sources.
 GENERATED = Path("book") / "_generated"
 
@@ -272,10 +279,14 @@ def _book_sources(root: Path) -> list[Path]:
 
 def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root: Path = ROOT,
                   overrides: Mapping[str, Any] | None = None, jobs: int | None = None,
-                  force: bool = False,
+                  force: bool = False, upstream: Mapping[str, str] | None = None,
                   executor: Callable[[tuple[str, str, dict, str]], NotebookResult] = _execute_job
                   ) -> tuple[list[NotebookResult], dict[str, str]]:
-    """Execute (or take from cache) each notebook; returns results and cache keys."""
+    """Execute (or take from cache) each notebook; returns results and cache keys.
+
+    ``upstream`` holds the cache keys of earlier stages' notebooks: they become part of each
+    key here, so a notebook that reads them re-executes when any of them changed.
+    """
     cache = build_dir / "cache"
     code = code_fingerprint(root)
     keys: dict[str, str] = {}
@@ -284,7 +295,8 @@ def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root
     for name in names:
         source = root / "notebooks" / f"{name}.py"
         params = notebook_parameters(name, source, data_dir, overrides)
-        keys[name] = notebook_key(source, params, data_dir, code)
+        keys[name] = notebook_key(source, params, data_dir,
+                                  code + json.dumps(dict(upstream or {}), sort_keys=True))
         entry = cache / name
         if not force and (entry / ".key").is_file() and (entry / ".key").read_text() == keys[name]:
             results[name] = NotebookResult(name, "cached")
@@ -316,8 +328,11 @@ def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root
 def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
                root: Path = ROOT, jobs: int | None = None, force: bool = False,
                overrides: Mapping[str, Any] | None = None,
-               notebooks: Iterable[str] = NOTEBOOKS) -> BuildResult:
+               notebooks: Iterable[str] | None = None) -> BuildResult:
     """Validate, execute and build; returns the path of the published ``index.html``.
+
+    ``notebooks`` (default: the :data:`STAGES` of the book) runs the given notebooks as a
+    single stage instead.
 
     Raises :class:`InvalidDataError` (nothing written) or :class:`BuildError` (the previous
     book left in place).
@@ -336,10 +351,22 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
     _log(f"  ok: {n_pat} patients, {n_smp} CAR-T samples"
          + (" (synthetic)" if report.synthetic else ""))
 
-    names = list(notebooks)
-    results, keys = run_notebooks(names, data_dir, build_dir, root=root, overrides=overrides,
-                                  jobs=jobs, force=force)
-    failed = [r for r in results if r.status == "failed"]
+    stages = STAGES if notebooks is None else (tuple(notebooks),)
+    names = [n for stage in stages for n in stage]
+    results: list[NotebookResult] = []
+    keys: dict[str, str] = {}
+    failed: list[NotebookResult] = []
+    for i, stage in enumerate(stages):
+        later = dict(overrides or {})
+        if i > 0:
+            later["notebooks_dir"] = str(build_dir / "cache")
+        res, k = run_notebooks(stage, data_dir, build_dir, root=root, overrides=later,
+                               jobs=jobs, force=force, upstream=keys if i > 0 else None)
+        results += res
+        keys.update(k)
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            break
     if failed:
         msg = "\n\n".join(f"notebook {r.name!r} failed.\n{r.error}" for r in failed)
         raise BuildError(msg + "\n\nThe book was not rebuilt; the previous build is unchanged.")

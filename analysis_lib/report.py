@@ -170,3 +170,14 @@ def format_number(x: float, digits: int = 4) -> str:
     if abs(x) >= 10 ** digits:
         return f"{x:,.0f}"
     return f"{x:.{digits}g}"
+
+
+def glue_frame(prefix: str, frame: pd.DataFrame, columns: list[str]) -> None:
+    """Glue every cell of ``columns`` as ``{prefix}_{row}_{column}`` (row: 0-based position),
+    so that whole tables can be read back by key (the scorecard does)."""
+    from myst_nb import glue
+
+    for i, row in enumerate(frame[columns].itertuples(index=False)):
+        for col, v in zip(columns, row):
+            value = v.item() if hasattr(v, "item") else v
+            glue(f"{prefix}_{i}_{col}", value, display=False)

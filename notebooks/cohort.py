@@ -45,6 +45,8 @@ report.glue_number("n_patients", n)
 enrol = cohort.enrolment_table(patients)
 for row in enrol.itertuples():
     report.glue_text(f"enrol_{row.code}", cohort.count_percent(row.n, n))
+    report.glue_number(f"n_{row.code}", int(row.n))
+    report.glue_number(f"pct_{row.code}", float(row.percent))
 baseline = cohort.baseline_table(patients, age_cut=age_cut_years, mrd_cuts=mrd_cuts)
 dose = baseline.query("characteristic.str.startswith('CAR-T dose')").iloc[0]
 interval = baseline.query("characteristic.str.startswith('Diagnosis')").iloc[0]

@@ -166,6 +166,9 @@ for p, c in resp.items():
     report.glue_text(f"p_mrdcr_{p}_text", kinetics.p_text(c.p_value))
     report.glue_text(f"mrdcr_{p}_method", c.method)
     report.glue_text(f"mrdcr_{p}_cmp", c.comparison)
+report.glue_frame("t3", t3.reset_index(drop=True),
+                  ["factor", "level", "n", "cmax_median", "auc_median", "tlast_median",
+                   "p_cmax", "p_auc", "p_tlast"])
 spss = kinetics.mann_whitney(params["cmax"], params["mrd_cr"], "asymptotic", correct=False,
                              levels=(True, False))
 report.glue_number("p_mrdcr_cmax_uncorrected", spss.p_value)

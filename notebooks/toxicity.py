@@ -154,6 +154,9 @@ report.glue_number("screen_n_separated", n_sep)
 wald_would = screen[(screen["wald_p"] < screen_threshold)].shape[0]
 report.glue_number("screen_n_wald", wald_would)
 report.glue_number("screen_n_lr", int((screen["lr_p"] < screen_threshold).sum()))
+for r in screen.itertuples():  # numeric values for the scorecard (ML OR, Wald p)
+    report.glue_number(f"uni_{r.term}_or", float(r.or_ml))
+    report.glue_number(f"uni_{r.term}_wald_p", float(r.wald_p))
 report.glue_number("epv_advised", epv_advised)
 
 # %% [markdown]
@@ -234,6 +237,9 @@ for m, a in fits.items():
                          f"LR p {fp(r.lr_p)})")
         report.glue_text(f"m{m}_{term}_firth",
                          f"{fmt(r.or_firth)} ({ci(r.firth_lower, r.firth_upper)}; p {fp(r.firth_p)})")
+        # numeric values for the scorecard: ML odds ratio and its Wald p (as SPSS prints)
+        report.glue_number(f"m{m}_{term}_or", float(r.or_ml))
+        report.glue_number(f"m{m}_{term}_wald_p", float(r.wald_p))
 report.glue_text("label_pre", labels["pre_ld_mrd_low"])
 report.glue_text("label_post", labels["post_ld_mrd_low"])
 report.glue_text("label_dose", labels["dose_low"])

@@ -1,0 +1,87 @@
+"""The scorecard's status rules on hand-checked cases, and its map against the registry."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from analysis_lib import registry as rg
+from analysis_lib import scorecard as sc
+
+
+def row(**kw):
+    base = {"value": np.nan, "value_text": "", "statistic": "", "unit": "", "n": None,
+            "lower": np.nan, "upper": np.nan, "interval_type": "none"}
+    base.update(kw)
+    return base
+
+
+def test_printed_precision():
+    assert sc.printed_decimals("74.9") == 1
+    assert sc.printed_decimals("30,860") == 0
+    assert sc.printed_decimals("0.032") == 3
+    assert sc.matches_precision("74.9", 74.94) and not sc.matches_precision("74.9", 74.96)
+    assert sc.matches_precision("30,860", 30860.4)
+    assert sc.matches_precision("<0.001", 0.0004) and not sc.matches_precision("<0.001", 0.002)
+
+
+def test_counts_must_be_exact_even_when_printed_as_words():
+    r = row(value=49.0, value_text="Forty-nine", statistic="count")
+    assert sc.classify(r, 49) == sc.STATUSES[0]
+    assert sc.classify(r, 48) == sc.STATUSES[3]
+
+
+def test_percentage_within_binomial_sampling_error():
+    # 74.9% at n = 50: SE = sqrt(0.749 * 0.251 / 50) * 100 = 6.133 points; 1.96 SE = 12.0
+    r = row(value=74.9, value_text="74.9", statistic="percent", unit="%", n=50)
+    assert sc.sampling_z(r, 80.0) == pytest.approx((80.0 - 74.9) / (math.sqrt(0.749 * 0.251 / 50) * 100))
+    assert sc.classify(r, 80.0) == sc.STATUSES[1]
+    assert sc.classify(r, 90.0) == sc.STATUSES[3]
+
+
+def test_ratio_uses_the_published_ci_on_the_log_scale():
+    # HR 0.235 (0.062-0.884): SE = (ln 0.884 - ln 0.062) / 3.92 = 0.6778
+    r = row(value=0.235, value_text="0.235", statistic="hazard_ratio", unit="ratio",
+            lower=0.062, upper=0.884, interval_type="ci95")
+    se = (math.log(0.884) - math.log(0.062)) / 3.92
+    assert sc.sampling_z(r, 0.5) == pytest.approx((math.log(0.5) - math.log(0.235)) / se)
+    assert sc.classify(r, 0.5) == sc.STATUSES[1]
+    assert sc.classify(r, 0.99) == sc.STATUSES[2]  # outside 1.96 SE (z = 2.12), still < 1
+    assert sc.classify(r, 1.5) == sc.STATUSES[3]
+
+
+def test_p_values_by_significance():
+    r = row(value=0.032, value_text="0.032", statistic="p_value")
+    assert sc.classify(r, 0.0324) == sc.STATUSES[0]
+    assert sc.classify(r, 0.004) == sc.STATUSES[2]
+    assert sc.classify(r, 0.30) == sc.STATUSES[3]
+
+
+def test_inconsistent_and_missing():
+    r = row(value=319016.0, value_text="319,016", statistic="geometric_mean")
+    assert sc.classify(r, 30000.0, inconsistent=True) == sc.STATUSES[4]
+    assert sc.classify(row(value=1.0, value_text="1"), float("nan")) == sc.STATUSES[5]
+
+
+def test_map_refers_to_registry_keys_once():
+    reg = rg.load_registry()
+    m = sc.load_map()
+    assert m["key"].is_unique
+    assert set(m["key"]) <= set(rg.canonical(reg)["key"])
+    assert set(m["chapter"]) <= {"cohort", "kinetics", "survival", "toxicity"}
+    assert (m["scale"] > 0).all()
+
+
+def test_table3_matching_pairs_levels_by_label():
+    reg = rg.canonical(rg.load_registry())
+    glued = {"t3_0_factor": "age", "t3_0_level": "0–10", "t3_0_n": 29, "t3_0_cmax_median": 1.0,
+             "t3_0_auc_median": 2.0, "t3_0_tlast_median": 3.0, "t3_0_p_cmax": 0.5,
+             "t3_0_p_auc": 0.6, "t3_0_p_tlast": 0.7,
+             "t3_1_factor": "age", "t3_1_level": ">10", "t3_1_n": 21, "t3_1_cmax_median": 4.0,
+             "t3_1_auc_median": 5.0, "t3_1_tlast_median": 6.0, "t3_1_p_cmax": 0.5,
+             "t3_1_p_auc": 0.6, "t3_1_p_tlast": 0.7}
+    v = sc.table3_values(reg, glued)
+    assert v["t3_age_0_10_n"] == 29 and v["t3_age_gt10_cmax_median"] == 4.0
+    assert v["t3_age_p_tlast"] == 0.7
