@@ -85,3 +85,8 @@ def test_table3_matching_pairs_levels_by_label():
     v = sc.table3_values(reg, glued)
     assert v["t3_age_0_10_n"] == 29 and v["t3_age_gt10_cmax_median"] == 4.0
     assert v["t3_age_p_tlast"] == 0.7
+
+
+def test_map_scales_are_unit_conversions_not_cohort_sizes():
+    # a scale that converts a count to a percentage would only be right for n = 50
+    assert set(sc.load_map()["scale"]) <= {1.0, 100.0}
