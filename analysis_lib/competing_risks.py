@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .survival import check_times
+
 __all__ = ["CumulativeIncidence", "GrayTest", "CumIncResult", "cumulative_incidence",
            "gray_test", "cuminc"]
 
@@ -133,14 +135,7 @@ def cumulative_incidence(time: np.ndarray | pd.Series, status: np.ndarray | pd.S
     time: follow-up times; status: the cause of the event at ``time``, or ``cencode`` for
     censoring. Every other status value is a competing event.
     """
-    t = np.asarray(time, dtype=float)
-    s = np.asarray(status, dtype=object)
-    if t.shape != s.shape:
-        raise ValueError("time and status must have the same length")
-    if t.size == 0:
-        raise ValueError("no observations")
-    if np.isnan(t).any():
-        raise ValueError("time has missing values")
+    t, s = check_times(time, np.asarray(status, dtype=object), "status")
     failed = s != cencode
     is_cause = failed & (s == cause)
     other = failed & ~is_cause

@@ -133,6 +133,21 @@ def _quantile_time(time: np.ndarray, curve: np.ndarray, p: float) -> float:
     return float(t[0])
 
 
+def check_times(time: np.ndarray | pd.Series, other: np.ndarray,
+                name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Follow-up times as floats, checked against their companion array ``other`` (event
+    indicators or statuses, called ``name`` in messages): same length, not empty, no missing
+    time."""
+    t = np.asarray(time, dtype=float)
+    if t.shape != other.shape:
+        raise ValueError(f"time and {name} must have the same length")
+    if t.size == 0:
+        raise ValueError("no observations")
+    if np.isnan(t).any():
+        raise ValueError("time has missing values")
+    return t, other
+
+
 def kaplan_meier(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
                  conf_level: float = 0.95) -> KaplanMeier:
     """Kaplan–Meier estimate for right-censored data.
@@ -143,14 +158,7 @@ def kaplan_meier(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
     event: 1/True for an event, 0/False for censoring.
     conf_level: level of the pointwise intervals.
     """
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event, dtype=bool)
-    if t.shape != e.shape:
-        raise ValueError("time and event must have the same length")
-    if t.size == 0:
-        raise ValueError("no observations")
-    if np.isnan(t).any():
-        raise ValueError("time has missing values")
+    t, e = check_times(time, np.asarray(event, dtype=bool), "event")
     times, inv = np.unique(t, return_inverse=True)
     n_event = np.bincount(inv, weights=e, minlength=times.size)
     n_total = np.bincount(inv, minlength=times.size).astype(float)
