@@ -24,8 +24,9 @@ Status rules, in order (principles, not tuned tolerances):
    same side of 0.05.
 5. **differs**: none of the above.
 
-Rows without a mapping are "not mapped yet"; a mapped value the chapters did not produce is
-"not computed".
+Numbers that describe the study's design or analysis choices (doses, dates, schedules,
+thresholds) are "study design, not a result"; other rows without a mapping are "not mapped
+yet"; a mapped value the chapters did not produce is "not computed".
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ MAP_PATH = ROOT / "data" / "published" / "reproduction_map.csv"
 STATUSES: tuple[str, ...] = (
     "matches at the paper's precision", "within sampling error",
     "same direction and significance", "differs", "not reproducible: paper inconsistent",
-    "not computed", "not mapped yet",
+    "not computed", "study design, not a result", "not mapped yet",
 )
+#: Registry statistics that describe the study's design or analysis choices (doses, dates,
+#: schedules, thresholds), which no analysis of the data can reproduce.
+DESIGN_STATISTICS: frozenset[str] = frozenset({"design", "date", "threshold"})
 #: Statuses that count as reproduced.
 REPRODUCED = STATUSES[:3]
 
@@ -252,8 +256,12 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
             raw = glued.get(chapter, {}).get(mr["glue_key"])
             value = float(raw) * mr["scale"] if isinstance(raw, (int, float)) else float("nan")
             status = classify(r, value, inconsistent)
+        elif inconsistent:
+            status = STATUSES[4]
+        elif str(r.get("statistic")) in DESIGN_STATISTICS:
+            status = STATUSES[6]
         else:
-            status = STATUSES[4] if inconsistent else STATUSES[6]
+            status = STATUSES[7]
         rows.append({"key": r["key"], "section": r["section"],
                      "table_row": r.get("table_row") or "", "table_column": r.get("table_column") or "",
                      "quantity": r["quantity"], "published": r["value_text"],

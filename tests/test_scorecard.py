@@ -90,3 +90,15 @@ def test_table3_matching_pairs_levels_by_label():
 def test_map_scales_are_unit_conversions_not_cohort_sizes():
     # a scale that converts a count to a percentage would only be right for n = 50
     assert set(sc.load_map()["scale"]) <= {1.0, 100.0}
+
+
+def test_design_facts_are_not_counted_as_unmapped_results():
+    reg = rg.load_registry()
+    empty = sc.load_map().iloc[0:0]
+    card = sc.scorecard(reg, empty, {})
+    canon = rg.canonical(reg).set_index("key")
+    design = card[card["status"] == "study design, not a result"]
+    assert len(design) > 0
+    assert set(canon.loc[design["key"], "statistic"]) <= sc.DESIGN_STATISTICS
+    unmapped = card[card["status"] == "not mapped yet"]
+    assert not set(canon.loc[unmapped["key"], "statistic"]) & sc.DESIGN_STATISTICS
