@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 #: Packages the parity tests need; R without them counts as "R not available".
@@ -32,6 +33,21 @@ REQUIRED_PACKAGES: tuple[str, ...] = ("survival", "cmprsk")
 #: Largest relative difference from R seen per quantity in this session (filled by the tests,
 #: printed in the terminal summary by conftest.py).
 MAX_REL_DIFF: dict[str, float] = {}
+
+
+def record_difference(quantity: str, actual, expected, atol: float = 0.0) -> None:
+    """Record the largest relative difference of ``actual`` from R's ``expected`` for the
+    terminal summary (finite pairs only). Where ``|expected| <= atol`` (0 by default) the
+    absolute difference is recorded instead. Reporting only: tests assert separately."""
+    a, e = np.asarray(actual, float), np.asarray(expected, float)
+    ok = np.isfinite(a) & np.isfinite(e)
+    if not ok.any():
+        MAX_REL_DIFF.setdefault(quantity, 0.0)
+        return
+    diff = np.abs(a[ok] - e[ok])
+    big = np.abs(e[ok]) > atol
+    rel = np.where(big, diff / np.where(big, np.abs(e[ok]), 1.0), diff)
+    MAX_REL_DIFF[quantity] = max(MAX_REL_DIFF.get(quantity, 0.0), float(rel.max()))
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 

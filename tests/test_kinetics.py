@@ -402,19 +402,6 @@ def test_figures_draw(small):
 # R parity (live)
 # --------------------------------------------------------------------------------------------
 
-def _record(quantity: str, actual, expected) -> None:
-    from rparity import MAX_REL_DIFF
-
-    a, e = np.asarray(actual, float), np.asarray(expected, float)
-    ok = np.isfinite(a) & np.isfinite(e)
-    if not ok.any():
-        MAX_REL_DIFF.setdefault(quantity, 0.0)
-        return
-    diff = np.abs(a[ok] - e[ok])
-    rel = np.where(e[ok] != 0, diff / np.abs(np.where(e[ok] != 0, e[ok], 1.0)), diff)
-    MAX_REL_DIFF[quantity] = max(MAX_REL_DIFF.get(quantity, 0.0), float(rel.max()))
-
-
 def _mw_cases() -> list[dict]:
     rng = np.random.default_rng(2025)
     cont = lambda n, mu=0.0: rng.lognormal(mu, 1.0, n)  # noqa: E731  (no ties)
@@ -457,7 +444,7 @@ write_output("wilcox", out)
 
 @pytest.mark.r_parity
 def test_mann_whitney_matches_r_wilcox_test():
-    from rparity import run_r
+    from rparity import record_difference, run_r
 
     cases = _mw_cases()
     long = pd.concat([pd.DataFrame({"case": c["case"], "sample": s, "value": c[s]})
@@ -477,7 +464,7 @@ def test_mann_whitney_matches_r_wilcox_test():
             assert res.p_value == pytest.approx(row["p"], rel=1e-6, abs=1e-12), c["label"]
             ours_p.append(res.p_value)
             ref_p.append(row["p"])
-    _record("kinetics.mann_whitney p", ours_p, ref_p)
+    record_difference("kinetics.mann_whitney p", ours_p, ref_p)
     assert {c["label"] for c in cases if K.rank_sum_test(c["x"], c["y"]).method == "exact"}
 
 
@@ -522,7 +509,7 @@ write_output("spearman", out)
 
 @pytest.mark.r_parity
 def test_spearman_matches_r_cor_test():
-    from rparity import run_r
+    from rparity import record_difference, run_r
 
     cases = _sp_cases()
     pairs = pd.concat([pd.DataFrame({"case": c["case"], "x": c["x"], "y": c["y"]})
@@ -545,8 +532,8 @@ def test_spearman_matches_r_cor_test():
         got["p"].append(res.p_value)
         ref["p"].append(row["p"])
     assert methods == {"exact", "edgeworth", "t"}  # every branch was compared with R
-    _record("kinetics.spearman r", got["r"], ref["r"])
-    _record("kinetics.spearman p", got["p"], ref["p"])
+    record_difference("kinetics.spearman r", got["r"], ref["r"])
+    record_difference("kinetics.spearman p", got["p"], ref["p"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ import pytest
 
 from analysis_lib.cohort import clopper_pearson
 from analysis_lib.survival import CONF_TYPES, kaplan_meier, reverse_kaplan_meier
-from rparity import MAX_REL_DIFF, run_r
+from rparity import record_difference
+from rparity import run_r
 
 pytestmark = pytest.mark.r_parity
 
@@ -123,17 +124,6 @@ def r_constructed() -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
 # comparison helpers
 
 
-def _record(quantity: str, actual: np.ndarray, expected: np.ndarray) -> None:
-    a, e = np.asarray(actual, float), np.asarray(expected, float)
-    ok = np.isfinite(a) & np.isfinite(e)
-    if not ok.any():
-        MAX_REL_DIFF.setdefault(quantity, 0.0)
-        return
-    diff = np.abs(a[ok] - e[ok])
-    rel = np.where(e[ok] != 0, diff / np.abs(np.where(e[ok] != 0, e[ok], 1.0)), diff)
-    MAX_REL_DIFF[quantity] = max(MAX_REL_DIFF.get(quantity, 0.0), float(rel.max()))
-
-
 def assert_parity(actual, expected, quantity: str, *, inf_as_nan: bool = False) -> None:
     """Finite values within RTOL/ATOL; same non-finite positions; R's NA -> Python nan.
 
@@ -141,7 +131,7 @@ def assert_parity(actual, expected, quantity: str, *, inf_as_nan: bool = False) 
     """
     a, e = np.asarray(actual, float), np.asarray(expected, float)
     assert a.shape == e.shape, f"{quantity}: shape {a.shape} vs R {e.shape}"
-    _record(quantity, a, e)
+    record_difference(quantity, a, e)
     np.testing.assert_array_equal(np.isfinite(a), np.isfinite(e),
                                   err_msg=f"{quantity}: finite positions differ from R")
     if inf_as_nan:

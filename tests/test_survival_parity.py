@@ -36,7 +36,7 @@ from analysis_lib import cox
 from analysis_lib import survival as sv
 from analysis_lib.validation import load_dataset
 from conftest import in_ci
-from rparity import MAX_REL_DIFF, run_r
+from rparity import record_difference, run_r
 
 pytestmark = pytest.mark.r_parity
 
@@ -44,22 +44,12 @@ RTOL, ATOL = 1e-6, 1e-10
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _record(quantity: str, a: np.ndarray, e: np.ndarray) -> None:
-    ok = np.isfinite(a) & np.isfinite(e)
-    if not ok.any():
-        MAX_REL_DIFF.setdefault(quantity, 0.0)
-        return
-    diff = np.abs(a[ok] - e[ok])
-    rel = np.where(np.abs(e[ok]) > ATOL, diff / np.maximum(np.abs(e[ok]), ATOL), diff)
-    MAX_REL_DIFF[quantity] = max(MAX_REL_DIFF.get(quantity, 0.0), float(rel.max()))
-
-
 def same(actual, expected, quantity: str, rtol: float = RTOL) -> None:
     """Finite values within tolerance; non-finite (NA, NaN, Inf) at the same positions."""
     a = np.asarray(actual, dtype=float).ravel()
     e = np.asarray(expected, dtype=float).ravel()
     assert a.shape == e.shape, f"{quantity}: shape {a.shape} vs R {e.shape}"
-    _record(quantity, a, e)
+    record_difference(quantity, a, e, atol=ATOL)
     np.testing.assert_array_equal(np.isfinite(a), np.isfinite(e),
                                   err_msg=f"{quantity}: finite positions differ from R")
     fin = np.isfinite(e)

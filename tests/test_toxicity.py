@@ -552,17 +552,10 @@ def brglm2() -> None:
         pytest.skip(msg)
 
 
-def _record(quantity: str, actual, expected) -> None:
-    from rparity import MAX_REL_DIFF
-    a, e = np.asarray(actual, float), np.asarray(expected, float)
-    ok = np.isfinite(a) & np.isfinite(e)
-    if ok.any():
-        rel = np.abs(a[ok] - e[ok]) / np.maximum(np.abs(e[ok]), 1e-300)
-        MAX_REL_DIFF[quantity] = max(MAX_REL_DIFF.get(quantity, 0.0), float(rel.max()))
-
-
 def _close(actual, expected, quantity: str, rtol: float, atol: float = 0.0) -> None:
-    _record(quantity, actual, expected)
+    from rparity import record_difference
+
+    record_difference(quantity, actual, expected)
     np.testing.assert_allclose(np.asarray(actual, float), np.asarray(expected, float),
                                rtol=rtol, atol=atol, err_msg=quantity)
 
