@@ -198,17 +198,6 @@ def excluded_targets() -> dict[str, str]:
 # Statistics of a cohort
 # --------------------------------------------------------------------------------------------
 
-def kinetic_parameters(kinetics: pd.DataFrame) -> pd.DataFrame:
-    """Cmax, Tmax, Tlast and AUC0–28d per patient by NCA (linear-up/log-down)."""
-    from .nca import nca
-
-    res = nca(kinetics, auc_method="linear-up/log-down", interval_end=28.0)
-    w = res.wide
-    return pd.DataFrame({"patient_id": w["patient_id"].to_numpy(), "cmax": w["cmax"].to_numpy(),
-                         "tmax": w["tmax"].to_numpy(), "tlast": w["tlast"].to_numpy(),
-                         "auc28": w["auc_interval"].to_numpy()})
-
-
 def _ratio_of_medians(x: pd.Series, group: pd.Series) -> float:
     a, b = x[group].median(), x[~group].median()
     return float(a / b) if b and b > 0 else float("nan")
@@ -242,7 +231,10 @@ def _severe_crs_model1(p: pd.DataFrame, severe: np.ndarray) -> dict[str, float]:
 def cohort_statistics(patients: pd.DataFrame, kinetics: pd.DataFrame) -> dict[str, float]:
     """Every statistic of :data:`TARGETS`, computed from a cohort's two tables."""
     p = patients.reset_index(drop=True)
-    kp = kinetic_parameters(kinetics).set_index("patient_id").reindex(p["patient_id"])
+    from .kinetics import kinetic_parameters  # the kinetics chapter's NCA (same defaults)
+
+    kp = (kinetic_parameters(kinetics, p).set_index("patient_id").reindex(p["patient_id"])
+          .rename(columns={"auc_0_28": "auc28"}))
     kp.index = p.index
     mrd_cr = (p["d28_response"].isin(["cr", "cri"]) & (p["d28_mrd"] < 1e-4)).to_numpy()
     out: dict[str, float] = {}
