@@ -158,7 +158,8 @@ def glued_values(notebook: str | Path) -> dict[str, Any]:
                 try:
                     out[meta["name"]] = ast.literal_eval(text)
                 except (ValueError, SyntaxError):
-                    out[meta["name"]] = text
+                    # float('inf') and float('nan') print as 'inf' and 'nan'
+                    out[meta["name"]] = float(text) if text in ("inf", "-inf", "nan") else text
     return out
 
 

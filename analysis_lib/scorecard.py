@@ -25,8 +25,10 @@ Status rules, in order (principles, not tuned tolerances):
 5. **differs**: none of the above.
 
 Numbers that describe the study's design or analysis choices (doses, dates, schedules,
-thresholds) are "study design, not a result"; other rows without a mapping are "not mapped
-yet"; a mapped value the chapters did not produce is "not computed".
+thresholds) are "study design, not a result"; numbers the map deliberately leaves unscored
+(a range printed as a median, a single patient's value that a book must not publish) are
+"not scored, reason given", with the reason in the map; other rows without a mapping are
+"not mapped yet"; a mapped value the chapters did not produce is "not computed".
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ MAP_PATH = ROOT / "data" / "published" / "reproduction_map.csv"
 STATUSES: tuple[str, ...] = (
     "matches at the paper's precision", "within sampling error",
     "same direction and significance", "differs", "not reproducible: paper inconsistent",
-    "not computed", "study design, not a result", "not mapped yet",
+    "not computed", "study design, not a result", "not scored, reason given", "not mapped yet",
 )
 #: Registry statistics that describe the study's design or analysis choices (doses, dates,
 #: schedules, thresholds), which no analysis of the data can reproduce.
@@ -137,6 +139,8 @@ def classify(row: Mapping, reproduced: float, inconsistent: bool = False) -> str
     """Status of one published number (rules in the module docstring)."""
     if inconsistent:
         return STATUSES[4]
+    if reproduced == math.inf and str(row.get("statistic")) == "median":
+        return STATUSES[3]  # a median not reached where the paper's was reached
     if reproduced is None or not np.isfinite(reproduced):
         return STATUSES[5]
     if str(row.get("statistic")) == "count":  # counts (some printed as words) must be exact
@@ -159,10 +163,19 @@ def classify(row: Mapping, reproduced: float, inconsistent: bool = False) -> str
 
 
 def load_map(path: Path | None = None) -> pd.DataFrame:
-    """The reproduction map: registry key -> chapter, glue key, scale (multiplier)."""
+    """The reproduction map: registry key -> chapter, glue key, scale (multiplier), or, for a
+    number deliberately left unscored, an empty chapter and the reason (``not_scored``)."""
     m = pd.read_csv(path or MAP_PATH, comment="#", dtype={"key": str, "chapter": str,
-                                                           "glue_key": str})
+                                                           "glue_key": str, "not_scored": str})
+    if "not_scored" not in m.columns:
+        m["not_scored"] = ""
+    m["not_scored"] = m["not_scored"].fillna("")
+    m["chapter"] = m["chapter"].fillna("")
     m["scale"] = m["scale"].fillna(1.0).astype(float)
+    bad = m[(m["chapter"] == "") == (m["not_scored"] == "")]
+    if len(bad):
+        raise ValueError("each row of the reproduction map needs either a chapter and glue key "
+                         f"or a not_scored reason, not both: {sorted(bad['key'])}")
     if m["key"].duplicated().any():
         raise ValueError(f"duplicate keys in the reproduction map: "
                          f"{sorted(m.loc[m['key'].duplicated(), 'key'])}")
@@ -246,10 +259,12 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
     for r in reg.to_dict("records"):
         audit_keys = {a.strip() for a in str(r.get("audit") or "").split(";") if a.strip()}
         inconsistent = bool(audit_keys & bad)
-        chapter, value = "", float("nan")
+        chapter, value, reason = "", float("nan"), ""
         if r["key"] in t3:
             chapter, value = "kinetics", t3[r["key"]]
             status = classify(r, value, inconsistent)
+        elif r["key"] in m.index and m.loc[r["key"], "not_scored"]:
+            status, reason = STATUSES[7], m.loc[r["key"], "not_scored"]
         elif r["key"] in m.index:
             mr = m.loc[r["key"]]
             chapter = mr["chapter"]
@@ -261,13 +276,13 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
         elif str(r.get("statistic")) in DESIGN_STATISTICS:
             status = STATUSES[6]
         else:
-            status = STATUSES[7]
+            status = STATUSES[8]
         rows.append({"key": r["key"], "section": r["section"],
                      "table_row": r.get("table_row") or "", "table_column": r.get("table_column") or "",
                      "quantity": r["quantity"], "published": r["value_text"],
                      "interval": r.get("interval_text") or "", "reproduced": value,
                      "chapter": chapter, "status": status,
-                     "audit": ", ".join(sorted(audit_keys & bad))})
+                     "audit": ", ".join(sorted(audit_keys & bad)), "reason": reason})
     return pd.DataFrame(rows)
 
 
@@ -289,6 +304,8 @@ def display_table(card: pd.DataFrame) -> pd.DataFrame:
 
     def rep(r: pd.Series) -> str:
         v = r["reproduced"]
+        if v == math.inf:
+            return "not reached"
         if not np.isfinite(v):
             return "–"
         d = printed_decimals(r["published"])
@@ -299,6 +316,7 @@ def display_table(card: pd.DataFrame) -> pd.DataFrame:
         "Quantity": card["quantity"],
         "Published": [f"{p} ({i})" if i else p for p, i in zip(card["published"], card["interval"])],
         "Reproduced": card.apply(rep, axis=1),
-        "Status": card["status"],
+        "Status": [f"{s} ({r})" if r else s for s, r in
+                   zip(card["status"], card.get("reason", pd.Series([""] * len(card))))],
         "Chapter": [f"{{doc}}`{c}`" if c else "" for c in card["chapter"]],
     })

@@ -591,6 +591,15 @@ def months_text(x: float, digits: int = 1) -> str:
     return "not reached" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
+def median_or_infinity(median: float, n: int) -> float:
+    """A Kaplan–Meier median as a number for the scorecard: the median (months) when reached,
+    ``+inf`` when the curve of a non-empty group never falls to 0.5 (not reached), ``nan``
+    when the group is empty."""
+    if n <= 0:
+        return float("nan")
+    return float(median) if np.isfinite(median) else float("inf")
+
+
 def medians_text(a: float, b: float, digits: int = 1, unit: str = "months") -> str:
     """Two medians for a comparison: ``22.2 vs 67.0 months``, ``not reached vs 5.0 months``,
     or ``not reached in either group``."""

@@ -50,7 +50,8 @@ card = scorecard.scorecard(registry.load_registry(), scorecard.load_map(),
 report.glue_number("sc_total", len(card))
 report.glue_number("sc_reproduced", int(card["status"].isin(scorecard.REPRODUCED).sum()))
 report.glue_number("sc_inconsistent", int((card["status"] == scorecard.STATUSES[4]).sum()))
-report.glue_number("sc_unmapped", int((card["status"] == scorecard.STATUSES[7]).sum()))
+report.glue_number("sc_not_scored", int((card["status"] == scorecard.STATUSES[7]).sum()))
+report.glue_number("sc_unmapped", int((card["status"] == scorecard.STATUSES[8]).sum()))
 report.glue_number("sc_design", int((card["status"] == scorecard.STATUSES[6]).sum()))
 report.glue_text("fingerprint", f"`{report.dataset_fingerprint(data.files)}`")
 report.glue_text("origin", "a **synthetic** cohort shipped with the project" if data.synthetic
@@ -78,8 +79,9 @@ report.show_table(provenance_table(data), "Provenance of the data used in this b
 # {glue:text}`sc_reproduced:d` are reproduced (at the paper's precision, within sampling error,
 # or in direction and significance), {glue:text}`sc_inconsistent:d` cannot be reproduced
 # because the paper's own numbers contradict them, {glue:text}`sc_design:d` describe the
-# study's design rather than a result, and {glue:text}`sc_unmapped:d` are not yet computed
-# by any chapter; see {doc}`scorecard`.
+# study's design rather than a result, {glue:text}`sc_not_scored:d` are left unscored for a
+# stated reason, and {glue:text}`sc_unmapped:d` are not yet computed by any chapter; see
+# {doc}`scorecard`.
 #
 # ## Chapters
 #

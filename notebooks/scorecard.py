@@ -26,7 +26,8 @@
 # percentage, Fisher's z for a correlation, or the SE of a median from its range); *same
 # direction and significance* for a ratio on the same side of one or a p-value on the same
 # side of 0.05; *differs* otherwise; *study design, not a result* for doses, dates,
-# schedules and thresholds; *not mapped yet* where no chapter computes the number yet.
+# schedules and thresholds; *not scored, reason given* for numbers deliberately left aside
+# (the reason is shown beside each); *not mapped yet* where no chapter computes the number yet.
 
 # %% tags=["parameters", "remove-cell"]
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
@@ -61,8 +62,9 @@ card_csv = report.write_output(card, "outputs/scorecard", "scorecard", data.synt
 # ({glue:text}`n_reproduced:d` in all); {glue:text}`n_status_3:d` differ,
 # {glue:text}`n_status_4:d` cannot be reproduced because the paper's own numbers contradict
 # them, {glue:text}`n_status_6:d` describe the study's design (doses, dates, schedules,
-# thresholds) rather than a result, and {glue:text}`n_status_7:d` are not yet computed by any
-# chapter ({numref}`tbl-scorecard-summary`). With the shipped synthetic cohort, agreement shows that
+# thresholds) rather than a result, {glue:text}`n_status_7:d` are left unscored for a stated
+# reason and {glue:text}`n_status_8:d` are not yet computed by any chapter
+# ({numref}`tbl-scorecard-summary`). With the shipped synthetic cohort, agreement shows that
 # the generator and the analyses fit together, not that the paper's findings are confirmed.
 # The full table is downloadable: {download}`scorecard.csv <outputs/scorecard/scorecard.csv>`.
 

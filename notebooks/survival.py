@@ -168,6 +168,7 @@ _ = report.write_output(km_times, output_dir, "survival_at_times", data.syntheti
 rel = sv.relapse_summary(patients)
 report.glue_text("n_relapse", count_percent(rel["all"].n, n))
 report.glue_number("n_relapse_k", rel["all"].n)
+report.glue_number("relapse_pct", 100 * rel["all"].n / n)
 for key in ("all", "negative", "positive"):
     report.glue_number(f"relapse_{key}_n", rel[key].n)
     report.glue_number(f"relapse_{key}_median", rel[key].median)
@@ -175,6 +176,7 @@ for key in ("all", "negative", "positive"):
 hs = sv.hsct_summary(patients)
 report.glue_text("n_hsct", count_percent(hs.n, n))
 report.glue_number("n_hsct_k", hs.n)
+report.glue_number("hsct_pct", 100 * hs.n / n)
 report.glue_number("hsct_interval_median", hs.median)
 report.glue_text("hsct_interval_text", hs.text())
 
@@ -484,6 +486,9 @@ for r in fig1.itertuples():
     report.glue_text(f"fig1_{slug}_medians",
                      sv.medians_text(r.median_HSCT, fig1.loc[r.Index, "median_No HSCT"]))
     report.glue_text(f"fig1_{slug}_n", f"{r.n_HSCT} vs {fig1.loc[r.Index, 'n_No HSCT']}")
+    report.glue_number(f"fig1_{slug}_median_hsct", sv.median_or_infinity(r.median_HSCT, r.n_HSCT))
+    report.glue_number(f"fig1_{slug}_median_nohsct", sv.median_or_infinity(
+        fig1.loc[r.Index, "median_No HSCT"], fig1.loc[r.Index, "n_No HSCT"]))
     if r.end_point == "OS":
         nh, nn = fig1.loc[r.Index, "nrm5_HSCT"], fig1.loc[r.Index, "nrm5_No HSCT"]
         vh = fig1.loc[r.Index, "nrm5_var_HSCT"]

@@ -70,7 +70,7 @@ def test_map_refers_to_registry_keys_once():
     m = sc.load_map()
     assert m["key"].is_unique
     assert set(m["key"]) <= set(rg.canonical(reg)["key"])
-    assert set(m["chapter"]) <= {"cohort", "kinetics", "survival", "toxicity"}
+    assert set(m["chapter"]) <= {"cohort", "kinetics", "survival", "toxicity", ""}
     assert (m["scale"] > 0).all()
 
 
@@ -102,3 +102,30 @@ def test_design_facts_are_not_counted_as_unmapped_results():
     assert set(canon.loc[design["key"], "statistic"]) <= sc.DESIGN_STATISTICS
     unmapped = card[card["status"] == "not mapped yet"]
     assert not set(canon.loc[unmapped["key"], "statistic"]) & sc.DESIGN_STATISTICS
+
+
+def test_every_published_result_is_mapped_or_left_aside_with_a_reason():
+    card = sc.scorecard(rg.load_registry(), sc.load_map(), {})
+    rest = card[card["section"] != "Table 3"]  # Table 3 is matched cell by cell (test_book)
+    assert (rest["status"] != "not mapped yet").all(), \
+        sorted(rest.loc[rest["status"] == "not mapped yet", "key"])
+    aside = card[card["status"] == "not scored, reason given"]
+    assert set(aside["key"]) == {"bca_onset", "hlh_pre_ld_mrd"}
+    assert (aside["reason"].str.len() > 20).all()
+    shown = sc.display_table(aside)
+    assert all(r in s for r, s in zip(aside["reason"], shown["Status"]))
+
+
+def test_map_rows_need_a_chapter_or_a_reason_but_not_both(tmp_path):
+    for row in ("x,,,,", "x,survival,k,1,because"):
+        p = tmp_path / "map.csv"
+        p.write_text("key,chapter,glue_key,scale,not_scored\n" + row + "\n")
+        with pytest.raises(ValueError, match="not_scored"):
+            sc.load_map(p)
+
+
+def test_a_median_not_reached_differs_from_a_published_median():
+    r = {"statistic": "median", "value": 43.3, "value_text": "43.3", "unit": "months"}
+    assert sc.classify(r, math.inf) == "differs"
+    assert sc.classify(r, math.nan) == "not computed"
+    assert sc.classify(r, 43.3) == sc.STATUSES[0]

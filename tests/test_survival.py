@@ -467,3 +467,9 @@ def test_survival_notebook_glues_the_library_results(tmp_path: Path):
     assert set(written["end_point"]) == {"lfs", "os"}
     raw = (work / "survival.ipynb").read_text()
     assert "papermill-error-cell-tag" not in raw
+
+
+def test_median_or_infinity_distinguishes_not_reached_from_empty():
+    assert sv.median_or_infinity(43.3, 10) == 43.3
+    assert sv.median_or_infinity(float("nan"), 10) == float("inf")
+    assert np.isnan(sv.median_or_infinity(float("nan"), 0))
