@@ -65,7 +65,7 @@ Nuijten MB, Hartgerink CHJ, van Assen MALM, Epskamp S, Wicherts JM (2016). The p
 statistical reporting errors in psychology (1985–2013). Behav Res Methods 48:1205–1226.
 
 Altman DG, Bland JM (2011). How to obtain the P value from a confidence interval. BMJ
-343:d2090.
+343:d2304.
 
 Brown NJL, Heathers JAJ (2017). The GRIM test: a simple technique detects numerous anomalies
 in the reporting of results in psychology. Soc Psychol Personal Sci 8:363–369.

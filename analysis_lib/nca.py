@@ -99,7 +99,7 @@ References
   PKNCA R package. J Pharmacokinet Pharmacodyn 42(1):11-107 (and the package's
   ``PKNCA.options("conc.blq")`` defaults: first = "keep" (as 0), middle = "drop",
   last = "keep"; ``clean.conc.blq``, ``choose_interval_method``, ``pk.calc.auxc``).
-* Gabrielsson J, Weiner D (2000). Pharmacokinetic and Pharmacodynamic Data Analysis: Concepts
+* Gabrielsson J, Weiner D (2006). Pharmacokinetic and Pharmacodynamic Data Analysis: Concepts
   and Applications, 4th ed. Swedish Pharmaceutical Press, section 2.8 (linear and log
   trapezoidal rules).
 * Certara. Phoenix WinNonlin User's Guide, "NCA computation rules" (Cmax/Tmax first maximum,

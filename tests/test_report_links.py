@@ -1,0 +1,149 @@
+"""The "Source" line of every chapter (report.source_links) and the Sphinx extension that
+resolves its repository links (analysis_lib.sphinxext)."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import pytest
+
+from analysis_lib import cohort, pipeline, report, sphinxext
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------------------------
+# report.source_links / report.notebook_modules
+# --------------------------------------------------------------------------------------------
+
+def test_source_links_explicit_modules():
+    md = report.source_links("cohort", [cohort, "report", "analysis_lib.cohort"]).data
+    assert md == ("**Source:** text notebook {repo}`notebooks/cohort.py` · executed notebook "
+                  "{download}`cohort.ipynb` · library {repo}`analysis_lib/cohort.py`, "
+                  "{repo}`analysis_lib/report.py`")
+
+
+def test_source_links_without_modules():
+    md = report.source_links("x", []).data
+    assert "library" not in md
+    assert "{repo}`notebooks/x.py`" in md
+
+
+def test_source_links_reads_the_notebook_imports(tmp_path):
+    (tmp_path / "analysis_lib").mkdir()
+    for m in ("cohort", "report", "survival", "validation", "io"):
+        (tmp_path / "analysis_lib" / f"{m}.py").write_text("")
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "demo.py").write_text(
+        "# %%\nfrom analysis_lib import cohort, report\n"
+        "from analysis_lib import survival as sv\n"
+        "from analysis_lib.validation import load_dataset\n"
+        "import analysis_lib.io\n"
+        "from analysis_lib import __version__\n"      # not a module: left out
+        "from pandas import DataFrame\n")
+    assert report.notebook_modules(tmp_path / "notebooks" / "demo.py", tmp_path) == [
+        "cohort", "io", "report", "survival", "validation"]
+    md = report.source_links("demo", root=tmp_path).data
+    assert md.endswith("library {repo}`analysis_lib/cohort.py`, {repo}`analysis_lib/io.py`, "
+                       "{repo}`analysis_lib/report.py`, {repo}`analysis_lib/survival.py`, "
+                       "{repo}`analysis_lib/validation.py`")
+
+
+@pytest.mark.parametrize("name", pipeline.NOTEBOOKS)
+def test_every_book_notebook_shows_its_source(name):
+    source = ROOT / "notebooks" / f"{name}.py"
+    assert "display(report.source_links(chapter))" in source.read_text()
+    md = report.source_links(name).data
+    assert f"{{repo}}`notebooks/{name}.py`" in md
+    assert "{repo}`analysis_lib/report.py`" in md
+    for m in report.notebook_modules(source):
+        assert (ROOT / "analysis_lib" / f"{m}.py").is_file()
+
+
+def test_source_links_do_not_depend_on_the_repository(monkeypatch):
+    before = report.source_links("cohort").data
+    monkeypatch.setenv(sphinxext.ENV_URL, "https://example.org/fork")
+    monkeypatch.setenv(sphinxext.ENV_REF, "0123abc")
+    assert report.source_links("cohort").data == before
+    assert "https://" not in before
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", "", "co hort"])
+def test_source_links_rejects_paths(bad):
+    with pytest.raises(ValueError):
+        report.source_links(bad, [])
+    with pytest.raises(ValueError):
+        report.source_links("cohort", [bad])
+
+
+# --------------------------------------------------------------------------------------------
+# analysis_lib.sphinxext
+# --------------------------------------------------------------------------------------------
+
+def test_repository_target_from_config():
+    opts = {"repository_url": "https://github.com/o/r.git/", "repository_branch": "dev"}
+    assert sphinxext.repository_target(opts, {}) == ("https://github.com/o/r", "dev")
+    assert sphinxext.repository_target({"repository_url": "https://x/y"}, {}) == ("https://x/y",
+                                                                                  "main")
+
+
+def test_repository_target_environment_overrides():
+    opts = {"repository_url": "https://github.com/o/r", "repository_branch": "main"}
+    env = {sphinxext.ENV_URL: "https://github.com/fork/r", sphinxext.ENV_REF: "abc123"}
+    assert sphinxext.repository_target(opts, env) == ("https://github.com/fork/r", "abc123")
+    # empty variables (an unset GitHub expression) fall back to the configuration
+    assert sphinxext.repository_target(opts, {sphinxext.ENV_URL: "", sphinxext.ENV_REF: ""}) == (
+        "https://github.com/o/r", "main")
+
+
+def test_repository_target_requires_a_url():
+    with pytest.raises(ValueError, match="repository.url"):
+        sphinxext.repository_target({}, {})
+
+
+def test_configure_sets_role_and_theme(monkeypatch):
+    monkeypatch.delenv(sphinxext.ENV_URL, raising=False)
+    monkeypatch.delenv(sphinxext.ENV_REF, raising=False)
+    config = types.SimpleNamespace(
+        html_theme_options={"repository_url": "https://github.com/cartbook/cartbook",
+                            "repository_branch": "main"},
+        extlinks={})
+    sphinxext._configure(None, config)
+    assert config.extlinks == {"repo": (
+        "https://github.com/cartbook/cartbook/blob/main/%s", "%s")}
+    assert config.html_theme_options["use_download_button"] is True
+
+
+def test_role_renders_in_sphinx(tmp_path, monkeypatch):
+    """A minimal Sphinx build: {repo} links resolve to the configured repository."""
+    from sphinx.application import Sphinx
+
+    monkeypatch.setenv(sphinxext.ENV_URL, "https://github.com/someone/fork")
+    monkeypatch.setenv(sphinxext.ENV_REF, "deadbeef")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text("extensions = ['myst_parser', 'analysis_lib.sphinxext']\n")
+    (src / "index.md").write_text("# T\n\n" + report.source_links("cohort", ["cohort"]).data
+                                  .replace("{download}`cohort.ipynb`", "x") + "\n")
+    app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctree"), "html",
+                 status=None, warning=None, freshenv=True)
+    app.build()
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="https://github.com/someone/fork/blob/deadbeef/notebooks/cohort.py"' in html
+    assert 'href="https://github.com/someone/fork/blob/deadbeef/analysis_lib/cohort.py"' in html
+
+
+def test_repeated_page_scripts_are_dropped_once_each():
+    from types import SimpleNamespace
+
+    from analysis_lib.sphinxext import dedupe_scripts
+
+    def js(name, **attrs):
+        return SimpleNamespace(filename=name, attributes=attrs)
+
+    a, b = js(None, body="const X = 1"), js("x.js")
+    # Sphinx 7.4 keeps the same inline script once with filename None and once with ''
+    scripts = [a, b, js("", body="const X = 1"), js("x.js", defer="defer"), js("x.js")]
+    out = dedupe_scripts(scripts)
+    assert out == [a, b, scripts[3]]
