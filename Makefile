@@ -9,7 +9,7 @@ DATA   ?= data/synthetic
 BUILD  ?= _build
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test env lock data clean bench
+.PHONY: book test env lock data clean bench example
 
 # The shipped synthetic cohort is produced when missing; a user's own DATA is only read.
 ifeq ($(DATA),data/synthetic)
@@ -46,6 +46,14 @@ lock:
 	  .lock-venv/bin/python -m pip freeze; } > requirements.lock
 	rm -rf .lock-venv
 	$(PYTHON) scripts/write_environment.py
+
+# Worked example of the book's "Use your own cohort" chapter: a second synthetic centre of
+# another size, generated (never committed) and built under _build/example/centre_b. The
+# arguments are analysis_lib.templates.CENTRE_B (tests/test_example_centre.py checks this).
+EXAMPLE := _build/example/centre_b
+example: $(STAMP)
+	$(BIN)/cartbook generate --n 120 --seed 2026 --set "sex_counts=(20, 30)" --set "enrolment_reason_counts=(12, 30, 8)" --out $(EXAMPLE)/data
+	$(BIN)/cartbook build --data $(EXAMPLE)/data --build-dir $(EXAMPLE)/_build
 
 bench: $(STAMP) data/synthetic/patients.csv
 	$(BIN)/python benchmarks/bench_build.py
