@@ -134,7 +134,12 @@ def median_range(x: pd.Series | np.ndarray, digits: int = 1) -> str:
 
 
 def count_percent(k: int, n: int, digits: int = 0) -> str:
-    """``27 (54%)``."""
+    """``27 (54%)``; ``<5`` when small-cell suppression is on and ``0 < k < 5``
+    (:mod:`analysis_lib.privacy`)."""
+    from .privacy import count_text, is_small
+
+    if is_small(k):
+        return count_text(k)
     return f"{k} ({100 * k / n:.{digits}f}%)" if n else f"{k} (–)"
 
 

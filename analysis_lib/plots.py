@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from . import privacy
 from .cohort import days_to_months
 from .survival import KaplanMeier
 
@@ -94,7 +95,7 @@ def _risk_rows(ax: plt.Axes, labels: list[str], counts: list[np.ndarray], times:
     for i, (lab, cnt, col) in enumerate(zip(labels, counts, colours)):
         y = k - 1 - i
         for t, c in zip(times, cnt):
-            ax.text(t, y, f"{int(c)}", ha="center", va="center", fontsize=8.5, color=col)
+            ax.text(t, y, privacy.count_text(int(c)), ha="center", va="center", fontsize=8.5, color=col)
     ax.set_ylim(-0.6, k - 0.4)
     ax.set_yticks(range(k - 1, -1, -1), labels, fontsize=8.5)
     for tick, col in zip(ax.get_yticklabels(), colours):

@@ -545,15 +545,28 @@ def _finalise(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def load_dataset(data_dir: Path | str) -> ValidationReport:
+def load_dataset(data_dir: Path | str, pseudonymise: bool | None = None) -> ValidationReport:
     """Validate ``data_dir`` and return the report with typed tables.
 
     Raises :class:`DataValidationError` (whose message lists every problem) when the data
     have any problem, so that no analysis runs on bad input.
+
+    ``pseudonymise`` (default: unless every file is marked synthetic) replaces every
+    ``patient_id`` by a keyed pseudonym (:mod:`analysis_lib.privacy`) before the tables are
+    returned, so no chapter ever sees, shows or writes a real patient code.
     """
     report = validate_dir(data_dir)
     if not report.ok:
         raise DataValidationError(report)
+    if pseudonymise is None:
+        pseudonymise = not all(_is_true(report.metadata.get(k, {}).get("synthetic", ""))
+                               for k in report.files)
+    if pseudonymise:
+        from . import privacy
+
+        key = privacy.pseudonym_key(Path(report.files[k]).read_bytes()
+                                    for k in sorted(report.files))
+        report.tables = privacy.pseudonymise(report.tables, key)
     return report
 
 
