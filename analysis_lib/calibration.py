@@ -534,3 +534,167 @@ def fitted_table(record: Mapping) -> pd.DataFrame:
         "Fitted": [f"{v:.4g}" for v in record["rounded"].values()],
         "Approx. SE": [f"{se.get(k, float('nan')):.3g}" for k in record["rounded"]],
     })
+
+
+# --------------------------------------------------------------------------------------------
+# Stage 3: the scorecard as the objective (closing the loop)
+# --------------------------------------------------------------------------------------------
+#
+# Stages 1 and 2 use a short list of calibration targets. The scorecard
+# (:mod:`analysis_lib.scorecard`) scores *every* number the paper prints, as computed by the
+# book's own chapters. Stage 3 makes that the objective: each of the best candidates of the
+# seed search is written out, the four result chapters are executed on it exactly as the book
+# executes them, and the cohort whose scorecard agrees with the paper most often is chosen.
+
+#: Chapters whose glued values the scorecard reads.
+SCORECARD_CHAPTERS: tuple[str, ...] = ("cohort", "kinetics", "survival", "toxicity")
+
+
+def _statuses() -> tuple[str, ...]:
+    from .scorecard import STATUSES
+
+    return STATUSES
+
+
+def objective_exclusions(registry: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Published numbers left out of the scorecard objective, with the reason: numbers the
+    audit shows the paper's own numbers contradict (the finding's reason), numbers that
+    describe the study's design rather than a result, and numbers left unscored in the
+    reproduction map (its reason). Independent of any data."""
+    from .feasibility import FINDINGS
+    from .registry import load_registry
+    from .scorecard import load_map, scorecard
+
+    st = _statuses()
+    card = scorecard(load_registry() if registry is None else registry, load_map(), {})
+    reasons = {f.key: f"{f.verdict}: {f.reason}" for f in FINDINGS}
+    rows = []
+    for r in card.itertuples():
+        if r.status == st[4]:
+            why = " ".join(reasons[k.strip()] for k in r.audit.split(",") if k.strip())
+            kind = "paper inconsistent (audit)"
+        elif r.status == st[6]:
+            kind, why = "study design", "a dose, date, schedule or threshold, not a result"
+        elif r.status == st[7]:
+            kind, why = "not scored", r.reason
+        else:
+            continue
+        rows.append({"key": r.key, "section": r.section, "quantity": r.quantity,
+                     "published": r.published, "excluded as": kind, "reason": why})
+    return pd.DataFrame(rows)
+
+
+def scorecard_score(card: pd.DataFrame) -> dict[str, int]:
+    """The objective of stage 3 for one scorecard: ``score`` = published results matched at
+    the paper's precision or within sampling error; ``eligible`` = published results that can
+    be scored (all but design numbers, numbers the audit shows inconsistent and numbers left
+    unscored); ``direction`` = results agreeing only in direction and significance (the first
+    tie-break); and the count of every status."""
+    st = _statuses()
+    counts = card["status"].value_counts()
+    n = {s: int(counts.get(s, 0)) for s in st}
+    excluded = n[st[4]] + n[st[6]] + n[st[7]]
+    return {"score": n[st[0]] + n[st[1]], "eligible": len(card) - excluded,
+            "direction": n[st[2]], **{f"n_{i}": n[s] for i, s in enumerate(st)}}
+
+
+def cohort_scorecard(patients_dir: Path, build_dir: Path, *, jobs: int | None = None,
+                     root: Path | None = None) -> pd.DataFrame:
+    """Execute the result chapters on the cohort in ``patients_dir`` (as the book does, with
+    the book's default parameters) and return its scorecard."""
+    from .pipeline import ROOT, run_notebooks
+    from .registry import load_registry
+    from .scorecard import collect_glued, load_map, scorecard
+
+    for attempt in range(2):  # a kernel that dies at start-up under load gets one retry
+        res, _ = run_notebooks(SCORECARD_CHAPTERS, Path(patients_dir), Path(build_dir),
+                               root=root or ROOT, jobs=jobs)
+        failed = [r for r in res if r.status == "failed"]
+        if not failed or "Kernel died" not in failed[0].error:
+            break
+    if failed:
+        raise RuntimeError(f"chapter {failed[0].name!r} failed on {patients_dir}:\n"
+                           f"{failed[0].error}")
+    return scorecard(load_registry(), load_map(),
+                     collect_glued(Path(build_dir) / "cache", list(SCORECARD_CHAPTERS)))
+
+
+def search_seeds_by_scorecard(seed_search: pd.DataFrame, candidates: int, work_dir: Path, *,
+                              jobs: int | None = None,
+                              progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Stage 3: the scorecard score of the ``candidates`` best seeds of ``seed_search``
+    (stage 2's table, best first), best first: highest ``score``, then highest ``direction``,
+    then smallest stage-2 ``distance``, then seed."""
+    import shutil
+
+    from .synthetic import SyntheticParams, generate_cohort, write_cohort
+
+    rows = []
+    top = seed_search.sort_values(["distance", "seed"], kind="stable").head(candidates)
+    for rank, (seed, dist) in enumerate(zip(top["seed"], top["distance"]), start=1):
+        cand = Path(work_dir) / f"seed_{int(seed)}"
+        if cand.exists():
+            shutil.rmtree(cand)
+        write_cohort(generate_cohort(n=N_PUBLISHED, seed=int(seed), params=SyntheticParams()),
+                     cand / "data")
+        card = cohort_scorecard(cand / "data", cand / "build", jobs=jobs)
+        row = {"seed": int(seed), "distance_rank": rank, "distance": float(dist),
+               **scorecard_score(card)}
+        rows.append(row)
+        shutil.rmtree(cand, ignore_errors=True)
+        if progress:
+            progress(f"seed {int(seed)} ({rank}/{len(top)}): {row['score']} of "
+                     f"{row['eligible']} results reproduced")
+    out = pd.DataFrame(rows)
+    out["_neg_score"], out["_neg_dir"] = -out["score"], -out["direction"]
+    out = out.sort_values(["_neg_score", "_neg_dir", "distance", "seed"], kind="stable")
+    return out.drop(columns=["_neg_score", "_neg_dir"]).reset_index(drop=True)
+
+
+def write_scorecard_search(out_dir: Path, candidates: int = 30, *, jobs: int | None = None,
+                           progress: Callable[[str], None] | None = None) -> Path:
+    """Stage 3 record (``scorecard_search.csv``): the scorecard score of the best
+    ``candidates`` seeds of ``seed_search.csv``; its first row is the shipped cohort's seed
+    (:data:`analysis_lib.synthetic.DEFAULT_SEED`)."""
+    import tempfile
+
+    from .io import write_table
+
+    seeds = pd.read_csv(Path(out_dir) / "seed_search.csv", comment="#")
+    with tempfile.TemporaryDirectory(prefix="cartbook-scorecard-") as tmp:
+        table = search_seeds_by_scorecard(seeds, candidates, Path(tmp), jobs=jobs,
+                                          progress=progress)
+    return write_table(table, Path(out_dir) / "scorecard_search.csv",
+                       {"synthetic": "true", "description": "scorecard of the best candidate "
+                        "SYNTHETIC cohorts (n = 50) of the seed search: score = published "
+                        "results matched at the paper's precision or within sampling error, "
+                        "out of eligible; best first"})
+
+
+def load_scorecard_search(path: Path | None = None) -> pd.DataFrame:
+    """The committed stage-3 record (``data/calibration/scorecard_search.csv``)."""
+    path = Path(path) if path else Path(__file__).resolve().parent.parent / "data" / "calibration" / "scorecard_search.csv"
+    return pd.read_csv(path, comment="#")
+
+
+def scorecard_search_table(record: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """The best ``top`` candidates of the stage-3 record as shown in the book: seed, rank in
+    the stage-2 seed search, stage-2 distance, and the scorecard counts."""
+    st = _statuses()
+    r = record.head(top)
+    return pd.DataFrame({
+        "Seed": r["seed"].astype(int),
+        "Stage-2 rank": r["distance_rank"].astype(int),
+        "Stage-2 distance": [f"{v:.2f}" for v in r["distance"]],
+        "Reproduced (score)": [f"{s} of {e}" for s, e in zip(r["score"], r["eligible"])],
+        "At precision": r["n_0"].astype(int),
+        "Within sampling error": r["n_1"].astype(int),
+        "Direction only": r["n_2"].astype(int),
+        st[3].capitalize(): r["n_3"].astype(int),
+    })
+
+
+def exclusion_summary(exclusions: pd.DataFrame) -> pd.DataFrame:
+    """Counts of published numbers left out of the scorecard objective, by reason kind."""
+    c = exclusions["excluded as"].value_counts()
+    return pd.DataFrame({"Excluded as": c.index, "Numbers": c.to_numpy()})

@@ -73,6 +73,20 @@ def _generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _template(args: argparse.Namespace) -> int:
+    from .templates import FORMATS, write_templates
+
+    formats = FORMATS if args.format == "both" else (args.format,)
+    try:
+        paths = write_templates(Path(args.out), formats)
+    except (ValueError, OSError) as exc:
+        print(f"cartbook template: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for p in paths:
+        print(f"wrote {p}")
+    return EXIT_OK
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from . import calibration
 
@@ -81,6 +95,8 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"wrote {calibration.write_population_fit(out, n=args.population)}")
     elif args.stage == "seeds":
         print(f"wrote {calibration.write_seed_search(out, range(1, args.seeds + 1))}")
+    elif args.stage == "scorecard":
+        print(f"wrote {calibration.write_scorecard_search(out, args.candidates, jobs=args.jobs, progress=lambda m: print(m, flush=True))}")
     print(f"wrote {calibration.write_report(out)}")
     return EXIT_OK
 
@@ -89,8 +105,12 @@ def _build(args: argparse.Namespace) -> int:
     from .pipeline import BuildError, InvalidDataError, build_book
 
     try:
+        if args.min_cell_count < 0:
+            print("cartbook build: --min-cell-count must be >= 0", file=sys.stderr)
+            return EXIT_USAGE
+        overrides = {"min_cell_count": args.min_cell_count} if args.min_cell_count else None
         result = build_book(Path(args.data), Path(args.build_dir) if args.build_dir else None,
-                            jobs=args.jobs, force=args.force)
+                            jobs=args.jobs, force=args.force, overrides=overrides)
     except InvalidDataError as exc:
         print(exc.report.to_text(), file=sys.stderr)
         print("Build stopped: the data are invalid. Nothing was written.", file=sys.stderr)
@@ -120,19 +140,36 @@ def main(argv: list[str] | None = None) -> int:
                    help="override a model parameter (repeatable), e.g. --set alpha_typical=0.2")
     p.set_defaults(func=_generate)
 
+    p = sub.add_parser("template", help="write empty input files (CSV and/or Excel) generated "
+                       "from the data model, to fill with your own cohort")
+    p.add_argument("--out", required=True, help="directory to write the templates to")
+    p.add_argument("--format", choices=["csv", "xlsx", "both"], default="both",
+                   help="csv: patients.csv and kinetics.csv; xlsx: cartbook_template.xlsx "
+                   "(default: both)")
+    p.set_defaults(func=_template)
+
     p = sub.add_parser("calibrate", help="refit the synthetic generator (stage fit), search "
-                       "seeds (stage seeds) or rewrite the calibration report (stage report)")
-    p.add_argument("--stage", choices=["fit", "seeds", "report"], default="report")
+                       "seeds (stage seeds), score the best seeds with the book's scorecard "
+                       "(stage scorecard) or rewrite the calibration report (stage report)")
+    p.add_argument("--stage", choices=["fit", "seeds", "scorecard", "report"], default="report")
     p.add_argument("--out", default="data/calibration")
     p.add_argument("--population", type=int, default=20_000, help="population size (fit)")
     p.add_argument("--seeds", type=int, default=3000, help="candidate seeds 1..N (seeds)")
+    p.add_argument("--candidates", type=int, default=30,
+                   help="best seeds of the seed search scored by the book's scorecard (scorecard)")
+    p.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel (scorecard)")
     p.set_defaults(func=_calibrate)
 
     p = sub.add_parser("build", help="validate, execute the notebooks and build the book")
     p.add_argument("--data", default="data/synthetic", help="data directory")
-    p.add_argument("--build-dir", default=None, help="output directory (default _build)")
+    p.add_argument("--build-dir", "--out", dest="build_dir", default=None,
+                   help="output directory (default _build)")
     p.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel")
     p.add_argument("--force", action="store_true", help="ignore the cache")
+    p.add_argument("--min-cell-count", type=int, default=0, metavar="K",
+                   help="show counts from 1 to K-1 as <K in tables, n (%%) phrases, numbers at "
+                        "risk and downloads (default 0: off); patient codes of data not marked "
+                        "synthetic are always pseudonymised")
     p.set_defaults(func=_build)
 
     args = parser.parse_args(argv)

@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: values), receives their directory as the parameter ``notebooks_dir``, and is re-executed
 #: whenever any of them changes.
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("cohort", "kinetics", "survival", "toxicity", "data_dictionary", "synthetic_data"),
+    ("cohort", "kinetics", "survival", "toxicity", "data_dictionary", "synthetic_data",
+     "own_data"),
     ("scorecard", "index"),
 )
 #: Every notebook of the book, in build order.
@@ -56,6 +57,7 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "mrd_cuts": [1e-4, 1e-3, 1e-2],
     "mrd_negative_below": 1e-4,
     "conf_level": 0.95,
+    "min_cell_count": 0,
 }
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -372,7 +374,11 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
         raise BuildError(msg + "\n\nThe book was not rebuilt; the previous build is unchanged.")
 
     html = build_dir / "html"
-    book_key = _sha([("notebooks", json.dumps(keys, sort_keys=True).encode())]
+    # the repository links are filled in at book-build time from these (analysis_lib.sphinxext)
+    link_env = {k: os.environ.get(k, "") for k in ("CARTBOOK_REPOSITORY_URL",
+                                                   "CARTBOOK_REPOSITORY_REF")}
+    book_key = _sha([("notebooks", json.dumps(keys, sort_keys=True).encode()),
+                     ("links", json.dumps(link_env, sort_keys=True).encode())]
                     + [(str(p.relative_to(root)), p.read_bytes()) for p in _book_sources(root)])
     stamp = html / ".cartbook-key"
     if not force and stamp.is_file() and stamp.read_text() == book_key and (html / "index.html").is_file():

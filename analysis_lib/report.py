@@ -43,8 +43,11 @@ def md_table(frame: pd.DataFrame, caption: str, label: str) -> str:
 
 
 def show_table(frame: pd.DataFrame, caption: str, label: str) -> None:
-    """Display ``frame`` as a numbered, captioned table in the book."""
-    display(Markdown(md_table(frame, caption, label)))
+    """Display ``frame`` as a numbered, captioned table in the book (small counts suppressed
+    when :func:`analysis_lib.privacy.set_min_cell_count` is on)."""
+    from .privacy import suppress_table
+
+    display(Markdown(md_table(suppress_table(frame), caption, label)))
 
 
 def glue_number(key: str, value: float | int) -> None:
@@ -100,9 +103,12 @@ def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None) -
 
 
 def write_output(frame: pd.DataFrame, output_dir: str | Path, name: str, synthetic: bool) -> Path:
-    """Write a result table as CSV under ``output_dir``, marked synthetic when it is."""
+    """Write a result table as CSV under ``output_dir``, marked synthetic when it is (small
+    counts suppressed as in the book's tables when suppression is on)."""
     from .io import write_table
+    from .privacy import suppress_table
 
+    frame = suppress_table(frame)
     meta = {"synthetic": "true" if synthetic else "false",
             "description": ("SYNTHETIC data: derived from a synthetic cohort, not patients"
                             if synthetic else "derived from the supplied cohort"),
@@ -123,8 +129,69 @@ def data_notice(synthetic: bool, description: str = "") -> Markdown:
         extra = f" {html.escape(description)}" if description else ""
         return Markdown(f":::{{admonition}} Synthetic data\n:class: warning\n"
                         f"{SYNTHETIC_NOTICE}{extra}\n:::")
+    from .privacy import min_cell_count
+
+    k = min_cell_count()
+    small = f" Counts from 1 to {k - 1} are shown as <{k}." if k > 1 else ""
     return Markdown(":::{admonition} Data of this build\n:class: note\nComputed from the "
-                    "cohort supplied for this build (not marked synthetic).\n:::")
+                    "cohort supplied for this build (not marked synthetic). Patient codes are "
+                    f"replaced by pseudonyms (P001, P002, …).{small}\n:::")
+
+
+def notebook_modules(source: str | Path, root: str | Path | None = None) -> list[str]:
+    """The ``analysis_lib`` modules that the text notebook ``source`` imports (``from
+    analysis_lib import a, b``, ``from analysis_lib.a import f``, ``import analysis_lib.a``),
+    sorted; names that are not module files of ``root/analysis_lib`` are left out."""
+    import ast
+
+    lib = (Path(root) if root is not None else Path(__file__).resolve().parent.parent) / "analysis_lib"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(Path(source).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "analysis_lib":
+                found.update(a.name for a in node.names)
+            elif node.module.startswith("analysis_lib."):
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names
+                         if a.name.startswith("analysis_lib."))
+    return sorted(m for m in found if (lib / f"{m}.py").is_file())
+
+
+def source_links(chapter: str, modules: Any = None, *, root: str | Path | None = None) -> Markdown:
+    """The *Source* line of a chapter: its text notebook ``notebooks/<chapter>.py`` and the
+    library modules it uses, in the repository, and the executed notebook to download.
+
+    ``modules`` are module objects or names (``cohort`` or ``analysis_lib.cohort``); by default
+    those the notebook imports (:func:`notebook_modules`). Repository links use the
+    ``{repo}`` role of :mod:`analysis_lib.sphinxext`, which the book build resolves from
+    ``_config.yml`` (``repository.url``, ``repository.branch``) or the environment
+    (``CARTBOOK_REPOSITORY_URL``, ``CARTBOOK_REPOSITORY_REF``): the output is the same
+    wherever the book is published.
+    """
+    import re
+
+    from .sphinxext import ROLE
+
+    if not re.fullmatch(r"[A-Za-z_]\w*", chapter):
+        raise ValueError(f"not a chapter name: {chapter!r}")
+    base = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    if modules is None:
+        source = base / "notebooks" / f"{chapter}.py"
+        names = notebook_modules(source, base) if source.is_file() else []
+    else:
+        names = []
+        for m in modules:
+            name = str(getattr(m, "__name__", m)).removeprefix("analysis_lib.")
+            if not re.fullmatch(r"[A-Za-z_]\w*", name):
+                raise ValueError(f"not an analysis_lib module: {m!r}")
+            names.append(name)
+        names = sorted(set(names))
+    parts = [f"text notebook {{{ROLE}}}`notebooks/{chapter}.py`",
+             f"executed notebook {{download}}`{chapter}.ipynb`"]
+    if names:
+        parts.append("library " + ", ".join(f"{{{ROLE}}}`analysis_lib/{n}.py`" for n in names))
+    return Markdown("**Source:** " + " · ".join(parts))
 
 
 GLUE_PREFIX = "application/papermill.record/"

@@ -22,22 +22,25 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/cohort"
 chapter = "cohort"
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
 age_cut_years = 10.0
 mrd_cuts = [1e-4, 1e-3, 1e-2]
 mrd_negative_below = 1e-4
 conf_level = 0.95
 
 # %% tags=["remove-input"]
-from analysis_lib import cohort, plots, report
+from analysis_lib import cohort, plots, privacy, report
 from analysis_lib.validation import load_dataset
 
-data = load_dataset(data_dir)
+data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
+privacy.set_min_cell_count(min_cell_count)
 patients = data.tables["patients"]
 display(report.data_notice(data.synthetic))
 report.show_parameters(
     dict(data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
          mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below, conf_level=conf_level),
     report.dataset_fingerprint(data.files))
+display(report.source_links(chapter))
 
 # %% tags=["remove-cell"]
 n = len(patients)
@@ -112,7 +115,7 @@ report.glue_text("n_alive", str(fu.n_censored))
 # %% [markdown]
 # ## Follow-up
 #
-# Median follow-up, estimated by the reverse Kaplan–Meier method (the {glue:md}`n_alive`
+# Median follow-up, estimated by the reverse Kaplan–Meier method {cite:p}`schemper1996` (the {glue:md}`n_alive`
 # patients alive at last contact are the "events"; deaths are censored), was
 # {glue:md}`followup_text`. Observed follow-up ranged over {glue:md}`followup_range`
 # ({numref}`fig-followup`).
@@ -144,7 +147,7 @@ for key, r in zip(("cr", "mrd_negative_cr"), rates):
 #
 # At day 28, {glue:md}`cr_text` of patients were in complete remission with or without full
 # haematological recovery (CR/CRi), and {glue:md}`mrd_negative_cr_text` were in MRD-negative
-# CR/CRi ({numref}`tbl-response`). Confidence intervals are exact (Clopper–Pearson), as R's
+# CR/CRi ({numref}`tbl-response`). Confidence intervals are exact {cite:p}`clopper1934`, as R's
 # `binom.test` gives them.
 
 # %% tags=["remove-input"]

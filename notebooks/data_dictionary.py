@@ -40,6 +40,7 @@ from analysis_lib.validation import load_dataset
 data = load_dataset(data_dir)
 display(report.data_notice(data.synthetic))
 report.show_parameters(dict(data_dir=data_dir), report.dataset_fingerprint(data.files))
+display(report.source_links(chapter))
 for t in schema.TABLES:
     report.glue_number(f"n_fields_{t.name}", len(t.fields))
     report.glue_number(f"n_rows_{t.name}", len(data.tables[t.name]))

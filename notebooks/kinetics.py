@@ -22,14 +22,15 @@
 # (Cmax) and its day (Tmax), the last day with a level at or above the lower limit of
 # quantification (Tlast, the persistence) and the area under the curve over the first 28 days
 # (AUC0–28d), computed by the linear-up/log-down rule, with results below the LLOQ handled as in
-# R's PKNCA (the rules are documented in the `analysis_lib.nca` module). Groups are compared
-# with the Mann–Whitney (Wilcoxon rank-sum) test and associations with Spearman's rank
+# R's PKNCA {cite:p}`denney2015` (the rules are documented in the `analysis_lib.nca` module). Groups are compared
+# with the Mann–Whitney (Wilcoxon rank-sum) test {cite:p}`hollander1973` and associations with Spearman's rank
 # correlation, both computed exactly as R's `wilcox.test` and `cor.test` do.
 
 # %% tags=["parameters", "remove-cell"]
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/kinetics"
 chapter = "kinetics"
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
 age_cut_years = 10.0
 mrd_cuts = [1e-4, 1e-3, 1e-2]
 mrd_negative_below = 1e-4
@@ -44,11 +45,12 @@ spearman_method = "auto"  # Spearman p: "auto" (R's default) or "asymptotic" (t 
 # %% tags=["remove-input"]
 import pandas as pd
 
-from analysis_lib import kinetics, plots, report
+from analysis_lib import kinetics, plots, privacy, report
 from analysis_lib.cohort import format_mrd
 from analysis_lib.validation import load_dataset
 
-data = load_dataset(data_dir)
+data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
+privacy.set_min_cell_count(min_cell_count)
 patients = data.tables["patients"]
 samples = data.tables["kinetics"]
 display(report.data_notice(data.synthetic))
@@ -60,6 +62,7 @@ report.show_parameters(
                               else expansion_threshold),
          mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method),
     report.dataset_fingerprint(data.files))
+display(report.source_links(chapter))
 
 # %% tags=["remove-cell"]
 params = kinetics.kinetic_parameters(samples, patients, auc_method=auc_method,

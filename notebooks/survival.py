@@ -27,6 +27,7 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/survival"
 chapter = "survival"
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
 conf_level = 0.95
 age_cut_years = 10.0
 mrd_cuts = [1e-4, 1e-3, 1e-2]
@@ -46,12 +47,13 @@ import numpy as np
 import pandas as pd
 
 from analysis_lib import competing_risks as cr
-from analysis_lib import cox, feasibility, plots, report
+from analysis_lib import cox, feasibility, plots, privacy, report
 from analysis_lib import survival as sv
 from analysis_lib.cohort import count_percent, format_mrd
 from analysis_lib.validation import load_dataset
 
-data = load_dataset(data_dir)
+data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
+privacy.set_min_cell_count(min_cell_count)
 patients = data.tables["patients"]
 kinetics = data.tables["kinetics"]
 display(report.data_notice(data.synthetic))
@@ -62,6 +64,7 @@ report.show_parameters(
          landmarks_months=landmarks_months, main_landmark_months=main_landmark_months,
          bca_unit_days=bca_unit_days, risk_table_step_months=risk_table_step_months),
     report.dataset_fingerprint(data.files))
+display(report.source_links(chapter))
 
 # %% tags=["remove-cell"]
 n = len(patients)
@@ -323,7 +326,7 @@ for name in ("lfs", "os"):
 # {glue:text}`lfs_mv_params:d` coefficients, {glue:text}`lfs_mv_epv:.1f` events per
 # variable; the OS model {glue:text}`os_mv_events:d` events for
 # {glue:text}`os_mv_params:d` coefficients, {glue:text}`os_mv_epv:.1f` events per variable.
-# Both are far below the rule of thumb of 10 (Peduzzi et al. 1996), so their coefficients are
+# Both are far below the rule of thumb of 10 {cite:p}`peduzzi1996`, so their coefficients are
 # unstable and biased away from 1, as the paper's would have been with its 17 LFS and 12 OS
 # events. The paper's own Table 1 ({numref}`tbl-published-table1`) is shown for comparison;
 # its intervals and p-values are mutually consistent (audit finding `multivariable_wald_ci`).
@@ -618,7 +621,7 @@ for r in s2_rows.itertuples():
 # ```{glue:figure} fig_s2
 # :name: fig-s2
 #
-# OS and LFS by cytogenetic risk group, high vs low/intermediate (NCCN 2024; the equivalent of
+# OS and LFS by cytogenetic risk group, high vs low/intermediate (NCCN 2024: {cite:t}`shah2024`; the equivalent of
 # Supplementary Figure S2).
 # ```
 
@@ -677,21 +680,21 @@ report.glue_figure("fig_simon_makuch", plots.survival_curves(sm_panels, risk_tim
 # patient counted in the "HSCT" group had to be alive (and, for LFS, leukaemia-free) until
 # the transplant, so the months between infusion and transplant, during which nobody in that
 # group *could* have an event, are credited to transplantation: immortal time
-# (Suissa 2008), {glue:text}`it_immortal_total:.0f` patient-months here,
+# {cite:p}`suissa2008`, {glue:text}`it_immortal_total:.0f` patient-months here,
 # {glue:text}`it_immortal_share:.1f`% of the transplanted patients' follow-up. Patients who
 # died or relapsed early, before they could be transplanted, all land in the "no HSCT" group.
 # The published comparison, and the Cox models above that include "Bridging HSCT" as a
 # baseline covariate, are biased in favour of transplantation. Three analyses avoid this
 # ({numref}`tbl-immortal`):
 #
-# * **HSCT as a time-dependent covariate**: each patient contributes unexposed time from
+# * **HSCT as a time-dependent covariate** {cite:p}`mantel1974`: each patient contributes unexposed time from
 #   infusion to transplant and exposed time afterwards, in a Cox model on counting-process
 #   `(start, stop]` data (R: `coxph(Surv(tstart, tstop, event) ~ hsct)` after `tmerge`).
-# * **Landmark analysis** at {glue:text}`it_main_landmark:.0f` months (and the other landmarks
+# * **Landmark analysis** {cite:p}`anderson1983` at {glue:text}`it_main_landmark:.0f` months (and the other landmarks
 #   in the parameters): only the {glue:text}`it_main_landmark_n:d` patients alive at the
 #   landmark are compared, by whether they had been transplanted by then, with time restarted
 #   at the landmark; {glue:text}`it_late_hsct:d` later transplants count as "no HSCT".
-# * **Simon–Makuch curves** ({numref}`fig-simon-makuch`): the Kaplan–Meier estimator with
+# * **Simon–Makuch curves** {cite:p}`simon1984` ({numref}`fig-simon-makuch`): the Kaplan–Meier estimator with
 #   patients moving from the "no HSCT yet" to the "HSCT" risk set at their transplant.
 #
 # **Overall survival.** {glue:md}`it_os_verdict`
@@ -749,13 +752,15 @@ _ = report.write_output(it_out.reset_index(level=0), output_dir, "hsct_immortal_
 # (survival-methods)=
 # ## Methods and checks against R
 #
-# Kaplan–Meier estimates use Greenwood's variance; the plain, log and log-log intervals and the
+# Kaplan–Meier estimates {cite:p}`kaplan1958` use Greenwood's variance {cite:p}`greenwood1926`; the plain, log and log-log intervals and the
 # median with its interval are those of R's `survfit` (`conf.type`), medians from
-# `print.survfit`. Log-rank tests are R's `survdiff` (K groups, optionally stratified). Cox
-# models are fitted by Newton–Raphson on the partial likelihood with Efron's handling of ties
+# `print.survfit`. Log-rank tests {cite:p}`mantel1966` are R's `survdiff` (K groups, optionally stratified). Cox
+# models {cite:p}`cox1972` are fitted by Newton–Raphson on the partial likelihood with
+# Efron's handling of ties {cite:p}`efron1977`
 # (R's `coxph` default), for right-censored and counting-process data; Wald intervals and
 # p-values. The proportional-hazards test is `cox.zph` of survival 3.x. Cumulative incidence
-# is the Aalen–Johansen estimate with the variance and Gray's test of `cmprsk::cuminc`
+# is the Aalen–Johansen estimate {cite:p}`aalen1978` with the variance and Gray's test
+# {cite:p}`gray1988` of `cmprsk::cuminc`
 # (rho = 0). Gray's test of the cumulative incidence of relapse and NRM across groups is in
 # {numref}`tbl-gray`.
 #

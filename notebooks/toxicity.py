@@ -23,6 +23,7 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/toxicity"
 chapter = "toxicity"
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
 conf_level = 0.95
 age_cut_years = 10.0
 severe_crs_grade = 3
@@ -38,10 +39,11 @@ epv_advised = 10
 import numpy as np
 import pandas as pd
 
-from analysis_lib import cohort, feasibility, plots, report, toxicity
+from analysis_lib import cohort, feasibility, plots, privacy, report, toxicity
 from analysis_lib.validation import load_dataset
 
-data = load_dataset(data_dir)
+data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
+privacy.set_min_cell_count(min_cell_count)
 patients = data.tables["patients"]
 display(report.data_notice(data.synthetic))
 report.show_parameters(
@@ -51,6 +53,7 @@ report.show_parameters(
          screen_threshold=screen_threshold, screen_test=screen_test,
          il6_thresholds=il6_thresholds, epv_advised=epv_advised),
     report.dataset_fingerprint(data.files))
+display(report.source_links(chapter))
 fmt, ci, fp = toxicity.format_ratio, toxicity.format_ci, toxicity.format_p
 lvl = round(100 * conf_level)
 
@@ -130,7 +133,7 @@ report.glue_figure("fig_grades", plots.grade_distributions({"CRS": crs_dist, "IC
 # :name: fig-grades
 #
 # Patients by highest grade of CRS (left) and ICANS (right) within four weeks of infusion
-# (ASTCT 2018 consensus grading; 0 = none).
+# (ASTCT 2018 consensus grading, {cite:t}`lee2019`; 0 = none).
 # ```
 
 # %% tags=["remove-cell"]
@@ -255,7 +258,7 @@ report.glue_text("label_dose", labels["dose_low"])
 #
 # Both models spend {glue:text}`m1_k:d` covariates on {glue:text}`m1_events:d` events: an
 # events-per-variable (EPV) of {glue:text}`m1_epv:.1f`. The usual advice is at least
-# {glue:text}`epv_advised:d` (Peduzzi et al. 1996), which for {glue:text}`m1_k:d` covariates
+# {glue:text}`epv_advised:d` {cite:p}`peduzzi1996`, which for {glue:text}`m1_k:d` covariates
 # needs {glue:text}`m1_events_needed:d` events. Below that, maximum-likelihood odds ratios are
 # biased away from 1, Wald intervals are unreliable and a single patient can move an estimate
 # by an order of magnitude.
@@ -267,7 +270,7 @@ report.glue_text("label_dose", labels["dose_low"])
 #   {glue:md}`label_post` is {glue:md}`m2_post_ld_mrd_low_ml`; Firth's estimate is
 #   {glue:md}`m2_post_ld_mrd_low_firth`.
 #
-# Firth's method (Firth 1993; Heinze & Schemper 2002) maximises the likelihood penalised by
+# Firth's method {cite:p}`firth1993,heinze2002` maximises the likelihood penalised by
 # Jeffreys' prior. It removes the first-order bias of the ML estimate and gives finite
 # estimates even under separation; its intervals come from the profile of the penalised
 # likelihood and its p-values from the penalised likelihood-ratio test, as `logistf` reports
@@ -447,7 +450,7 @@ thr_icans = toxicity.threshold_table(marker, outc["icans_any"], thresholds, conf
 # {glue:text}`roc_crs_severe_n_neg:d` without) and {glue:md}`roc_icans_any_text` for ICANS
 # ({glue:text}`roc_icans_any_n_pos:d` with, {glue:text}`roc_icans_any_n_neg:d` without). The
 # AUC is the Mann–Whitney probability that a patient with the event has the higher peak (ties
-# count one half); its interval is DeLong's (DeLong et al. 1988), AUC ± z·SE cut to [0, 1] as
+# count one half); its interval is DeLong's {cite:p}`delong1988`, AUC ± z·SE cut to [0, 1] as
 # in R's pROC. With few events these intervals are approximate.
 #
 # {numref}`tbl-il6-thresholds` gives sensitivity and specificity at fixed thresholds, with
@@ -553,7 +556,7 @@ dose_csv = report.write_output(dose, output_dir, "dose_threshold", data.syntheti
 # likelihood (Newton–Raphson, as R's `glm`); Wald intervals are `b ± z·SE` as SPSS and R's
 # `confint.default` give them; profile-likelihood intervals invert the likelihood-ratio test,
 # found by root-finding on the profile deviance (R's `confint(glm)` interpolates the same
-# profile on a grid). *Separation* is detected by linear programming (Konis 2007): the data are
+# profile on a grid). *Separation* is detected by linear programming {cite:p}`konis2007`: the data are
 # separated when some direction of the coefficients predicts every patient's outcome at least
 # weakly, and a coefficient's ML estimate and profile limit are infinite on the side that such
 # a direction can take. *Firth's method* maximises the log-likelihood plus half the log
