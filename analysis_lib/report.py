@@ -96,6 +96,25 @@ def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None) 
     return pd.DataFrame(rows, columns=["Parameter", "Value"])
 
 
+def open_chapter(chapter: str, data_dir: str | Path, min_cell_count: int,
+                 params: Mapping[str, Any]) -> Any:
+    """Open a chapter that shows data: load ``data_dir`` (validated, patient codes
+    pseudonymised unless synthetic: :func:`analysis_lib.validation.load_dataset`), set
+    small-cell suppression to ``min_cell_count`` (:mod:`analysis_lib.privacy`), and show the
+    page's header: the data notice, the parameters of this run (``params`` plus
+    ``min_cell_count``) with the data fingerprint, and the source links. Returns the loaded
+    dataset (a :class:`~analysis_lib.validation.ValidationReport`)."""
+    from .privacy import set_min_cell_count
+    from .validation import load_dataset
+
+    data = load_dataset(data_dir)
+    set_min_cell_count(min_cell_count)
+    display(data_notice(data.synthetic))
+    show_parameters({**params, "min_cell_count": min_cell_count}, dataset_fingerprint(data.files))
+    display(source_links(chapter))
+    return data
+
+
 def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None) -> None:
     """Show the parameters actually used, in a collapsible block (not a numbered table)."""
     table = md_pipe_table(parameters_table(params, fingerprint))

@@ -29,18 +29,13 @@ mrd_negative_below = 1e-4
 conf_level = 0.95
 
 # %% tags=["remove-input"]
-from analysis_lib import cohort, plots, privacy, report
-from analysis_lib.validation import load_dataset
+from analysis_lib import cohort, plots, report
 
-data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
-privacy.set_min_cell_count(min_cell_count)
-patients = data.tables["patients"]
-display(report.data_notice(data.synthetic))
-report.show_parameters(
+data = report.open_chapter(
+    chapter, data_dir, min_cell_count,
     dict(data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
-         mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below, conf_level=conf_level),
-    report.dataset_fingerprint(data.files))
-display(report.source_links(chapter))
+         mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below, conf_level=conf_level))
+patients = data.tables["patients"]
 
 # %% tags=["remove-cell"]
 n = len(patients)

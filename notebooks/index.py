@@ -29,16 +29,12 @@ mrd_negative_below = 1e-4
 conf_level = 0.95
 
 # %% tags=["remove-input"]
-from analysis_lib import cohort, privacy, report
+from analysis_lib import cohort, report
 from analysis_lib.provenance import provenance_table
-from analysis_lib.validation import load_dataset
 
-data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
-privacy.set_min_cell_count(min_cell_count)
-display(report.data_notice(data.synthetic))
-report.show_parameters(dict(data_dir=data_dir, mrd_negative_below=mrd_negative_below,
-                            conf_level=conf_level), report.dataset_fingerprint(data.files))
-display(report.source_links(chapter))
+data = report.open_chapter(
+    chapter, data_dir, min_cell_count,
+    dict(data_dir=data_dir, mrd_negative_below=mrd_negative_below, conf_level=conf_level))
 patients = data.tables["patients"]
 report.glue_number("n_patients", len(patients))
 report.glue_number("n_samples", len(data.tables["kinetics"]))

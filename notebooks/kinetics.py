@@ -45,24 +45,19 @@ spearman_method = "auto"  # Spearman p: "auto" (R's default) or "asymptotic" (t 
 # %% tags=["remove-input"]
 import pandas as pd
 
-from analysis_lib import kinetics, plots, privacy, report
+from analysis_lib import kinetics, plots, report
 from analysis_lib.cohort import format_mrd
-from analysis_lib.validation import load_dataset
 
-data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
-privacy.set_min_cell_count(min_cell_count)
-patients = data.tables["patients"]
-samples = data.tables["kinetics"]
-display(report.data_notice(data.synthetic))
-report.show_parameters(
+data = report.open_chapter(
+    chapter, data_dir, min_cell_count,
     dict(data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
          mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
          dose_threshold=dose_threshold, conf_level=conf_level, auc_method=auc_method,
          expansion_threshold=("2 × LLOQ" if expansion_threshold is None
                               else expansion_threshold),
-         mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method),
-    report.dataset_fingerprint(data.files))
-display(report.source_links(chapter))
+         mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method))
+patients = data.tables["patients"]
+samples = data.tables["kinetics"]
 
 # %% tags=["remove-cell"]
 params = kinetics.kinetic_parameters(samples, patients, auc_method=auc_method,

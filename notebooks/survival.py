@@ -47,24 +47,19 @@ import numpy as np
 import pandas as pd
 
 from analysis_lib import competing_risks as cr
-from analysis_lib import cox, feasibility, plots, privacy, report
+from analysis_lib import cox, feasibility, plots, report
 from analysis_lib import survival as sv
 from analysis_lib.cohort import count_percent, format_mrd
-from analysis_lib.validation import load_dataset
 
-data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
-privacy.set_min_cell_count(min_cell_count)
-patients = data.tables["patients"]
-kinetics = data.tables["kinetics"]
-display(report.data_notice(data.synthetic))
-report.show_parameters(
+data = report.open_chapter(
+    chapter, data_dir, min_cell_count,
     dict(data_dir=data_dir, output_dir=output_dir, conf_level=conf_level,
          age_cut_years=age_cut_years, mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
          dose_cut=dose_cut, screen_p=screen_p, horizons_years=horizons_years,
          landmarks_months=landmarks_months, main_landmark_months=main_landmark_months,
-         bca_unit_days=bca_unit_days, risk_table_step_months=risk_table_step_months),
-    report.dataset_fingerprint(data.files))
-display(report.source_links(chapter))
+         bca_unit_days=bca_unit_days, risk_table_step_months=risk_table_step_months))
+patients = data.tables["patients"]
+kinetics = data.tables["kinetics"]
 
 # %% tags=["remove-cell"]
 n = len(patients)

@@ -39,21 +39,16 @@ epv_advised = 10
 import numpy as np
 import pandas as pd
 
-from analysis_lib import cohort, feasibility, plots, privacy, report, toxicity
-from analysis_lib.validation import load_dataset
+from analysis_lib import cohort, feasibility, plots, report, toxicity
 
-data = load_dataset(data_dir)  # patient codes pseudonymised unless synthetic
-privacy.set_min_cell_count(min_cell_count)
-patients = data.tables["patients"]
-display(report.data_notice(data.synthetic))
-report.show_parameters(
+data = report.open_chapter(
+    chapter, data_dir, min_cell_count,
     dict(data_dir=data_dir, output_dir=output_dir, conf_level=conf_level,
          age_cut_years=age_cut_years, severe_crs_grade=severe_crs_grade,
          model_mrd_cut=model_mrd_cut, dose_cut=dose_cut, dose_cut_text=dose_cut_text,
          screen_threshold=screen_threshold, screen_test=screen_test,
-         il6_thresholds=il6_thresholds, epv_advised=epv_advised),
-    report.dataset_fingerprint(data.files))
-display(report.source_links(chapter))
+         il6_thresholds=il6_thresholds, epv_advised=epv_advised))
+patients = data.tables["patients"]
 fmt, ci, fp = toxicity.format_ratio, toxicity.format_ci, toxicity.format_p
 lvl = round(100 * conf_level)
 

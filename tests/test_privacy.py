@@ -139,3 +139,17 @@ def test_no_patient_code_reaches_the_built_book(tmp_path: Path):
     nca = next(build.rglob("kinetic_parameters.csv"))
     ids = pd.read_csv(nca, comment="#")["patient_id"]
     assert ids.str.fullmatch(r"P\d{3}").all() and ids.nunique() == len(rename)
+
+
+def test_open_chapter_loads_pseudonymises_sets_suppression_and_shows_the_header(
+        tmp_path: Path, monkeypatch):
+    _real_copy(SHIPPED, tmp_path / "real")
+    displayed: list[str] = []
+    monkeypatch.setattr(report, "display", lambda obj: displayed.append(obj.data))
+    data = report.open_chapter("cohort", tmp_path / "real", 5, {"conf_level": 0.95})
+    assert data.tables["patients"]["patient_id"].str.fullmatch(r"P\d{3}").all()
+    assert privacy.min_cell_count() == 5
+    shown = "\n".join(displayed)
+    for part in ("Data of this build", "replaced by pseudonyms", "shown as <5",
+                 "min_cell_count", "conf_level", "notebooks/cohort.py"):
+        assert part in shown, part
