@@ -32,10 +32,13 @@ import pandas as pd
 from scipy import stats
 
 from .cohort import follow_up
+from .scorecard import STATUSES
 from .survival import kaplan_meier, logrank_test
 
 Scale = Literal["linear", "log", "atanh"]
 
+#: The committed calibration record (``cartbook calibrate --out`` default).
+RECORD_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
 #: Published n (Results, "Patient characteristics").
 N_PUBLISHED = 50
 #: Log-scale SD of Cmax implied by its published range, range / 4.5 for n = 50
@@ -521,7 +524,7 @@ def load_fit_record(path: Path | None = None) -> dict:
     """The committed population-fit record (``data/calibration/fit.json``)."""
     import json
 
-    path = Path(path) if path else Path(__file__).resolve().parent.parent / "data" / "calibration" / "fit.json"
+    path = Path(path) if path else RECORD_DIR / "fit.json"
     return json.loads(path.read_text())
 
 
@@ -550,12 +553,6 @@ def fitted_table(record: Mapping) -> pd.DataFrame:
 SCORECARD_CHAPTERS: tuple[str, ...] = ("cohort", "kinetics", "survival", "toxicity")
 
 
-def _statuses() -> tuple[str, ...]:
-    from .scorecard import STATUSES
-
-    return STATUSES
-
-
 def objective_exclusions(registry: pd.DataFrame | None = None) -> pd.DataFrame:
     """Published numbers left out of the scorecard objective, with the reason: numbers the
     audit shows the paper's own numbers contradict (the finding's reason), numbers that
@@ -565,7 +562,7 @@ def objective_exclusions(registry: pd.DataFrame | None = None) -> pd.DataFrame:
     from .registry import load_registry
     from .scorecard import load_map, scorecard
 
-    st = _statuses()
+    st = STATUSES
     card = scorecard(load_registry() if registry is None else registry, load_map(), {})
     reasons = {f.key: f"{f.verdict}: {f.reason}" for f in FINDINGS}
     rows = []
@@ -590,7 +587,7 @@ def scorecard_score(card: pd.DataFrame) -> dict[str, int]:
     be scored (all but design numbers, numbers the audit shows inconsistent and numbers left
     unscored); ``direction`` = results agreeing only in direction and significance (the first
     tie-break); and the count of every status."""
-    st = _statuses()
+    st = STATUSES
     counts = card["status"].value_counts()
     n = {s: int(counts.get(s, 0)) for s in st}
     excluded = n[st[4]] + n[st[6]] + n[st[7]]
@@ -645,10 +642,9 @@ def search_seeds_by_scorecard(seed_search: pd.DataFrame, candidates: int, work_d
         if progress:
             progress(f"seed {int(seed)} ({rank}/{len(top)}): {row['score']} of "
                      f"{row['eligible']} results reproduced")
-    out = pd.DataFrame(rows)
-    out["_neg_score"], out["_neg_dir"] = -out["score"], -out["direction"]
-    out = out.sort_values(["_neg_score", "_neg_dir", "distance", "seed"], kind="stable")
-    return out.drop(columns=["_neg_score", "_neg_dir"]).reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values(["score", "direction", "distance", "seed"],
+                                          ascending=[False, False, True, True],
+                                          kind="stable").reset_index(drop=True)
 
 
 def write_scorecard_search(out_dir: Path, candidates: int = 30, *, jobs: int | None = None,
@@ -673,14 +669,14 @@ def write_scorecard_search(out_dir: Path, candidates: int = 30, *, jobs: int | N
 
 def load_scorecard_search(path: Path | None = None) -> pd.DataFrame:
     """The committed stage-3 record (``data/calibration/scorecard_search.csv``)."""
-    path = Path(path) if path else Path(__file__).resolve().parent.parent / "data" / "calibration" / "scorecard_search.csv"
+    path = Path(path) if path else RECORD_DIR / "scorecard_search.csv"
     return pd.read_csv(path, comment="#")
 
 
 def scorecard_search_table(record: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The best ``top`` candidates of the stage-3 record as shown in the book: seed, rank in
     the stage-2 seed search, stage-2 distance, and the scorecard counts."""
-    st = _statuses()
+    st = STATUSES
     r = record.head(top)
     return pd.DataFrame({
         "Seed": r["seed"].astype(int),

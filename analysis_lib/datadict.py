@@ -7,7 +7,8 @@ import pandas as pd
 from .schema import TableSchema
 from .validation import RULES
 
-_KIND = {"id": "identifier", "string": "text", "integer": "whole number", "number": "number",
+#: Readable names of the schema's field kinds (data dictionary page and Excel template).
+KIND_NAMES = {"id": "identifier", "string": "text", "integer": "whole number", "number": "number",
          "boolean": "true/false", "category": "category"}
 
 
@@ -17,7 +18,7 @@ def field_table(table: TableSchema) -> pd.DataFrame:
     the paper uses it."""
     return pd.DataFrame({
         "Column": [f"`{f.name}`" for f in table.fields],
-        "Type (unit)": [_KIND[f.kind] + (f" ({f.unit})" if f.unit else "") for f in table.fields],
+        "Type (unit)": [KIND_NAMES[f.kind] + (f" ({f.unit})" if f.unit else "") for f in table.fields],
         "Allowed values": [f.allowed() + ("; may be empty" if f.nullable else "")
                            for f in table.fields],
         "Description": [f.description + (f" *Paper: {f.paper}.*" if f.paper else "")

@@ -31,6 +31,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
+from .datadict import KIND_NAMES
 from .io import _zip_fixed_times, atomic_write_bytes
 from .schema import TABLES, Field, TableSchema
 
@@ -48,10 +49,6 @@ _FIXED_TIME = _dt.datetime(2000, 1, 1)
 #: Last sheet row covered by the dropdown lists and text formats.
 _LAST_ROW = 5000
 
-_TYPE_NAMES = {"id": "identifier", "string": "text", "integer": "whole number",
-               "number": "number", "boolean": "true/false", "category": "category"}
-
-
 def _plain_allowed(f: Field) -> str:
     """The allowed values without Markdown backticks (for a spreadsheet cell)."""
     return f.allowed().replace("`", "")
@@ -63,7 +60,7 @@ def dictionary_frame(tables: Sequence[TableSchema] = TABLES) -> pd.DataFrame:
     for t in tables:
         for f in t.fields:
             rows.append({
-                "table": t.name, "column": f.name, "type": _TYPE_NAMES[f.kind], "unit": f.unit,
+                "table": t.name, "column": f.name, "type": KIND_NAMES[f.kind], "unit": f.unit,
                 "required": "yes" if f.required else "no",
                 "may_be_empty": "yes" if f.nullable else "no",
                 "allowed_values": _plain_allowed(f), "description": f.description,

@@ -56,7 +56,7 @@ def test_shipped_seed_is_the_best_of_the_recorded_searches(shipped_statistics):
 
 
 def _card(statuses: dict[int, int]) -> pd.DataFrame:
-    st = cal._statuses()
+    st = cal.STATUSES
     return pd.DataFrame({"status": [st[i] for i, n in statuses.items() for _ in range(n)]})
 
 
