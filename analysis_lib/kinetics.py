@@ -87,6 +87,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -774,17 +775,44 @@ class Factor:
 
     Attributes
     ----------
-    key : short identifier (``"steroids"``).
+    key : stable ASCII identifier of the factor *and its cut-point* (``"steroids"``,
+        ``"pre_ld_mrd_1e3"``): the prefix of the registry keys of the paper's Table 3 cells
+        (``data/published/registry.csv``), so that published and reproduced cells are paired
+        by identity (:func:`table3_cells`).
     label : row label (``"Steroids"``).
     levels : level labels in display order (the first two are compared).
     assign : function of the parameters frame returning a Series of level labels (missing
         where the factor is unknown).
+    level_ids : stable ASCII identifier of each level, in the order of ``levels``
+        (``("yes", "no")``, ``("lt1e3", "ge1e3")``).
     """
 
     key: str
     label: str
     levels: tuple[str, ...]
     assign: Callable[[pd.DataFrame], pd.Series] = field(repr=False)
+    level_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.level_ids) != len(self.levels):
+            raise ValueError(f"factor {self.key!r}: one identifier per level is needed")
+        for ident in (self.key, *self.level_ids):
+            if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", ident):
+                raise ValueError(f"not a stable identifier: {ident!r}")
+
+
+def cut_id(x: float) -> str:
+    """A cut-point as it appears in identifiers: a fraction below 1 in scientific form
+    without sign or dot (``1e-4`` -> ``"1e4"``, ``2.5e-3`` -> ``"2p5e3"``), any other value
+    with its decimal point dropped (``3.68`` -> ``"368"``, ``10`` -> ``"10"``), as in the
+    registry keys of Table 3."""
+    if not (math.isfinite(x) and x > 0):
+        raise ValueError(f"a cut-point must be a positive number, got {x!r}")
+    if x < 1:
+        mant, exp = f"{x:.6e}".split("e")
+        mant = mant.rstrip("0").rstrip(".").replace(".", "p")
+        return f"{mant}e{-int(exp)}"
+    return f"{x:g}".replace(".", "")
 
 
 def _yes_no(col: str) -> Callable[[pd.DataFrame], pd.Series]:
@@ -811,33 +839,42 @@ def table3_factors(age_cut: float = 10.0, mrd_cuts: Sequence[float] = (1e-4, 1e-
     post-LD MRD below vs at or above each of ``mrd_cuts`` (fractions); CAR-T dose at or above
     vs below ``dose_threshold`` (10⁶ cells/kg); CRS grade 0–2 vs ≥3; ICANS (any grade); grade 4
     neutropenia; tocilizumab; corticosteroids; MRD-CR on day 28 (``mrd_cr`` of
-    :func:`kinetic_parameters`).
+    :func:`kinetic_parameters`). Each factor's ``key`` and ``level_ids`` encode the cut-point
+    (:func:`cut_id`), so a cell computed with another cut never pairs with the paper's.
     """
     a = f"{age_cut:g}"
+    ai = cut_id(age_cut)
+    yes_no = ("Yes", "No"), ("yes", "no")
     f: list[Factor] = [
         Factor("age", "Age, years", (f"0–{a}", f">{a}"),
-               _split("age_years", age_cut, f"0–{a}", f">{a}", above_inclusive=False)),
+               _split("age_years", age_cut, f"0–{a}", f">{a}", above_inclusive=False),
+               (f"0_{ai}", f"gt{ai}")),
         Factor("sex", "Sex", ("Male", "Female"),
-               lambda p: p["sex"].map({"male": "Male", "female": "Female"}).astype(object)),
-        Factor("prior_hsct", "HSCT history", ("Yes", "No"), _yes_no("prior_hsct")),
-        Factor("prior_cart", "CAR-T history", ("Yes", "No"), _yes_no("prior_cart")),
+               lambda p: p["sex"].map({"male": "Male", "female": "Female"}).astype(object),
+               ("male", "female")),
+        Factor("hsct_history", "HSCT history", yes_no[0], _yes_no("prior_hsct"), yes_no[1]),
+        Factor("cart_history", "CAR-T history", yes_no[0], _yes_no("prior_cart"), yes_no[1]),
     ]
-    for col, name in (("mrd_pre_ld", "Pre-LD MRD"), ("mrd_post_ld", "Post-LD MRD")):
+    for col, name, ident in (("mrd_pre_ld", "Pre-LD MRD", "pre_ld_mrd"),
+                             ("mrd_post_ld", "Post-LD MRD", "post_ld_mrd")):
         for cut in mrd_cuts:
-            m = format_mrd(cut)
-            f.append(Factor(f"{col}_{m}", f"{name} (cut {m})", (f"<{m}", f"≥{m}"),
-                            _split(col, cut, f"<{m}", f"≥{m}")))
-    d = f"{dose_threshold:g}"
+            m, c = format_mrd(cut), cut_id(cut)
+            f.append(Factor(f"{ident}_{c}", f"{name} (cut {m})", (f"<{m}", f"≥{m}"),
+                            _split(col, cut, f"<{m}", f"≥{m}"), (f"lt{c}", f"ge{c}")))
+    d, di = f"{dose_threshold:g}", cut_id(dose_threshold)
     f += [
         Factor("dose", "CAR-T dose, ×10⁶ cells/kg", (f"≥{d}", f"<{d}"),
-               _split("cart_dose_1e6_per_kg", dose_threshold, f"<{d}", f"≥{d}")),
-        Factor("crs", "CRS grade", ("0–2", "≥3"), _split("crs_grade", 3, "0–2", "≥3")),
-        Factor("icans", "ICANS", ("No", "Yes"), _split("icans_grade", 1, "No", "Yes")),
-        Factor("neutropenia_g4", "Grade 4 neutropenia", ("Yes", "No"),
-               _yes_no("neutropenia_grade4")),
-        Factor("tocilizumab", "Tocilizumab", ("Yes", "No"), _yes_no("tocilizumab")),
-        Factor("steroids", "Steroids", ("Yes", "No"), _yes_no("corticosteroids")),
-        Factor("mrd_cr", "MRD-CR on day 28", ("Yes", "No"), _yes_no("mrd_cr")),
+               _split("cart_dose_1e6_per_kg", dose_threshold, f"<{d}", f"≥{d}"),
+               (f"ge{di}", f"lt{di}")),
+        Factor("crs", "CRS grade", ("0–2", "≥3"), _split("crs_grade", 3, "0–2", "≥3"),
+               ("grade0_2", "grade3_4")),
+        Factor("icans", "ICANS", ("No", "Yes"), _split("icans_grade", 1, "No", "Yes"),
+               ("no", "yes")),
+        Factor("g4_neutropenia", "Grade 4 neutropenia", yes_no[0],
+               _yes_no("neutropenia_grade4"), yes_no[1]),
+        Factor("tocilizumab", "Tocilizumab", yes_no[0], _yes_no("tocilizumab"), yes_no[1]),
+        Factor("steroids", "Steroids", yes_no[0], _yes_no("corticosteroids"), yes_no[1]),
+        Factor("mrd_cr_d28", "MRD-CR on day 28", yes_no[0], _yes_no("mrd_cr"), yes_no[1]),
     ]
     return f
 
@@ -864,7 +901,8 @@ def table3(params: pd.DataFrame, factors: Sequence[Factor] | None = None, *,
     Returns
     -------
     DataFrame
-        One row per factor level: ``factor`` (key), ``label``, ``level``, ``n`` (patients in
+        One row per factor level: ``factor`` (key), ``label``, ``level``, ``level_id``
+        (the level's stable identifier), ``n`` (patients in
         the level), ``cmax_median`` (copies/µg DNA), ``auc_median`` (day·copies/µg DNA),
         ``tlast_median`` (days), ``cmax_n``, ``auc_n``, ``tlast_n`` (non-missing values), and
         for the factor (repeated on its rows) ``p_cmax``, ``p_auc``, ``p_tlast`` with
@@ -879,10 +917,10 @@ def table3(params: pd.DataFrame, factors: Sequence[Factor] | None = None, *,
         tests = {short: mann_whitney(params[col], lvl, method=method, correct=correct,
                                      levels=fac.levels[:2])
                  for col, short in TABLE3_PARAMETERS}
-        for level in fac.levels:
+        for level, level_id in zip(fac.levels, fac.level_ids):
             sel = params[(lvl == level).fillna(False).to_numpy(dtype=bool)]
             row: dict[str, object] = {"factor": fac.key, "label": fac.label, "level": level,
-                                      "n": int(len(sel))}
+                                      "level_id": level_id, "n": int(len(sel))}
             for col, short in TABLE3_PARAMETERS:
                 v = sel[col].astype(float).dropna()
                 row[f"{short}_median"] = float(v.median()) if v.size else math.nan
@@ -893,6 +931,32 @@ def table3(params: pd.DataFrame, factors: Sequence[Factor] | None = None, *,
                 row[f"ties_{short}"] = tests[short].ties
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: Table 3's cells as named in the registry keys: (column of :func:`table3`, key suffix).
+TABLE3_CELLS: tuple[tuple[str, str], ...] = (("n", "n"), ("cmax_median", "cmax_median"),
+                                             ("auc_median", "auc28_median"),
+                                             ("tlast_median", "tlast_median"))
+#: Table 3's p-values: (column of :func:`table3`, key suffix).
+TABLE3_P: tuple[tuple[str, str], ...] = (("p_cmax", "p_cmax"), ("p_auc", "p_auc28"),
+                                         ("p_tlast", "p_tlast"))
+
+
+def table3_cells(t3: pd.DataFrame) -> dict[str, float]:
+    """Every cell of :func:`table3` under its identity key, the key the registry gives the
+    paper's cell: ``t3_<factor>_<level>_<n|cmax_median|auc28_median|tlast_median>`` for the
+    levels and ``t3_<factor>_p_<cmax|auc28|tlast>`` for the factor's p-values (e.g.
+    ``t3_pre_ld_mrd_1e3_lt1e3_n``, ``t3_steroids_p_auc28``). Pairing by these keys never
+    depends on the order or the wording of rows."""
+    out: dict[str, float] = {}
+    for r in t3.to_dict("records"):
+        base = f"t3_{r['factor']}"
+        for col, suffix in TABLE3_CELLS:
+            out[f"{base}_{r['level_id']}_{suffix}"] = (int(r[col]) if col == "n"
+                                                        else float(r[col]))
+        for col, suffix in TABLE3_P:
+            out[f"{base}_{suffix}"] = float(r[col])
+    return out
 
 
 def format_p(p: float, digits: int = 3) -> str:

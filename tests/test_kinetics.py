@@ -304,7 +304,7 @@ def test_table3_levels_medians_and_p_by_hand():
     assert dose.loc["≥3.68", "n"] == 3  # 3.68 itself is >= the threshold
     crs = t3[t3["factor"] == "crs"].set_index("level")
     assert crs.loc["≥3", "n"] == 2
-    pre = t3[t3["factor"] == "mrd_pre_ld_10⁻⁴"].set_index("level")
+    pre = t3[t3["factor"] == "pre_ld_mrd_1e4"].set_index("level")
     assert pre.loc["≥10⁻⁴", "n"] == 4  # 1e-4 itself is >= the cut
     empty = t3[t3["factor"] == "icans"].set_index("level")
     assert empty.loc["Yes", "n"] == 0 and math.isnan(empty.loc["Yes", "p_cmax"])
@@ -313,13 +313,41 @@ def test_table3_levels_medians_and_p_by_hand():
 def test_table3_factor_parameters_and_order():
     f = K.table3_factors(age_cut=12, mrd_cuts=[1e-3], dose_threshold=3.0)
     keys = [x.key for x in f]
-    assert keys[:4] == ["age", "sex", "prior_hsct", "prior_cart"]
-    assert keys[4:6] == ["mrd_pre_ld_10⁻³", "mrd_post_ld_10⁻³"]
-    assert keys[-1] == "mrd_cr" and len(keys) == 13
+    assert keys[:4] == ["age", "sex", "hsct_history", "cart_history"]
+    assert keys[4:6] == ["pre_ld_mrd_1e3", "post_ld_mrd_1e3"]
+    assert keys[-1] == "mrd_cr_d28" and len(keys) == 13
+    assert [x.level_ids for x in f if x.key in ("age", "dose")] == [("0_12", "gt12"),
+                                                                    ("ge3", "lt3")]
     t3 = K.table3(_t3_params(), f)
     assert t3[t3["factor"] == "age"]["level"].tolist() == ["0–12", ">12"]
     assert t3[t3["factor"] == "dose"].set_index("level").loc["≥3", "n"] == 4  # 3.0 is >= 3
     assert len(K.table3(_t3_params())["factor"].unique()) == 17  # the rows of the paper's Table 3
+
+
+def test_cut_identifiers():
+    assert [K.cut_id(x) for x in (1e-4, 1e-3, 1e-2, 2.5e-3, 3.68, 10.0, 12.5)] == \
+        ["1e4", "1e3", "1e2", "2p5e3", "368", "10", "125"]
+    with pytest.raises(ValueError):
+        K.cut_id(0.0)
+
+
+def test_table3_cells_are_keyed_by_factor_cut_and_level_not_by_position():
+    from analysis_lib import registry as rg
+
+    t3 = K.table3(_t3_params())
+    cells = K.table3_cells(t3)
+    # every key of the paper's Table 3 in the registry is produced, and nothing else
+    reg = rg.canonical(rg.load_registry())
+    assert set(cells) == set(reg.loc[reg["section"] == "Table 3", "key"])
+    # the cells come from their own row, whatever the row order
+    pre = t3[(t3["factor"] == "pre_ld_mrd_1e3") & (t3["level"] == "≥10⁻³")].iloc[0]
+    assert cells["t3_pre_ld_mrd_1e3_ge1e3_n"] == pre["n"] == 2  # 2e-3 and 0.02
+    assert cells["t3_pre_ld_mrd_1e3_p_cmax"] == pre["p_cmax"]
+    shuffled = K.table3_cells(t3.sample(frac=1.0, random_state=3))
+    assert shuffled == pytest.approx(cells, nan_ok=True)
+    # another cut gives other keys, never the paper's
+    other = K.table3_cells(K.table3(_t3_params(), K.table3_factors(mrd_cuts=[5e-3])))
+    assert "t3_pre_ld_mrd_5e3_lt5e3_n" in other and "t3_pre_ld_mrd_1e3_lt1e3_n" not in other
 
 
 def test_table3_display_contrast_and_counts():
@@ -576,7 +604,7 @@ def test_kinetics_notebook_on_a_different_cohort(tmp_path: Path):
     assert "90% CI" in g["gm_cmax_mrdcr_text"]
     t3 = K.table3(kp, K.table3_factors(mrd_cuts=[1e-4, 1e-3, 1e-2], dose_threshold=3.0))
     for p in ("cmax", "auc", "tlast"):
-        assert g[f"p_mrdcr_{p}"] == pytest.approx(K.contrast(t3, "mrd_cr", p).p_value)
+        assert g[f"p_mrdcr_{p}"] == pytest.approx(K.contrast(t3, "mrd_cr_d28", p).p_value)
         assert g[f"p_steroids_{p}"] == pytest.approx(K.contrast(t3, "steroids", p).p_value)
         assert g[f"p_crs_{p}"] == pytest.approx(K.contrast(t3, "crs", p).p_value)
     counts = K.method_counts(t3)
