@@ -43,6 +43,7 @@ References
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal, Mapping, Sequence
 
@@ -265,6 +266,7 @@ class CoxFit:
     _event: np.ndarray = field(repr=False, default=None)
     _strata: np.ndarray = field(repr=False, default=None)
     _counting: bool = field(repr=False, default=False)
+    _start: np.ndarray = field(repr=False, default=None)
 
     @property
     def se(self) -> np.ndarray:
@@ -419,7 +421,7 @@ def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
         term_map = {lab: tuple(pos[c] for c in cols) for lab, cols in terms.items()}
     return CoxFit(names, beta, var, ll0, ll, score, it, converged, infinite, int(t.size),
                   int(e.sum()), ties, term_map, _X=A, _time=t, _event=e, _strata=st,
-                  _counting=s0 is not None)
+                  _counting=s0 is not None, _start=s0)
 
 
 # ============================================================================================
@@ -539,8 +541,9 @@ def univariate_screen(design: Design, time: pd.Series | np.ndarray,
     Each model uses the patients with that term observed. Returns one row per coefficient:
     ``term``, ``column``, ``comparison``, ``n``, ``events``, ``hr``, ``lower``, ``upper``, ``p``
     (Wald), ``term_p`` (joint Wald p of the term, equal to ``p`` for one column), ``lrt_p``,
-    ``infinite`` and ``selected`` (``term_p < threshold`` and no infinite coefficient: the
-    paper's p < 0.2 rule; an infinite estimate has no usable Wald test).
+    ``infinite`` (R's warning or an exact monotone likelihood, :func:`monotone_likelihood`) and
+    ``selected`` (``term_p < threshold`` and no infinite coefficient: the paper's p < 0.2
+    rule; an infinite estimate has no usable Wald test).
     """
     rows = []
     for label, cols in design.terms.items():
@@ -549,14 +552,50 @@ def univariate_screen(design: Design, time: pd.Series | np.ndarray,
         hr = fit.hazard_ratios(conf_level)
         term_p = fit.wald_test()[2]
         lrt_p = fit.lr_test[2]
-        inf = bool(fit.infinite.any())
+        why = not_estimable(fit)
+        inf = bool(why)
         for i, c in enumerate(cols):
             rows.append({"term": label, "column": c, "comparison": design.reference[label],
                          "n": fit.n, "events": fit.n_events, "hr": hr["hr"][i],
                          "lower": hr["lower"][i], "upper": hr["upper"][i], "p": hr["p"][i],
                          "term_p": term_p, "lrt_p": lrt_p, "infinite": inf,
+                         "not_estimable": "; ".join(why.values()),
                          "selected": (term_p < threshold) and not inf})
     return pd.DataFrame(rows)
+
+
+def slug(label: str) -> str:
+    """A term label as a glue-key fragment: ``"Severe CRS (grade ≥ 3)"`` ->
+    ``"severe_crs_grade_3"``."""
+    return re.sub(r"[^a-z0-9]+", "_", str(label).lower()).strip("_")
+
+
+#: Columns of an estimates frame (:func:`screen_estimates`, :func:`fit_estimates`).
+ESTIMATE_COLUMNS: tuple[str, ...] = ("slug", "term", "estimate", "p", "not_estimable")
+
+
+def screen_estimates(screen: pd.DataFrame) -> pd.DataFrame:
+    """One row per term of a univariate screen: the hazard ratio (for a one-column term;
+    missing for a factor), the term's joint Wald p and, when the estimate is infinite, why."""
+    rows = []
+    for term, part in screen.groupby("term", sort=False):
+        one = len(part) == 1
+        rows.append({"slug": slug(term), "term": term,
+                     "estimate": float(part["hr"].iloc[0]) if one else float("nan"),
+                     "p": float(part["term_p"].iloc[0]),
+                     "not_estimable": str(part["not_estimable"].iloc[0])})
+    return pd.DataFrame(rows, columns=list(ESTIMATE_COLUMNS))
+
+
+def fit_estimates(fit: CoxFit, design: Design, conf_level: float = 0.95) -> pd.DataFrame:
+    """One row per coefficient of a fit: hazard ratio, Wald p and, when the estimate is
+    infinite (:func:`not_estimable`), why."""
+    why = not_estimable(fit)
+    hr = hazard_ratio_table(fit, design, conf_level)
+    return pd.DataFrame({"slug": [slug(t) for t in hr["term"]], "term": hr["term"],
+                         "estimate": hr["hr"].astype(float), "p": hr["p"].astype(float),
+                         "not_estimable": [why.get(t, "") for t in hr["term"]]},
+                        columns=list(ESTIMATE_COLUMNS))
 
 
 def select_terms(screen: pd.DataFrame) -> list[str]:
@@ -570,6 +609,89 @@ def multivariable_cox(design: Design, labels: Sequence[str], time: pd.Series | n
     """Cox model with the terms ``labels`` together (complete cases)."""
     sub = design.subset(labels)
     return coxph(sub.frame, time, event, ties=ties, terms=sub.terms)
+
+
+def monotone_likelihood(fit: CoxFit, *, tol: float = 1e-6) -> dict[str, str]:
+    """Coefficients whose estimate is infinite because the partial likelihood is monotone.
+
+    The Cox partial likelihood has no finite maximum if and only if some direction ``d != 0``
+    ranks every event first within its risk set: ``(x_i - x_k)'d >= 0`` for every event ``i``
+    and every ``k`` at risk at its time, in its stratum (Bryson & Johnson 1981,
+    Technometrics 23:381–383; the Cox analogue of separation in logistic regression,
+    :func:`analysis_lib.regression.detect_separation`). Such directions form a cone; a
+    coefficient is infinite when the cone holds a direction with a non-zero component for it.
+    For each coefficient ``j``, two linear programmes (HiGHS) maximise ``d_j`` and ``-d_j``
+    over the cone within ``|d| <= 1``, on columns scaled to a largest absolute value of 1.
+    Unlike R's warning ("coefficient may be infinite"), which :attr:`CoxFit.infinite`
+    reproduces and which depends on how far Newton–Raphson ran, this is exact.
+
+    Returns
+    -------
+    dict
+        Coefficient name -> ``"+inf"``, ``"-inf"`` or ``"±inf"``, for the infinite ones only.
+    """
+    from scipy import optimize
+
+    X, t, e, st = fit._X, fit._time, fit._event, fit._strata
+    if X is None or X.shape[1] == 0 or not e.any():
+        return {}
+    start = fit._start
+    scale = np.max(np.abs(X), axis=0)
+    scale[scale == 0] = 1.0
+    Xs = X / scale
+    diffs = []
+    for i in np.flatnonzero(e):
+        at_risk = (st == st[i]) & (t >= t[i])
+        if start is not None:
+            at_risk &= start < t[i]
+        diffs.append(Xs[i] - Xs[at_risk])
+    D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
+    D = D[np.any(D != 0, axis=1)]
+    p = X.shape[1]
+    if D.size == 0:  # every event ties with its whole risk set: nothing identifies beta
+        return {nm: "±inf" for nm in fit.names}
+    out: dict[str, str] = {}
+    for j in range(p):
+        ends = []
+        for sgn in (1.0, -1.0):
+            c = np.zeros(p)
+            c[j] = -sgn
+            r = optimize.linprog(c, A_ub=-D, b_ub=np.zeros(len(D)), bounds=[(-1.0, 1.0)] * p,
+                                 method="highs")
+            if r.status != 0:
+                raise RuntimeError(f"monotone-likelihood LP failed: {r.message}")
+            ends.append(-r.fun > tol)
+        kind = {(True, False): "+inf", (False, True): "-inf", (True, True): "±inf"}.get(
+            tuple(ends), "")
+        if kind:
+            out[fit.names[j]] = kind
+    return out
+
+
+def not_estimable(fit: CoxFit) -> dict[str, str]:
+    """Why each infinite coefficient of ``fit`` is not estimable, in words: R's flag
+    (:attr:`CoxFit.infinite`) or an exact monotone likelihood (:func:`monotone_likelihood`).
+    For a 0/1 covariate the reason names the group without events."""
+    mono = monotone_likelihood(fit)
+    out: dict[str, str] = {}
+    for j, name in enumerate(fit.names):
+        if name not in mono and not bool(fit.infinite[j]):
+            continue
+        x = fit._X[:, j]
+        ev = fit._event
+        if set(np.unique(x)) <= {0.0, 1.0}:
+            n1, n0 = int((x == 1).sum()), int((x == 0).sum())
+            e1, e0 = int(ev[x == 1].sum()), int(ev[x == 0].sum())
+            if e0 == 0 or e1 == 0:
+                grp = (f"{n0} patients with '{name}' = 0 (the reference group)" if e0 == 0
+                       else f"{n1} patients with '{name}' = 1")
+                out[name] = f"no events among the {grp}: the hazard ratio is infinite"
+                continue
+        kind = mono.get(name, "±inf")
+        out[name] = (f"monotone partial likelihood: the estimate of '{name}' runs off to "
+                     f"{kind.replace('inf', 'infinity')} (one covariate pattern ranks every "
+                     "event first in its risk set)")
+    return out
 
 
 def hazard_ratio_table(fit: CoxFit, design: Design, conf_level: float = 0.95) -> pd.DataFrame:

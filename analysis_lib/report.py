@@ -50,8 +50,9 @@ def show_table(frame: pd.DataFrame, caption: str, label: str) -> None:
     display(Markdown(md_table(suppress_table(frame), caption, label)))
 
 
-def glue_number(key: str, value: float | int) -> None:
-    """Glue a number for ``{glue:text}`key:fmt``` (this page or ``path.ipynb::key`` elsewhere)."""
+def glue_number(key: str, value: float | int | str) -> None:
+    """Glue a number (or a plain string, read back by :func:`glued_values`) for
+    ``{glue:text}`key:fmt``` (this page or ``path.ipynb::key`` elsewhere)."""
     from myst_nb import glue
 
     glue(key, value, display=False)
@@ -62,6 +63,20 @@ def glue_text(key: str, text: str) -> None:
     from myst_nb import glue
 
     glue(key, Markdown(text), display=False)
+
+
+def glue_estimates(prefix: str, estimates: pd.DataFrame, estimate: str = "hr") -> None:
+    """Glue each row of an estimates frame (columns ``slug``, ``estimate``, ``p``,
+    ``not_estimable``) as ``{prefix}_{estimate}__{slug}`` and ``{prefix}_p__{slug}``; when the
+    estimate is not estimable, its reason goes under both keys with the suffix
+    ``__not_estimable``, which the scorecard reads (:mod:`analysis_lib.scorecard`)."""
+    for r in estimates.itertuples():
+        keys = (f"{prefix}_{estimate}__{r.slug}", f"{prefix}_p__{r.slug}")
+        glue_number(keys[0], float(r.estimate))
+        glue_number(keys[1], float(r.p))
+        if r.not_estimable:
+            for k in keys:  # plain text (escaped wherever it is shown)
+                glue_number(k + "__not_estimable", str(r.not_estimable))
 
 
 def glue_figure(key: str, fig: Any) -> None:
@@ -257,14 +272,3 @@ def format_number(x: float, digits: int = 4) -> str:
     if abs(x) >= 10 ** digits:
         return f"{x:,.0f}"
     return f"{x:.{digits}g}"
-
-
-def glue_frame(prefix: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    """Glue every cell of ``columns`` as ``{prefix}_{row}_{column}`` (row: 0-based position),
-    so that whole tables can be read back by key (the scorecard does)."""
-    from myst_nb import glue
-
-    for i, row in enumerate(frame[columns].itertuples(index=False)):
-        for col, v in zip(columns, row):
-            value = v.item() if hasattr(v, "item") else v
-            glue(f"{prefix}_{i}_{col}", value, display=False)

@@ -540,6 +540,70 @@ def il6_odds_ratios(patients: pd.DataFrame, *, severe_grade: int = SEVERE_CRS_GR
     return pd.DataFrame(rows)
 
 
+def burden_and_outcomes(patients: pd.DataFrame, *, mrd_cut: float = 1e-3,
+                        severe_grade: int = SEVERE_CRS_GRADE,
+                        conf_level: float = 0.95) -> pd.DataFrame:
+    """High pre-infusion tumour burden (bone-marrow MRD at or above ``mrd_cut``, before and
+    after lymphodepletion) against grade >= ``severe_grade`` CRS and against ICANS: the
+    univariate comparisons behind the paper's statement that a high burden went with both
+    (Results, Toxicity; Supplementary Table S4 is not in the extracted paper).
+
+    One row per exposure and outcome: ``exposure`` (``pre_ld_mrd_high``,
+    ``post_ld_mrd_high``), ``outcome`` (``crs_severe``, ``icans_any``), ``label``, the 2×2
+    cells and every estimate of :func:`il6_odds_ratios` (sample OR, Fisher's exact p with the
+    conditional MLE, ML and Firth logistic estimates). Fisher's exact test is valid whatever
+    the separation, so it is the test of record with 5 ICANS events. Patients with a missing
+    MRD are left out (``n``).
+    """
+    o = outcomes(patients, severe_grade)
+    rows = []
+    for exp, col, when in (("pre_ld_mrd_high", "mrd_pre_ld", "pre-LD"),
+                           ("post_ld_mrd_high", "mrd_post_ld", "post-LD")):
+        keep = patients[col].notna().to_numpy()
+        exposed = (patients[col].astype(float) >= mrd_cut).to_numpy()[keep]
+        for out, olabel in (("crs_severe", f"CRS grade ≥{severe_grade}"), ("icans_any", "ICANS")):
+            r = _binary_comparison(exposed, o[out].to_numpy()[keep], conf_level)
+            rows.append({"exposure": exp, "outcome": out,
+                         "label": f"{when} MRD ≥{format_mrd(mrd_cut)}: {olabel}",
+                         "n": int(keep.sum()), **r})
+    return pd.DataFrame(rows)
+
+
+def or_estimates(table: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Odds ratios of a screen (:func:`univariate_screen`) or a model (:func:`model_table`)
+    as an estimates frame (``slug``, ``term``, ``estimate`` = ML odds ratio, ``p`` = Wald p,
+    as SPSS prints, and ``not_estimable``): under separation the ML odds ratio is infinite or
+    zero and has no usable Wald test, and the reason says which group is predicted
+    perfectly (:func:`analysis_lib.report.glue_estimates` glues it for the scorecard)."""
+    labels = labels or {}
+    what = {"+inf": "infinite", "-inf": "zero", "±inf": "not determined"}
+    rows = []
+    for r in table.to_dict("records"):
+        term = r["term"]
+        if term == "(Intercept)":
+            continue
+        label = labels.get(term, r.get("label", term))
+        why = ""
+        inf = str(r.get("infinite") or "")
+        if r.get("separation") == "constant":
+            why = f"'{label}' is the same for every patient: no odds ratio can be estimated"
+        elif inf and inf in what:
+            why = f"separation: the maximum-likelihood odds ratio of '{label}' is {what[inf]}"
+            if "n_exposed" in r:
+                groups = []
+                for side, n_, e_ in (("with", r["n_exposed"], r["events_exposed"]),
+                                     ("without", r["n_unexposed"], r["events_unexposed"])):
+                    if e_ == 0:
+                        groups.append(f"no events among the {n_} patients {side} it")
+                    elif e_ == n_:
+                        groups.append(f"events in all {n_} patients {side} it")
+                if groups:
+                    why += " (" + "; ".join(groups) + ")"
+        rows.append({"slug": term, "term": label, "estimate": float(r.get("or_ml", np.nan)),
+                     "p": float(r.get("wald_p", np.nan)), "not_estimable": why})
+    return pd.DataFrame(rows, columns=["slug", "term", "estimate", "p", "not_estimable"])
+
+
 def dose_threshold_comparison(patients: pd.DataFrame, cuts: Sequence[float] = (3.66, 3.68), *,
                               severe_grade: int = SEVERE_CRS_GRADE,
                               conf_level: float = 0.95) -> pd.DataFrame:

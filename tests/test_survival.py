@@ -208,6 +208,51 @@ def test_cox_monotone_likelihood_is_flagged_infinite():
     assert fit.infinite[0]
 
 
+def test_exact_monotone_likelihood_names_the_infinite_coefficients():
+    rng = np.random.default_rng(1)
+    n = 40
+    x = rng.integers(0, 2, n).astype(float)
+    z = rng.normal(size=n)
+    t = rng.exponential(1, n)
+    e = rng.random(n) < 0.7
+    # no events where x = 0: the hazard ratio of x is +infinity, z stays finite
+    fit = cox.coxph(pd.DataFrame({"x": x, "z": z}), t, e & (x == 1))
+    assert cox.monotone_likelihood(fit) == {"x": "+inf"}
+    why = cox.not_estimable(fit)
+    assert set(why) == {"x"} and "no events among the" in why["x"] and "reference" in why["x"]
+    # the mirror image: no events where x = 1
+    fit = cox.coxph(pd.DataFrame({"x": x, "z": z}), t, e & (x == 0))
+    assert cox.monotone_likelihood(fit) == {"x": "-inf"}
+    # overlapping data: every estimate finite
+    fit = cox.coxph(pd.DataFrame({"x": x, "z": z}), t, e)
+    assert cox.monotone_likelihood(fit) == {} and cox.not_estimable(fit) == {}
+    # a continuous covariate that orders every event first in its risk set
+    tt = np.arange(1.0, 11.0)
+    fit = cox.coxph(pd.DataFrame({"w": -tt}), tt, np.ones(10))
+    assert cox.monotone_likelihood(fit) == {"w": "+inf"}
+    # strata and counting-process rows: risk sets stay within stratum and interval
+    fit = cox.coxph(pd.DataFrame({"x": [1, 0, 1, 0]}), [2, 3, 2, 3], [1, 0, 1, 0],
+                    start=[0, 0, 0, 0], strata=[1, 1, 2, 2])
+    assert cox.monotone_likelihood(fit) == {"x": "+inf"}
+
+
+def test_screen_and_fit_estimates_carry_the_reason():
+    rng = np.random.default_rng(2)
+    n = 30
+    frame = pd.DataFrame({"A": rng.integers(0, 2, n).astype(float), "B": rng.normal(size=n)})
+    design = cox.design_frame({"A": frame["A"], "B": frame["B"]}, {"A": "1 vs 0", "B": "per 1"})
+    t = rng.exponential(1, n)
+    e = (rng.random(n) < 0.8) & (frame["A"] == 1).to_numpy()
+    scr = cox.univariate_screen(design, t, e)
+    est = cox.screen_estimates(scr).set_index("slug")
+    assert est.loc["a", "not_estimable"] and not est.loc["b", "not_estimable"]
+    assert not scr.loc[scr["term"] == "A", "selected"].any()
+    fit = cox.multivariable_cox(design, ["A", "B"], t, e)
+    fe = cox.fit_estimates(fit, design).set_index("slug")
+    assert fe.loc["a", "not_estimable"] and fe.loc["b", "not_estimable"] == ""
+    assert cox.slug("Severe CRS (grade ≥ 3)") == "severe_crs_grade_3"
+
+
 def test_cox_wald_tests_and_epv():
     rng = np.random.default_rng(5)
     n = 100
