@@ -32,7 +32,6 @@ import pandas as pd
 from scipy import stats
 
 from .cohort import follow_up
-from .scorecard import STATUSES
 from .survival import kaplan_meier, logrank_test
 
 Scale = Literal["linear", "log", "atanh"]
@@ -283,16 +282,24 @@ def cohort_statistics(patients: pd.DataFrame, kinetics: pd.DataFrame) -> dict[st
 # Report
 # --------------------------------------------------------------------------------------------
 
+#: How far a calibration target is from the shipped cohort, in words. These describe the
+#: calibration's standardised distance ``z``, not the scorecard's status of the published
+#: number (:mod:`analysis_lib.scorecard`), which the synthetic-data chapter shows beside them.
+FIT_LABELS: tuple[str, ...] = ("|z| ≤ 1", "|z| ≤ 1.96", "|z| > 1.96", "excluded",
+                               "not computable")
+
+
 def status(target: Target, z: float, excluded: Mapping[str, str]) -> str:
+    """The calibration fit of one target (:data:`FIT_LABELS`)."""
     if target.key in excluded:
-        return "excluded"
+        return FIT_LABELS[3]
     if not np.isfinite(z):
-        return "not computable"
+        return FIT_LABELS[4]
     if abs(z) <= 1.0:
-        return "within 1 SE"
+        return FIT_LABELS[0]
     if abs(z) <= 1.96:
-        return "within sampling error"
-    return "outside sampling error"
+        return FIT_LABELS[1]
+    return FIT_LABELS[2]
 
 
 def calibration_report(achieved: Mapping[str, float],
@@ -558,21 +565,20 @@ def objective_exclusions(registry: pd.DataFrame | None = None) -> pd.DataFrame:
     audit shows the paper's own numbers contradict (the finding's reason), numbers that
     describe the study's design rather than a result, and numbers left unscored in the
     reproduction map (its reason). Independent of any data."""
+    from . import scorecard as sc
     from .feasibility import FINDINGS
     from .registry import load_registry
-    from .scorecard import load_map, scorecard
 
-    st = STATUSES
-    card = scorecard(load_registry() if registry is None else registry, load_map(), {})
+    card = sc.scorecard(load_registry() if registry is None else registry, sc.load_map(), {})
     reasons = {f.key: f"{f.verdict}: {f.reason}" for f in FINDINGS}
     rows = []
     for r in card.itertuples():
-        if r.status == st[4]:
+        if r.status == sc.INCONSISTENT:
             why = " ".join(reasons[k.strip()] for k in r.audit.split(",") if k.strip())
             kind = "paper inconsistent (audit)"
-        elif r.status == st[6]:
+        elif r.status == sc.DESIGN:
             kind, why = "study design", "a dose, date, schedule or threshold, not a result"
-        elif r.status == st[7]:
+        elif r.status == sc.NOT_SCORED:
             kind, why = "not scored", r.reason
         else:
             continue
@@ -581,27 +587,13 @@ def objective_exclusions(registry: pd.DataFrame | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def scorecard_score(card: pd.DataFrame) -> dict[str, int]:
-    """The objective of stage 3 for one scorecard: ``score`` = published results matched at
-    the paper's precision or within sampling error; ``eligible`` = published results that can
-    be scored (all but design numbers, numbers the audit shows inconsistent and numbers left
-    unscored); ``direction`` = results agreeing only in direction and significance (the first
-    tie-break); and the count of every status."""
-    st = STATUSES
-    counts = card["status"].value_counts()
-    n = {s: int(counts.get(s, 0)) for s in st}
-    excluded = n[st[4]] + n[st[6]] + n[st[7]]
-    return {"score": n[st[0]] + n[st[1]], "eligible": len(card) - excluded,
-            "direction": n[st[2]], **{f"n_{i}": n[s] for i, s in enumerate(st)}}
-
-
 def cohort_scorecard(patients_dir: Path, build_dir: Path, *, jobs: int | None = None,
                      root: Path | None = None) -> pd.DataFrame:
     """Execute the result chapters on the cohort in ``patients_dir`` (as the book does, with
-    the book's default parameters) and return its scorecard."""
+    the book's default parameters) and return its scorecard, claims included."""
+    from . import scorecard as sc
     from .pipeline import ROOT, run_notebooks
     from .registry import load_registry
-    from .scorecard import collect_glued, load_map, scorecard
 
     for attempt in range(2):  # a kernel that dies at start-up under load gets one retry
         res, _ = run_notebooks(SCORECARD_CHAPTERS, Path(patients_dir), Path(build_dir),
@@ -612,59 +604,92 @@ def cohort_scorecard(patients_dir: Path, build_dir: Path, *, jobs: int | None = 
     if failed:
         raise RuntimeError(f"chapter {failed[0].name!r} failed on {patients_dir}:\n"
                            f"{failed[0].error}")
-    return scorecard(load_registry(), load_map(),
-                     collect_glued(Path(build_dir) / "cache", list(SCORECARD_CHAPTERS)))
+    return sc.scorecard(load_registry(), sc.load_map(),
+                        sc.collect_glued(Path(build_dir) / "cache", list(SCORECARD_CHAPTERS)),
+                        sc.load_claims())
+
+
+#: Order of stage 3: candidates that keep every active calibration target within sampling
+#: error first (stage 2's promise), then the highest score, then most results agreeing in
+#: direction and significance only, then the smallest stage-2 distance, then the seed.
+STAGE3_ORDER: tuple[tuple[str, bool], ...] = (("targets_met", False), ("score", False),
+                                               ("direction", False), ("distance", True),
+                                               ("seed", True))
+
+
+def targets_met(patients: pd.DataFrame, kinetics: pd.DataFrame) -> bool:
+    """Whether a cohort keeps every active calibration target within sampling error
+    (``|z| <= 1.96``)."""
+    rep = calibration_report(cohort_statistics(patients, kinetics))
+    active = rep[rep["status"] != FIT_LABELS[3]]
+    return bool(active["status"].isin(FIT_LABELS[:2]).all())
 
 
 def search_seeds_by_scorecard(seed_search: pd.DataFrame, candidates: int, work_dir: Path, *,
                               jobs: int | None = None,
-                              progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Stage 3: the scorecard score of the ``candidates`` best seeds of ``seed_search``
-    (stage 2's table, best first), best first: highest ``score``, then highest ``direction``,
-    then smallest stage-2 ``distance``, then seed."""
+                              progress: Callable[[str], None] | None = None
+                              ) -> tuple[pd.DataFrame, dict[int, pd.DataFrame]]:
+    """Stage 3: the scorecard score (:func:`analysis_lib.scorecard.score`) of the
+    ``candidates`` best seeds of ``seed_search`` (stage 2's table), best first
+    (:data:`STAGE3_ORDER`), and each candidate's scorecard by seed."""
     import shutil
 
+    from . import scorecard as sc
     from .synthetic import SyntheticParams, generate_cohort, write_cohort
 
-    rows = []
+    rows, cards = [], {}
     top = seed_search.sort_values(["distance", "seed"], kind="stable").head(candidates)
     for rank, (seed, dist) in enumerate(zip(top["seed"], top["distance"]), start=1):
         cand = Path(work_dir) / f"seed_{int(seed)}"
         if cand.exists():
             shutil.rmtree(cand)
-        write_cohort(generate_cohort(n=N_PUBLISHED, seed=int(seed), params=SyntheticParams()),
-                     cand / "data")
+        cohort = generate_cohort(n=N_PUBLISHED, seed=int(seed), params=SyntheticParams())
+        write_cohort(cohort, cand / "data")
         card = cohort_scorecard(cand / "data", cand / "build", jobs=jobs)
+        cards[int(seed)] = card
         row = {"seed": int(seed), "distance_rank": rank, "distance": float(dist),
-               **scorecard_score(card)}
+               "targets_met": targets_met(cohort.patients, cohort.kinetics), **sc.score(card)}
         rows.append(row)
         shutil.rmtree(cand, ignore_errors=True)
         if progress:
             progress(f"seed {int(seed)} ({rank}/{len(top)}): {row['score']} of "
                      f"{row['eligible']} results reproduced")
-    return pd.DataFrame(rows).sort_values(["score", "direction", "distance", "seed"],
-                                          ascending=[False, False, True, True],
-                                          kind="stable").reset_index(drop=True)
+    cols, asc = zip(*STAGE3_ORDER)
+    table = pd.DataFrame(rows).sort_values(list(cols), ascending=list(asc),
+                                           kind="stable").reset_index(drop=True)
+    return table, cards
 
 
-def write_scorecard_search(out_dir: Path, candidates: int = 30, *, jobs: int | None = None,
+#: Columns of the shipped cohort's recorded scorecard (``shipped_scorecard.csv``).
+SHIPPED_CARD_COLUMNS: tuple[str, ...] = ("key", "kind", "section", "reproduced", "status")
+
+
+def write_scorecard_search(out_dir: Path, candidates: int = 60, *, jobs: int | None = None,
                            progress: Callable[[str], None] | None = None) -> Path:
-    """Stage 3 record (``scorecard_search.csv``): the scorecard score of the best
-    ``candidates`` seeds of ``seed_search.csv``; its first row is the shipped cohort's seed
-    (:data:`analysis_lib.synthetic.DEFAULT_SEED`)."""
+    """Stage 3 record: ``scorecard_search.csv``, the scorecard score of the best
+    ``candidates`` seeds of ``seed_search.csv`` (its first row is the shipped cohort's seed,
+    :data:`analysis_lib.synthetic.DEFAULT_SEED`), and ``shipped_scorecard.csv``, the winner's
+    scorecard (status of every number and claim), which the synthetic-data chapter shows."""
     import tempfile
 
+    from . import scorecard as sc
     from .io import write_table
 
     seeds = pd.read_csv(Path(out_dir) / "seed_search.csv", comment="#")
     with tempfile.TemporaryDirectory(prefix="cartbook-scorecard-") as tmp:
-        table = search_seeds_by_scorecard(seeds, candidates, Path(tmp), jobs=jobs,
-                                          progress=progress)
+        table, cards = search_seeds_by_scorecard(seeds, candidates, Path(tmp), jobs=jobs,
+                                                 progress=progress)
+    best = cards[int(table["seed"].iloc[0])]
+    write_table(best[list(SHIPPED_CARD_COLUMNS)], Path(out_dir) / "shipped_scorecard.csv",
+                {"synthetic": "true", "description": "scorecard of the shipped SYNTHETIC "
+                 f"cohort (seed {int(table['seed'].iloc[0])}) under status rules version "
+                 f"{sc.STATUS_RULES_VERSION}"})
     return write_table(table, Path(out_dir) / "scorecard_search.csv",
                        {"synthetic": "true", "description": "scorecard of the best candidate "
                         "SYNTHETIC cohorts (n = 50) of the seed search: score = published "
-                        "results matched at the paper's precision or within sampling error, "
-                        "out of eligible; best first"})
+                        "numbers matched at the paper's precision or within sampling error "
+                        "plus claims upheld, out of eligible; best first; status rules "
+                        f"version {sc.STATUS_RULES_VERSION}"})
 
 
 def load_scorecard_search(path: Path | None = None) -> pd.DataFrame:
@@ -673,20 +698,44 @@ def load_scorecard_search(path: Path | None = None) -> pd.DataFrame:
     return pd.read_csv(path, comment="#")
 
 
+def load_shipped_scorecard(path: Path | None = None) -> pd.DataFrame:
+    """The shipped cohort's recorded scorecard (``data/calibration/shipped_scorecard.csv``)."""
+    path = Path(path) if path else RECORD_DIR / "shipped_scorecard.csv"
+    return pd.read_csv(path, comment="#", keep_default_na=False,
+                       dtype={"key": str, "kind": str, "section": str, "status": str})
+
+
+def target_scorecard_status(registry: pd.DataFrame, card: pd.DataFrame) -> dict[str, list[str]]:
+    """For each calibration target, the scorecard statuses of the published numbers it is
+    built from (registry column ``calibration``), so that a page showing a target shows the
+    scorecard's status of its number, never a second verdict."""
+    from .registry import canonical
+
+    status = dict(zip(card["key"], card["status"]))
+    out: dict[str, list[str]] = {}
+    for key, targets in zip(canonical(registry)["key"], canonical(registry)["calibration"]):
+        for t in (x.strip() for x in str(targets or "").split(";") if x.strip()):
+            if key in status:
+                out.setdefault(t, []).append(status[key])
+    return out
+
+
 def scorecard_search_table(record: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The best ``top`` candidates of the stage-3 record as shown in the book: seed, rank in
-    the stage-2 seed search, stage-2 distance, and the scorecard counts."""
-    st = STATUSES
+    the stage-2 seed search, stage-2 distance, the score and its breakdown."""
     r = record.head(top)
     return pd.DataFrame({
         "Seed": r["seed"].astype(int),
         "Stage-2 rank": r["distance_rank"].astype(int),
         "Stage-2 distance": [f"{v:.2f}" for v in r["distance"]],
-        "Reproduced (score)": [f"{s} of {e}" for s, e in zip(r["score"], r["eligible"])],
-        "At precision": r["n_0"].astype(int),
-        "Within sampling error": r["n_1"].astype(int),
-        "Direction only": r["n_2"].astype(int),
-        st[3].capitalize(): r["n_3"].astype(int),
+        "Score": [f"{s} of {e}" for s, e in zip(r["score"], r["eligible"])],
+        "Numbers at precision": r["n_match"].astype(int),
+        "Numbers within sampling error": r["n_within"].astype(int),
+        "Claims upheld": [f"{s} of {e}" for s, e in zip(r["claims_score"],
+                                                         r["claims_eligible"])],
+        "Direction only": r["n_direction"].astype(int),
+        "Not estimable": r["n_not_estimable"].astype(int),
+        "Differ": r["n_differs"].astype(int),
     })
 
 

@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="data/calibration")
     p.add_argument("--population", type=int, default=20_000, help="population size (fit)")
     p.add_argument("--seeds", type=int, default=3000, help="candidate seeds 1..N (seeds)")
-    p.add_argument("--candidates", type=int, default=30,
+    p.add_argument("--candidates", type=int, default=60,
                    help="best seeds of the seed search scored by the book's scorecard (scorecard)")
     p.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel (scorecard)")
     p.set_defaults(func=_calibrate)

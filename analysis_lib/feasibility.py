@@ -90,6 +90,11 @@ class Finding:
     excluded_targets : tuple of str
         Calibration target keys (:mod:`analysis_lib.calibration`) that must be left out of
         the objective because of this finding.
+    concerns : {"value", "interval"}
+        What the finding impugns in the registry numbers it is attached to: the printed value
+        itself, or only its printed interval (confidence interval, range or ± SE). A
+        scorecard scores the point estimate of an ``"interval"`` finding as usual and marks
+        the interval (:mod:`analysis_lib.scorecard`).
     """
 
     key: str
@@ -99,10 +104,13 @@ class Finding:
     arithmetic: str
     bound: float | None = None
     excluded_targets: tuple[str, ...] = ()
+    concerns: Literal["value", "interval"] = "value"
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"unknown verdict {self.verdict!r}")
+        if self.concerns not in ("value", "interval"):
+            raise ValueError(f"unknown concern {self.concerns!r}")
 
 
 # ============================================================================================
@@ -794,7 +802,7 @@ def _f_followup_max() -> Finding:
         f"{days} / (365/12) = {days / (365 / 12):.2f}; only {days} / 30 = {days / 30:.2f} "
         "exceeds 97.5.\n"
         f"97.5 months (365.25/12) before the cut-off is {latest:%Y-%m-%d}, before June 2017.",
-        mx, ("followup_max",))
+        mx, ("followup_max",), concerns="interval")
 
 
 def _f_followup_min() -> Finding:
@@ -836,7 +844,7 @@ def _f_nrm_se() -> Finding:
         f"Greenwood/Peto SE >= sqrt(S(1-S)/n0) (censoring only widens it): n0 = 14 gives "
         f"{se_min:.4f}; even n0 = 50 gives {se_min50:.4f}.\n"
         f"SE = 0.011 needs n = p(1-p)/SE² = {k / n:.4f}·{1 - k / n:.4f}/0.011² = {n_needed:,.0f}.",
-        se_min, ("nrm_se_low_burden",))
+        se_min, ("nrm_se_low_burden",), concerns="interval")
 
 
 def _f_nrm_lfs() -> Finding:
@@ -982,7 +990,7 @@ def _f_mv2_female() -> Finding:
         f"Symmetric upper limit = OR²/lower = 0.185²/0.017 = {hi_sym:.3f} (2.07 within rounding "
         "of 0.017).\n"
         f"With 2.070: SE = {w_fix.se:.4f}, z = {w_fix.z:.3f}, p = {w_fix.p:.3f} (printed 0.171).",
-        hi_sym, ())
+        hi_sym, (), concerns="interval")
 
 
 def _f_multivariable_ok() -> Finding:
@@ -1025,7 +1033,7 @@ def _survival_ci_finding(key: str, label: str, s: float, ci: tuple[float, float]
         f"{100 * se_min:.2f}% -> 95% half-width >= {100 * Z95 * se_min:.2f} points.\n"
         f"Printed half-width / min SE = {z_impl:.3f} -> a {100 * conf:.1f}% interval at best.\n"
         f"Sample size that would give the printed SE: S(1-S)/SE² = {n_impl:.1f}.",
-        se_min, (key,))
+        se_min, (key,), concerns="interval")
 
 
 def _f_tmax() -> Finding:

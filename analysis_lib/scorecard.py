@@ -1,62 +1,134 @@
-"""The reproduction scorecard: each published number beside the value the book computes.
+"""The reproduction scorecard: each published number and claim beside what the book computes.
 
 Published numbers come from the registry (``data/published/registry.csv``,
-:mod:`analysis_lib.registry`); reproduced values are read from the executed chapter
-notebooks, by the key under which each chapter glued them (``glued_values``), through the
-map ``data/published/reproduction_map.csv`` (registry key -> chapter, glue key, scale). So
-the scorecard shows exactly what the chapters show and cannot drift from them.
+:mod:`analysis_lib.registry`), the paper's sentences of (non-)significance and direction from
+the claims registry (``data/published/claims.csv``); reproduced values are read from the
+executed chapter notebooks, by the key under which each chapter glued them, through the map
+``data/published/reproduction_map.csv`` (registry key -> chapter, glue key, scale, anchor,
+what a p-value tests). So the scorecard shows exactly what the chapters show and cannot drift
+from them.
 
-Status rules, in order (principles, not tuned tolerances):
+Pairing is by identity, never by position or label text: every mapped number has its own glue
+key (Table 3's cells are glued under their registry keys by
+:func:`analysis_lib.kinetics.table3_cells`).
 
-1. **not reproducible: paper inconsistent**: the audit (:mod:`analysis_lib.feasibility`)
-   shows that the published number is impossible or inconsistent with the paper's own
-   numbers.
-2. **matches at the paper's precision**: the reproduced value, rounded to the decimals the
-   paper prints, equals the printed value (for "<0.001": the reproduced p is below it).
-3. **within sampling error**: ``|z| <= 1.96`` with the sampling standard error of the
-   statistic at the paper's n: from the published 95% CI when there is one (log scale for
-   hazard and odds ratios), sqrt(p(1-p)/n) for percentages, 1.06/sqrt(n-3) on Fisher's z
-   for correlations, and sqrt(pi/2)·sigma/sqrt(n) with sigma = range/4.5 for medians with a
-   range (Wan et al. 2014; log scale for CAR-T levels); subgroup medians without a range
-   (Table 3) use the log-SD implied by the published Cmax range for CAR-T levels and an
-   assumed log-SD of 1.0 for Tlast, with the subgroup's n.
-4. **same direction and significance**: a ratio on the same side of 1, or a p-value on the
-   same side of 0.05.
-5. **differs**: none of the above.
+Statuses
+--------
+One function, :func:`classify`, decides the status of every number, and every page reads the
+status from a scorecard frame made by :func:`scorecard`; the definitions are
+:data:`DEFINITIONS` (version :data:`STATUS_RULES_VERSION`, carried by the downloadable CSV).
+The rules, in order:
 
-Numbers that describe the study's design or analysis choices (doses, dates, schedules,
-thresholds) are "study design, not a result"; numbers the map deliberately leaves unscored
-(a range printed as a median, a single patient's value that a book must not publish) are
-"not scored, reason given", with the reason in the map; other rows without a mapping are
-"not mapped yet"; a mapped value the chapters did not produce is "not computed".
+1. **not reproducible: paper inconsistent** — the audit (:mod:`analysis_lib.feasibility`)
+   shows that the printed *value* is impossible or inconsistent with the paper's own numbers.
+   A finding about a printed *interval* (``Finding.concerns == "interval"``) marks the
+   interval only: the point estimate is scored by the rules below, without using the
+   infeasible interval.
+2. **not estimable in this cohort** — the reproduced estimate is infinite or not identified
+   (no events in a group, separation, monotone likelihood), with the chapter's reason; a
+   p-value that tests such an estimate has the same status. Never counted as reproduced.
+3. **not computed** — the mapped value is missing in this build.
+4. **matches at the paper's precision** — the reproduced value, rounded to the decimals the
+   paper prints, equals the printed value (for "<0.001": the reproduced p is below it);
+   counts must be equal.
+5. **within sampling error** — ``|z| <= 1.96`` with the sampling standard error of the
+   statistic at the paper's n: from the published 95% CI when there is one and the audit
+   finds it feasible (log scale for hazard and odds ratios), sqrt(p(1-p)/n) for percentages,
+   1.06/sqrt(n-3) on Fisher's z for correlations, and sqrt(pi/2)·sigma/sqrt(n) with sigma =
+   range/4.5 for medians with a range (Wan et al. 2014; log scale for CAR-T levels); subgroup
+   medians without a range (Table 3) use the log-SD implied by the published Cmax range for
+   CAR-T levels and an assumed log-SD of 1.0 for Tlast, with the subgroup's n.
+6. **same direction and significance** — for an estimate with a CI or p-value, a p-value
+   with the estimate(s) or the two groups it compares, or a claim: the effect lies on the
+   same side of the null (1 for ratios, 0 for correlations, the other group for a two-group
+   comparison) *and* the verdict at the paper's α (``methods_alpha``, p < 0.05) is the same.
+   Where the paper shows no direction (equal group medians, or a claim of no association),
+   the significance verdict alone is compared.
+7. **differs** — none of the above.
+
+Numbers that describe the study's design (doses, dates, schedules, thresholds) are "study
+design, not a result"; numbers the map leaves unscored (a range printed as a median, one
+patient's value) are "not scored, reason given"; other unmapped rows are "not mapped yet".
 """
 
 from __future__ import annotations
 
+import html
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 MAP_PATH = ROOT / "data" / "published" / "reproduction_map.csv"
+CLAIMS_PATH = ROOT / "data" / "published" / "claims.csv"
 
-STATUSES: tuple[str, ...] = (
-    "matches at the paper's precision", "within sampling error",
-    "same direction and significance", "differs", "not reproducible: paper inconsistent",
-    "not computed", "study design, not a result", "not scored, reason given", "not mapped yet",
-)
+#: Version of the status definitions below; written into every downloadable scorecard.
+STATUS_RULES_VERSION = "2"
+
+MATCH = "matches at the paper's precision"
+WITHIN = "within sampling error"
+DIRECTION = "same direction and significance"
+NOT_ESTIMABLE = "not estimable in this cohort"
+DIFFERS = "differs"
+INCONSISTENT = "not reproducible: paper inconsistent"
+NOT_COMPUTED = "not computed"
+DESIGN = "study design, not a result"
+NOT_SCORED = "not scored, reason given"
+UNMAPPED = "not mapped yet"
+
+#: Every status, in the order of the rules and of the summary tables.
+STATUSES: tuple[str, ...] = (MATCH, WITHIN, DIRECTION, NOT_ESTIMABLE, DIFFERS, INCONSISTENT,
+                             NOT_COMPUTED, DESIGN, NOT_SCORED, UNMAPPED)
+#: One written definition per status (shown on the scorecard page and as the badges' tooltip).
+DEFINITIONS: dict[str, str] = {
+    MATCH: "The reproduced value, rounded to the decimals the paper prints, equals the printed "
+           "value (a printed bound such as <0.001 is satisfied); counts are equal.",
+    WITHIN: "Not equal at the printed precision, but within 1.96 sampling standard errors of "
+            "the printed value at the paper's sample size (SE from the published 95% CI when "
+            "the audit finds it feasible, else binomial, Fisher's z or the SE of a median).",
+    DIRECTION: "The effect lies on the same side of the null as in the paper (1 for ratios, 0 "
+               "for correlations, the other group for group comparisons) and the significance "
+               "verdict at the paper's alpha is the same; where the paper shows no direction, "
+               "the verdict alone.",
+    NOT_ESTIMABLE: "The reproduced estimate is infinite or not identified in this cohort (no "
+                   "events in a group, separation, monotone likelihood); the reason is given. "
+                   "Never counted as reproduced.",
+    DIFFERS: "Computed, but none of the statuses above applies.",
+    INCONSISTENT: "The audit shows the printed value cannot hold together with the paper's "
+                  "own numbers, so no data could reproduce it (an infeasible printed interval "
+                  "marks the interval only).",
+    NOT_COMPUTED: "Mapped to a value that this build did not produce (for example an empty "
+                  "group).",
+    DESIGN: "A dose, date, schedule or threshold of the study design, not a result.",
+    NOT_SCORED: "Deliberately left unscored; the reason is given.",
+    UNMAPPED: "No chapter computes this number yet.",
+}
+#: Short names, used as CSS classes of the status badges.
+BADGES: dict[str, str] = {MATCH: "match", WITHIN: "within", DIRECTION: "direction",
+                          NOT_ESTIMABLE: "not-estimable", DIFFERS: "differs",
+                          INCONSISTENT: "inconsistent", NOT_COMPUTED: "not-computed",
+                          DESIGN: "design", NOT_SCORED: "not-scored", UNMAPPED: "unmapped"}
+#: Statuses that count as reproduced (numbers) or upheld (claims).
+REPRODUCED: tuple[str, ...] = (MATCH, WITHIN, DIRECTION)
+#: Statuses that no data could change: left out of the calibration objective.
+NOT_SCORABLE: tuple[str, ...] = (INCONSISTENT, DESIGN, NOT_SCORED)
+
 #: Registry statistics that describe the study's design or analysis choices (doses, dates,
 #: schedules, thresholds), which no analysis of the data can reproduce.
 DESIGN_STATISTICS: frozenset[str] = frozenset({"design", "date", "threshold"})
-#: Statuses that count as reproduced.
-REPRODUCED = STATUSES[:3]
+_RATIOS = ("hazard_ratio", "odds_ratio")
 
 _NUM = re.compile(r"[-+]?\d[\d,]*\.?\d*")
 
+
+# ============================================================================================
+# Printed precision and sampling error
+# ============================================================================================
 
 def printed_decimals(text: str) -> int | None:
     """Decimals of the first number in ``text`` ("74.9" -> 1, "30,860" -> 0, "0.032" -> 3)."""
@@ -84,9 +156,16 @@ def matches_precision(value_text: str, reproduced: float) -> bool:
     return math.isclose(round(reproduced + 0.0, d), printed, abs_tol=10 ** -(d + 6))
 
 
-def sampling_z(row: Mapping, reproduced: float, n_default: int = 50) -> float:
+def has_range(row: Mapping) -> bool:
+    lo, hi = row.get("lower"), row.get("upper")
+    return lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi) and hi > lo
+
+
+def sampling_z(row: Mapping, reproduced: float, n_default: int = 50, *,
+               use_interval: bool = True) -> float:
     """Standardised difference of ``reproduced`` from the published value (nan when no
-    sampling standard error follows from the row)."""
+    sampling standard error follows from the row). ``use_interval=False`` ignores a published
+    CI (the audit found it infeasible) and falls back to the SE implied by the statistic."""
     v = float(row["value"]) if row.get("value") is not None else float("nan")
     if not (np.isfinite(v) and np.isfinite(reproduced)):
         return float("nan")
@@ -95,9 +174,9 @@ def sampling_z(row: Mapping, reproduced: float, n_default: int = 50) -> float:
     n = row.get("n")
     n = int(n) if n is not None and not pd.isna(n) and int(n) >= 1 else n_default
     lo, hi = row.get("lower"), row.get("upper")
-    has_ci = str(row.get("interval_type")) == "ci95" and lo is not None and hi is not None \
-        and np.isfinite(lo) and np.isfinite(hi)
-    if stat in ("hazard_ratio", "odds_ratio") or unit == "ratio":
+    has_ci = use_interval and str(row.get("interval_type")) == "ci95" and lo is not None \
+        and hi is not None and np.isfinite(lo) and np.isfinite(hi)
+    if stat in _RATIOS or unit == "ratio":
         if has_ci and lo > 0 and hi > lo and v > 0 and reproduced > 0:
             se = (math.log(hi) - math.log(lo)) / 3.92
             return (math.log(reproduced) - math.log(v)) / se
@@ -130,48 +209,125 @@ def sampling_z(row: Mapping, reproduced: float, n_default: int = 50) -> float:
     return float("nan")
 
 
-def has_range(row: Mapping) -> bool:
-    lo, hi = row.get("lower"), row.get("upper")
-    return lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi) and hi > lo
+# ============================================================================================
+# Direction and significance
+# ============================================================================================
+
+def sign(x: float) -> int | None:
+    """-1, 0 or +1 (``None`` when ``x`` is missing)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    return int(np.sign(x))
 
 
-def classify(row: Mapping, reproduced: float, inconsistent: bool = False) -> str:
+def direction(estimate: float, null: float) -> int | None:
+    """Side of the null an estimate lies on: +1 above, -1 below, 0 on it, ``None`` missing.
+    Ratios are compared with 1 (an infinite ratio lies above, 0 below)."""
+    if estimate is None or (isinstance(estimate, float) and math.isnan(estimate)):
+        return None
+    return sign(float(estimate) - null)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What decides a number's status beyond its own value.
+
+    Attributes
+    ----------
+    published_direction, reproduced_direction : tuple of -1/0/+1, or ``None`` when the number
+        has no direction (a median, a percentage) or it is not available. One entry per
+        estimate (a p-value printed for several estimates has several).
+    published_significant, reproduced_significant : the verdict p < α, or ``None``.
+    not_estimable : the chapter's reason why the reproduced estimate is not estimable
+        (empty: it is).
+    value_inconsistent : the audit impugns the printed value itself.
+    interval_infeasible : the audit impugns only the printed interval.
+    """
+
+    published_direction: tuple[int, ...] | None = None
+    reproduced_direction: tuple[int | None, ...] | None = None
+    published_significant: bool | None = None
+    reproduced_significant: bool | None = None
+    not_estimable: str = ""
+    value_inconsistent: bool = False
+    interval_infeasible: bool = False
+
+    @property
+    def agrees(self) -> bool:
+        """Same direction (where the paper shows one) and the same verdict at α."""
+        if self.published_significant is None or self.reproduced_significant is None:
+            return False
+        if self.published_significant != self.reproduced_significant:
+            return False
+        if self.published_direction is None:
+            return False
+        if self.reproduced_direction is None or len(self.reproduced_direction) != len(
+                self.published_direction):
+            return False
+        for pub, rep in zip(self.published_direction, self.reproduced_direction):
+            if pub == 0:  # the paper shows no direction here: the verdict alone decides
+                continue
+            if rep != pub:
+                return False
+        return True
+
+
+def classify(row: Mapping, reproduced: float, evidence: Evidence | None = None) -> str:
     """Status of one published number (rules in the module docstring)."""
-    if inconsistent:
-        return STATUSES[4]
-    if reproduced == math.inf and str(row.get("statistic")) == "median":
-        return STATUSES[3]  # a median not reached where the paper's was reached
-    if reproduced is None or not np.isfinite(reproduced):
-        return STATUSES[5]
-    if str(row.get("statistic")) == "count":  # counts (some printed as words) must be exact
-        v = float(row.get("value", float("nan")))
-        return STATUSES[0] if np.isfinite(v) and round(reproduced) == v else STATUSES[3]
-    if matches_precision(str(row.get("value_text", "")), reproduced):
-        return STATUSES[0]
-    z = sampling_z(row, reproduced)
-    if np.isfinite(z) and abs(z) <= 1.96:
-        return STATUSES[1]
+    ev = evidence or Evidence()
     stat = str(row.get("statistic", ""))
-    v = float(row.get("value", float("nan")))
-    if stat in ("hazard_ratio", "odds_ratio") and v > 0 and reproduced > 0:
-        if (v < 1) == (reproduced < 1):
-            return STATUSES[2]
-    if stat == "p_value" and np.isfinite(v):
-        if (v < 0.05) == (reproduced < 0.05):
-            return STATUSES[2]
-    return STATUSES[3]
+    if ev.value_inconsistent:
+        return INCONSISTENT
+    if ev.not_estimable:
+        return NOT_ESTIMABLE
+    if reproduced is None or (isinstance(reproduced, float) and math.isnan(reproduced)):
+        return NOT_COMPUTED
+    if not np.isfinite(reproduced):
+        if stat in _RATIOS:
+            return NOT_ESTIMABLE  # an infinite ratio is not an estimate
+        return DIFFERS  # e.g. a median not reached where the paper's was reached
+    if stat in _RATIOS and reproduced <= 0:
+        return NOT_ESTIMABLE  # a ratio of exactly 0: the estimate runs off to -infinity
+    if stat == "count":  # counts (some printed as words) must be exact
+        v = float(row.get("value", float("nan")))
+        return MATCH if np.isfinite(v) and round(reproduced) == v else DIFFERS
+    if matches_precision(str(row.get("value_text", "")), reproduced):
+        return MATCH
+    z = sampling_z(row, reproduced, use_interval=not ev.interval_infeasible)
+    if np.isfinite(z) and abs(z) <= 1.96:
+        return WITHIN
+    if ev.agrees:
+        return DIRECTION
+    return DIFFERS
 
+
+def classify_claim(tests: list[Evidence], computed: bool) -> str:
+    """Status of one claim of the paper from the evidence of each test that bears on it: the
+    rules for numbers, of which only these can apply. The claim holds ("same direction and
+    significance") when every test has the stated verdict at α and, where the claim states
+    a direction, the stated direction."""
+    why = [e.not_estimable for e in tests if e.not_estimable]
+    if why:
+        return NOT_ESTIMABLE
+    if not computed or not tests:
+        return NOT_COMPUTED
+    return DIRECTION if all(e.agrees for e in tests) else DIFFERS
+
+
+# ============================================================================================
+# The map and the claims
+# ============================================================================================
 
 def load_map(path: Path | None = None) -> pd.DataFrame:
-    """The reproduction map: registry key -> chapter, glue key, scale (multiplier), or, for a
-    number deliberately left unscored, an empty chapter and the reason (``not_scored``)."""
-    m = pd.read_csv(path or MAP_PATH, comment="#", dtype={"key": str, "chapter": str,
-                                                           "glue_key": str, "not_scored": str})
-    if "not_scored" not in m.columns:
-        m["not_scored"] = ""
-    m["not_scored"] = m["not_scored"].fillna("")
-    m["chapter"] = m["chapter"].fillna("")
-    m["scale"] = m["scale"].fillna(1.0).astype(float)
+    """The reproduction map: registry key -> chapter, glue key, scale (multiplier), anchor
+    (label of the table, figure or section that shows the value), tests (for a p-value: the
+    estimate key(s), ';'-separated, or 'A vs B' for two groups) or, for a number deliberately
+    left unscored, an empty chapter and the reason (``not_scored``)."""
+    m = pd.read_csv(path or MAP_PATH, comment="#", dtype=str, keep_default_na=False)
+    for col in ("anchor", "tests", "not_scored"):
+        if col not in m.columns:
+            m[col] = ""
+    m["scale"] = pd.to_numeric(m["scale"].replace("", "1")).astype(float)
     bad = m[(m["chapter"] == "") == (m["not_scored"] == "")]
     if len(bad):
         raise ValueError("each row of the reproduction map needs either a chapter and glue key "
@@ -180,6 +336,55 @@ def load_map(path: Path | None = None) -> pd.DataFrame:
         raise ValueError(f"duplicate keys in the reproduction map: "
                          f"{sorted(m.loc[m['key'].duplicated(), 'key'])}")
     return m
+
+
+def tested_keys(tests: str) -> tuple[list[str], bool]:
+    """The keys in a map's ``tests`` cell and whether it is a two-group comparison
+    (``"a vs b"``) rather than a list of estimates (``"a;b"``)."""
+    tests = str(tests or "").strip()
+    if not tests:
+        return [], False
+    if " vs " in tests:
+        return [t.strip() for t in tests.split(" vs ")], True
+    return [t.strip() for t in tests.split(";") if t.strip()], False
+
+
+#: Columns of the claims registry.
+CLAIM_COLUMNS: tuple[str, ...] = ("key", "section", "claim", "chapter", "anchor", "p_keys",
+                                  "effect_keys", "null", "expected_direction",
+                                  "expected_significance", "note")
+
+
+def load_claims(path: Path | None = None) -> pd.DataFrame:
+    """The paper's claims of (non-)significance and direction (``data/published/claims.csv``):
+    one row per claim with the glue keys of the p-values that test it (``p_keys``,
+    ';'-separated), the estimate of each (``effect_keys``: a glue key compared with ``null``,
+    or 'a vs b' for two groups), the direction the paper states (``higher``/``lower``, or
+    empty) and the verdict it states (``significant``/``not significant``, for every test)."""
+    c = pd.read_csv(path or CLAIMS_PATH, comment="#", dtype=str, keep_default_na=False)
+    missing = set(CLAIM_COLUMNS) - set(c.columns)
+    if missing:
+        raise ValueError(f"claims registry lacks columns {sorted(missing)}")
+    problems = []
+    if c["key"].duplicated().any():
+        problems.append(f"duplicate keys {sorted(c.loc[c['key'].duplicated(), 'key'])}")
+    for r in c.itertuples():
+        p = [k for k in r.p_keys.split(";") if k.strip()]
+        e = [k for k in r.effect_keys.split(";")] if r.effect_keys else []
+        if not p:
+            problems.append(f"{r.key}: no p_keys")
+        if e and len(e) != len(p):
+            problems.append(f"{r.key}: {len(e)} effect_keys for {len(p)} p_keys")
+        if r.expected_direction not in ("", "higher", "lower"):
+            problems.append(f"{r.key}: expected_direction must be higher, lower or empty")
+        if r.expected_direction and not e:
+            problems.append(f"{r.key}: a stated direction needs effect_keys")
+        if r.expected_significance not in ("significant", "not significant"):
+            problems.append(f"{r.key}: expected_significance must be 'significant' or "
+                            "'not significant'")
+    if problems:
+        raise ValueError("problems in the claims registry: " + "; ".join(problems))
+    return c
 
 
 def collect_glued(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, dict]:
@@ -193,130 +398,385 @@ def collect_glued(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, d
     return out
 
 
-_SUP = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹–", "-0123456789-")
-_T3_COLUMNS = {"N": "n", "Median Cmax": "cmax_median", "Median AUC0-28d": "auc_median",
-               "Median Tlast": "tlast_median", "p Cmax": "p_cmax", "p AUC0-28d": "p_auc",
-               "p Tlast": "p_tlast"}
+#: Suffix of the glue key under which a chapter explains why an estimate is not estimable.
+NOT_ESTIMABLE_SUFFIX = "__not_estimable"
 
 
-def _norm_level(text: str) -> str:
-    t = str(text).translate(_SUP).replace("10^", "10").replace(" ", "").lower()
-    return re.split(r"[×x]10", t)[0]
+def _number(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return float("nan")
+    return float(raw)
 
 
-def table3_values(registry: pd.DataFrame, kinetics_glued: Mapping) -> dict[str, float]:
-    """Reproduced values of the published Table 3 cells, read from the kinetics chapter's
-    glued table (``t3_<row>_<column>``). Factors are paired in the paper's order; levels by
-    their normalised label, else by comparator sign, else by position within the factor."""
-    rows = []
-    i = 0
-    while f"t3_{i}_factor" in kinetics_glued:
-        rows.append({c: kinetics_glued.get(f"t3_{i}_{c}") for c in
-                     ("factor", "level", *set(_T3_COLUMNS.values()))})
-        i += 1
-    if not rows:
-        return {}
-    ours = pd.DataFrame(rows)
-    our_factors = list(dict.fromkeys(ours["factor"]))
-    reg = registry[registry["section"] == "Table 3"]
-    split = reg["table_row"].str.split(r" \| ", n=1, expand=True, regex=True)
-    reg = reg.assign(factor=split[0], level=split[1])
-    paper_factors = list(dict.fromkeys(reg["factor"]))
-    out: dict[str, float] = {}
-    for fi, pf in enumerate(paper_factors[:len(our_factors)]):
-        mine = ours[ours["factor"] == our_factors[fi]].reset_index(drop=True)
-        rows_f = reg[reg["factor"] == pf]
-        levels = [lv for lv in dict.fromkeys(rows_f["level"]) if " vs " not in lv]
-        for li, lv in enumerate(levels):
-            nl = _norm_level(lv)
-            cand = [j for j, x in enumerate(mine["level"]) if _norm_level(x) == nl]
-            if not cand:
-                cand = [j for j, x in enumerate(mine["level"])
-                        if _norm_level(x)[:1] == nl[:1] and nl[:1] in "<≥>"]
-            j = cand[0] if cand else li
-            for r in rows_f[rows_f["level"] == lv].itertuples():
-                col = _T3_COLUMNS.get(r.table_column)
-                if col and j < len(mine):
-                    out[r.key] = float(mine.loc[j, col])
-        for r in rows_f[rows_f["level"].str.contains(" vs ")].itertuples():
-            col = _T3_COLUMNS.get(r.table_column)
-            if col and len(mine):
-                out[r.key] = float(mine.loc[0, col])
-    return out
+def alpha(registry: pd.DataFrame) -> float:
+    """The paper's significance level (registry ``methods_alpha``)."""
+    row = registry.loc[registry["key"] == "methods_alpha"]
+    if row.empty or not np.isfinite(row["value"].iloc[0]):
+        raise ValueError("the registry has no significance level (methods_alpha)")
+    return float(row["value"].iloc[0])
+
+
+# ============================================================================================
+# The scorecard
+# ============================================================================================
+
+#: Columns of a scorecard frame.
+CARD_COLUMNS: tuple[str, ...] = (
+    "key", "kind", "section", "table_row", "table_column", "quantity", "published",
+    "interval", "reproduced", "reproduced_text", "chapter", "anchor", "status", "reason",
+    "interval_note", "audit")
 
 
 def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
-              glued: Mapping[str, Mapping]) -> pd.DataFrame:
-    """One row per canonical published number with the reproduced value and its status."""
+              glued: Mapping[str, Mapping], claims: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per canonical published number (``kind == "number"``) and per claim
+    (``kind == "claim"``, when ``claims`` is given) with the reproduced value and its status.
+
+    ``reason`` holds the reason of "not scored" and "not estimable"; ``interval_note`` says
+    when the audit found the printed interval (not the value) infeasible.
+    """
     from .feasibility import FINDINGS
     from .registry import canonical
 
-    bad = {f.key for f in FINDINGS if f.verdict in ("impossible", "inconsistent")}
+    bad = {f.key: f for f in FINDINGS if f.verdict in ("impossible", "inconsistent")}
     reg = canonical(registry)
+    a = alpha(registry)
+    by_key = reg.set_index("key")
     m = mapping.set_index("key")
-    t3 = table3_values(reg, glued.get("kinetics", {}))
+
+    def reproduced(key: str) -> tuple[float, str]:
+        """The reproduced value of a registry key (scaled) and the not-estimable reason."""
+        if key not in m.index or not m.loc[key, "chapter"]:
+            return float("nan"), ""
+        mr = m.loc[key]
+        g = glued.get(mr["chapter"], {})
+        why = g.get(mr["glue_key"] + NOT_ESTIMABLE_SUFFIX, "")
+        return _number(g.get(mr["glue_key"])) * mr["scale"], str(why or "")
+
+    def published_p_significant(key: str) -> bool | None:
+        if key not in by_key.index:
+            return None
+        v = by_key.loc[key, "value"]
+        return bool(v < a) if np.isfinite(v) else None
+
+    # p-value rows by the estimate they test (for an estimate's significance)
+    p_of: dict[str, str] = {}
+    for key, tests in zip(mapping["key"], mapping["tests"]):
+        keys, vs = tested_keys(tests)
+        if not vs:
+            for k in keys:
+                p_of.setdefault(k, key)
+
+    def null_of(key: str) -> float | None:
+        stat = by_key.loc[key, "statistic"] if key in by_key.index else ""
+        return 1.0 if stat in _RATIOS else 0.0 if stat == "correlation" else None
+
+    def evidence(r: Mapping) -> Evidence:
+        key = r["key"]
+        audit_keys = [x.strip() for x in str(r.get("audit") or "").split(";") if x.strip()]
+        found = [bad[k] for k in audit_keys if k in bad]
+        value_bad = any(f.concerns == "value" for f in found)
+        interval_bad = any(f.concerns == "interval" for f in found)
+        _, why = reproduced(key)
+        pub_dir = rep_dir = pub_sig = rep_sig = None
+        stat = r["statistic"]
+        if stat == "p_value" and key in m.index:
+            keys, vs = tested_keys(m.loc[key, "tests"])
+            if vs:
+                va, vb = (by_key.loc[k, "value"] for k in keys)
+                (ra, wa), (rb, wb) = (reproduced(k) for k in keys)
+                pub_dir = (sign(va - vb),)
+                rep_dir = (None if (math.isnan(ra) or math.isnan(rb)) or
+                           (math.isinf(ra) and ra == rb) else sign(ra - rb),)
+                why = why or wa or wb
+            elif keys:
+                pub_dir = tuple(direction(by_key.loc[k, "value"], null_of(k)) for k in keys)
+                reps = [reproduced(k) for k in keys]
+                rep_dir = tuple(direction(v, null_of(k)) for (v, _), k in zip(reps, keys))
+                why = why or next((w for _, w in reps if w), "")
+            pub_sig = published_p_significant(key)
+            rv, _ = reproduced(key)
+            rep_sig = bool(rv < a) if np.isfinite(rv) else None
+        elif null_of(key) is not None:
+            pub_dir = (direction(r["value"], null_of(key)),)
+            rv, _ = reproduced(key)
+            rep_dir = (direction(rv, null_of(key)),)
+            pk = p_of.get(key)
+            if pk is not None:
+                pub_sig = published_p_significant(pk)
+                rp, wp = reproduced(pk)
+                rep_sig = bool(rp < a) if np.isfinite(rp) else None
+                why = why or wp
+            elif str(r.get("interval_type")) == "ci95" and not interval_bad:
+                lo, hi, nul = r["lower"], r["upper"], null_of(key)
+                pub_sig = bool(lo > nul or hi < nul) if np.isfinite(lo) else None
+        return Evidence(pub_dir, rep_dir, pub_sig, rep_sig, why, value_bad, interval_bad)
+
     rows = []
     for r in reg.to_dict("records"):
-        audit_keys = {a.strip() for a in str(r.get("audit") or "").split(";") if a.strip()}
-        inconsistent = bool(audit_keys & bad)
-        chapter, value, reason = "", float("nan"), ""
-        if r["key"] in t3:
-            chapter, value = "kinetics", t3[r["key"]]
-            status = classify(r, value, inconsistent)
-        elif r["key"] in m.index and m.loc[r["key"], "not_scored"]:
-            status, reason = STATUSES[7], m.loc[r["key"], "not_scored"]
-        elif r["key"] in m.index:
-            mr = m.loc[r["key"]]
-            chapter = mr["chapter"]
-            raw = glued.get(chapter, {}).get(mr["glue_key"])
-            value = float(raw) * mr["scale"] if isinstance(raw, (int, float)) else float("nan")
-            status = classify(r, value, inconsistent)
-        elif inconsistent:
-            status = STATUSES[4]
+        key = r["key"]
+        audit_keys = [x.strip() for x in str(r.get("audit") or "").split(";") if x.strip()]
+        chapter, anchor, reason, note = "", "", "", ""
+        value = float("nan")
+        ev = evidence(r)
+        interval_findings = [k for k in audit_keys if k in bad and bad[k].concerns == "interval"]
+        if interval_findings and r.get("interval_text"):
+            note = "published interval infeasible (audit: " + ", ".join(interval_findings) + ")"
+        if key in m.index and m.loc[key, "not_scored"]:
+            status, reason = NOT_SCORED, m.loc[key, "not_scored"]
+        elif key in m.index:
+            chapter, anchor = m.loc[key, "chapter"], m.loc[key, "anchor"]
+            value, _ = reproduced(key)
+            status = classify(r, value, ev)
+            if status == NOT_ESTIMABLE:
+                reason = ev.not_estimable or "the estimate is infinite"
+        elif ev.value_inconsistent:
+            status = INCONSISTENT
         elif str(r.get("statistic")) in DESIGN_STATISTICS:
-            status = STATUSES[6]
+            status = DESIGN
         else:
-            status = STATUSES[8]
-        rows.append({"key": r["key"], "section": r["section"],
-                     "table_row": r.get("table_row") or "", "table_column": r.get("table_column") or "",
-                     "quantity": r["quantity"], "published": r["value_text"],
-                     "interval": r.get("interval_text") or "", "reproduced": value,
-                     "chapter": chapter, "status": status,
-                     "audit": ", ".join(sorted(audit_keys & bad)), "reason": reason})
-    return pd.DataFrame(rows)
+            status = UNMAPPED
+        rows.append({
+            "key": key, "kind": "number", "section": r["section"],
+            "table_row": r.get("table_row") or "", "table_column": r.get("table_column") or "",
+            "quantity": r["quantity"], "published": r["value_text"],
+            "interval": r.get("interval_text") or "", "reproduced": value,
+            "reproduced_text": reproduced_text(r, value, status), "chapter": chapter,
+            "anchor": anchor, "status": status, "reason": reason, "interval_note": note,
+            "audit": ", ".join(k for k in audit_keys if k in bad)})
+    if claims is not None:
+        rows += [claim_row(c, glued, a) for c in claims.to_dict("records")]
+    return pd.DataFrame(rows, columns=list(CARD_COLUMNS))
 
 
-def summary(card: pd.DataFrame) -> pd.DataFrame:
-    """Counts of each status (in the fixed order of :data:`STATUSES`)."""
-    counts = card["status"].value_counts()
+def claim_row(claim: Mapping, glued: Mapping[str, Mapping], a: float) -> dict[str, Any]:
+    """Score one claim: every test's p-value against the stated verdict at ``a`` and, where the
+    claim states a direction, every estimate against it (:func:`classify_claim`)."""
+    g = glued.get(claim["chapter"], {})
+    p_keys = [k.strip() for k in claim["p_keys"].split(";") if k.strip()]
+    effects = [e.strip() for e in claim["effect_keys"].split(";")] if claim["effect_keys"] else []
+    null = float(claim["null"]) if str(claim.get("null", "")).strip() else 0.0
+    expected_sig = claim["expected_significance"] == "significant"
+    stated = {"higher": 1, "lower": -1}.get(claim["expected_direction"], 0)
+    ps: list[float] = []
+    dirs: list[int | None] = []
+    tests: list[Evidence] = []
+    for i, pk in enumerate(p_keys):
+        p = _number(g.get(pk))
+        why = str(g.get(pk + NOT_ESTIMABLE_SUFFIX, "") or "")
+        d: int | None = 0
+        if effects:
+            keys, vs = tested_keys(effects[i])
+            if vs:
+                va, vb = (_number(g.get(k)) for k in keys)
+                d = (None if math.isnan(va) or math.isnan(vb) or (math.isinf(va) and va == vb)
+                     else sign(va - vb))
+            else:
+                d = direction(_number(g.get(keys[0])), null)
+                why = why or str(g.get(keys[0] + NOT_ESTIMABLE_SUFFIX, "") or "")
+        ps.append(p)
+        dirs.append(d)
+        tests.append(Evidence(published_direction=(stated,), reproduced_direction=(d,),
+                              published_significant=expected_sig,
+                              reproduced_significant=bool(p < a) if np.isfinite(p) else None,
+                              not_estimable=why))
+    computed = bool(p_keys) and all(np.isfinite(p) for p in ps)
+    status = classify_claim(tests, computed)
+    published = claim["expected_significance"] + (
+        f", {claim['expected_direction']}" if claim["expected_direction"] else "")
+    reason = "; ".join(dict.fromkeys(e.not_estimable for e in tests if e.not_estimable))
+    return {"key": claim["key"], "kind": "claim", "section": claim["section"],
+            "table_row": "", "table_column": "", "quantity": claim["claim"],
+            "published": published, "interval": "",
+            "reproduced": min(ps) if computed else float("nan"),
+            "reproduced_text": claim_text(ps, dirs, a, bool(effects)),
+            "chapter": claim["chapter"], "anchor": claim["anchor"], "status": status,
+            "reason": reason if status == NOT_ESTIMABLE else "",
+            "interval_note": "", "audit": ""}
+
+
+def claim_text(ps: list[float], dirs: list[int | None], a: float, directed: bool) -> str:
+    """What the build found for a claim, in words: ``p = 0.018, higher`` for one test,
+    ``2 of 18 tests p < 0.05 (smallest p 0.011)`` for several."""
+    from .kinetics import format_p
+
+    words = {1: "higher", -1: "lower", 0: "equal", None: "direction not available"}
+    if not ps or not all(np.isfinite(p) for p in ps):
+        return "–"
+    if len(ps) == 1:
+        p = ps[0]
+        txt = f"p {'< 0.001' if p < 0.001 else '= ' + format_p(p)}"
+        return txt + (f", {words[dirs[0]]}" if directed else "")
+    k = sum(p < a for p in ps)
+    txt = f"{k} of {len(ps)} tests p < {a:g} (smallest p {format_p(min(ps))})"
+    if directed:
+        up = sum(d == 1 for d in dirs)
+        txt += f"; {up} of {len(dirs)} higher"
+    return txt
+
+
+def reproduced_text(row: Mapping, value: float, status: str) -> str:
+    """The reproduced value as shown on the scorecard (the printed precision plus one digit)."""
+    from .report import format_number
+
+    if status == NOT_ESTIMABLE:
+        return "not estimable"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if math.isinf(value):
+        return "not reached" if row.get("statistic") == "median" else "infinite"
+    d = printed_decimals(str(row.get("value_text", "")))
+    if row.get("statistic") == "count":
+        return f"{value:,.0f}"
+    return format_number(value) if d is None else f"{value:,.{min(d + 1, 6)}f}"
+
+
+# ============================================================================================
+# Summaries (every page reads these)
+# ============================================================================================
+
+def summary(card: pd.DataFrame, kind: str | None = "number") -> pd.DataFrame:
+    """Counts of each status (in the fixed order of :data:`STATUSES`) for numbers
+    (``kind="number"``), claims (``"claim"``) or both (``None``)."""
+    part = card if kind is None else card[card["kind"] == kind]
+    counts = part["status"].value_counts()
     return pd.DataFrame({"Status": list(STATUSES),
                          "Numbers": [int(counts.get(s, 0)) for s in STATUSES]})
 
 
+def score(card: pd.DataFrame) -> dict[str, int]:
+    """The honest final score of one scorecard, with its breakdown; the objective of the
+    calibration's stage 3 and the figures every page shows.
+
+    ``score`` = published results matched at the paper's precision or within sampling error
+    plus claims upheld (same direction and significance); ``eligible`` = results that can be
+    scored (all but design numbers, numbers the audit shows inconsistent and numbers left
+    unscored) plus claims; ``numbers_*`` and ``claims_*`` split both; ``direction`` = results
+    agreeing only in direction and significance (the first tie-break); ``n_<badge>`` (numbers)
+    and ``claims_n_<badge>`` (claims) count every status.
+    """
+    nums = card[card["kind"] == "number"]
+    cls = card[card["kind"] == "claim"]
+    cn = nums["status"].value_counts()
+    cc = cls["status"].value_counts()
+    n_score = int(cn.get(MATCH, 0) + cn.get(WITHIN, 0))
+    n_elig = int(len(nums) - sum(cn.get(s, 0) for s in NOT_SCORABLE))
+    c_score = int(cc.get(DIRECTION, 0))
+    out = {"score": n_score + c_score, "eligible": n_elig + len(cls),
+           "numbers_score": n_score, "numbers_eligible": n_elig,
+           "claims_score": c_score, "claims_eligible": int(len(cls)),
+           "direction": int(cn.get(DIRECTION, 0)),
+           "reproduced": int(nums["status"].isin(REPRODUCED).sum()),
+           "numbers_total": int(len(nums))}
+    out.update({f"n_{BADGES[s].replace('-', '_')}": int(cn.get(s, 0)) for s in STATUSES})
+    out.update({f"claims_n_{BADGES[s].replace('-', '_')}": int(cc.get(s, 0)) for s in STATUSES})
+    return out
+
+
+def score_sentence(s: Mapping[str, int]) -> str:
+    """The final score in one sentence, the same on every page."""
+    return (f"{s['score']} of {s['eligible']} scorable results reproduced: "
+            f"{s['numbers_score']} of {s['numbers_eligible']} published numbers match at the "
+            f"paper's precision ({s['n_match']}) or lie within sampling error "
+            f"({s['n_within']}), and {s['claims_score']} of {s['claims_eligible']} claims of "
+            "significance and direction hold")
+
+
+#: How each status reads in a sentence ("61 match at the paper's precision").
+PHRASES: dict[str, str] = {
+    MATCH: "match at the paper's precision", WITHIN: "lie within sampling error",
+    DIRECTION: "agree in direction and significance", NOT_ESTIMABLE: "are not estimable in "
+    "this cohort", DIFFERS: "differ", INCONSISTENT: "cannot be reproduced because the "
+    "paper's own numbers contradict them", NOT_COMPUTED: "were not computed in this build",
+    DESIGN: "describe the study's design rather than a result", NOT_SCORED: "are left "
+    "unscored for a stated reason", UNMAPPED: "are not yet computed by any chapter"}
+#: The statuses a claim can have.
+CLAIM_STATUSES: tuple[str, ...] = (DIRECTION, NOT_ESTIMABLE, DIFFERS, NOT_COMPUTED)
+
+
+def status_counts_text(card: pd.DataFrame, kind: str = "number") -> str:
+    """Every status's count in one phrase, in the order of :data:`STATUSES` (all of them for
+    numbers, zeros included, so no count is left unsaid; the statuses a claim can have for
+    claims; "hold" for claims in direction and significance)."""
+    counts = card.loc[card["kind"] == kind, "status"].value_counts()
+    statuses = STATUSES if kind == "number" else CLAIM_STATUSES
+    parts = []
+    for st in statuses:
+        phrase = PHRASES[st]
+        if kind == "claim" and st == DIRECTION:
+            phrase = "hold (same direction and significance)"
+        parts.append(f"{int(counts.get(st, 0))} {phrase}")
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def breakdown_table(s: Mapping[str, int]) -> pd.DataFrame:
+    """The score's breakdown by status, numbers and claims side by side."""
+    return pd.DataFrame({
+        "Status": [badge(x) for x in STATUSES],
+        "Numbers": [s[f"n_{BADGES[x].replace('-', '_')}"] for x in STATUSES],
+        "Claims": [s[f"claims_n_{BADGES[x].replace('-', '_')}"] for x in STATUSES],
+    })
+
+
+# ============================================================================================
+# Display
+# ============================================================================================
+
+def badge(status: str) -> str:
+    """The status as a coloured badge with its definition on hover (HTML, escaped)."""
+    return (f'<span class="sc-badge sc-{BADGES[status]}" '
+            f'title="{html.escape(DEFINITIONS[status], quote=True)}">'
+            f"{html.escape(status)}</span>")
+
+
+def anchor_link(anchor: str) -> str:
+    """A MyST cross-reference to the exact table, figure or section that shows a value:
+    ``{numref}`` for tables and figures (their number and a link to their anchor), ``{ref}``
+    for sections."""
+    if not anchor:
+        return ""
+    if anchor.startswith(("tbl-", "fig-")):
+        return f"{{numref}}`{anchor}`"
+    return f"{{ref}}`{anchor}`"
+
+
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=False).replace("|", "\\|")
+
+
 def display_table(card: pd.DataFrame) -> pd.DataFrame:
-    """The scorecard as shown in the book: location, quantity, published, reproduced (at the
-    printed precision plus one digit), status and a link to the chapter that computes it."""
-    from .report import format_number
+    """The scorecard as shown in the book: section, what the number is (its table row and
+    column, or the quantity for a number in the text), published, reproduced, status badge
+    (with the reason or interval note in small type) and a link to the exact table, figure or
+    section of the chapter that shows the value."""
+    def what(r: pd.Series) -> str:
+        parts = [p for p in (r["table_row"], r["table_column"]) if p]
+        return _esc(" · ".join(parts) if parts else r["quantity"])
 
-    def where(r: pd.Series) -> str:
-        parts = [r["table_row"], r["table_column"]]
-        return " · ".join(p for p in parts if p) or ""
-
-    def rep(r: pd.Series) -> str:
-        v = r["reproduced"]
-        if v == math.inf:
-            return "not reached"
-        if not np.isfinite(v):
-            return "–"
-        d = printed_decimals(r["published"])
-        return format_number(v) if d is None else f"{v:,.{min(d + 1, 6)}f}"
+    def status(r: pd.Series) -> str:
+        extra = [x for x in (r["reason"], r["interval_note"]) if x]
+        note = f'<br><span class="sc-note">{_esc("; ".join(extra))}</span>' if extra else ""
+        return badge(r["status"]) + note
 
     return pd.DataFrame({
-        "Where": card.apply(where, axis=1),
-        "Quantity": card["quantity"],
-        "Published": [f"{p} ({i})" if i else p for p, i in zip(card["published"], card["interval"])],
-        "Reproduced": card.apply(rep, axis=1),
-        "Status": [f"{s} ({r})" if r else s for s, r in
-                   zip(card["status"], card.get("reason", pd.Series([""] * len(card))))],
-        "Chapter": [f"{{doc}}`{c}`" if c else "" for c in card["chapter"]],
+        "Section": [_esc(s) for s in card["section"]],
+        "Number or claim": card.apply(what, axis=1),
+        "Published": [_esc(f"{p} ({i})" if i else p)
+                      for p, i in zip(card["published"], card["interval"])],
+        "Reproduced": [_esc(t) for t in card["reproduced_text"]],
+        "Status": card.apply(status, axis=1),
+        "Shown in": [anchor_link(a) for a in card["anchor"]],
     })
+
+
+def definitions_table() -> pd.DataFrame:
+    """Every status with its badge and its written definition."""
+    return pd.DataFrame({"Status": [badge(s) for s in STATUSES],
+                         "Definition": [_esc(DEFINITIONS[s]) for s in STATUSES]})
+
+
+def download_frame(card: pd.DataFrame) -> pd.DataFrame:
+    """The scorecard as downloaded: every column, the status definition of each row and the
+    version of the status definitions."""
+    return card.assign(status_definition=[DEFINITIONS[s] for s in card["status"]],
+                       status_rules_version=STATUS_RULES_VERSION)

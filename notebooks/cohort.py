@@ -59,6 +59,7 @@ report.glue_text("n_male", cohort.count_percent(int(sex["Male"]), n))
 report.glue_text("n_female", cohort.count_percent(int(sex["Female"]), n))
 
 # %% [markdown]
+# (sec-cohort-patients)=
 # ## Patients and reasons for CAR-T
 #
 # The analysis includes {glue:text}`n_patients:d` infused patients. Of these,
@@ -82,6 +83,7 @@ baseline_csv = report.write_output(baseline, output_dir, "baseline_characteristi
 # The table is also available as a file:
 # {download}`baseline_characteristics.csv <outputs/cohort/baseline_characteristics.csv>`.
 #
+# (sec-cohort-dose)=
 # ## Dose and timing
 #
 # The median CAR-T dose was {glue:md}`dose_median_range`, and the median interval from
@@ -108,6 +110,7 @@ report.glue_text("followup_range", f"{fu.minimum:.1f}–{fu.maximum:.1f} months"
 report.glue_text("n_alive", str(fu.n_censored))
 
 # %% [markdown]
+# (sec-cohort-follow-up)=
 # ## Follow-up
 #
 # Median follow-up, estimated by the reverse Kaplan–Meier method {cite:p}`schemper1996` (the {glue:md}`n_alive`
@@ -138,6 +141,7 @@ for key, r in zip(("cr", "mrd_negative_cr"), rates):
     report.glue_text(f"{key}_text", r.text())
 
 # %% [markdown]
+# (sec-cohort-response)=
 # ## Response at day 28
 #
 # At day 28, {glue:md}`cr_text` of patients were in complete remission with or without full

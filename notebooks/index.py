@@ -41,17 +41,19 @@ report.glue_number("n_samples", len(data.tables["kinetics"]))
 cr, mrd_neg = cohort.response_rates(patients, mrd_negative_below, conf_level)
 report.glue_text("cr_text", cr.text())
 report.glue_text("mrd_neg_text", mrd_neg.text())
-from analysis_lib import registry, scorecard
+from analysis_lib import registry
+from analysis_lib import scorecard as sc
 
-card = scorecard.scorecard(registry.load_registry(), scorecard.load_map(),
-                           scorecard.collect_glued(notebooks_dir, ["cohort", "kinetics",
-                                                                   "survival", "toxicity"]))
-report.glue_number("sc_total", len(card))
-report.glue_number("sc_reproduced", int(card["status"].isin(scorecard.REPRODUCED).sum()))
-report.glue_number("sc_inconsistent", int((card["status"] == scorecard.STATUSES[4]).sum()))
-report.glue_number("sc_not_scored", int((card["status"] == scorecard.STATUSES[7]).sum()))
-report.glue_number("sc_unmapped", int((card["status"] == scorecard.STATUSES[8]).sum()))
-report.glue_number("sc_design", int((card["status"] == scorecard.STATUSES[6]).sum()))
+card = sc.scorecard(registry.load_registry(), sc.load_map(),
+                    sc.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
+                                                     "toxicity"]),
+                    sc.load_claims())
+score = sc.score(card)
+report.glue_text("score_sentence", sc.score_sentence(score))
+report.glue_text("status_counts", sc.status_counts_text(card, "number"))
+report.glue_text("claim_counts", sc.status_counts_text(card, "claim"))
+report.glue_number("sc_total", score["numbers_total"])
+report.glue_number("sc_claims", score["claims_eligible"])
 report.glue_text("fingerprint", f"`{report.dataset_fingerprint(data.files)}`")
 report.glue_text("origin", "a **synthetic** cohort shipped with the project" if data.synthetic
                  else "the cohort supplied for this build")
@@ -74,14 +76,16 @@ report.show_table(provenance_table(data), "Provenance of the data used in this b
                   "tbl-provenance")
 
 # %% [markdown]
-# **Scorecard.** Of the {glue:text}`sc_total:d` numbers the paper reports about this cohort,
-# {glue:text}`sc_reproduced:d` are reproduced (at the paper's precision, within sampling error,
-# or in direction and significance), {glue:text}`sc_inconsistent:d` cannot be reproduced
-# because the paper's own numbers contradict them, {glue:text}`sc_design:d` describe the
-# study's design rather than a result, {glue:text}`sc_not_scored:d` are left unscored for a
-# stated reason, and {glue:text}`sc_unmapped:d` are not yet computed by any chapter; see
-# {doc}`scorecard`.
-#
+# **Scorecard: {glue:md}`score_sentence`.** Of the {glue:text}`sc_total:d` numbers the paper
+# reports about this cohort, {glue:md}`status_counts`. Of its {glue:text}`sc_claims:d` claims
+# of significance and direction, {glue:md}`claim_counts` ({numref}`tbl-index-score`; details
+# and the definition of each status in {doc}`scorecard`).
+
+# %% tags=["remove-input"]
+report.show_table(sc.breakdown_table(score), "The reproduction score of this build by status, "
+                  "numbers and claims (as the scorecard computes it).", "tbl-index-score")
+
+# %% [markdown]
 # ## Chapters
 #
 # - {doc}`scorecard`: every published number beside the reproduced one, with its status.

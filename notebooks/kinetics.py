@@ -87,6 +87,7 @@ report.glue_number("cmax_median_expanded", float(exp_cmax["median"]))
 report.glue_number("n_persistence_ended", int(params["persistence_ended"].sum()))
 
 # %% [markdown]
+# (sec-kinetics-expansion)=
 # ## Expansion, peak and persistence
 #
 # The analysis includes {glue:text}`n_patients:d` patients and {glue:text}`n_samples:d`
@@ -158,21 +159,21 @@ for key, level in (("mrdcr", True), ("other", False)):
                      f"{kinetics.format_value(row['geo_mean'])} copies/µg DNA "
                      f"({round(100 * conf_level)}% CI {kinetics.format_value(row['geo_ci_low'])}"
                      f" to {kinetics.format_value(row['geo_ci_high'])})")
-resp = {p: kinetics.contrast(t3, "mrd_cr", p) for p in ("cmax", "auc", "tlast")}
+resp = {p: kinetics.contrast(t3, "mrd_cr_d28", p) for p in ("cmax", "auc", "tlast")}
 for p, c in resp.items():
     report.glue_number(f"p_mrdcr_{p}", c.p_value)
     report.glue_text(f"p_mrdcr_{p}_text", kinetics.p_text(c.p_value))
     report.glue_text(f"mrdcr_{p}_method", c.method)
     report.glue_text(f"mrdcr_{p}_cmp", c.comparison)
-report.glue_frame("t3", t3.reset_index(drop=True),
-                  ["factor", "level", "n", "cmax_median", "auc_median", "tlast_median",
-                   "p_cmax", "p_auc", "p_tlast"])
+for key, value in kinetics.table3_cells(t3).items():  # identity keys, as in the registry
+    report.glue_number(key, value)
 spss = kinetics.mann_whitney(params["cmax"], params["mrd_cr"], "asymptotic", correct=False,
                              levels=(True, False))
 report.glue_number("p_mrdcr_cmax_uncorrected", spss.p_value)
 report.glue_text("p_mrdcr_cmax_uncorrected_text", kinetics.p_text(spss.p_value))
 
 # %% [markdown]
+# (sec-kinetics-response)=
 # ## Kinetics and day-28 response
 #
 # The {glue:text}`n_mrdcr:d` patients in MRD-negative CR/CRi at day 28 had a geometric mean
@@ -226,7 +227,7 @@ burden_cut = sorted(mrd_cuts)[len(mrd_cuts) // 2]  # the paper's "high tumour bu
 report.glue_text("burden_cut", format_mrd(burden_cut))
 for short, key, level in (("steroids", "steroids", "Yes"), ("crs", "crs", "≥3"),
                           ("icans", "icans", "Yes"),
-                          ("postld", f"mrd_post_ld_{format_mrd(burden_cut)}",
+                          ("postld", f"post_ld_mrd_{kinetics.cut_id(burden_cut)}",
                            f"≥{format_mrd(burden_cut)}")):
     for p, unit in (("cmax", "copies/µg DNA"), ("auc", "day·copies/µg DNA"), ("tlast", "days")):
         c = kinetics.contrast(t3, key, p, level=level)
@@ -236,6 +237,7 @@ for short, key, level in (("steroids", "steroids", "Yes"), ("crs", "crs", "≥3"
         report.glue_text(f"p_{short}_{p}_text", kinetics.p_text(c.p_value))
 
 # %% [markdown]
+# (sec-kinetics-table3)=
 # ## Clinical factors and kinetics (Table 3)
 #
 # {numref}`tbl-table3` reproduces the layout of the paper's Table 3: median Cmax, AUC0–28d and
@@ -272,6 +274,7 @@ t3_csv = report.write_output(t3, output_dir, "table3_kinetics_by_factor", data.s
 report.glue_figure("fig_kinetics_by_burden", plots.kinetics_by_burden(params, list(mrd_cuts)))
 
 # %% [markdown]
+# (sec-kinetics-burden)=
 # ## Tumour burden (Supplementary Figure S4)
 #
 # With post-lymphodepletion MRD of at least {glue:md}`burden_cut`, the median Cmax was
@@ -314,6 +317,7 @@ report.glue_figure("fig_bca_correlations",
                    plots.correlation_panels(params, corr, ["bca_tlast", "bca_cmax", "bca_auc"]))
 
 # %% [markdown]
+# (sec-kinetics-persistence)=
 # ## Expansion and persistence (Supplementary Figure S3)
 #
 # Spearman's rank correlation between persistence and expansion, Tlast against Cmax, was
@@ -329,6 +333,7 @@ report.glue_figure("fig_bca_correlations",
 # number of patients (the equivalent of Supplementary Figure S3). Cmax and AUC on log scales.
 # ```
 #
+# (sec-kinetics-bca)=
 # ## B-cell aplasia and kinetics (Figure 2)
 #
 # B-cell aplasia developed in {glue:text}`n_bca:d` patients ({glue:text}`pct_bca:.0f`%), with
@@ -350,6 +355,7 @@ report.glue_figure("fig_bca_correlations",
 # Figure 2).
 # ```
 #
+# (sec-kinetics-comparison)=
 # ## How these results compare with the paper
 #
 # {glue:md}`comparison_note`

@@ -13,22 +13,13 @@
 # %% [markdown]
 # # Reproduction scorecard
 #
-# Every number the paper prints in its text and in Tables 1–3, beside the value this book
-# computes. Published numbers come from the registry `data/published/registry.csv`; the
+# Every number the paper prints in its text and in Tables 1–3, and every claim it makes of
+# significance or direction, beside what this book computes. Published numbers come from the
+# registry `data/published/registry.csv`, the claims from `data/published/claims.csv`; the
 # reproduced values are read from the executed chapters, by the key under which each chapter
-# glued them, so the scorecard shows exactly what the chapters show.
-#
-# **Status rules** (in this order; principles fixed in `analysis_lib.scorecard`, never tuned):
-# *not reproducible: paper inconsistent* when the audit shows the published number cannot
-# hold together with the paper's other numbers; *matches at the paper's precision* when the
-# reproduced value rounds to the printed one; *within sampling error* when it lies within
-# 1.96 sampling standard errors at the paper's n (from the published CI, the binomial SE of a
-# percentage, Fisher's z for a correlation as in {cite:t}`fieller1957`, or the SE of a median
-# from its range as in {cite:t}`wan2014`); *same
-# direction and significance* for a ratio on the same side of one or a p-value on the same
-# side of 0.05; *differs* otherwise; *study design, not a result* for doses, dates,
-# schedules and thresholds; *not scored, reason given* for numbers deliberately left aside
-# (the reason is shown beside each); *not mapped yet* where no chapter computes the number yet.
+# glued them, so the scorecard shows exactly what the chapters show. Each published number is
+# paired with its reproduced value by a stable key that names the paper's row, level and
+# cut-point, never by position or label text.
 
 # %% tags=["parameters", "remove-cell"]
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
@@ -36,7 +27,8 @@ notebooks_dir = "../_build/cache"
 chapter = "scorecard"
 
 # %% tags=["remove-input"]
-from analysis_lib import calibration, registry, report, scorecard
+from analysis_lib import audit, registry, report
+from analysis_lib import scorecard as sc
 from analysis_lib.validation import load_dataset
 
 data = load_dataset(data_dir)
@@ -46,55 +38,74 @@ report.show_parameters(dict(data_dir=data_dir, notebooks_dir=notebooks_dir),
 display(report.source_links(chapter))
 
 # %% tags=["remove-cell"]
-reg = registry.load_registry()
-card = scorecard.scorecard(reg, scorecard.load_map(),
-                           scorecard.collect_glued(notebooks_dir, ["cohort", "kinetics",
-                                                                   "survival", "toxicity"]))
-counts = scorecard.summary(card).set_index("Status")["Numbers"]
-report.glue_number("n_numbers", len(card))
-for i, status in enumerate(scorecard.STATUSES):
-    report.glue_number(f"n_status_{i}", int(counts[status]))
-report.glue_number("n_reproduced", int(card["status"].isin(scorecard.REPRODUCED).sum()))
-objective = calibration.scorecard_score(card)
-report.glue_number("objective_score", objective["score"])
-report.glue_number("objective_eligible", objective["eligible"])
-card_csv = report.write_output(card, "outputs/scorecard", "scorecard", data.synthetic)
+card = sc.scorecard(registry.load_registry(), sc.load_map(),
+                    sc.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
+                                                     "toxicity"]),
+                    sc.load_claims())
+s = sc.score(card)
+for k, v in s.items():
+    report.glue_number(f"score_{k}", v)
+report.glue_text("score_sentence", sc.score_sentence(s))
+report.glue_text("status_counts", sc.status_counts_text(card, "number"))
+report.glue_text("claim_counts", sc.status_counts_text(card, "claim"))
+report.glue_text("rules_version", sc.STATUS_RULES_VERSION)
+card_csv = report.write_output(sc.download_frame(card), "outputs/scorecard", "scorecard",
+                               data.synthetic)
 
 # %% [markdown]
-# Of the {glue:text}`n_numbers:d` distinct numbers the paper reports about this cohort,
-# {glue:text}`n_status_0:d` match at the paper's precision, {glue:text}`n_status_1:d` lie
-# within sampling error and {glue:text}`n_status_2:d` agree in direction and significance
-# ({glue:text}`n_reproduced:d` in all); {glue:text}`n_status_3:d` differ,
-# {glue:text}`n_status_4:d` cannot be reproduced because the paper's own numbers contradict
-# them, {glue:text}`n_status_6:d` describe the study's design (doses, dates, schedules,
-# thresholds) rather than a result, {glue:text}`n_status_7:d` are left unscored for a stated
-# reason and {glue:text}`n_status_8:d` are not yet computed by any chapter
-# ({numref}`tbl-scorecard-summary`). With the shipped synthetic cohort, agreement shows that
-# the generator and the analyses fit together, not that the paper's findings are confirmed.
-# The full table is downloadable: {download}`scorecard.csv <outputs/scorecard/scorecard.csv>`.
+# ## The answer
 #
-# **Final score.** Counting the results that match at the paper's precision or lie within
-# sampling error, out of those that can be scored (all but design numbers, numbers the audit
-# shows contradictory and the two left unscored), this build reproduces
-# {glue:text}`objective_score:d` of {glue:text}`objective_eligible:d`. This is the objective the
-# synthetic cohort was chosen by ({doc}`synthetic_data`), recomputed here from the executed
-# chapters.
+# **Final score: {glue:md}`score_sentence`.** Of the {glue:text}`score_numbers_total:d`
+# distinct numbers the paper reports about this cohort, {glue:md}`status_counts`. Of the
+# {glue:text}`score_claims_eligible:d` claims, {glue:md}`claim_counts`
+# ({numref}`tbl-scorecard-summary`). Numbers that describe the study's design, that the audit
+# shows the paper's own numbers contradict, or that are left unscored for a stated reason
+# cannot be reproduced by any data and are not scorable. With the shipped synthetic cohort,
+# agreement shows that the generator and the analyses fit together, not that the paper's
+# findings are confirmed. This score is also the objective the synthetic cohort was chosen by
+# ({doc}`synthetic_data`).
 
 # %% tags=["remove-input"]
-report.show_table(scorecard.summary(card), "Reproduction status of the paper's numbers.",
-                  "tbl-scorecard-summary")
+report.show_table(sc.breakdown_table(s), "Reproduction status of the paper's numbers and "
+                  "claims (definitions in the next table).", "tbl-scorecard-summary")
 
 # %% [markdown]
-# ## By section of the paper
+# ## What each status means
+#
+# One function decides every status (`analysis_lib.scorecard.classify`), and every page of the
+# book reads it from the same scorecard. The rules are applied in the order of
+# {numref}`tbl-status-definitions` (version {glue:md}`rules_version` of the definitions, which
+# the downloadable file carries). Sampling standard errors follow stated principles: the
+# binomial SE of a percentage, Fisher's z for a correlation {cite:p}`fieller1957`, the SE of a
+# median from its range {cite:p}`wan2014`, or the published CI where the audit finds it
+# feasible. Hover over a status badge to see its definition.
 
 # %% tags=["remove-input"]
-for i, (section, part) in enumerate(card.groupby("section", sort=False)):
-    report.show_table(scorecard.display_table(part), f"Scorecard: {section}.",
-                      f"tbl-scorecard-{i}")
+report.show_table(sc.definitions_table(), "Status definitions, in the order the rules are "
+                  "applied.", "tbl-status-definitions")
+
+# %% [markdown]
+# ## Every number and claim
+#
+# Filter the tables by status and by the section of the paper; the last column links to the
+# exact table, figure or section of the chapter that shows the reproduced value. The full
+# scorecard, with each status's definition, is downloadable:
+# {download}`scorecard.csv <outputs/scorecard/scorecard.csv>`.
+
+# %% tags=["remove-input"]
+numbers = card[card["kind"] == "number"]
+report.show_table(sc.display_table(numbers), "Scorecard of the published numbers: where each "
+                  "stands in the paper, the published and the reproduced value, the status "
+                  "and where the book shows it.", "tbl-scorecard-numbers")
+
+# %% tags=["remove-input"]
+report.show_table(sc.display_table(card[card["kind"] == "claim"]),
+                  "Scorecard of the paper's claims of significance and direction: what the "
+                  "paper states, what this build finds (p-values of the tests that bear on "
+                  "each claim), the status and where the book shows the tests.",
+                  "tbl-scorecard-claims")
 
 # %% tags=["remove-cell"]
-from analysis_lib import audit
-
 checks = audit.run_audit()
 found = audit.inconsistencies(checks)
 report.glue_number("audit_n_checks", len(checks))
@@ -102,6 +113,7 @@ report.glue_number("audit_n_inconsistent", len(found))
 report.glue_number("audit_n_decision", int((found["severity"] == "decision").sum()))
 
 # %% [markdown]
+# (sec-scorecard-audit)=
 # ## Audit of the paper's internal consistency
 #
 # Independently of any data, the paper's numbers can be checked against each other, in the
@@ -116,7 +128,9 @@ report.glue_number("audit_n_decision", int((found["severity"] == "decision").sum
 # {glue:text}`audit_n_decision:d` of them a decision error (a printed p on the other side of
 # 0.05 from the one its own CI implies). {numref}`tbl-audit-findings` shows each with the
 # arithmetic that exposes it; the chapter on the synthetic cohort lists the published
-# numbers that no data could produce.
+# numbers that no data could produce. Where a finding concerns only a printed interval (a CI
+# too narrow for 50 patients, a range, a ± SE), the scorecard marks the interval and scores
+# the point estimate.
 
 # %% tags=["remove-input"]
 summ = audit.audit_summary(checks).reset_index()

@@ -41,8 +41,6 @@ bca_unit_days = 30.4375
 risk_table_step_months = 12
 
 # %% tags=["remove-input"]
-import re
-
 import numpy as np
 import pandas as pd
 
@@ -96,6 +94,7 @@ for key in ("os_5y_ci", "lfs_5y_ci"):
     report.glue_number(f"audit_{key}_min_halfwidth", 100 * feasibility.Z95 * findings[key].bound)
 
 # %% [markdown]
+# (sec-survival-os-lfs)=
 # ## Overall and leukaemia-free survival
 #
 # Overall survival (OS) runs from infusion to death from any cause, leukaemia-free survival
@@ -192,6 +191,7 @@ for key, curve in (("cir", cir), ("nrm", nrm)):
     report.glue_number(f"{key}_events", curve.n_events)
 
 # %% [markdown]
+# (sec-survival-relapse)=
 # ## Relapse and transplantation
 #
 # {glue:md}`n_relapse` patients relapsed, at a median of {glue:md}`relapse_all_text` after
@@ -236,11 +236,13 @@ for name in ("lfs", "os"):
     inf = list(dict.fromkeys(screens[name].loc[screens[name]["infinite"], "term"]))
     report.glue_text(f"{name}_infinite_text",
                      ", ".join(inf) if inf else "no covariate")
+    report.glue_estimates(f"uni_{name}", cox.screen_estimates(screens[name]))
 report.glue_number("screen_p", screen_p)
 bca_unit = "month" if abs(bca_unit_days - 365.25 / 12) < 1e-9 else f"{bca_unit_days:g} days"
 report.glue_text("bca_unit", bca_unit)
 
 # %% [markdown]
+# (sec-survival-cox)=
 # ## Cox models
 #
 # ### Univariate screen (Supplementary Table S2)
@@ -378,15 +380,15 @@ rows = []
 for name, label in (("lfs", "A. LFS"), ("os", "B. OS")):
     f = cox.multivariable_cox(design, paper_sets[name], ep[f"{name}_time"], ep[f"{name}_event"])
     tab = cox.hazard_ratio_table(f, design, conf_level)
+    why = cox.not_estimable(f)
+    report.glue_estimates(f"paper_{name}", cox.fit_estimates(f, design, conf_level))
     for r in tab.itertuples():
-        slug = re.sub(r"[^a-z0-9]+", "_", r.term.lower()).strip("_")
-        usable = bool(np.isfinite(r.p))  # an infinite estimate has no usable Wald test
-        report.glue_number(f"paper_{name}_hr__{slug}", float(r.hr) if usable else float("nan"))
-        report.glue_number(f"paper_{name}_p__{slug}", float(r.p) if usable else float("nan"))
+        ne = r.term in why
         rows.append({"Model": f"{label} (EPV {f.events_per_variable:.1f})", "Covariate": r.term,
                      "Comparison": r.comparison,
-                     f"HR ({lvl}% CI)": cox.hr_text(r.hr, r.lower, r.upper, 3),
-                     "p": cox.p_text(r.p)})
+                     f"HR ({lvl}% CI)": ("not estimable: " + why[r.term] if ne
+                                         else cox.hr_text(r.hr, r.lower, r.upper, 3)),
+                     "p": "–" if ne else cox.p_text(r.p)})
 paper_mv = pd.DataFrame(rows)
 paper_mv.loc[paper_mv["Model"].duplicated(), "Model"] = ""
 report.show_table(paper_mv, "The paper's Table 1 covariate sets fitted on this cohort (Cox, "
@@ -499,6 +501,7 @@ report.glue_text("low_cut", format_mrd(low))
 report.glue_text("high_cut", format_mrd(high))
 
 # %% [markdown]
+# (sec-survival-figure1)=
 # ## Transplantation by tumour burden (Figure 1)
 #
 # The paper compares patients who were bridged to HSCT with those who were not, within strata
@@ -581,6 +584,7 @@ for r in s1.itertuples():
     slug = f"{r.timing[:3].lower()}_{r.end_point.lower()}"
     report.glue_text(f"s1_{slug}_n", f"{r.n_HSCT} vs {s1.loc[r.Index, 'n_No HSCT']}")
     report.glue_text(f"s1_{slug}_p", cox.p_phrase(r.logrank_p))
+    report.glue_number(f"s1_{slug}_p_value", float(r.logrank_p))
 gen_lab = np.where(patients["genetic_risk"].to_numpy() == "high", "High risk",
                    "Low/intermediate risk")
 s2_rows, s2_panels = compare_in({("All", "patients"): np.ones(n, dtype=bool)}, gen_lab,
@@ -591,11 +595,13 @@ report.glue_figure("fig_s2", plots.survival_curves(list(s2_panels.values()), ris
                                                    band=False))
 for r in s2_rows.itertuples():
     report.glue_text(f"s2_{r.end_point.lower()}_p", cox.p_phrase(r.logrank_p))
+    report.glue_number(f"s2_{r.end_point.lower()}_p_value", float(r.logrank_p))
     report.glue_text(f"s2_{r.end_point.lower()}_n",
                      f"{s2_rows.loc[r.Index, 'n_High risk']} vs "
                      f"{s2_rows.loc[r.Index, 'n_Low/intermediate risk']}")
 
 # %% [markdown]
+# (sec-survival-s1-s2)=
 # ## High tumour burden and genetic risk (Figures S1 and S2)
 #
 # With MRD at or above {glue:md}`high_cut` the groups are tiny: pre-LD

@@ -73,6 +73,7 @@ for key, row in summ.iterrows():
 report.glue_number("il6_peak_n", int(summ.loc["il6_peak", "n"]))
 
 # %% [markdown]
+# (sec-toxicity-adverse-events)=
 # ## Adverse events in the first four weeks
 #
 # Of the {glue:text}`n_patients:d` patients, {glue:md}`ae_crs_any_text` developed CRS of any
@@ -152,12 +153,13 @@ report.glue_number("screen_n_separated", n_sep)
 wald_would = screen[(screen["wald_p"] < screen_threshold)].shape[0]
 report.glue_number("screen_n_wald", wald_would)
 report.glue_number("screen_n_lr", int((screen["lr_p"] < screen_threshold).sum()))
-for r in screen.itertuples():  # numeric values for the scorecard (ML OR, Wald p)
-    report.glue_number(f"uni_{r.term}_or", float(r.or_ml))
-    report.glue_number(f"uni_{r.term}_wald_p", float(r.wald_p))
+# numeric values for the scorecard (ML OR and its Wald p, as SPSS prints; reasons for ORs
+# that separation makes infinite)
+report.glue_estimates("uni", toxicity.or_estimates(screen, labels), estimate="or")
 report.glue_number("epv_advised", epv_advised)
 
 # %% [markdown]
+# (sec-toxicity-severe-crs)=
 # ## Risk factors for severe CRS
 #
 # ### Univariate screen
@@ -214,6 +216,45 @@ report.show_table(tbl, f"Univariate logistic screen for CRS grade ≥{severe_crs
                   f"Selected: {test_name[screen_test]} p < {screen_threshold:g}.", "tbl-screen")
 screen_csv = report.write_output(screen, output_dir, "univariate_screen", data.synthetic)
 
+# %% tags=["remove-cell"]
+burden = toxicity.burden_and_outcomes(patients, mrd_cut=model_mrd_cut,
+                                      severe_grade=severe_crs_grade, conf_level=conf_level)
+report.glue_estimates("burden", pd.DataFrame({
+    "slug": burden["exposure"] + "_" + burden["outcome"], "estimate": burden["sample_or"],
+    "p": burden["fisher_p"], "not_estimable": ""}), estimate="or")
+for r in burden.itertuples():
+    report.glue_text(f"burden_{r.exposure}_{r.outcome}_text",
+                     f"{r.a}/{r.a + r.b} vs {r.c}/{r.c + r.d} (Fisher's exact p {fp(r.fisher_p)})")
+report.glue_text("burden_cut", cohort.format_mrd(model_mrd_cut))
+
+# %% [markdown]
+# (sec-toxicity-burden)=
+# ### Tumour burden, severe CRS and ICANS
+#
+# The paper reports that a high tumour burden before infusion, MRD of at least
+# {glue:md}`burden_cut` before or after lymphodepletion, went with more ICANS and more
+# severe CRS. With so few events, Fisher's exact test is the test of record
+# ({numref}`tbl-burden`). Severe CRS occurred in
+# {glue:md}`burden_pre_ld_mrd_high_crs_severe_text` of the patients with a high vs a low
+# pre-LD burden, and in {glue:md}`burden_post_ld_mrd_high_crs_severe_text` by post-LD burden;
+# ICANS in {glue:md}`burden_pre_ld_mrd_high_icans_any_text` by pre-LD and
+# {glue:md}`burden_post_ld_mrd_high_icans_any_text` by post-LD burden.
+
+# %% tags=["remove-input"]
+report.show_table(pd.DataFrame({
+    "Burden and outcome": burden["label"],
+    "Events: high vs low burden": [f"{a}/{a + b} vs {c}/{c + d}" for a, b, c, d in zip(
+        burden["a"], burden["b"], burden["c"], burden["d"])],
+    "Sample OR": burden["sample_or"].map(fmt),
+    "Conditional MLE (exact CI)": [f"{fmt(e)} ({ci(lo, hi)})" for e, lo, hi in zip(
+        burden["cond_or"], burden["cond_lower"], burden["cond_upper"])],
+    "Fisher p": burden["fisher_p"].map(fp),
+}), f"Severe CRS (grade ≥{severe_crs_grade}) and ICANS by pre-infusion tumour burden (bone-"
+    f"marrow MRD ≥ {cohort.format_mrd(model_mrd_cut)} vs below, before and after lymphodepletion): "
+    f"events, the sample odds ratio, the conditional maximum-likelihood odds ratio with its "
+    f"exact {lvl}% interval and Fisher's exact p (as R's fisher.test).", "tbl-burden")
+burden_csv = report.write_output(burden, output_dir, "burden_and_outcomes", data.synthetic)
+
 
 # %% tags=["remove-cell"]
 models = {1: toxicity.MODEL_1, 2: toxicity.MODEL_2}
@@ -235,9 +276,8 @@ for m, a in fits.items():
                          f"LR p {fp(r.lr_p)})")
         report.glue_text(f"m{m}_{term}_firth",
                          f"{fmt(r.or_firth)} ({ci(r.firth_lower, r.firth_upper)}; p {fp(r.firth_p)})")
-        # numeric values for the scorecard: ML odds ratio and its Wald p (as SPSS prints)
-        report.glue_number(f"m{m}_{term}_or", float(r.or_ml))
-        report.glue_number(f"m{m}_{term}_wald_p", float(r.wald_p))
+    # numeric values for the scorecard: ML odds ratio and its Wald p (as SPSS prints)
+    report.glue_estimates(f"m{m}", toxicity.or_estimates(tables[m], labels), estimate="or")
 report.glue_text("label_pre", labels["pre_ld_mrd_low"])
 report.glue_text("label_post", labels["post_ld_mrd_low"])
 report.glue_text("label_dose", labels["dose_low"])
@@ -365,6 +405,7 @@ for r in il6.itertuples():
 report.glue_number("p_il6_published", feasibility.P_IL6_BELOW)
 
 # %% [markdown]
+# (sec-toxicity-il6)=
 # ## IL-6 as a marker of severe CRS and ICANS
 #
 # ### Odds ratios of an elevated IL-6
@@ -510,6 +551,7 @@ report.glue_number("dose_published_p", float(dose_row["p"]))
 report.glue_text("finding_dose_cut", toxicity.finding("dose_cut").reason)
 
 # %% [markdown]
+# (sec-toxicity-dose)=
 # ## Dose threshold
 #
 # The paper's text puts the dose threshold at {glue:text}`dose_text_cut:.2f` ×10⁶ cells/kg

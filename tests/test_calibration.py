@@ -7,12 +7,14 @@ import json
 import math
 from dataclasses import fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis_lib import calibration as cal
+from analysis_lib import scorecard as sc
 from analysis_lib import synthetic
 from analysis_lib.feasibility import FINDINGS
 
@@ -55,31 +57,42 @@ def test_shipped_seed_is_the_best_of_the_recorded_searches(shipped_statistics):
     assert (RECORD / "scorecard_search.csv").read_text().startswith("# synthetic: true\n")
 
 
-def _card(statuses: dict[int, int]) -> pd.DataFrame:
-    st = cal.STATUSES
-    return pd.DataFrame({"status": [st[i] for i, n in statuses.items() for _ in range(n)]})
+def _card(statuses: dict[int, int], claims: dict[int, int] | None = None) -> pd.DataFrame:
+    st = sc.STATUSES
+    rows = [("number", st[i]) for i, n in statuses.items() for _ in range(n)]
+    rows += [("claim", st[i]) for i, n in (claims or {}).items() for _ in range(n)]
+    return pd.DataFrame(rows, columns=["kind", "status"])
 
 
 def test_scorecard_score_by_hand():
-    # 5 at precision, 4 within, 3 direction, 2 differ, 6 inconsistent, 1 not computed,
-    # 7 design, 2 not scored: score 5 + 4 = 9 of 30 - (6 + 7 + 2) = 15 eligible
-    s = cal.scorecard_score(_card({0: 5, 1: 4, 2: 3, 3: 2, 4: 6, 5: 1, 6: 7, 7: 2}))
-    assert (s["score"], s["eligible"], s["direction"]) == (9, 15, 3)
-    assert s["n_5"] == 1 and s["n_8"] == 0
+    # numbers: 5 at precision, 4 within, 3 direction, 1 not estimable, 2 differ,
+    # 6 inconsistent, 1 not computed, 7 design, 2 not scored: 5 + 4 = 9 of
+    # 31 - (6 + 7 + 2) = 16 eligible; claims: 3 hold, 1 not estimable, 2 differ: 3 of 6
+    s = sc.score(_card({0: 5, 1: 4, 2: 3, 3: 1, 4: 2, 5: 6, 6: 1, 7: 7, 8: 2},
+                       {2: 3, 3: 1, 4: 2}))
+    assert (s["numbers_score"], s["numbers_eligible"], s["direction"]) == (9, 16, 3)
+    assert (s["claims_score"], s["claims_eligible"]) == (3, 6)
+    assert (s["score"], s["eligible"]) == (12, 22)
+    assert s["n_not_estimable"] == 1 and s["n_not_computed"] == 1 and s["n_unmapped"] == 0
+    assert s["claims_n_not_estimable"] == 1 and s["reproduced"] == 12
+    assert sc.score_sentence(s).startswith("12 of 22 scorable results reproduced")
 
 
 def test_scorecard_search_orders_by_score_then_direction_then_distance(monkeypatch, tmp_path):
-    cards = {11: {0: 3, 1: 3, 2: 1}, 12: {0: 2, 1: 4, 2: 2}, 13: {0: 6, 2: 0, 3: 1},
+    cards = {11: {0: 3, 1: 3, 2: 1}, 12: {0: 2, 1: 4, 2: 2}, 13: {0: 6, 2: 0, 4: 1},
              14: {0: 1, 1: 1}}
     monkeypatch.setattr(cal, "cohort_scorecard",
                         lambda d, b, **k: _card(cards[int(Path(d).parent.name.split("_")[1])]))
     monkeypatch.setattr(synthetic, "write_cohort", lambda c, d: [])
+    monkeypatch.setattr(synthetic, "generate_cohort",
+                        lambda **k: SimpleNamespace(patients=None, kinetics=None))
+    monkeypatch.setattr(cal, "targets_met", lambda p, k: True)
     seeds = pd.DataFrame({"seed": [14, 11, 12, 13, 99], "distance": [1.0, 2.0, 3.0, 4.0, 5.0]})
-    out = cal.search_seeds_by_scorecard(seeds, 4, tmp_path)
+    out, by_seed = cal.search_seeds_by_scorecard(seeds, 4, tmp_path)
     # 12 and 11 tie on score 6 with direction 2 > 1; 13 scores 6 with direction 0
     assert out["seed"].tolist() == [12, 11, 13, 14]
     assert out["distance_rank"].tolist() == [3, 2, 4, 1]
-    assert 99 not in set(out["seed"])
+    assert 99 not in set(out["seed"]) and set(by_seed) == {11, 12, 13, 14}
 
 
 def test_objective_exclusions_give_a_reason_for_each():
@@ -103,9 +116,9 @@ def test_recorded_report_is_the_live_report(shipped_statistics):
 
 def test_shipped_cohort_meets_every_active_target_within_sampling_error(shipped_statistics):
     report = cal.calibration_report(shipped_statistics)
-    active = report[report["status"] != "excluded"]
+    active = report[report["status"] != cal.FIT_LABELS[3]]
     assert len(active) >= 15
-    bad = active[~active["status"].isin(["within 1 SE", "within sampling error"])]
+    bad = active[~active["status"].isin(cal.FIT_LABELS[:2])]
     assert bad.empty, bad[["key", "published", "achieved", "z"]].to_string()
     assert (active["z"].abs() <= 1.96).all()
 
