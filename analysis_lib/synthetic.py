@@ -85,7 +85,7 @@ __all__ = [
 #: distance to the calibration targets (``cartbook calibrate --stage seeds``;
 #: data/calibration/seed_search.csv), the one whose scorecard reproduces the most published
 #: results (``cartbook calibrate --stage scorecard``; data/calibration/scorecard_search.csv).
-DEFAULT_SEED: int = 896
+DEFAULT_SEED: int = 2209
 
 #: Number of infused patients in the paper (Results, "Patient characteristics").
 PUBLISHED_N: int = 50
