@@ -153,6 +153,36 @@ def test_screenshots_of_landing_page_and_chapters(site, audits):
         assert len(data) > MIN_SCREENSHOT_BYTES, (png, len(data))
 
 
+def test_scorecard_filters_by_status_and_section(site, chromium):
+    """The scorecard's tables filter by status and by section of the paper (book/_static/
+    scorecard.js), and every status badge carries its definition as a tooltip."""
+    html, _, _ = site
+    page = html / "book" / "_generated" / "scorecard.html"
+    chromium.navigate(page.as_uri())
+    js = """(() => {
+      const t = document.getElementById('tbl-scorecard-numbers');
+      const bar = document.getElementById('sc-filters-tbl-scorecard-numbers');
+      const [status, section] = bar.querySelectorAll('select');
+      const visible = () => Array.from(t.tBodies[0].rows).filter(r => r.style.display !== 'none');
+      const all = t.tBodies[0].rows.length;
+      status.value = 'differs'; status.dispatchEvent(new Event('change'));
+      const differs = visible().map(r => r.querySelector('.sc-badge').textContent);
+      section.value = 'Table 3'; section.dispatchEvent(new Event('change'));
+      const both = visible().map(r => [r.cells[0].textContent.trim(),
+                                       r.querySelector('.sc-badge').textContent]);
+      status.value = ''; section.value = ''; status.dispatchEvent(new Event('change'));
+      const titles = Array.from(document.querySelectorAll('.sc-badge')).filter(b => !b.title).length;
+      return {all, differs, both, restored: visible().length, untitled: titles,
+              count: bar.querySelector('.sc-count').textContent};
+    })()"""
+    r = chromium.evaluate(js)
+    assert r["all"] > 300 and r["restored"] == r["all"]
+    assert r["differs"] and set(r["differs"]) == {"differs"}
+    assert len(r["both"]) < len(r["differs"]) and all(
+        sec == "Table 3" and st == "differs" for sec, st in r["both"])
+    assert r["untitled"] == 0 and r["count"] == f"showing {r['all']} of {r['all']}"
+
+
 # -- the checker itself ------------------------------------------------------------------------
 
 def _png(width: int, height: int) -> bytes:

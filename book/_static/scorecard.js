@@ -16,6 +16,7 @@ document.addEventListener("DOMContentLoaded", function () {
     };
     var bar = document.createElement("div");
     bar.className = "sc-filters";
+    bar.id = "sc-filters-" + id;
     var count = document.createElement("span");
     count.className = "sc-count";
     var selects = [];
