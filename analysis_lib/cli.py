@@ -15,10 +15,12 @@ EXIT_OK, EXIT_BUILD, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validation import validate_dir
+    from .validation import PER_RULE, validate_dir
 
-    report = validate_dir(Path(args.data_dir))
-    print(report.to_text(limit=None if args.all else 200))
+    report = validate_dir(Path(args.data_dir), csv_dialect=args.csv_dialect)
+    print(report.to_text(per_rule=None if args.all else PER_RULE))
+    if not report.ok and not args.all and len(report.problems) > PER_RULE:
+        print(f"(at most {PER_RULE} problems of each rule are listed; --all lists every one)")
     if report.ok:
         n = {k: len(v) for k, v in report.tables.items()}
         print(f"{n.get('patients', 0)} patients, {n.get('kinetics', 0)} CAR-T samples"
@@ -123,13 +125,24 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _dialect_option(p: argparse.ArgumentParser) -> None:
+    from .io import CSV_DIALECTS
+
+    p.add_argument("--csv-dialect", choices=list(CSV_DIALECTS), default="auto",
+                   help="CSV separator and decimal mark: auto (separator from the header, "
+                        "decimal point; default), comma, semicolon, tab, or "
+                        "semicolon-decimal-comma (European-locale spreadsheet exports)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cartbook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check a data directory and list every problem")
     p.add_argument("data_dir")
-    p.add_argument("--all", action="store_true", help="list every problem (default: first 200)")
+    p.add_argument("--all", action="store_true",
+                   help="list every problem (default: at most 10 of each rule)")
+    _dialect_option(p)
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("generate", help="write a synthetic cohort (CSV, marked synthetic)")
