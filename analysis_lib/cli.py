@@ -112,7 +112,8 @@ def _build(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         overrides = {"min_cell_count": args.min_cell_count} if args.min_cell_count else None
         result = build_book(Path(args.data), Path(args.build_dir) if args.build_dir else None,
-                            jobs=args.jobs, force=args.force, overrides=overrides)
+                            jobs=args.jobs, force=args.force, overrides=overrides,
+                            label=args.label, csv_dialect=args.csv_dialect)
     except InvalidDataError as exc:
         print(exc.report.to_text(), file=sys.stderr)
         print("Build stopped: the data are invalid. Nothing was written.", file=sys.stderr)
@@ -183,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="show counts from 1 to K-1 as <K in tables, n (%%) phrases, numbers at "
                         "risk and downloads (default 0: off); patient codes of data not marked "
                         "synthetic are always pseudonymised")
+    p.add_argument("--label", default=None,
+                   help="how the book names the data (default: the data folder's own name); "
+                        "no path of this machine is ever published")
+    _dialect_option(p)
     p.set_defaults(func=_build)
 
     args = parser.parse_args(argv)

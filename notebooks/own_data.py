@@ -143,8 +143,8 @@ report.glue_number("broken_n_problems", len(broken.problems))
 report.glue_text("broken_mistakes", "\n".join(
     f"- {m.why}: `{m.column}` of the {m.table} table written as "
     + (f"`{m.value}`" if m.value else "an empty cell") for m in mistakes))
-report.show_table(broken.frame(), "The validator's report on the broken example.",
-                  "tbl-own-problems")
+report.show_table(report.escape_frame(broken.frame()),
+                  "The validator's report on the broken example.", "tbl-own-problems")
 
 # %% [markdown]
 # The validator finds {glue:text}`broken_n_problems:d` problems ({numref}`tbl-own-problems`),
@@ -152,9 +152,8 @@ report.show_table(broken.frame(), "The validator's report on the broken example.
 # again by the checks that combine columns. At the terminal, the same report reads:
 
 # %% tags=["remove-input"]
-display(Markdown("```text\n$ cartbook validate broken_example\n"
-                        + broken.to_text().replace(str(broken_dir), "broken_example")
-                        + "\n```"))
+display(Markdown("````text\n$ cartbook validate broken_example\n" + broken.to_text()
+                 + "\n````"))
 
 # %% [markdown]
 # Fix the cells the report names in your spreadsheet or export, and run the command again
