@@ -393,6 +393,7 @@ class _Checker:
         self.n = len(raw.frame)
         #: column -> rows whose value is unknown: invalid, or the column is missing.
         self.unknown: dict[str, np.ndarray] = {}
+        self._columns: dict[str, np.ndarray | None] = {}
         self.bad = np.zeros(self.n, dtype=bool)
         if raw.bad_rows:
             self.bad[list(raw.bad_rows)] = True
@@ -423,10 +424,9 @@ class _Checker:
         if rule in _STRUCTURE or (rule == "field_count" and idx is None):
             self.structural = True
         row = None if idx is None else self.raw.row_number(idx)
-        frame = self.raw.frame
-        if idx is not None and column and column in frame.columns:
-            cell = frame[column]
-            value = (cell.iloc[idx, 0] if isinstance(cell, pd.DataFrame) else cell.iat[idx])
+        cells = self._cells(column) if idx is not None and column else None
+        if cells is not None:
+            value = cells[int(idx)]
         elif value is None or (not isinstance(value, str) and pd.isna(value)):
             value = ""
         text = str(value)
@@ -434,6 +434,19 @@ class _Checker:
         if len(text) > VALUE_LIMIT:
             text, length = text[:VALUE_LIMIT], len(text)
         self.problems.append(Problem(self.file, row, column, text, rule, message, length))
+
+    def _cells(self, column: str) -> np.ndarray | None:
+        """The cells of ``column`` as written (first of duplicated names); None if absent."""
+        if column not in self._columns:
+            frame = self.raw.frame
+            if column in frame.columns:
+                cell = frame[column]
+                if isinstance(cell, pd.DataFrame):
+                    cell = cell.iloc[:, 0]
+                self._columns[column] = cell.to_numpy(dtype=object)
+            else:
+                self._columns[column] = None
+        return self._columns[column]
 
     def add_issue(self, issue: ReadIssue) -> None:
         self.add(issue.index, issue.column, issue.value, issue.rule, issue.message)
@@ -828,15 +841,15 @@ def _unique(chk: _Checker, df: pd.DataFrame) -> None:
     if not dup.any():
         return
     first = pd.Series(sub.index, index=sub.index).groupby(
-        [sub[k] for k in key], sort=False).transform("first")
+        [sub[k] for k in key], sort=False).transform("first").to_numpy()
     rule = "unique_id" if len(key) == 1 else "duplicate_sample_day"
     what = "patient_id" if len(key) == 1 else "day"
     msg = ("each patient must appear once" if len(key) == 1 else
            "each patient can have one sample per day")
     unit = chk.raw.row_unit
-    for idx in sub.index[dup.to_numpy()]:
-        chk.add(idx, what, "", rule,
-                f"{msg}; first seen on {unit} {chk.raw.row_number(first[idx])}")
+    is_dup = dup.to_numpy()
+    for idx, f in zip(sub.index[is_dup], first[is_dup]):
+        chk.add(idx, what, "", rule, f"{msg}; first seen on {unit} {chk.raw.row_number(f)}")
 
 
 def _flag_day(chk: _Checker, df: pd.DataFrame, flag: str, day: str) -> None:
@@ -1105,7 +1118,8 @@ def validate_dir(data_dir: Path | str, csv_dialect: str = "auto",
         report.problems.append(Problem(
             ", ".join(report.files[n].name for n in flags), None, "", "", "synthetic_flag_mixed",
             "some files say they are synthetic and others do not; do not mix synthetic and real data"))
-    report.problems.sort(key=lambda p: (p.severity, _table_order(p.file), p.file,
+    tables = {f: _table_order(f) for f in {p.file for p in report.problems}}
+    report.problems.sort(key=lambda p: (severity(p.rule, p.row), tables[p.file], p.file,
                                         p.row or 0, p.column, p.rule))
     if report.ok:
         report.tables = {k: _finalise(v) for k, v in typed.items()}
