@@ -286,7 +286,8 @@ def utf16_without_bom(d: Path) -> set[Key]:
 def one_megabyte_cell(d: Path) -> set[Key]:
     _copy_valid(d)
     text = (VALID / "patients.csv").read_text()
-    (d / "patients.csv").write_text(text.replace("P02,female,", "P02,female" + "e" * 2**20 + ",", 1))
+    huge = "P02,female" + "e" * 2**20 + ","
+    (d / "patients.csv").write_text(text.replace("P02,female,", huge, 1))
     return {("patients.csv", "3", "sex", "category")}
 
 

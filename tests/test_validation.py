@@ -175,7 +175,8 @@ def test_readable_exports_give_the_valid_tables(case):
 
 
 def test_decimal_commas_are_read_with_the_european_dialect():
-    report = validate_dir(BAD / "decimal_comma_semicolon_bom", csv_dialect="semicolon-decimal-comma")
+    report = validate_dir(BAD / "decimal_comma_semicolon_bom",
+                          csv_dialect="semicolon-decimal-comma")
     assert report.ok, report.to_text()
     for name, frame in validate_dir(VALID).tables.items():
         pd.testing.assert_frame_equal(report.tables[name], frame)
