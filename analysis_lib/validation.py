@@ -73,22 +73,23 @@ RULES: dict[str, str] = {
     "protected_file": "The workbook is password-protected (encrypted) and cannot be read.",
     "wrong_sheet": "The workbook has several sheets and none is named after the table; the "
                    "sheets found are listed.",
-    "wrong_separator": "The CSV separator given with --csv-dialect is not the one the file "
+    "wrong_separator": "The CSV separator given with `--csv-dialect` is not the one the file "
                        "uses.",
     "header_not_found": "The first row does not name the table's columns: the header is "
                         "further down (title lines above it), missing, or the file holds "
                         "another table.",
     "decimal_comma": "A CSV file separated by semicolons or tabs writes numbers with decimal "
                      "commas (a European-locale export): re-export it, or read it with "
-                     "--csv-dialect semicolon-decimal-comma.",
+                     "`--csv-dialect semicolon-decimal-comma`.",
     "empty_table": "The file has a header but no data rows.",
     "synthetic_flag_mixed": "Some files are marked synthetic and others are not.",
     # --- columns ---------------------------------------------------------------------------
     "missing_column": "A required column is absent.",
     "unknown_column": "A column is not part of the data model (a typo, or extra data).",
     "duplicate_column": "A column name appears twice.",
-    "unnamed_column": "A column has no name: R's row names (write.csv without row.names = "
-                      "FALSE), a pandas index, or a separator at the end of the header.",
+    "unnamed_column": "A column has no name: R's row names (`write.csv` without "
+                      "`row.names = FALSE`), a pandas index, or a separator at the end of the "
+                      "header.",
     "direct_identifier": "A column holds direct identifiers: names, birth dates, record "
                          "numbers, contact details or calendar dates.",
     # --- records ---------------------------------------------------------------------------
@@ -522,7 +523,8 @@ class _Checker:
         if f.kind == "category":
             ok = ul.isin(f.categories).to_numpy()
             for i in np.flatnonzero(todo & ~ok):
-                near = difflib.get_close_matches(ul.iat[i], f.categories, n=1)
+                near = difflib.get_close_matches(ul.iat[i], f.categories, n=1) or \
+                    [c for c in f.categories if ul.iat[i] and c.startswith(ul.iat[i])][:1]
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
                 rule[i] = "category"
                 msg[i] = f"allowed values: {', '.join(f.categories)}{hint}"
@@ -617,6 +619,10 @@ def _number_hint(v: str, decimal: str) -> str:
         return " (write the number alone, without a unit)"
     if re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", v):
         return " (a time of day? give days from infusion)"
+    if v.lower().replace(" ", "") in ("blq", "bql", "<lloq", "<loq", "<lod", "nd", "n.d.",
+                                      "notdetected", "belowlloq", "undetectable"):
+        return (" (below the limit of quantification? leave the level empty and write "
+                "below_lloq = true)")
     return ""
 
 
@@ -1004,12 +1010,16 @@ def _check_kinetics(chk: _Checker, df: pd.DataFrame, patients: _PatientsIndex | 
     pid = df["patient_id"]
     unknown = df.index[pid.notna() & ~pid.isin(patients.codes)]
     folded = {c.lower(): c for c in patients.codes} if len(unknown) else {}
+    unpadded = {c.lstrip("0"): c for c in patients.codes if c.isdigit()} if len(unknown) else {}
     for idx in unknown:
-        other = folded.get(str(pid[idx]).lower())
+        code = str(pid[idx])
+        other = folded.get(code.lower())
+        hint = f" (there is '{printable(other, 40)}': codes are case-sensitive)" if other else ""
+        if not hint and code.isdigit() and code.lstrip("0") in unpadded:
+            hint = (f" (there is '{printable(unpadded[code.lstrip('0')], 40)}': a spreadsheet "
+                    "dropped or added leading zeros? format the codes as text)")
         chk.add(idx, "patient_id", pid[idx], "unknown_patient",
-                "no such patient in the patients table" + (
-                    f" (there is '{printable(other, 40)}': codes are case-sensitive)"
-                    if other else ""))
+                "no such patient in the patients table" + hint)
     lim = pid.map(patients.last).astype(float)
     dd = pid.map(patients.death).astype(float)
     day = df["day"].astype(float)
