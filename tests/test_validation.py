@@ -195,6 +195,29 @@ def test_decimal_comma_dialect_refuses_points_as_ambiguous(tmp_path):
     assert "comma" in problems[0].message
 
 
+def test_messages_guess_the_cause_of_common_export_mistakes():
+    def messages(case: str) -> str:
+        return "\n".join(p.message for p in validate_dir(BAD / case).problems)
+
+    assert "there is '0004'" in messages("leading_zeros_lost")
+    assert "below_lloq = true" in messages("blq_written_as_text")
+    assert "limit such as <0.01" in messages("blq_written_as_text")
+    assert "there is 'P02'" in messages("patient_code_case")
+    assert "did you mean 'male'?" in messages("category")
+    assert "2021-04-01" in messages("spreadsheet_date_serials")
+    assert "decimal comma" in messages("decimal_comma_quoted")
+    assert "lower case" in messages("column_name_case")
+    assert "R's row names" in messages("r_row_names") and "pandas index" in messages(
+        "pandas_index")
+    assert "line 3, not on line 1" in messages("header_below_title_lines")
+    assert "holds the kinetics table" in messages("files_swapped")
+    assert "repeats the header row" in messages("export_appended_twice")
+    assert "never closed" not in messages("unclosed_quote")  # it says where it is closed
+    assert "runs from line 10 to line 29" in messages("unclosed_quote")
+    assert "Excel 97-2003" in messages("near_miss_file_names")
+    assert "HTML" in messages("html_page_named_csv")
+
+
 def test_a_wrong_dialect_option_is_named(tmp_path):
     problems = validate_dir(READ / "tab_separated", csv_dialect="comma").problems
     assert {(p.file, p.rule) for p in problems} == {("patients.csv", "wrong_separator"),
