@@ -179,3 +179,51 @@ def test_duplicated_ids_do_not_make_validation_quadratic(tmp_path):
     assert sum(p.rule == "unique_id" for p in report.problems) == 49_999
     assert elapsed < 60, f"{elapsed:.1f} s"
     assert sys.getsizeof(report.to_text()) < 20_000
+
+
+def _mutations(seed: int, n: int):
+    """Seeded random damage to the valid files: inserted separators, quotes, line breaks,
+    control bytes, byte-order marks and invalid UTF-8; deleted, duplicated and truncated
+    spans; swapped lines."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = [b",", b";", b"\t", b'"', b"\r", b"\n", b"\r\n", b"\x00", b"\x1b", b"\xef\xbb\xbf",
+              b"\xff\xfe", b"\xe9", b"#", b"#N/A", b"  ", b",,,", b'""', b"1e309", b"-",
+              b"2021-03-04", b"\xe2\x80\x8b", b"patient_id", b"NA"]
+    originals = {n_: (VALID / n_).read_bytes() for n_ in ("patients.csv", "kinetics.csv")}
+    for _ in range(n):
+        files = dict(originals)
+        name = rng.choice(sorted(files))
+        data = bytearray(files[name])
+        for _ in range(rng.randint(1, 6)):
+            op = rng.random()
+            pos = rng.randrange(len(data) + 1) if data else 0
+            if op < 0.5:
+                data[pos:pos] = rng.choice(pieces)
+            elif op < 0.7 and data:
+                del data[pos:pos + rng.randint(1, 40)]
+            elif op < 0.8 and data:
+                data[pos:pos] = data[max(0, pos - 60):pos]
+            elif op < 0.9:
+                data = data[:pos]
+            else:
+                lines = bytes(data).split(b"\n")
+                rng.shuffle(lines)
+                data = bytearray(b"\n".join(lines))
+        files[name] = bytes(data)
+        yield files
+
+
+def test_random_damage_never_crashes_the_validator(tmp_path):
+    """200 seeded random corruptions of the valid files: every one is validated without an
+    exception, and every problem names a known rule and has a message."""
+    for i, files in enumerate(_mutations(13, 200)):
+        d = tmp_path / f"m{i:03d}"
+        d.mkdir()
+        for name, data in files.items():
+            (d / name).write_bytes(data)
+        report = validate_dir(d)
+        for p in report.problems:
+            assert p.rule in RULES and p.message, (i, p)
+        assert report.ok == (not report.problems)
