@@ -658,11 +658,16 @@ def _check_structure(chk: _Checker) -> bool:
     n_bad = len(raw.bad_rows)
     if n_bad and n_bad * 2 > len(frame) and len(frame) >= 3:
         first = min(raw.bad_rows)
+        detail = next((i.message for i in raw.issues if i.index == first and
+                       i.rule in ("field_count", "repeated_header")), "")
+        if names and names[-1] == "" and "1 field(s) fewer" not in detail and \
+                f"has {len(names) - 1} field(s)" in detail:
+            detail = ("the header ends with a separator (an unnamed trailing column) that the "
+                      "records do not have; delete it")
         chk.add(None, "", "", "field_count",
                 f"{n_bad:,} of {len(frame):,} records have a different number of fields than "
                 f"the header ({len(names)}), the first on {unit} {raw.row_number(first)}: "
-                + next(i.message for i in raw.issues if i.index == first and
-                       i.rule == "field_count").replace("this record", "that record"))
+                + detail.replace("this record", "that record"))
         return False
     if raw.separator in (";", "\t", "|") and raw.decimal == "." and raw.separator_detected:
         for f in schema.fields:
