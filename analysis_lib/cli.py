@@ -15,10 +15,12 @@ EXIT_OK, EXIT_BUILD, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validation import validate_dir
+    from .validation import PER_RULE, validate_dir
 
-    report = validate_dir(Path(args.data_dir))
-    print(report.to_text(limit=None if args.all else 200))
+    report = validate_dir(Path(args.data_dir), csv_dialect=args.csv_dialect)
+    print(report.to_text(per_rule=None if args.all else PER_RULE))
+    if not report.ok and not args.all and len(report.problems) > PER_RULE:
+        print(f"(at most {PER_RULE} problems of each rule are listed; --all lists every one)")
     if report.ok:
         n = {k: len(v) for k, v in report.tables.items()}
         print(f"{n.get('patients', 0)} patients, {n.get('kinetics', 0)} CAR-T samples"
@@ -110,7 +112,8 @@ def _build(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         overrides = {"min_cell_count": args.min_cell_count} if args.min_cell_count else None
         result = build_book(Path(args.data), Path(args.build_dir) if args.build_dir else None,
-                            jobs=args.jobs, force=args.force, overrides=overrides)
+                            jobs=args.jobs, force=args.force, overrides=overrides,
+                            label=args.label, csv_dialect=args.csv_dialect)
     except InvalidDataError as exc:
         print(exc.report.to_text(), file=sys.stderr)
         print("Build stopped: the data are invalid. Nothing was written.", file=sys.stderr)
@@ -123,13 +126,24 @@ def _build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _dialect_option(p: argparse.ArgumentParser) -> None:
+    from .io import CSV_DIALECTS
+
+    p.add_argument("--csv-dialect", choices=list(CSV_DIALECTS), default="auto",
+                   help="CSV separator and decimal mark: auto (separator from the header, "
+                        "decimal point; default), comma, semicolon, tab, or "
+                        "semicolon-decimal-comma (European-locale spreadsheet exports)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cartbook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check a data directory and list every problem")
     p.add_argument("data_dir")
-    p.add_argument("--all", action="store_true", help="list every problem (default: first 200)")
+    p.add_argument("--all", action="store_true",
+                   help="list every problem (default: at most 10 of each rule)")
+    _dialect_option(p)
     p.set_defaults(func=_validate)
 
     p = sub.add_parser("generate", help="write a synthetic cohort (CSV, marked synthetic)")
@@ -170,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="show counts from 1 to K-1 as <K in tables, n (%%) phrases, numbers at "
                         "risk and downloads (default 0: off); patient codes of data not marked "
                         "synthetic are always pseudonymised")
+    p.add_argument("--label", default=None,
+                   help="how the book names the data (default: the data folder's own name); "
+                        "no path of this machine is ever published")
+    _dialect_option(p)
     p.set_defaults(func=_build)
 
     args = parser.parse_args(argv)

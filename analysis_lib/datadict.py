@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .schema import TableSchema
-from .validation import RULES
+from .validation import RULES, SEVERITIES, severity
 
 #: Readable names of the schema's field kinds (data dictionary page and Excel template).
 KIND_NAMES = {"id": "identifier", "string": "text", "integer": "whole number", "number": "number",
@@ -27,5 +27,8 @@ def field_table(table: TableSchema) -> pd.DataFrame:
 
 
 def rules_table() -> pd.DataFrame:
-    """The validator's rules and their meaning."""
-    return pd.DataFrame({"Rule": [f"`{k}`" for k in RULES], "Meaning": list(RULES.values())})
+    """The validator's rules, in order of severity: the level each is checked at (a problem
+    at one level stops the checks that depend on it) and its meaning."""
+    return pd.DataFrame({"Rule": [f"`{k}`" for k in RULES],
+                         "Level": [SEVERITIES[severity(k, 1)] for k in RULES],
+                         "Meaning": list(RULES.values())})

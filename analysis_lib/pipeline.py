@@ -16,6 +16,18 @@ Steps, each of which must succeed before anything is published:
 
 Executed notebooks are stripped of wall-clock metadata, so the same inputs give the same
 outputs.
+
+Nothing of the build machine is published
+------------------------------------------
+The notebooks never receive a path: their ``data_dir`` parameter is the reference
+``$CARTBOOK_DATA_DIR`` (:data:`analysis_lib.validation.DATA_DIR_REF`), resolved in the kernel
+from the environment, and later stages get the executed chapters' directory as a relative
+path. The book names the data by a label (``cartbook build --label``, default: the data
+folder's own name), shown escaped. Paths of the build machine that a library still prints into
+a notebook (a warning names the file that raised it) are replaced by placeholders
+(``<repository>``, ``<python>``, ``<data>``…) before a notebook is cached, and the staged site
+is scanned for them before it is published: a build that would publish one fails instead
+(:class:`BuildError`), and the previous book stays.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .schema import SUFFIXES, TABLES
+from .schema import TABLES
 
 #: Repository root (the directory holding ``_config.yml``).
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,8 +120,11 @@ def _sha(items: Iterable[tuple[str, bytes]]) -> str:
 
 
 def data_files(data_dir: Path) -> list[Path]:
-    """The table files of ``data_dir`` (the inputs that define a dataset)."""
-    return sorted(p for t in TABLES for s in SUFFIXES if (p := data_dir / f"{t.name}{s}").is_file())
+    """The table files of ``data_dir`` (the inputs that define a dataset), found as the
+    validator finds them (:func:`analysis_lib.io.find_table_files`)."""
+    from .io import find_table_files
+
+    return sorted(p for t in TABLES for p in find_table_files(data_dir, t) if p.is_file())
 
 
 def code_fingerprint(root: Path = ROOT) -> str:
@@ -146,13 +161,84 @@ def declared_parameters(source: Path) -> list[str]:
 
 
 def notebook_parameters(name: str, source: Path, data_dir: Path,
-                        overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The parameters passed to notebook ``name``: those its parameters cell declares."""
+                        overrides: Mapping[str, Any] | None = None, *,
+                        by_reference: bool = False) -> dict[str, Any]:
+    """The parameters passed to notebook ``name``: those its parameters cell declares.
+
+    With ``by_reference`` (as the build runs every notebook: :func:`run_notebooks`),
+    ``data_dir`` is the reference :data:`~analysis_lib.validation.DATA_DIR_REF`, never a path:
+    the kernel finds the directory in its environment (:func:`kernel_environment`). Without
+    it, the absolute path (for executing one notebook by hand, nothing published).
+    """
+    from .validation import DATA_DIR_REF
+
+    where = DATA_DIR_REF if by_reference else str(Path(data_dir).resolve())
     values = {**DEFAULT_PARAMETERS, **(overrides or {}),
-              "data_dir": str(data_dir.resolve()), "output_dir": f"outputs/{name}",
-              "chapter": name}
+              "data_dir": where, "output_dir": f"outputs/{name}", "chapter": name}
     declared = declared_parameters(source)
     return {k: values[k] for k in declared if k in values}
+
+
+def kernel_environment(data_dir: Path, label: str, csv_dialect: str = "auto") -> dict[str, str]:
+    """Environment variables of the notebook kernels: where the data are, the label the book
+    shows for them and the CSV dialect (:mod:`analysis_lib.validation`)."""
+    from .validation import CSV_DIALECT_ENV, DATA_DIR_ENV, DATA_LABEL_ENV
+
+    return {DATA_DIR_ENV: str(Path(data_dir).resolve()), DATA_LABEL_ENV: label,
+            CSV_DIALECT_ENV: csv_dialect}
+
+
+# --------------------------------------------------------------------------------------------
+# Keeping the build machine's paths out of what is published
+# --------------------------------------------------------------------------------------------
+
+def private_paths(data_dir: Path, build_dir: Path, root: Path = ROOT) -> dict[str, str]:
+    """Paths of the build machine that must never be published, longest first, each with
+    the placeholder that replaces it in executed notebooks: the data directory (as given and
+    resolved) and its parent, the build directory, the repository, the Python environment and
+    the home directory. Paths with fewer than three parts (``/``, ``/usr``, ``/tmp``,
+    ``/root``) are left out: they identify nobody and are too common to replace."""
+    candidates: list[tuple[Path, str]] = []
+    for d in (Path(data_dir).absolute(), Path(data_dir).resolve()):
+        candidates += [(d, "<data>"), (d.parent, "<data-parent>")]
+    candidates += [(Path(build_dir).absolute(), "<build>"), (Path(build_dir).resolve(), "<build>"),
+                   (Path(root).absolute(), "<repository>"), (Path(root).resolve(), "<repository>"),
+                   (Path(sys.prefix), "<python>"), (Path(sys.base_prefix), "<python>"),
+                   (Path.home(), "~")]
+    out: dict[str, str] = {}
+    for path, placeholder in candidates:
+        if len(path.parts) >= 3:
+            out.setdefault(str(path), placeholder)
+    return dict(sorted(out.items(), key=lambda kv: -len(kv[0])))
+
+
+def _scrub(obj: Any, paths: Mapping[str, str]) -> Any:
+    """``obj`` (JSON-like) with every occurrence of ``paths`` replaced by its placeholder."""
+    if isinstance(obj, str):
+        for path, placeholder in paths.items():
+            if path in obj:
+                obj = re.sub(re.escape(path) + r"(?![\w.-])", placeholder, obj)
+        return obj
+    if isinstance(obj, list):
+        return [_scrub(v, paths) for v in obj]
+    if isinstance(obj, dict):
+        return type(obj)({k: _scrub(v, paths) for k, v in obj.items()})
+    return obj
+
+
+def find_private(root_dir: Path, needles: Iterable[str]) -> list[str]:
+    """Files under ``root_dir`` that contain any of ``needles`` (as text in UTF-8, or
+    JSON-escaped), as ``relative/path: needle``."""
+    encoded = []
+    for n in needles:
+        forms = {n.encode("utf-8"), json.dumps(n)[1:-1].encode("utf-8")}
+        encoded += [(n, f) for f in forms if f]
+    hits = []
+    for p in sorted(root_dir.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            data = p.read_bytes()
+            hits += [f"{p.relative_to(root_dir)}: {n}" for n, f in encoded if f in data]
+    return sorted(set(hits))
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,13 +256,18 @@ def _format_failure(nb: Any) -> str:
     return "the notebook failed before any cell reported an error"
 
 
-def clean_executed(nb: Any) -> Any:
+def clean_executed(nb: Any, paths: Mapping[str, str] | None = None) -> Any:
     """Hide the injected-parameters cell, drop wall-clock metadata and give cells stable ids
-    (nbformat and papermill draw random ones), so the same inputs give the same bytes."""
+    (nbformat and papermill draw random ones), so the same inputs give the same bytes; replace
+    the build machine's ``paths`` (:func:`private_paths`) by their placeholders everywhere in
+    the notebook (sources, outputs such as warnings, metadata)."""
+    if paths:
+        nb.cells = _scrub(nb.cells, paths)
+        nb.metadata = _scrub(nb.metadata, paths)
     pm = nb.metadata.get("papermill", {})
     for k in _VOLATILE_NB_META:
         pm.pop(k, None)
-    for k in ("input_path", "output_path"):
+    for k in ("input_path", "output_path", "environment_variables"):
         pm.pop(k, None)
     for i, cell in enumerate(nb.cells):
         if "id" in cell:
@@ -192,10 +283,13 @@ def clean_executed(nb: Any) -> Any:
 
 
 def execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_dir: Path,
-                     timeout: int = 1800) -> NotebookResult:
+                     timeout: int = 1800, env: Mapping[str, str] | None = None,
+                     paths: Mapping[str, str] | None = None) -> NotebookResult:
     """Execute ``source`` (py:percent) with papermill in ``work_dir``.
 
     Writes ``work_dir/<name>.ipynb`` and whatever the notebook writes under ``work_dir``.
+    ``env`` is added to the kernel's environment (:func:`kernel_environment`); ``paths`` are
+    scrubbed from the executed notebook (:func:`clean_executed`).
     Returns a failed result carrying the failing cell's traceback instead of raising.
     """
     import jupytext
@@ -214,6 +308,8 @@ def execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_di
     src_ipynb = work_dir / f".{name}.source.ipynb"
     out_ipynb = work_dir / f"{name}.ipynb"
     nbformat.write(nb, src_ipynb)
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})  # the kernel inherits this process's environment
     try:
         pm.execute_notebook(str(src_ipynb), str(out_ipynb), parameters=dict(params),
                             cwd=str(work_dir), kernel_name="python3", progress_bar=False,
@@ -229,14 +325,22 @@ def execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_di
                               f"{type(exc).__name__}: {exc}")
     finally:
         src_ipynb.unlink(missing_ok=True)
-    executed = clean_executed(nbformat.read(out_ipynb, as_version=4))
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    executed = clean_executed(nbformat.read(out_ipynb, as_version=4), paths)
     nbformat.write(executed, out_ipynb)
     return NotebookResult(name, "executed", time.perf_counter() - t0)
 
 
-def _execute_job(job: tuple[str, str, dict, str]) -> NotebookResult:
-    name, source, params, work = job
-    return execute_notebook(name, Path(source), params, Path(work))
+Job = tuple[str, str, dict, str, dict, dict]
+
+
+def _execute_job(job: Job) -> NotebookResult:
+    name, source, params, work, env, paths = job
+    return execute_notebook(name, Path(source), params, Path(work), env=env, paths=paths)
 
 
 # --------------------------------------------------------------------------------------------
@@ -282,28 +386,37 @@ def _book_sources(root: Path) -> list[Path]:
 def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root: Path = ROOT,
                   overrides: Mapping[str, Any] | None = None, jobs: int | None = None,
                   force: bool = False, upstream: Mapping[str, str] | None = None,
-                  executor: Callable[[tuple[str, str, dict, str]], NotebookResult] = _execute_job
+                  executor: Callable[[Job], NotebookResult] = _execute_job,
+                  label: str | None = None, csv_dialect: str = "auto"
                   ) -> tuple[list[NotebookResult], dict[str, str]]:
     """Execute (or take from cache) each notebook; returns results and cache keys.
 
     ``upstream`` holds the cache keys of earlier stages' notebooks: they become part of each
-    key here, so a notebook that reads them re-executes when any of them changed.
+    key here, so a notebook that reads them re-executes when any of them changed. ``label``
+    (default: the data folder's name) and ``csv_dialect`` reach the kernels through their
+    environment (:func:`kernel_environment`) and are part of the keys.
     """
+    from .validation import default_label
+
     cache = build_dir / "cache"
     code = code_fingerprint(root)
+    label = label or default_label(data_dir)
+    env = kernel_environment(data_dir, label, csv_dialect)
+    paths = private_paths(data_dir, build_dir, root)
     keys: dict[str, str] = {}
     results: dict[str, NotebookResult] = {}
-    todo: list[tuple[str, str, dict, str]] = []
+    todo: list[Job] = []
     for name in names:
         source = root / "notebooks" / f"{name}.py"
-        params = notebook_parameters(name, source, data_dir, overrides)
+        params = notebook_parameters(name, source, data_dir, overrides, by_reference=True)
         keys[name] = notebook_key(source, params, data_dir,
-                                  code + json.dumps(dict(upstream or {}), sort_keys=True))
+                                  code + json.dumps(dict(upstream or {}), sort_keys=True)
+                                  + json.dumps([label, csv_dialect]))
         entry = cache / name
         if not force and (entry / ".key").is_file() and (entry / ".key").read_text() == keys[name]:
             results[name] = NotebookResult(name, "cached")
             continue
-        todo.append((name, str(source), params, str(build_dir / "work" / name)))
+        todo.append((name, str(source), params, str(build_dir / "work" / name), env, paths))
     if todo:
         workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
         _log(f"executing {len(todo)} notebook(s), {workers} at a time: "
@@ -330,22 +443,26 @@ def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root
 def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
                root: Path = ROOT, jobs: int | None = None, force: bool = False,
                overrides: Mapping[str, Any] | None = None,
-               notebooks: Iterable[str] | None = None) -> BuildResult:
+               notebooks: Iterable[str] | None = None, label: str | None = None,
+               csv_dialect: str = "auto") -> BuildResult:
     """Validate, execute and build; returns the path of the published ``index.html``.
 
     ``notebooks`` (default: the :data:`STAGES` of the book) runs the given notebooks as a
-    single stage instead.
+    single stage instead. ``label`` is how the book names the data (default: the data folder's
+    own name; never a path); ``csv_dialect`` as in :func:`analysis_lib.validation.validate_dir`.
 
     Raises :class:`InvalidDataError` (nothing written) or :class:`BuildError` (the previous
     book left in place).
     """
-    from .validation import validate_dir
+    from .validation import default_label, validate_dir
 
     t0 = time.perf_counter()
+    given = Path(data_dir).absolute()
     data_dir = Path(data_dir).resolve()
+    label = label or default_label(given)
     build_dir = Path(build_dir).resolve() if build_dir else root / "_build"
     _log(f"validating {data_dir}")
-    report = validate_dir(data_dir)
+    report = validate_dir(data_dir, csv_dialect=csv_dialect, label=label)
     if not report.ok:
         raise InvalidDataError(report)
     n_pat = len(report.tables["patients"])
@@ -360,10 +477,11 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
     failed: list[NotebookResult] = []
     for i, stage in enumerate(stages):
         later = dict(overrides or {})
-        if i > 0:
-            later["notebooks_dir"] = str(build_dir / "cache")
+        if i > 0:  # relative to the kernel's working directory <build>/work/<name>
+            later["notebooks_dir"] = os.path.join("..", "..", "cache")
         res, k = run_notebooks(stage, data_dir, build_dir, root=root, overrides=later,
-                               jobs=jobs, force=force, upstream=keys if i > 0 else None)
+                               jobs=jobs, force=force, upstream=keys if i > 0 else None,
+                               label=label, csv_dialect=csv_dialect)
         results += res
         keys.update(k)
         failed = [r for r in results if r.status == "failed"]
@@ -408,6 +526,10 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
         raise BuildError(f"jupyter-book failed (exit {proc.returncode}):\n{detail}\n\n"
                          "The previous build is unchanged.")
     built = src / "_build" / "html"
+    leaks = find_private(built, private_paths(given, build_dir, root))
+    if leaks:
+        raise BuildError("the book would publish paths of this machine; nothing was published "
+                         "and the previous build is unchanged:\n  " + "\n  ".join(leaks[:20]))
     (built / ".cartbook-key").write_text(book_key)
     _replace_dir(built, html)
     shutil.rmtree(stage, ignore_errors=True)

@@ -10,13 +10,44 @@ numeric values for ``{glue:text}`` (and for other pages), formatted phrases as M
 from __future__ import annotations
 
 import hashlib
-import html
 import math
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
 from IPython.display import Markdown, display
+
+
+def md_escape(text: Any, limit: int | None = 200) -> str:
+    """``text`` as Markdown that renders as exactly that text: at most ``limit`` characters,
+    control and invisible characters and line breaks shown escaped
+    (:func:`analysis_lib.io.printable`), and every ASCII punctuation character
+    backslash-escaped (CommonMark allows it for all of them), so that no emphasis, code,
+    link, HTML tag, MyST role or directive, math or table syntax in user-supplied strings
+    (folder names, file and column names, codes, metadata) becomes markup."""
+    from .io import printable
+
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", printable(text, limit))
+
+
+def md_code(text: Any, limit: int | None = 200) -> str:
+    """``text`` as an inline code span that cannot be broken out of (the fence is longer
+    than any run of backticks in it; control characters shown escaped)."""
+    from .io import printable
+
+    s = printable(text, limit)
+    run = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
+    return f"{'`' * (run + 1)}{pad}{s}{pad}{'`' * (run + 1)}"
+
+
+def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name escaped for Markdown
+    (:func:`md_escape`): for tables of user-supplied strings such as a validation report."""
+    out = frame.astype(object).map(lambda v: md_escape(v) if isinstance(v, str) else v)
+    out.columns = [md_escape(c) for c in frame.columns]
+    return out
 
 
 def _cell(v: Any) -> str:
@@ -98,14 +129,23 @@ def dataset_fingerprint(files: Mapping[str, Path]) -> str:
 def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None) -> pd.DataFrame:
     """The parameters a notebook ran with, as a two-column table.
 
-    Directories are shown by their last component only (a build machine's paths are not
-    published); the data fingerprint identifies the input exactly.
+    ``data_dir`` is shown as the data's label (``cartbook build --label``, default: the data
+    folder's own name: :func:`analysis_lib.validation.data_label`) and other directories by
+    their last component only: a path of the build machine is never published. Every value
+    is escaped (a folder named like an HTML tag shows as text); the data fingerprint
+    identifies the input exactly.
     """
+    from .validation import data_label
+
     rows = []
     for k, v in params.items():
-        if k.endswith("_dir"):
-            v = Path(str(v)).name
-        rows.append({"Parameter": f"`{k}`", "Value": f"`{v}`" if isinstance(v, str) else _cell(v)})
+        if k == "data_dir":
+            value = md_escape(data_label(v), 80)
+        elif k.endswith("_dir"):
+            value = md_code(Path(str(v)).name, 80)
+        else:
+            value = md_code(v) if isinstance(v, str) else _cell(v)
+        rows.append({"Parameter": md_code(k), "Value": value})
     if fingerprint is not None:
         rows.append({"Parameter": "data fingerprint (SHA-256)", "Value": f"`{fingerprint}`"})
     return pd.DataFrame(rows, columns=["Parameter", "Value"])
@@ -160,7 +200,7 @@ SYNTHETIC_NOTICE = (
 def data_notice(synthetic: bool, description: str = "") -> Markdown:
     """The notice shown at the top of every page that shows data."""
     if synthetic:
-        extra = f" {html.escape(description)}" if description else ""
+        extra = f" {md_escape(description, None)}" if description else ""
         return Markdown(f":::{{admonition}} Synthetic data\n:class: warning\n"
                         f"{SYNTHETIC_NOTICE}{extra}\n:::")
     from .privacy import min_cell_count

@@ -605,6 +605,32 @@ def _pinned_sorted(rng: np.random.Generator, m: int, pins: dict[int, float], *,
     return np.sort(out)
 
 
+def _fit_within_age(days: np.ndarray, age_years: np.ndarray) -> np.ndarray:
+    """Reassign the diagnosis-to-infusion intervals ``days`` so that none is longer than the
+    patient's age (``age_years`` × 365.25 days, the validator's rule
+    ``diagnosis_longer_than_age``), keeping the multiset of values (so every pinned minimum,
+    median and maximum) and drawing no random number (every other column is unchanged).
+
+    Each patient whose interval exceeds the age swaps it with the patient whose interval is
+    the largest one that fits, among those who can take the longer interval in exchange
+    (largest intervals first; ties by position). When no such swap exists, the intervals are
+    matched to the ages in rank order (always feasible when any assignment is)."""
+    days = days.copy()
+    cap = np.floor(np.asarray(age_years, dtype=float) * 365.25)
+    for i in np.argsort(-days, kind="stable"):
+        if days[i] <= cap[i]:
+            continue
+        ok = np.flatnonzero((days <= cap[i]) & (cap >= days[i]))
+        if len(ok):
+            j = ok[np.argmax(days[ok])]
+            days[i], days[j] = days[j], days[i]
+    if (days > cap).any():  # no swap left: match by rank (largest interval to the oldest)
+        out = np.empty_like(days)
+        out[np.argsort(cap, kind="stable")] = np.sort(days)
+        days = out
+    return days
+
+
 def _mmm_pins(m: int, lo: float, med: float, hi: float) -> dict[int, float]:
     """Pins for a sample whose minimum, median and maximum are ``lo``, ``med``, ``hi``."""
     if m == 1:
@@ -871,7 +897,7 @@ def generate_cohort(n: int = PUBLISHED_N, seed: int = DEFAULT_SEED,
         r_base, n, _mmm_pins(n, p.diagnosis_days_min, p.diagnosis_days_median,
                              p.diagnosis_days_max), log=True,
         center=p.diagnosis_days_median, power=1.5))
-    diag_days = r_base.permutation(diag_sorted).astype(np.int64)
+    diag_days = _fit_within_age(r_base.permutation(diag_sorted).astype(np.int64), age)
 
     # dose: n//2 values <= 3.66 (incl. the minimum), the rest >= 3.70 (incl. the maximum)
     n_low = n // 2

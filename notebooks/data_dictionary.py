@@ -18,10 +18,25 @@
 # the validator, the synthetic generator and this page all read them.
 #
 # **Files.** A data directory holds one file per table, named after it: `patients` and
-# `kinetics`, each as `.csv`, `.parquet` or `.xlsx` (one format per table). CSV files may
-# start with `# key: value` comment lines of metadata; `# synthetic: true` marks synthetic
-# data. In Excel, the data go on the first sheet (or a sheet named after the table) and
-# metadata on a sheet named `metadata` with columns `key` and `value`.
+# `kinetics`, each as `.csv`, `.parquet` or `.xlsx` (one format per table; the name is
+# matched without regard to case, so `Patients.CSV` is found). A file is recognised by its
+# content: a workbook saved as `.csv`, an HTML page, an Excel 97-2003 or a password-protected
+# workbook is named as such. A symbolic link to a file outside the data folder is refused.
+#
+# **CSV.** Text in UTF-8 (with or without a byte-order mark) or UTF-16 with one. The
+# separator (comma, semicolon, tab or vertical bar) is taken from the header row, or from an
+# Excel `sep=;` first line; numbers use a decimal point, without thousands separators. A
+# semicolon- or tab-separated export with decimal commas is refused with an explanation,
+# unless it is read with `--csv-dialect semicolon-decimal-comma` (then decimal points are
+# refused as ambiguous). Files may start with `# key: value` metadata lines
+# (`# synthetic: true` marks synthetic data); blank lines, rows of empty cells and `# …`
+# comment lines are skipped anywhere; row numbers in reports are the file's own lines,
+# counting all of these.
+#
+# **Excel.** The data go on the sheet named after the table (in any case), or on the
+# workbook's only sheet with data; metadata on a sheet named `metadata` with columns `key`
+# and `value`. Error values (`#N/A`, `#DIV/0!`, …) and formulas whose value was never
+# computed are reported, never read as empty cells.
 #
 # **Conventions.** Every time is a number of days from CAR-T infusion (day 0; negative before
 # it). No calendar date, name, birth date or record number is accepted: the validator refuses
@@ -73,6 +88,16 @@ report.show_table(field_table(schema.KINETICS), "Columns of the kinetics table."
 # these rules and lists *every* problem with its file, row (CSV line, Excel sheet row or
 # Parquet record number), column, value and rule. If there is any problem, nothing is written
 # and the previous book stays in place.
+#
+# The rules are checked level by level, the root cause first: the files and their structure,
+# then the columns, the records, the cells, each row's consistency and the links between the
+# tables. A problem at one level replaces what it would cause further down: a file whose
+# header cannot be found is not checked cell by cell, a missing column is not reported again
+# in every row, an invalid cell is not reported again by the checks that combine columns, and
+# the samples are checked against the patients only when the patients table is sound. The
+# report lists the problems in that order, at most ten of each rule (`--all` lists all).
+# Timelines are checked too: no dated event (IL-6 peak, B-cell aplasia, HSCT, relapse, death,
+# kinetics sample) after the last follow-up or after death, and no diagnosis before birth.
 
 # %% tags=["remove-input"]
 report.show_table(rules_table(), "Rules applied by the validator.", "tbl-dict-rules")

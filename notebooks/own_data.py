@@ -107,17 +107,24 @@ report.show_table(templates.dictionary_frame().head(8)[["table", "column", "type
 #   {glue:md}`rule_direct_identifier`). Age is given in years at infusion.
 #
 # For data that are not marked synthetic, `cartbook build` also pseudonymises the patient
-# codes in the outputs it publishes.
+# codes in the outputs it publishes. No path of your machine is published either: the book
+# names your data by the data folder's own name, or by the label you give with
+# `cartbook build --label "Centre A"`, and shows it as plain text.
 
 # %% [markdown]
 # ## Validate and read the report
 #
 # `cartbook validate my_data` checks the whole directory and lists *every* problem, not just
 # the first. Each problem names the file, the row (the line of a CSV file, counting the `#`
-# metadata lines and the header; the sheet row in Excel; the record number in Parquet), the
-# column, the value as you wrote it, the rule it breaks and a message. The command exits with
-# code {glue:text}`exit_ok:d` when there is no problem and {glue:text}`exit_invalid:d`
-# otherwise.
+# metadata lines, blank lines and the header; the sheet row in Excel; the record number in
+# Parquet), the column, the value as you wrote it, the rule it breaks and a message. The
+# report starts with the root causes: problems with the files and their structure (a wrong
+# format, a header that is not on the first line, decimal commas), then columns, records,
+# cells, rows and the links between the tables; it shows at most ten problems of each rule
+# ("… and 196 more like this"; `--all` shows every one). A semicolon-separated export with
+# decimal commas, as spreadsheets write in European locales, can be read as it is with
+# `--csv-dialect semicolon-decimal-comma`. The command exits with code
+# {glue:text}`exit_ok:d` when there is no problem and {glue:text}`exit_invalid:d` otherwise.
 #
 # To show a real report, this page takes the first {glue:text}`broken_n_patients:d` patients
 # of a synthetic cohort and their {glue:text}`broken_n_samples:d` samples
@@ -143,8 +150,8 @@ report.glue_number("broken_n_problems", len(broken.problems))
 report.glue_text("broken_mistakes", "\n".join(
     f"- {m.why}: `{m.column}` of the {m.table} table written as "
     + (f"`{m.value}`" if m.value else "an empty cell") for m in mistakes))
-report.show_table(broken.frame(), "The validator's report on the broken example.",
-                  "tbl-own-problems")
+report.show_table(report.escape_frame(broken.frame()),
+                  "The validator's report on the broken example.", "tbl-own-problems")
 
 # %% [markdown]
 # The validator finds {glue:text}`broken_n_problems:d` problems ({numref}`tbl-own-problems`),
@@ -152,9 +159,8 @@ report.show_table(broken.frame(), "The validator's report on the broken example.
 # again by the checks that combine columns. At the terminal, the same report reads:
 
 # %% tags=["remove-input"]
-display(Markdown("```text\n$ cartbook validate broken_example\n"
-                        + broken.to_text().replace(str(broken_dir), "broken_example")
-                        + "\n```"))
+display(Markdown("````text\n$ cartbook validate broken_example\n" + broken.to_text()
+                 + "\n````"))
 
 # %% [markdown]
 # Fix the cells the report names in your spreadsheet or export, and run the command again
@@ -172,7 +178,7 @@ display(Markdown("```text\n$ cartbook validate broken_example\n"
 # or, in an environment that is already set up,
 #
 # ```text
-# cartbook build --data path/to/my_data --build-dir path/to/my_build
+# cartbook build --data path/to/my_data --build-dir path/to/my_build --label "Centre A"
 # ```
 #
 # The site is written to `html/` inside the build directory (`_build/html/` for `make book`).

@@ -24,3 +24,15 @@ def test_bounds_are_shown():
 
 def test_every_rule_is_in_the_rules_table():
     assert rules_table()["Rule"].tolist() == [f"`{r}`" for r in RULES]
+
+
+def test_rules_are_listed_by_level_of_severity():
+    from analysis_lib.validation import SEVERITIES
+
+    levels = rules_table()["Level"].tolist()
+    assert set(levels) == set(SEVERITIES)
+    assert [SEVERITIES.index(v) for v in levels] == sorted(SEVERITIES.index(v) for v in levels)
+    table = rules_table().set_index("Rule")["Level"]
+    assert table["`header_not_found`"] == "files and structure"
+    assert table["`field_count`"] == "records"
+    assert table["`unknown_patient`"] == "across tables"

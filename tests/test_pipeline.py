@@ -61,6 +61,66 @@ def test_only_declared_parameters_are_passed(project: Path):
     params = pipeline.notebook_parameters("good", project / "notebooks" / "good.py", VALID,
                                           {"threshold": 3.0, "unrelated": 1})
     assert params == {"data_dir": str(VALID.resolve()), "threshold": 3.0}
+    # as the build runs them: never a path, the kernel reads the directory from its environment
+    params = pipeline.notebook_parameters("good", project / "notebooks" / "good.py", VALID,
+                                          {"threshold": 3.0}, by_reference=True)
+    assert params == {"data_dir": "$CARTBOOK_DATA_DIR", "threshold": 3.0}
+
+
+LEAKY = '''\
+# %% tags=["parameters", "remove-cell"]
+data_dir = "x"
+
+# %%
+import os, sys, warnings
+from analysis_lib.validation import data_label, load_dataset, resolve_data_dir
+data = load_dataset(data_dir)
+print("rows", len(data.tables["patients"]), "label", data_label(data_dir))
+print("the data are in", resolve_data_dir(data_dir))
+print("the cwd is", os.getcwd(), file=sys.stderr)
+warnings.warn("a library warning from " + sys.prefix + "/lib/x.py")
+'''
+
+
+def test_kernels_find_the_data_through_their_environment_and_no_path_is_kept(
+        project: Path, tmp_path: Path):
+    """The notebook loads the data through $CARTBOOK_DATA_DIR, shows the label, and every path
+    of the build machine it prints (data, build directory, Python prefix) is replaced by a
+    placeholder before the notebook is cached."""
+    import sys
+
+    shutil.copytree(Path(pipeline.ROOT) / "analysis_lib", project / "analysis_lib",
+                    dirs_exist_ok=True)
+    (project / "notebooks" / "leaky.py").write_text(LEAKY)
+    data = tmp_path / "PRIVATE-PARENT-XYZ" / "study data"
+    shutil.copytree(VALID, data)
+    build = tmp_path / "b"
+    res, _ = run_notebooks(["leaky"], data, build, root=project, label="My <b>label</b>")
+    assert [r.status for r in res] == ["executed"], res[0].error
+    text = (build / "cache" / "leaky" / "leaky.ipynb").read_text()
+    assert "rows 6 label My <b>label</b>" in text
+    assert "the data are in <data>" in text and "the cwd is <build>/work/leaky" in text
+    assert "<python>/lib/x.py" in text
+    for private in ("PRIVATE-PARENT-XYZ", str(build), sys.prefix, str(project)):
+        assert private not in text, private
+    assert pipeline.find_private(build, pipeline.private_paths(data, build, project)) == []
+
+
+def test_private_paths_and_find_private(tmp_path: Path):
+    data = tmp_path / "PARENT" / "data"
+    paths = pipeline.private_paths(data, tmp_path / "b", tmp_path / "repo")
+    assert paths[str(data)] == "<data>" and paths[str(data.parent)] == "<data-parent>"
+    assert list(paths) == sorted(paths, key=len, reverse=True)  # longest first
+    assert "/" not in paths and "/usr" not in paths
+    site = tmp_path / "site"
+    (site / "a").mkdir(parents=True)
+    (site / "a" / "page.html").write_text(f"<p>{data}</p>")
+    (site / "nb.ipynb").write_text(json.dumps({"x": str(data / "é")}, ensure_ascii=True))
+    (site / "ok.html").write_text("<p>data</p>")
+    hits = pipeline.find_private(site, paths)
+    assert any(h.startswith("a/page.html") for h in hits)
+    assert any(h.startswith("nb.ipynb") for h in hits)
+    assert not any(h.startswith("ok.html") for h in hits)
 
 
 def test_execution_hides_injected_parameters_and_is_deterministic(project: Path, tmp_path: Path):
@@ -174,5 +234,13 @@ def test_clean_executed_strips_wall_clock_metadata():
     nb.cells.append(cell)
     out = clean_executed(nb)
     assert out.metadata["papermill"] == {"parameters": {"a": 1}}
+    # paths of the build machine are replaced, only where a whole path component ends
+    nb2 = nbformat.v4.new_notebook()
+    nb2.cells.append(nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output(
+        "stream", name="stderr", text="/home/u/proj/analysis_lib/cox.py:7: Warning\n"
+                                      "/home/u/projects/x\n")]))
+    out2 = clean_executed(nb2, {"/home/u/proj": "<repository>"})
+    assert out2.cells[0].outputs[0]["text"] == ("<repository>/analysis_lib/cox.py:7: Warning\n"
+                                                "/home/u/projects/x\n")
     assert out.cells[0].metadata == {"tags": ["injected-parameters", "remove-cell"]}
     assert json.dumps(out)  # still serialisable

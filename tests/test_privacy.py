@@ -5,6 +5,8 @@ cohort carries none of its patient codes anywhere under the build directory."""
 from __future__ import annotations
 
 import re
+import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -118,17 +120,77 @@ def _files_containing(root: Path, needles: list[bytes]) -> list[str]:
     return hits
 
 
+#: A data folder name made of markup: HTML, Markdown emphasis and code, a MyST role, math,
+#: a table separator, an entity, a directive fence and a javascript link.
+HOSTILE_NAME = ('`rm -rf` *x* <b id="cartbook-hostile">{ref}`y` $x$ | &amp; ::: '
+                "[l](javascript:alert(1)) \\")
+PARENT = "HOSPITAL-SECRET-PARENT"
+
+
+class _Elements(HTMLParser):
+    """Collects the id attributes and tag names of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.hrefs: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for k, v in attrs:
+            if k == "id" and v:
+                self.ids.add(v)
+            if k == "href" and v:
+                self.hrefs.add(v)
+
+
+def _private_needles(data: Path) -> list[bytes]:
+    """The paths that must not appear anywhere under the build: the data folder (as given
+    and resolved), its parent, the repository, the Python environment."""
+    paths = {str(data.absolute()), str(data.resolve()), str(data.parent.resolve()),
+             str(ROOT), str(Path(sys.prefix))}
+    return sorted(s.encode() for s in paths)
+
+
+def _scan_for_markup(build: Path, marker: str = "cartbook-hostile") -> list[str]:
+    """Files under ``build`` in which the hostile name became live markup: the raw tag in any
+    file, or an element with its id or a javascript: link in any HTML page."""
+    raw = ['<b id="cartbook-hostile">', '<b id=\\"cartbook-hostile\\">',
+           "<b id=”cartbook-hostile”>"]
+    bad = []
+    for p in sorted(build.rglob("*")):
+        if not p.is_file() or p.suffix in (".woff", ".woff2", ".png", ".ttf", ".pickle"):
+            continue
+        text = p.read_bytes().decode("utf-8", errors="replace")
+        bad += [f"{p.relative_to(build)}: {r}" for r in raw if r in text]
+        if p.suffix == ".html":
+            el = _Elements()
+            el.feed(text)
+            if marker in el.ids:
+                bad.append(f"{p.relative_to(build)}: element with id {marker}")
+            bad += [f"{p.relative_to(build)}: href {h}" for h in el.hrefs if "javascript" in h]
+    return bad
+
+
 @pytest.mark.slow
-def test_no_patient_code_reaches_the_built_book(tmp_path: Path):
+def test_no_patient_code_nor_path_nor_markup_reaches_the_built_book(tmp_path: Path):
     """Build the whole book from a non-synthetic cohort whose codes are distinctive strings,
-    with small-cell suppression on; no code (nor its distinctive part) may appear in any file
-    under the build directory: pages, downloads, executed notebooks, cache, search index."""
-    rename = _real_copy(SHIPPED, tmp_path / "data")
+    in a folder named with markup under a distinctive parent, with small-cell suppression on.
+    Nothing under the build directory (pages, downloads, executed notebooks, cache, search
+    index) holds a code, the folder's path or its parent's, the repository's or the Python
+    environment's path; the folder's name is shown as text, never as markup."""
+    data = tmp_path / PARENT / HOSTILE_NAME
+    rename = _real_copy(SHIPPED, data)
     build = tmp_path / "_build"
-    result = build_book(tmp_path / "data", build, force=True, overrides={"min_cell_count": 5})
+    result = build_book(data, build, force=True, overrides={"min_cell_count": 5})
     assert result.book_built
-    needles = [CANARY.encode()] + [c.encode() for c in rename.values()]
-    assert _files_containing(build, needles) == []
+    needles = [CANARY.encode(), PARENT.encode()] + [c.encode() for c in rename.values()]
+    assert _files_containing(build, needles + _private_needles(data)) == []
+    assert _scan_for_markup(build) == []
+    # the label is there, as text
+    cohort_page = (build / "html" / "book" / "_generated" / "cohort.html").read_text(
+        encoding="utf-8")
+    assert "&lt;b id=" in cohort_page and "cartbook-hostile" in cohort_page
+    assert "*x*" in cohort_page and "{ref}" in cohort_page
     # the pages say what was done, and suppression is visible where counts are small
     html = (build / "html" / "book" / "_generated" / "cohort.html").read_text(encoding="utf-8")
     assert "replaced by pseudonyms" in html and "shown as &lt;5" in html
@@ -139,6 +201,34 @@ def test_no_patient_code_reaches_the_built_book(tmp_path: Path):
     nca = next(build.rglob("kinetic_parameters.csv"))
     ids = pd.read_csv(nca, comment="#")["patient_id"]
     assert ids.str.fullmatch(r"P\d{3}").all() and ids.nunique() == len(rename)
+
+
+@pytest.mark.slow
+def test_a_normal_build_publishes_no_path_of_the_build_machine(built_book: Path):
+    """The book built from the shipped data (which live inside the repository): no path of
+    the repository or of the Python environment anywhere under the build (warnings printed
+    by libraries name their files: those paths are replaced by placeholders)."""
+    assert _files_containing(built_book, [str(ROOT).encode(), sys.prefix.encode()]) == []
+    assert _scan_for_markup(built_book) == []
+    page = (built_book / "html" / "book" / "_generated" / "cohort.html").read_text(
+        encoding="utf-8")
+    assert "<td><p>synthetic</p></td>" in page  # the data folder's own name is the label
+
+
+@pytest.mark.slow
+def test_a_label_chosen_by_the_user_replaces_the_folder_name(tmp_path: Path):
+    """``cartbook build --label``: the chapters name the data by the label; the folder's own
+    name appears nowhere under the build (one chapter suffices)."""
+    from analysis_lib.pipeline import run_notebooks
+
+    data = tmp_path / "ST-ELSEWHERE-HOSPITAL-2024"
+    _real_copy(SHIPPED, data)
+    build = tmp_path / "_build"
+    res, _ = run_notebooks(["data_dictionary"], data, build, label="Centre <A>")
+    assert [r.status for r in res] == ["executed"], res[0].error
+    assert _files_containing(build, [b"ST-ELSEWHERE-HOSPITAL"]) == []
+    text = (build / "cache" / "data_dictionary" / "data_dictionary.ipynb").read_text()
+    assert "Centre \\\\<A\\\\>" in text  # escaped Markdown, inside the notebook's JSON
 
 
 def test_open_chapter_loads_pseudonymises_sets_suppression_and_shows_the_header(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis_lib import synthetic
 from analysis_lib.schema import DAYS_PER_MONTH, KINETICS, PATIENTS, TableSchema
 from analysis_lib.synthetic import (DEFAULT_SEED, PUBLISHED_N, SyntheticCohort, generate_cohort,
                                     patient_ids, write_cohort)
@@ -324,6 +325,27 @@ def test_diagnosis_to_infusion(pts):
     x = pts["diagnosis_to_infusion_days"].astype(float)
     assert (months(x.median()), months(x.min()), months(x.max())) == DIAG_MONTHS
     assert x.mean() > x.median()  # right-skewed
+
+
+@pytest.mark.parametrize("n,seed", [(50, None), (500, 1), (500, 2), (2000, 2026)])
+def test_diagnosis_is_never_before_birth(n, seed):
+    """The interval from diagnosis to infusion fits within the patient's age (the
+    validator's rule diagnosis_longer_than_age), without changing the pinned values."""
+    c = synthetic.generate_cohort() if seed is None else synthetic.generate_cohort(n=n, seed=seed)
+    p = c.patients
+    assert (p["diagnosis_to_infusion_days"] <= p["age_years"] * 365.25).all()
+
+
+def test_fit_within_age_swaps_values_and_keeps_the_multiset():
+    days = np.array([4018, 46, 481, 1414, 300])
+    age = np.array([7.4, 15.0, 12.0, 1.0, 3.0])
+    out = synthetic._fit_within_age(days, age)
+    assert sorted(out) == sorted(days)
+    assert (out <= np.floor(age * 365.25)).all()
+    assert list(days) == [4018, 46, 481, 1414, 300]  # the input is not modified
+    # the 7.4-year-old swaps with the largest interval that fits and whose patient (12 years)
+    # can take 4018 days; the 1-year-old then swaps with the 15-year-old's 46 days
+    assert list(out) == [481, 1414, 4018, 46, 300]
 
 
 def test_day28_response(pts):
