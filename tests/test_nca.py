@@ -17,6 +17,7 @@ import pytest
 from analysis_lib.nca import (BLQ_OPTIONS, COLUMNS, LAMBDA_Z_REASONS, LZ_NO_MEASURABLE,
                               LZ_NOT_FALLING, LZ_TOO_FEW, PK_PARAMETERS, TEXT_COLUMNS,
                               UNITS, BLQRules, NCAResult, TerminalRules, nca, nca_loop)
+from rparity import record_difference  # tests/ is on sys.path (conftest)
 
 DATA = Path(__file__).parent / "data" / "nca"
 LIN, LOG = "linear", "linear-up/log-down"
@@ -507,6 +508,7 @@ def test_theophylline_terminal_phase_matches_winnonlin(method, impl):
         decimals = np.array([len(v.split(".")[1]) if "." in v else 0 for v in printed])
         bound = 0.5 * 10.0 ** -decimals + 1e-12 * np.abs(expected)
         assert (np.abs(got - expected) <= bound).all(), (method, wnl_name, got, printed)
+        record_difference(f"nca vs WinNonlin {wnl_name} ({method})", got, expected)
     # The points used: subject 8 is where leaving Cmax out matters (with it, 7 points).
     assert ours.loc[ours["subject"] == 8, "lambda_z_n_points"].item() == 6
     assert (ours["lambda_z_reason"] == "").all()
