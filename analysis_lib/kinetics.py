@@ -16,6 +16,10 @@ that computes it:
 * median profiles by day-28 MRD response: :func:`median_profiles`;
 * B-cell aplasia in numbers: :func:`bca_summary`.
 
+Beyond the paper (not reported there): the half-life of the persistence phase, from the
+terminal phase of each profile after the peak (λz by Phoenix WinNonlin's best-fit rule,
+:mod:`analysis_lib.nca`), per patient and by day-28 response: :func:`persistence_half_life`.
+
 Units: transgene levels in copies/µg genomic DNA (qPCR; LLOQ 100 copies/µg in the paper),
 times in days from infusion, AUC in day·copies/µg DNA.
 
@@ -98,7 +102,7 @@ import pandas as pd
 from scipy import stats
 
 from .cohort import format_mrd
-from .nca import AUCMethod, nca
+from .nca import LAMBDA_Z_REASONS, LZ_NO_MEASURABLE, LZ_TOO_FEW, AUCMethod, TerminalRules, nca
 
 #: Default multiple of the LLOQ that a peak must reach to count as expansion.
 EXPANSION_LLOQ_MULTIPLE: float = 2.0
@@ -127,7 +131,8 @@ def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
                        auc_method: AUCMethod = "linear-up/log-down",
                        interval_end: float = 28.0,
                        expansion_threshold: float | None = None,
-                       mrd_negative_below: float = 1e-4) -> pd.DataFrame:
+                       mrd_negative_below: float = 1e-4,
+                       terminal_rules: TerminalRules = TerminalRules()) -> pd.DataFrame:
     """NCA parameters of every patient, joined with the patient's clinical data.
 
     Parameters
@@ -147,6 +152,9 @@ def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
         the patient's post-infusion samples), i.e. 200 copies/µg with the paper's assay.
     mrd_negative_below : float
         Day-28 MRD (fraction) below which a CR/CRi counts as MRD-negative (``mrd_cr``).
+    terminal_rules : TerminalRules
+        How the terminal phase is chosen (default: WinNonlin's best fit, at least 3 measurable
+        levels after the peak; see :mod:`analysis_lib.nca`).
 
     Returns
     -------
@@ -155,10 +163,14 @@ def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
         (days), ``auc_0_28`` (AUC over [0, ``interval_end``], day·copies/µg DNA; the column
         keeps this name whatever the interval), ``clast``, ``auclast``, ``n_samples``,
         ``n_measurable``, ``lloq``, ``expansion_threshold``, ``expanded``,
-        ``persistence_ended``, ``auc_complete``, ``nca_reason`` and the derived factors
-        ``mrd_cr`` (bool), ``bca_duration`` (days, NaN without BCA). Patients without any
-        kinetics sample have NaN parameters and ``expanded`` False. ``attrs`` records the
-        settings (``auc_method``, ``interval_end``, ``expansion_rule``).
+        ``persistence_ended``, ``auc_complete``, ``nca_reason``, the terminal phase
+        (``lambda_z`` in 1/day, ``half_life`` in days, ``lambda_z_n_points``,
+        ``lambda_z_time_first`` and ``lambda_z_time_last`` in days, ``adj_r_squared``,
+        ``auc_pct_extrap_obs`` in %, ``lambda_z_reason``: why there is none, "" when there
+        is) and the derived factors ``mrd_cr`` (bool), ``bca_duration`` (days, NaN without
+        BCA). Patients without any kinetics sample have NaN parameters and ``expanded``
+        False. ``attrs`` records the settings (``auc_method``, ``interval_end``,
+        ``expansion_rule``, ``terminal_rule``).
 
     Raises
     ------
@@ -168,7 +180,8 @@ def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
     unknown = sorted(set(kinetics["patient_id"]) - set(patients["patient_id"]))
     if unknown:
         raise ValueError(f"kinetics has patient(s) not in the patients table: {unknown[:10]}")
-    res = nca(kinetics, auc_method=auc_method, interval_end=interval_end)
+    res = nca(kinetics, auc_method=auc_method, interval_end=interval_end,
+              terminal_rules=terminal_rules)
     w = res.wide.rename(columns={"auc_interval": "auc_0_28",
                                  "auc_interval_complete": "auc_complete",
                                  "reason": "nca_reason"})
@@ -187,19 +200,29 @@ def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
     w["expanded"] = (w["cmax"] >= w["expansion_threshold"]).fillna(False).astype(bool)
     keep = ["patient_id", "cmax", "tmax", "tlast", "auc_0_28", "clast", "auclast", "n_samples",
             "n_measurable", "lloq", "expansion_threshold", "expanded", "persistence_ended",
-            "auc_complete", "nca_reason"]
+            "auc_complete", "nca_reason", *TERMINAL_COLUMNS]
     out = patients.merge(w[keep], on="patient_id", how="left", validate="one_to_one")
     for col in ("expanded", "persistence_ended", "auc_complete"):
         out[col] = out[col].astype("boolean").fillna(False).astype(bool)
-    out["n_samples"] = out["n_samples"].fillna(0).astype(int)
-    out["n_measurable"] = out["n_measurable"].fillna(0).astype(int)
+    for col in ("n_samples", "n_measurable", "lambda_z_n_points"):
+        out[col] = out[col].fillna(0).astype(int)
+    out["lambda_z_reason"] = out["lambda_z_reason"].fillna(LAMBDA_Z_REASONS[LZ_NO_MEASURABLE])
     out["mrd_cr"] = mrd_cr(out, mrd_negative_below)
     if "bca" in out.columns and "bca_duration_days" in out.columns:
         has_bca = out["bca"].astype("boolean").fillna(False).astype(bool)
         out["bca_duration"] = out["bca_duration_days"].astype(float).where(has_bca)
     out.attrs = {"auc_method": auc_method, "interval_end": float(interval_end),
-                 "expansion_rule": rule, "mrd_negative_below": float(mrd_negative_below)}
+                 "expansion_rule": rule, "mrd_negative_below": float(mrd_negative_below),
+                 "terminal_rule": terminal_rules.describe(),
+                 "terminal_min_points": int(terminal_rules.min_points)}
     return out
+
+
+#: Terminal-phase columns that :func:`kinetic_parameters` keeps from the NCA.
+TERMINAL_COLUMNS: tuple[str, ...] = (
+    "lambda_z", "half_life", "lambda_z_n_points", "lambda_z_time_first", "lambda_z_time_last",
+    "adj_r_squared", "auc_pct_extrap_obs", "lambda_z_reason",
+)
 
 
 def mrd_cr(patients: pd.DataFrame, mrd_negative_below: float = 1e-4) -> pd.Series:
@@ -235,14 +258,23 @@ def format_value(x: float, digits: int = 4) -> str:
     return format_number(x, digits)
 
 
-def nca_display(params: pd.DataFrame, auc_label: str = "AUC0–28d") -> pd.DataFrame:
-    """The per-patient NCA table for the book, WITHOUT study codes: patients are numbered in
-    decreasing order of Cmax (ties by Tmax), which does not follow the study-code order."""
+def display_order(params: pd.DataFrame) -> pd.DataFrame:
+    """``params`` in the order the book numbers patients (without study codes): decreasing
+    Cmax, ties by Tmax, patients without Cmax last; a column ``#`` gives the number (1, 2, ...).
+    The same numbers in every table of the chapter."""
     p = params.sort_values(["cmax", "tmax"], ascending=[False, True], na_position="last",
                            kind="stable").reset_index(drop=True)
+    return p.assign(**{"#": np.arange(1, len(p) + 1)})
+
+
+def nca_display(params: pd.DataFrame, auc_label: str = "AUC0–28d") -> pd.DataFrame:
+    """The per-patient NCA table for the book, WITHOUT study codes: patients are numbered in
+    decreasing order of Cmax (ties by Tmax), which does not follow the study-code order
+    (:func:`display_order`)."""
+    p = display_order(params)
     yes_no = {True: "yes", False: "no"}
     return pd.DataFrame({
-        "#": np.arange(1, len(p) + 1),
+        "#": p["#"].to_numpy(),
         "Day-28 MRD-CR": p["mrd_cr"].map(yes_no),
         "Cmax (copies/µg DNA)": [format_value(v) for v in p["cmax"]],
         "Tmax (d)": [format_value(v) for v in p["tmax"]],
@@ -1185,3 +1217,245 @@ def median_profiles(kinetics: pd.DataFrame, params: pd.DataFrame, by: str = "mrd
             rows.append(row)
     return pd.DataFrame(rows, columns=["group", "day", "n", "n_blq", "n_carried", "median",
                                        "q1", "q3", "median_blq", "q1_blq", "q3_blq", "lloq"])
+
+
+# ============================================================================================
+# Beyond the paper: the half-life of the persistence phase
+# ============================================================================================
+
+@dataclass(frozen=True)
+class PersistenceHalfLife:
+    """Result of :func:`persistence_half_life` (NOT in the paper).
+
+    Attributes
+    ----------
+    per_patient : one row per patient: ``patient_id``, ``group`` (the level of ``by``),
+        ``half_life`` (days), ``lambda_z`` (1/day), ``n_points``, ``time_first`` and
+        ``time_last`` (the regression window, days), ``adj_r_squared``, ``auc_pct_extrap``
+        (% of AUCinf extrapolated beyond Tlast), ``reason`` ("" when estimable),
+        ``n_after_peak`` (measurable levels after Cmax; with ``kinetics`` only) and
+        ``monitoring_ended`` (two results below the LLOQ after Tlast).
+    summary : one row for all patients (``group`` "all") and one per level: ``n`` (patients),
+        ``n_estimable``, ``median``, ``min``, ``max`` (half-life, days; NaN when none is
+        estimable), ``points_median``, ``adj_r2_min``, ``adj_r2_median``.
+    not_estimable : for every reason of :data:`analysis_lib.nca.LAMBDA_Z_REASONS` but "", how
+        many patients have no half-life for it (zeros included), in that order.
+    too_few_by_points : for the patients with too few levels after the peak, how many had
+        0, 1, 2, ... measurable levels after it (with ``kinetics`` only; else empty).
+    too_few_monitoring_ended : how many of them had monitoring stopped after two results below
+        the LLOQ (the paper's rule), i.e. their level fell below the LLOQ soon after the peak.
+    test : Mann–Whitney test of the half-lives between the first two levels
+        (:func:`mann_whitney`, R's rules).
+    levels : the levels of ``by`` compared, first level first.
+    rule : the terminal-phase rule in words.
+    min_points : fewest points in a regression window.
+    """
+
+    per_patient: pd.DataFrame
+    summary: pd.DataFrame
+    not_estimable: dict[str, int]
+    too_few_by_points: dict[int, int]
+    too_few_monitoring_ended: int
+    test: MannWhitney
+    levels: tuple
+    rule: str
+    min_points: int = 3
+
+    @property
+    def overall(self) -> pd.Series:
+        """The summary row of all patients."""
+        return self.summary.set_index("group").loc["all"]
+
+    def group(self, level: object) -> pd.Series:
+        """The summary row of one level of ``by``."""
+        return self.summary.iloc[1 + list(self.levels).index(level)]
+
+    def group_text(self, level: object = "all") -> str:
+        """``8.47 days (range 2.85–82.1; 28 of 48 patients)``, or ``not estimable in any of the
+        2 patients``: the median half-life of ``level`` ("all": every patient)."""
+        r = self.overall if level == "all" else self.group(level)
+        n, k = int(r["n"]), int(r["n_estimable"])
+        if k == 0:
+            return f"not estimable in any of the {n} patients"
+        return (f"{format_value(r['median'], 3)} days (range {format_value(r['min'], 3)}–"
+                f"{format_value(r['max'], 3)}; {k} of {n} patients)")
+
+    def test_text(self) -> str:
+        """``p = 0.966, exact Mann–Whitney test``, or why there is no test."""
+        t = self.test
+        if not math.isfinite(t.p_value):
+            return f"no test ({t.note or t.method})"
+        return f"{p_text(t.p_value)}, {t.describe()} Mann–Whitney test"
+
+    def reasons_text(self) -> str:
+        """Why the other patients have no half-life, in words, with the counts."""
+        parts = []
+        for text, count in self.not_estimable.items():
+            if not count:
+                continue
+            if text == LAMBDA_Z_REASONS[LZ_TOO_FEW]:
+                phrase = (f"{count} had fewer than {_number_word(self.min_points)} "
+                          f"measurable levels after the peak")
+                if self.too_few_by_points:
+                    by = [f"{v} {_number_word(k) if k else 'none'}" for k, v in
+                          sorted(self.too_few_by_points.items(), reverse=True) if v]
+                    by[0] = by[0].replace(" ", " had ", 1)
+                    ended = self.too_few_monitoring_ended
+                    which = ("all of them" if ended == count else f"{ended} of them")
+                    phrase += (f" ({_join(by)}; in {which} monitoring had stopped after two "
+                               "consecutive results below the LLOQ)")
+                parts.append(phrase)
+            elif text == LAMBDA_Z_REASONS[LZ_NO_MEASURABLE]:
+                parts.append(f"{count} had no measurable level at all")
+            else:
+                parts.append(f"{count} had no falling log-linear decline after the peak")
+        return _join(parts) if parts else "none lacked one"
+
+
+def persistence_half_life(params: pd.DataFrame, by: str = "mrd_cr", *,
+                          kinetics: pd.DataFrame | None = None,
+                          levels: Sequence[object] = (True, False), method: MWMethod = "auto",
+                          correct: bool = True) -> PersistenceHalfLife:
+    """Half-life of the persistence phase per patient and by group (beyond the paper).
+
+    The persistence phase is the terminal phase of each CAR-T profile after the peak: the
+    log-linear decline of the last measurable levels, chosen by Phoenix WinNonlin's best-fit
+    rule (at least 3 levels after Cmax, each at or above the LLOQ, ending at Tlast; the window
+    with the largest adjusted R², within 1e-4 the one with the most points; the slope must
+    fall); half-life = ln 2 / λz. Levels below the LLOQ never enter the regression
+    (:mod:`analysis_lib.nca`). A patient has no half-life when nothing was measurable, when
+    fewer than 3 measurable levels follow the peak (often: monitoring stops after two results
+    below the LLOQ), or when no window falls.
+
+    Parameters
+    ----------
+    params : from :func:`kinetic_parameters` (days; copies/µg DNA), which holds the terminal
+        phase computed with its ``terminal_rules``.
+    by : grouping column (default day-28 MRD-negative CR/CRi).
+    kinetics : the kinetics table, optional: to count the measurable levels after the peak
+        (measurable as in :mod:`analysis_lib.nca`: not flagged BLQ, > 0 and >= the LLOQ).
+    levels : the levels to summarise and compare, first level first.
+    method, correct : Mann–Whitney method and continuity correction (:func:`mann_whitney`).
+
+    Returns
+    -------
+    PersistenceHalfLife
+    """
+    missing = [c for c in ("patient_id", by, *TERMINAL_COLUMNS) if c not in params.columns]
+    if missing:
+        raise ValueError(f"params lacks column(s) {missing}; use kinetic_parameters()")
+    pp = pd.DataFrame({
+        "patient_id": params["patient_id"].to_numpy(),
+        "group": params[by].to_numpy(),
+        "half_life": params["half_life"].astype(float).to_numpy(),
+        "lambda_z": params["lambda_z"].astype(float).to_numpy(),
+        "n_points": params["lambda_z_n_points"].astype(int).to_numpy(),
+        "time_first": params["lambda_z_time_first"].astype(float).to_numpy(),
+        "time_last": params["lambda_z_time_last"].astype(float).to_numpy(),
+        "adj_r_squared": params["adj_r_squared"].astype(float).to_numpy(),
+        "auc_pct_extrap": params["auc_pct_extrap_obs"].astype(float).to_numpy(),
+        "reason": params["lambda_z_reason"].astype(str).to_numpy(),
+        "monitoring_ended": params["persistence_ended"].astype(bool).to_numpy(),
+    })
+    too_few = pp["reason"] == LAMBDA_Z_REASONS[LZ_TOO_FEW]
+    by_points: dict[int, int] = {}
+    if kinetics is not None:
+        pp["n_after_peak"] = _measurable_after_peak(kinetics, params).to_numpy()
+        by_points = {int(k): int(v) for k, v in
+                     pp.loc[too_few, "n_after_peak"].value_counts().sort_index().items()}
+    rows = []
+    for name, sel in [("all", np.ones(len(pp), dtype=bool)),
+                      *[(lvl, (pp["group"] == lvl).to_numpy(dtype=bool)) for lvl in levels]]:
+        sub = pp[sel]
+        est = sub[sub["half_life"].notna()]
+        hl = est["half_life"]
+        rows.append({
+            "group": name, "n": int(len(sub)), "n_estimable": int(len(est)),
+            "median": float(hl.median()) if len(est) else math.nan,
+            "min": float(hl.min()) if len(est) else math.nan,
+            "max": float(hl.max()) if len(est) else math.nan,
+            "points_median": float(est["n_points"].median()) if len(est) else math.nan,
+            "adj_r2_min": float(est["adj_r_squared"].min()) if len(est) else math.nan,
+            "adj_r2_median": float(est["adj_r_squared"].median()) if len(est) else math.nan,
+        })
+    counts = pp["reason"].value_counts()
+    not_estimable = {text: int(counts.get(text, 0))
+                     for code, text in sorted(LAMBDA_Z_REASONS.items()) if text}
+    test = mann_whitney(pp["half_life"], pp["group"], method=method, correct=correct,
+                        levels=tuple(levels)[:2])
+    rule = params.attrs.get("terminal_rule", TerminalRules().describe())
+    min_points = int(params.attrs.get("terminal_min_points", TerminalRules().min_points))
+    return PersistenceHalfLife(pp, pd.DataFrame(rows), not_estimable, by_points,
+                               int(pp.loc[too_few, "monitoring_ended"].sum()), test,
+                               tuple(levels), rule, min_points)
+
+
+def _number_word(k: int) -> str:
+    """``one`` ... ``nine``, digits from 10 on."""
+    words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    return words[k] if 0 <= k < len(words) else str(k)
+
+
+def _join(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _measurable_after_peak(kinetics: pd.DataFrame, params: pd.DataFrame) -> pd.Series:
+    """Number of measurable levels (not flagged BLQ, > 0, >= the LLOQ: the NCA's definition)
+    after each patient's Tmax, in the order of ``params`` (0 without a Tmax)."""
+    k = kinetics.merge(params[["patient_id", "tmax"]], on="patient_id", how="inner")
+    value = k["copies_per_ug_dna"].astype(float)
+    lloq = (k["lloq_copies_per_ug_dna"].astype(float) if "lloq_copies_per_ug_dna" in k
+            else pd.Series(0.0, index=k.index))
+    meas = ~k["below_lloq"].astype(bool) & (value > 0) & ~(value < lloq)
+    counts = k[meas & (k["day"] > k["tmax"])].groupby("patient_id").size()
+    return params["patient_id"].map(counts).fillna(0).astype(int)
+
+
+def persistence_display(res: PersistenceHalfLife, level_labels: dict | None = None
+                        ) -> pd.DataFrame:
+    """The summary of :func:`persistence_half_life` for the book: one row for all patients
+    and one per group, with the half-life's median (range) in days, the points used and the
+    Mann–Whitney p-value (on the first group's row)."""
+    labels = level_labels or {True: "MRD-negative CR/CRi", False: "Not MRD-negative CR/CRi"}
+    out = []
+    for i, r in enumerate(res.summary.itertuples()):
+        est = r.n_estimable > 0
+        out.append({
+            "Patients": "All" if r.group == "all" else labels.get(r.group, str(r.group)),
+            "n": str(r.n),
+            "Terminal phase estimable": f"{r.n_estimable} of {r.n}",
+            "Half-life (d), median (range)": (
+                f"{format_value(r.median, 3)} ({format_value(r.min, 3)}–"
+                f"{format_value(r.max, 3)})" if est else "–"),
+            "Points used, median": format_value(r.points_median, 2) if est else "–",
+            "Adjusted R², median (min)": (f"{r.adj_r2_median:.3f} ({r.adj_r2_min:.3f})"
+                                          if est else "–"),
+            "p (Mann–Whitney)": format_p(res.test.p_value) if i == 1 else "",
+        })
+    return pd.DataFrame(out)
+
+
+def half_life_display(params: pd.DataFrame, res: PersistenceHalfLife) -> pd.DataFrame:
+    """Per-patient half-lives for the book, WITHOUT study codes, for the patients with an
+    estimable terminal phase: numbered as in the chapter's NCA table (:func:`display_order`),
+    with day-28 response, half-life (days), λz (1/day), the points used and their days, the
+    adjusted R² and the share of AUCinf extrapolated."""
+    numbers = display_order(params).set_index("patient_id")["#"]
+    pp = res.per_patient[res.per_patient["half_life"].notna()].copy()
+    pp["#"] = pp["patient_id"].map(numbers).to_numpy()
+    pp = pp.sort_values("#", kind="stable")
+    yes_no = {True: "yes", False: "no"}
+    return pd.DataFrame({
+        "#": pp["#"].to_numpy(),
+        "Day-28 MRD-CR": pp["group"].map(yes_no).fillna(pp["group"].astype(str)).to_numpy(),
+        "Half-life (d)": [format_value(v, 3) for v in pp["half_life"]],
+        "λz (1/d)": [format_value(v, 3) for v in pp["lambda_z"]],
+        "Points": pp["n_points"].astype(str).to_numpy(),
+        "Days used": [f"{format_value(a)}–{format_value(b)}"
+                      for a, b in zip(pp["time_first"], pp["time_last"])],
+        "Adjusted R²": [f"{v:.3f}" for v in pp["adj_r_squared"]],
+        "AUC extrapolated (%)": [format_value(v, 2) for v in pp["auc_pct_extrap"]],
+    })

@@ -1,6 +1,8 @@
 """Non-compartmental analysis (NCA) of CAR-T cellular kinetics: Cmax, Tmax, Clast, Tlast,
 AUClast, AUCall and the AUC over an interval (the paper's AUC0-28d), with explicit, named
-rules for results below the lower limit of quantification (BLQ).
+rules for results below the lower limit of quantification (BLQ); and the terminal phase
+(λz by the best-fit rule of Phoenix WinNonlin, half-life, AUCinf, AUMC, MRT, clearance and
+volume), with an IV-bolus option that back-extrapolates C0.
 
 The paper (Methods, "Pharmacokinetics of CAR-T cells"; Results, "PK of CAR-T cells") reports
 Cmax, Tmax, Tlast and AUC0-28d of the transgene level (copies/µg genomic DNA, LLOQ 100
@@ -50,8 +52,62 @@ Time 0 is the infusion. Every time is in the input's unit (days for the kinetics
   (at least one measurable post-infusion value). The paper reports expansion in 49/50
   without stating a threshold.
 
+Terminal phase (:class:`TerminalRules`)
+---------------------------------------
+* **λz** (``lambda_z``, 1/time) by the **best-fit rule** of Phoenix WinNonlin ("Lambda Z or
+  Slope Estimation settings", Best Fit): ordinary least-squares regressions of ln(C) on t over
+  the last 3, 4, 5, ... measurable concentrations, every window ending at Tlast. Only
+  measurable values enter (a BLQ result, whatever value the BLQ rules give it for the AUC, and
+  a 0 are never used: WinNonlin excludes zero concentrations). Only points after Tmax are
+  used for extravascular data (WinNonlin, NonCompart and PKNCA's default
+  ``allow.tmax.in.half.life = FALSE`` leave the Cmax point out; on the WinNonlin Theoph
+  results including it changes subject 8 from 6 to 7 points); for ``route="iv-bolus"`` the
+  Cmax point may be used (WinNonlin). A window is a candidate when its slope is negative
+  (λz > 0: WinNonlin "λz must be positive"). Among the candidates the one with the largest
+  adjusted R² is best; every candidate whose adjusted R² is within ``adj_r_squared_tolerance``
+  (1e-4) of that largest value (``adj R² >= max − 1e-4``; PKNCA and NonCompart write ``>``,
+  which differs only for a value exactly on the boundary, and would keep nothing with a
+  tolerance of 0) qualifies, and the qualifying window with the most points is chosen.
+  Fewer than ``min_points`` (3) usable points, or no window with a negative slope: λz and
+  everything that depends on it are NaN and ``lambda_z_reason`` says which.
+* With n points, ``R² = Sxy² / (Sxx Syy)``, ``adjusted R² = 1 − (1 − R²)(n − 1)/(n − 2)``,
+  ``corr_xy = −√R²`` (the correlation of t and ln C), ``lambda_z = −Sxy / Sxx``,
+  ``lambda_z_intercept`` the intercept of ln C at t = 0 (ln of concentration units),
+  ``lambda_z_n_points``, ``lambda_z_time_first`` and ``lambda_z_time_last`` (the window's first
+  and last times; the last is Tlast), ``half_life = ln 2 / λz`` (time), ``clast_pred`` the
+  regression's concentration at Tlast.
+* ``aucinf_obs = AUClast + Clast / λz``, ``aucinf_pred = AUClast + Clast_pred / λz``;
+  ``auc_pct_extrap_obs|pred = 100 (AUCinf − AUClast) / AUCinf``.
+* ``aumclast``: the area under the first-moment curve t·C(t) from 0 to Tlast, by the same rule
+  as AUClast on every segment: linear ``dt (t1 C1 + t2 C2) / 2``; log-down
+  ``dt (t1 C1 − t2 C2) / L + dt² (C1 − C2) / L²`` with ``L = ln(C1 / C2)`` (the exact moment
+  of the exponential through both points; Gabrielsson & Weiner 2.8.3, WinNonlin).
+  ``aumcinf_obs = AUMClast + Clast Tlast / λz + Clast / λz²`` (``_pred`` with Clast_pred),
+  ``aumc_pct_extrap_obs|pred`` as for the AUC.
+* ``mrtlast = AUMClast / AUClast``, ``mrtinf_obs|pred = AUMCinf / AUCinf`` (time; for
+  extravascular data the MRT includes the absorption time, as WinNonlin's MRTINF).
+* With a dose (``dose``, in ``dose_unit``): ``cl_obs|pred = Dose / AUCinf`` and
+  ``vz_obs|pred = Dose / (λz AUCinf)``; for extravascular data these are CL/F and Vz/F
+  (WinNonlin's ``Cl_F_obs``, ``Vz_F_obs``: the bioavailability F is unknown). Dose-normalised
+  ``cmax_d = Cmax / Dose`` and ``aucinf_d_obs|pred = AUCinf / Dose``. No dose: NaN.
+* ``tlag`` (extravascular only): the time of the usable sample just before the first
+  measurable one, 0 when the first measurable concentration is the first usable sample
+  (WinNonlin's Tlag).
+
+IV bolus (``route="iv-bolus"``)
+-------------------------------
+When no retained concentration is at time 0, a point (0, C0) is inserted before the AUCs are
+computed (WinNonlin, "Data checking and pre-treatment"): C0 is back-extrapolated by the
+log-linear line through the first two retained points (after the BLQ rules),
+``C0 = exp(ln C1 − t1 (ln C2 − ln C1) / (t2 − t1))``; when that slope is >= 0, when either
+value is 0, or when there is only one point, C0 is the first observed value C1. A retained
+concentration at time 0 is used as measured and is C0 (nothing inserted). ``c0`` reports it
+and ``auc_pct_back_ext_obs|pred`` the share of AUCinf between 0 and the first sample (0 when
+nothing was inserted). Cmax, Tmax and λz use observed values only. ``tlag`` is NaN.
+
 Undefined results are NaN, never an exception; the ``reason`` column says why (messages joined
-by ``"; "``, empty when nothing is unusual):
+by ``"; "``, empty when nothing is unusual; the terminal phase has its own column,
+``lambda_z_reason``):
 
 * no usable sample: every parameter NaN;
 * nothing measurable: Cmax, Tmax, Clast, Tlast NaN; AUClast 0 (PKNCA: the AUC of an all-BLQ
@@ -104,6 +160,16 @@ References
   trapezoidal rules).
 * Certara. Phoenix WinNonlin User's Guide, "NCA computation rules" (Cmax/Tmax first maximum,
   Tlast, AUClast, AUCall, Linear Up Log Down); validated here on R ``datasets::Theoph``.
+* Certara. Phoenix WinNonlin User's Guide: "Lambda Z or Slope Estimation settings" (Best Fit:
+  last 3, 4, ... non-zero points after Cmax, largest adjusted R², within 0.0001 the larger
+  number of points, λz positive), "NCA parameter formulas" (AUCINF_obs/pred, AUC_%Extrap,
+  AUMC, MRT, CL/F, Vz/F, Tlag), "Data checking and pre-treatment" (IV-bolus C0); validated
+  here on its Theoph results (tests/data/nca).
+* Gabrielsson J, Weiner D (2006), op. cit., sections 2.8.3-2.8.5 (AUMC by the linear and log
+  trapezoidal rules, MRT, strategies for estimating λz, clearance and volume).
+* PKNCA ``pk.calc.half.life`` (options ``min.hl.points = 3``, ``adj.r.squared.factor = 1e-4``,
+  ``allow.tmax.in.half.life = FALSE``), ``pk.calc.aucinf``, ``pk.calc.aumc``, ``pk.calc.mrt``,
+  ``pk.calc.cl``, ``pk.calc.vz``; documentation at https://humanpred.github.io/pknca/.
 * Stein AM, Grupp SA, Levine JE, et al. (2019). Tisagenlecleucel model-based cellular kinetic
   analysis of chimeric antigen receptor-T cells. CPT Pharmacometrics Syst Pharmacol
   8:285-295 (CAR-T NCA parameters; the shape used by the benchmark).
@@ -129,25 +195,68 @@ AUC_METHODS: tuple[str, ...] = ("linear-up/log-down", "linear")
 IncompleteInterval = Literal["nan", "truncate"]
 INCOMPLETE_OPTIONS: tuple[str, ...] = ("nan", "truncate")
 
+Route = Literal["extravascular", "iv-bolus"]
+#: Routes: ``"extravascular"`` (also the CAR-T infusion: no C0 is inserted) or ``"iv-bolus"``
+#: (C0 back-extrapolated; the Cmax point may enter λz).
+ROUTES: tuple[str, ...] = ("extravascular", "iv-bolus")
+
+#: Terminal-phase parameters (all NaN when λz is not estimable), in column order.
+TERMINAL_PARAMETERS: tuple[str, ...] = (
+    "lambda_z", "half_life", "lambda_z_intercept", "r_squared", "adj_r_squared", "corr_xy",
+    "lambda_z_time_first", "lambda_z_time_last", "clast_pred", "aucinf_obs", "aucinf_pred",
+    "auc_pct_extrap_obs", "auc_pct_extrap_pred", "aumcinf_obs", "aumcinf_pred",
+    "aumc_pct_extrap_obs", "aumc_pct_extrap_pred", "mrtinf_obs", "mrtinf_pred",
+)
+#: Parameters that need a dose (NaN without one).
+DOSE_PARAMETERS: tuple[str, ...] = (
+    "dose", "cmax_d", "aucinf_d_obs", "aucinf_d_pred", "cl_obs", "cl_pred", "vz_obs", "vz_pred",
+)
+
 #: Columns of :attr:`NCAResult.wide` after the id column, in this order.
 COLUMNS: tuple[str, ...] = (
     "n_samples", "n_measurable", "cmax", "tmax", "clast", "tlast", "auclast", "aucall",
-    "auc_interval", "auc_interval_complete", "persistence_ended", "expanded", "reason",
+    "auc_interval", "auc_interval_complete", "persistence_ended", "expanded",
+    "tlag", "aumclast", "mrtlast", "lambda_z_n_points", *TERMINAL_PARAMETERS, "c0",
+    "auc_pct_back_ext_obs", "auc_pct_back_ext_pred", *DOSE_PARAMETERS, "lambda_z_reason",
+    "reason",
 )
 
 #: Numeric pharmacokinetic parameters (summarised by :meth:`NCAResult.summary`).
 PK_PARAMETERS: tuple[str, ...] = (
-    "cmax", "tmax", "clast", "tlast", "auclast", "aucall", "auc_interval",
+    "cmax", "tmax", "clast", "tlast", "auclast", "aucall", "auc_interval", "tlag", "aumclast",
+    "mrtlast", *TERMINAL_PARAMETERS, "c0", "auc_pct_back_ext_obs", "auc_pct_back_ext_pred",
+    *DOSE_PARAMETERS,
 )
 
+#: Text columns (not in :meth:`NCAResult.long`).
+TEXT_COLUMNS: tuple[str, ...] = ("lambda_z_reason", "reason")
 
-def units_for(time_unit: str = "day", conc_unit: str = "copies/µg DNA") -> dict[str, str]:
-    """Unit of every column of :attr:`NCAResult.wide` ("" for counts and flags)."""
+
+def units_for(time_unit: str = "day", conc_unit: str = "copies/µg DNA",
+              dose_unit: str = "") -> dict[str, str]:
+    """Unit of every column of :attr:`NCAResult.wide` ("" for counts, flags and ratios; "%"
+    for percentages). Dose-dependent units are written out unsimplified, e.g. with ``mg``, ``h``
+    and ``mg/L``: CL in ``mg/(h·mg/L)`` (= L/h), Vz in ``mg/(mg/L)`` (= L)."""
     auc = f"{time_unit}·{conc_unit}"
-    return {"n_samples": "", "n_measurable": "", "cmax": conc_unit, "tmax": time_unit,
-            "clast": conc_unit, "tlast": time_unit, "auclast": auc, "aucall": auc,
-            "auc_interval": auc, "auc_interval_complete": "", "persistence_ended": "",
-            "expanded": "", "reason": ""}
+    aumc = f"{time_unit}²·{conc_unit}"
+    d = dose_unit or "dose unit"
+    out = {"n_samples": "", "n_measurable": "", "cmax": conc_unit, "tmax": time_unit,
+           "clast": conc_unit, "tlast": time_unit, "auclast": auc, "aucall": auc,
+           "auc_interval": auc, "auc_interval_complete": "", "persistence_ended": "",
+           "expanded": "", "tlag": time_unit, "aumclast": aumc, "mrtlast": time_unit,
+           "lambda_z_n_points": "", "lambda_z": f"1/{time_unit}", "half_life": time_unit,
+           "lambda_z_intercept": f"ln({conc_unit})", "r_squared": "", "adj_r_squared": "",
+           "corr_xy": "", "lambda_z_time_first": time_unit, "lambda_z_time_last": time_unit,
+           "clast_pred": conc_unit, "aucinf_obs": auc, "aucinf_pred": auc,
+           "auc_pct_extrap_obs": "%", "auc_pct_extrap_pred": "%", "aumcinf_obs": aumc,
+           "aumcinf_pred": aumc, "aumc_pct_extrap_obs": "%", "aumc_pct_extrap_pred": "%",
+           "mrtinf_obs": time_unit, "mrtinf_pred": time_unit, "c0": conc_unit,
+           "auc_pct_back_ext_obs": "%", "auc_pct_back_ext_pred": "%", "dose": dose_unit,
+           "cmax_d": f"{conc_unit}/{d}", "aucinf_d_obs": f"{auc}/{d}",
+           "aucinf_d_pred": f"{auc}/{d}", "cl_obs": f"{d}/({auc})", "cl_pred": f"{d}/({auc})",
+           "vz_obs": f"{d}/({conc_unit})", "vz_pred": f"{d}/({conc_unit})",
+           "lambda_z_reason": "", "reason": ""}
+    return out
 
 
 #: Units for the kinetics table (days; copies/µg genomic DNA).
@@ -180,6 +289,62 @@ _REASONS: tuple[tuple[int, str], ...] = (
 def reason_text(flags: int) -> str:
     """The ``reason`` text for a combination of reason flags."""
     return "; ".join(msg for bit, msg in _REASONS if flags & bit)
+
+
+# Why λz is not estimable (the ``lambda_z_reason`` column; one code per profile, 0 = estimated).
+LZ_OK, LZ_NO_MEASURABLE, LZ_TOO_FEW, LZ_NOT_FALLING = 0, 1, 2, 3
+LAMBDA_Z_REASONS: dict[int, str] = {
+    LZ_OK: "",
+    LZ_NO_MEASURABLE: "no measurable concentration: no terminal phase",
+    LZ_TOO_FEW: "too few measurable concentrations after Cmax (from Cmax for an IV bolus) "
+                "for the terminal-phase regression",
+    LZ_NOT_FALLING: "no regression window after Cmax has a falling log-linear slope "
+                    "(lambda_z <= 0)",
+}
+
+
+@dataclass(frozen=True)
+class TerminalRules:
+    """How the terminal phase (λz) is chosen: Phoenix WinNonlin's best-fit rule.
+
+    Attributes
+    ----------
+    min_points: fewest points in a regression window (WinNonlin and PKNCA ``min.hl.points``:
+        3; at least 3, since the adjusted R² needs n > 2).
+    adj_r_squared_tolerance: windows whose adjusted R² is within this of the largest
+        (``adj R² >= max − tolerance``) qualify, and the one with the most points is chosen
+        (WinNonlin 0.0001; PKNCA ``adj.r.squared.factor``). 0: only windows tied at the
+        largest value qualify.
+    include_cmax: may the Cmax point be in a window? ``None`` (default): as WinNonlin, only
+        for ``route="iv-bolus"``; ``False`` for extravascular data (PKNCA
+        ``allow.tmax.in.half.life = FALSE``).
+    """
+
+    min_points: int = 3
+    adj_r_squared_tolerance: float = 1e-4
+    include_cmax: bool | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.min_points, (int, np.integer)) and self.min_points >= 3):
+            raise ValueError(f"TerminalRules.min_points must be an integer >= 3, got "
+                             f"{self.min_points!r}")
+        tol = float(self.adj_r_squared_tolerance)
+        if not (math.isfinite(tol) and tol >= 0):
+            raise ValueError(f"TerminalRules.adj_r_squared_tolerance must be >= 0, got "
+                             f"{self.adj_r_squared_tolerance!r}")
+        if self.include_cmax not in (None, True, False):
+            raise ValueError(f"TerminalRules.include_cmax must be None, True or False, got "
+                             f"{self.include_cmax!r}")
+
+    def cmax_included(self, route: str) -> bool:
+        """Whether the Cmax point may enter the regression for ``route``."""
+        return route == "iv-bolus" if self.include_cmax is None else bool(self.include_cmax)
+
+    def describe(self, route: str = "extravascular") -> str:
+        where = "from Cmax" if self.cmax_included(route) else "after Cmax"
+        return (f"lambda_z: best fit (WinNonlin), >= {self.min_points} measurable points "
+                f"{where} ending at Tlast, largest adjusted R² (ties within "
+                f"{self.adj_r_squared_tolerance:g}: most points), lambda_z > 0")
 
 
 @dataclass(frozen=True)
@@ -232,6 +397,8 @@ class NCAResult:
     expansion_threshold: threshold on Cmax for ``expanded`` (None: Cmax measurable).
     id_col: name of the id column.
     units: unit of each column (see :func:`units_for`).
+    route: ``"extravascular"`` or ``"iv-bolus"``.
+    terminal_rules: the :class:`TerminalRules` used for λz.
     """
 
     wide: pd.DataFrame
@@ -242,28 +409,33 @@ class NCAResult:
     expansion_threshold: float | None
     id_col: str
     units: dict[str, str]
+    route: str = "extravascular"
+    terminal_rules: TerminalRules = TerminalRules()
 
     def __repr__(self) -> str:
         return (f"NCAResult({len(self.wide)} profiles; AUC {self.auc_method}; "
                 f"interval [{self.interval[0]:g}, {self.interval[1]:g}]; "
-                f"{self.rules.describe()})")
+                f"{self.rules.describe()}; route {self.route})")
 
     @property
     def method(self) -> str:
         """One-line description of the settings, for tables and captions."""
         thr = ("Cmax measurable" if self.expansion_threshold is None
                else f"Cmax >= {self.expansion_threshold:g}")
+        per_f = " (CL/F, Vz/F)" if self.route == "extravascular" else ""
         return (f"NCA: AUC {self.auc_method}; interval [{self.interval[0]:g}, "
                 f"{self.interval[1]:g}] ({self.incomplete_interval} if incomplete); "
-                f"{self.rules.describe()}; expanded: {thr}")
+                f"{self.rules.describe()}; expanded: {thr}; route {self.route}{per_f}; "
+                f"{self.terminal_rules.describe(self.route)}")
 
     def long(self) -> pd.DataFrame:
         """Tidy long table (PKNCA style): id, parameter, value, unit.
 
-        One row per profile and parameter (every column of :data:`COLUMNS` except ``reason``),
-        profiles in id order, parameters in :data:`COLUMNS` order; flags are 1.0/0.0.
+        One row per profile and parameter (every column of :data:`COLUMNS` except the text
+        columns ``lambda_z_reason`` and ``reason``), profiles in id order, parameters in
+        :data:`COLUMNS` order; flags are 1.0/0.0.
         """
-        params = [c for c in COLUMNS if c != "reason"]
+        params = [c for c in COLUMNS if c not in TEXT_COLUMNS]
         n = len(self.wide)
         values = np.column_stack([self.wide[p].to_numpy(dtype=float) for p in params])
         return pd.DataFrame({
@@ -320,10 +492,23 @@ class _Settings:
     end: float
     incomplete: str
     threshold: float | None
+    route: str = "extravascular"
+    terminal: TerminalRules = TerminalRules()
+
+    @property
+    def include_cmax(self) -> bool:
+        return self.terminal.cmax_included(self.route)
 
 
 def _settings(auc_method: str, interval_start: float, interval_end: float, rules: BLQRules,
-              incomplete_interval: str, expansion_threshold: float | None) -> _Settings:
+              incomplete_interval: str, expansion_threshold: float | None,
+              route: str = "extravascular",
+              terminal_rules: TerminalRules = TerminalRules()) -> _Settings:
+    if route not in ROUTES:
+        raise ValueError(f"route must be one of {ROUTES}, got {route!r}")
+    if not isinstance(terminal_rules, TerminalRules):
+        raise TypeError(f"terminal_rules must be a TerminalRules, got "
+                        f"{type(terminal_rules).__name__}")
     if auc_method not in AUC_METHODS:
         raise ValueError(f"auc_method must be one of {AUC_METHODS}, got {auc_method!r}")
     if not isinstance(rules, BLQRules):
@@ -335,7 +520,40 @@ def _settings(auc_method: str, interval_start: float, interval_end: float, rules
     if not (math.isfinite(a) and math.isfinite(b) and 0 <= a < b):
         raise ValueError(f"need 0 <= interval_start < interval_end (finite), got [{a}, {b}]")
     thr = None if expansion_threshold is None else float(expansion_threshold)
-    return _Settings(auc_method, rules, a, b, incomplete_interval, thr)
+    return _Settings(auc_method, rules, a, b, incomplete_interval, thr, route, terminal_rules)
+
+
+DoseSpec = float | int | pd.Series | dict | None
+
+
+def _doses(dose: DoseSpec, ids: np.ndarray, id_col: str) -> np.ndarray:
+    """Dose of each profile (in ``ids`` order; NaN where none is given).
+
+    ``dose`` is None (no dose), one number for every profile, or a mapping / Series from
+    profile id to dose (profiles not in it have no dose). Every given dose must be a finite
+    number > 0."""
+    n = len(ids)
+    if dose is None:
+        return np.full(n, np.nan)
+    if isinstance(dose, (pd.Series, dict)):
+        ser = pd.Series(dose)
+        if ser.index.has_duplicates:
+            raise ValueError(f"dose has duplicate {id_col} values")
+        vals = pd.to_numeric(ser, errors="raise").astype(float)
+        out = pd.Series(ids).map(vals).to_numpy(dtype=float)
+        given = vals.to_numpy(dtype=float)
+    else:
+        try:
+            x = float(dose)
+        except (TypeError, ValueError):
+            raise TypeError(f"dose must be a number, a mapping or a Series from {id_col} to "
+                            f"dose, or None; got {type(dose).__name__}") from None
+        out = np.full(n, x)
+        given = np.array([x])
+    bad = ~(np.isfinite(given) & (given > 0))
+    if bad.any():
+        raise ValueError(f"every dose must be a finite number > 0, got {given[bad][:5].tolist()}")
+    return out
 
 
 def _columns(conc: pd.DataFrame, id_col: str, time_col: str, conc_col: str,
@@ -384,9 +602,11 @@ def _impute(rule: str, lloq: np.ndarray) -> np.ndarray:
 
 def _result(ids: np.ndarray, id_col: str, cols: dict[str, np.ndarray], s: _Settings,
             units: dict[str, str]) -> NCAResult:
-    wide = pd.DataFrame({id_col: ids, **{k: cols[k] for k in COLUMNS}})
+    # The column arrays are fresh and never shared between columns: no copy needed (copying
+    # and consolidating ~50 columns of a million profiles costs more than the NCA itself).
+    wide = pd.DataFrame({id_col: ids, **{k: cols[k] for k in COLUMNS}}, copy=False)
     return NCAResult(wide, s.auc_method, s.rules, (s.start, s.end), s.incomplete, s.threshold,
-                     id_col, units)
+                     id_col, units, s.route, s.terminal)
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,7 +628,9 @@ def nca(conc: pd.DataFrame, *, id_col: str = "patient_id", time_col: str = "day"
         interval_start: float = 0.0, rules: BLQRules = BLQRules(),
         expansion_threshold: float | None = None,
         incomplete_interval: IncompleteInterval = "nan",
-        time_unit: str = "day", conc_unit: str = "copies/µg DNA") -> NCAResult:
+        time_unit: str = "day", conc_unit: str = "copies/µg DNA",
+        route: Route = "extravascular", dose: DoseSpec = None, dose_unit: str = "",
+        terminal_rules: TerminalRules = TerminalRules()) -> NCAResult:
     """Non-compartmental analysis of every profile at once (vectorised).
 
     Parameters
@@ -428,6 +650,12 @@ def nca(conc: pd.DataFrame, *, id_col: str = "patient_id", time_col: str = "day"
         sample); either way ``auc_interval_complete`` is False. (After a BLQ last sample the
         level is taken as 0 and the AUC is complete.)
     time_unit, conc_unit: units reported in :attr:`NCAResult.units` and :meth:`NCAResult.long`.
+    route: ``"extravascular"`` (default; also right for the CAR-T infusion, where no C0 is
+        inserted) or ``"iv-bolus"`` (C0 back-extrapolated, see the module docstring).
+    dose: None (default: no clearance or volume), one dose for every profile, or a mapping /
+        Series from profile id to dose, in ``dose_unit``.
+    dose_unit: unit of the dose, for :attr:`NCAResult.units` (e.g. ``"mg"``).
+    terminal_rules: how λz is chosen (:class:`TerminalRules`; WinNonlin's best fit).
 
     Returns
     -------
@@ -437,16 +665,17 @@ def nca(conc: pd.DataFrame, *, id_col: str = "patient_id", time_col: str = "day"
     Raises
     ------
     ValueError: duplicate (id, time) rows (the message names them), missing ids or times,
-        missing columns, invalid settings.
+        missing columns, invalid settings or doses.
     """
     s = _settings(auc_method, interval_start, interval_end, rules, incomplete_interval,
-                  expansion_threshold)
+                  expansion_threshold, route, terminal_rules)
     ids, t, c, blq, lloq = _columns(conc, id_col, time_col, conc_col, blq_col, lloq_col)
     codes, uniques = pd.factorize(ids, sort=True)
     if codes.size and codes.min() < 0:
         raise ValueError(f"{id_col} has missing values")
     g = codes.astype(np.int64, copy=False)
     n_groups = len(uniques)
+    doses = _doses(dose, np.asarray(uniques), id_col)
 
     # Sort by (id, time) unless the input is already in that order.
     if g.size > 1:
@@ -464,8 +693,9 @@ def nca(conc: pd.DataFrame, *, id_col: str = "patient_id", time_col: str = "day"
             pairs = [(uniques[g[i]], float(t[i])) for i in dup[:10]]
             raise _duplicate_error(id_col, time_col, pairs, dup.size)
 
-    cols = _nca_sorted(g, t, c, blq, lloq, n_groups, s)
-    return _result(np.asarray(uniques), id_col, cols, s, units_for(time_unit, conc_unit))
+    cols = _nca_sorted(g, t, c, blq, lloq, n_groups, s, doses)
+    return _result(np.asarray(uniques), id_col, cols, s,
+                   units_for(time_unit, conc_unit, dose_unit))
 
 
 def _sort_order(g: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -487,10 +717,15 @@ def _sort_order(g: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _nca_sorted(g: np.ndarray, t: np.ndarray, c: np.ndarray, blq: np.ndarray,
-                lloq: np.ndarray, n_groups: int, s: _Settings) -> dict[str, np.ndarray]:
-    """All parameters from arrays sorted by (group code, time), codes 0..n_groups-1."""
+                lloq: np.ndarray, n_groups: int, s: _Settings,
+                doses: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """All parameters from arrays sorted by (group code, time), codes 0..n_groups-1;
+    ``doses`` gives each group's dose (NaN: none)."""
     G = n_groups
     nan = np.nan
+    bolus = s.route == "iv-bolus"
+    if doses is None:
+        doses = np.full(G, nan)
 
     # -- usable samples ------------------------------------------------------------------
     keep = (t >= 0) & ~(np.isnan(c) & ~blq)
@@ -528,6 +763,19 @@ def _nca_sorted(g: np.ndarray, t: np.ndarray, c: np.ndarray, blq: np.ndarray,
     tlast[groups_m] = t[mi[last]]
     clast = np.full(G, nan)
     clast[groups_m] = cm[last]
+    # Tlag (extravascular): time of the usable sample just before the first measurable one.
+    tlag = np.full(G, nan)
+    if not bolus and mi.size:
+        prev = mi[first] - 1
+        has_prev = prev >= 0
+        has_prev[has_prev] = g[prev[has_prev]] == groups_m[has_prev]
+        tlag[groups_m] = np.where(has_prev, t[np.maximum(prev, 0)], 0.0)
+    # Positions, in the measurable arrays, of each group's first maximum and of its Tlast.
+    first_max_pos = np.zeros(G, dtype=np.int64)
+    first_max_pos[g[im][first_max]] = np.flatnonzero(at_max)[first_max]
+    last_pos = np.zeros(G, dtype=np.int64)
+    last_pos[groups_m] = np.flatnonzero(last)
+    term = _terminal_phase(t[mi], cm, first_max_pos, last_pos, tlast, clast, has_meas, G, s)
     del mi, gm, cm, first, last, at_max, im, first_max
 
     # -- BLQ positions and rules -----------------------------------------------------------
@@ -559,6 +807,10 @@ def _nca_sorted(g: np.ndarray, t: np.ndarray, c: np.ndarray, blq: np.ndarray,
     del drop
     g2, t2, v2 = g[r], t[r], val[r]
     del r, val, g, t
+    c0 = np.full(G, nan)
+    inserted = np.zeros(G, dtype=bool)
+    if bolus:
+        g2, t2, v2, c0, inserted = _insert_c0(g2, t2, v2, G)
     n_ret = np.bincount(g2, minlength=G)
     starts2 = np.cumsum(n_ret) - n_ret
     first_ret_time = np.full(G, nan)
@@ -568,22 +820,35 @@ def _nca_sorted(g: np.ndarray, t: np.ndarray, c: np.ndarray, blq: np.ndarray,
     gs = g2[si]
     ta, tb = t2[si], t2[si + 1]
     ca, cb = v2[si], v2[si + 1]
-    del g2, t2, v2, si
+    del g2, t2, v2
     dt = tb - ta
     tlast_seg = np.where(has_meas, tlast, -np.inf)[gs]
     area = dt * (ca + cb) / 2
+    moment = dt * (ta * ca + tb * cb) / 2
     if s.auc_method == "linear-up/log-down":
         logi = np.flatnonzero((cb < ca) & (cb > 0) & (ta < tlast_seg))
-        area[logi] = dt[logi] * (ca[logi] - cb[logi]) / np.log(ca[logi] / cb[logi])
+        lr = np.log(ca[logi] / cb[logi])
+        dl = dt[logi]
+        area[logi] = dl * (ca[logi] - cb[logi]) / lr
+        moment[logi] = (dl * (ta[logi] * ca[logi] - tb[logi] * cb[logi]) / lr
+                        + dl * dl * (ca[logi] - cb[logi]) / (lr * lr))
         use_log = np.zeros(gs.size, dtype=bool)
         use_log[logi] = True
+        del lr, dl
     else:
         use_log = np.zeros(gs.size, dtype=bool)
 
     aucall = _group_sum(gs, area, G)
     to_last = tb <= tlast_seg
     auclast = _group_sum(gs[to_last], area[to_last], G)
-    del to_last, tlast_seg
+    aumclast = _group_sum(gs[to_last], moment[to_last], G)
+    del to_last, tlast_seg, moment
+    # Area from 0 to the first sample when C0 was inserted (the first segment of the group).
+    auc_back = np.where(bolus & ~np.isnan(c0), 0.0, nan)
+    ins = np.flatnonzero(inserted & (n_ret >= 2))
+    if ins.size:
+        auc_back[ins] = area[np.searchsorted(si, starts2[ins])]
+    del si
 
     # -- interval AUC: clip each segment to [a, b] -----------------------------------------
     a, b = s.start, s.end
@@ -619,8 +884,11 @@ def _nca_sorted(g: np.ndarray, t: np.ndarray, c: np.ndarray, blq: np.ndarray,
     flags[incomplete] |= _INCOMPLETE_NAN if s.incomplete == "nan" else _INCOMPLETE_TRUNCATED
     flags[ok & ~no_start & ~reaches_end & last_is_blq] |= _ZERO_AFTER_LAST
 
+    undefined_last = ~ok | (no_t0 & has_meas)
     auclast = np.where(~has_meas, 0.0, auclast)
-    auclast[~ok | (no_t0 & has_meas)] = nan
+    auclast[undefined_last] = nan
+    aumclast = np.where(~has_meas, 0.0, aumclast)
+    aumclast[undefined_last] = nan
     aucall[~ok | no_t0] = nan
     auc_int[~ok | no_start] = nan
     if s.incomplete == "nan":
@@ -629,13 +897,154 @@ def _nca_sorted(g: np.ndarray, t: np.ndarray, c: np.ndarray, blq: np.ndarray,
     expanded = (cmax >= s.threshold) if s.threshold is not None else ~np.isnan(cmax)
     codes, inverse = np.unique(flags, return_inverse=True)
     texts = np.array([reason_text(int(f)) for f in codes], dtype=object)
-    return {
+    out = {
         "n_samples": n_samples, "n_measurable": n_meas, "cmax": cmax, "tmax": tmax,
         "clast": clast, "tlast": tlast, "auclast": auclast, "aucall": aucall,
         "auc_interval": auc_int, "auc_interval_complete": complete,
-        "persistence_ended": persistence_ended, "expanded": expanded,
+        "persistence_ended": persistence_ended, "expanded": expanded, "tlag": tlag,
+        "aumclast": aumclast, "c0": c0, "dose": doses,
         "reason": texts[inverse.reshape(-1)],
     }
+    out.update(term)
+    _derived(out, auc_back)
+    return out
+
+
+def _terminal_phase(tm: np.ndarray, cm: np.ndarray, first_max_pos: np.ndarray,
+                    last_pos: np.ndarray, tlast: np.ndarray, clast: np.ndarray,
+                    has_meas: np.ndarray, G: int, s: _Settings) -> dict[str, np.ndarray]:
+    """λz by the best-fit rule for every profile at once.
+
+    ``tm``, ``cm``: times and values of the measurable points sorted by (group, time);
+    ``first_max_pos`` and ``last_pos``: each group's positions of its first maximum (Tmax) and
+    of Tlast in those arrays. The eligible points of a group are the ones after its first
+    maximum (from it when the Cmax point is allowed) up to Tlast. Windows are the last k of
+    them (k >= min_points), built by adding one point at a time from Tlast backwards, for
+    every group at once: step p adds the point p places before Tlast and updates each group's
+    running means and centred sums (Welford's update, in coordinates shifted to
+    (Tlast, ln Clast) for accuracy). The loop runs once per point of the longest terminal
+    phase, over the groups that still have points. A first pass finds each group's largest
+    adjusted R² among falling windows, a second keeps the window with the most points within
+    the tolerance of it."""
+    rules = s.terminal
+    n_elig = np.where(has_meas, last_pos - first_max_pos + (1 if s.include_cmax else 0), 0)
+    # Groups still being extended, with the index of Tlast, Tlast and ln Clast, and their
+    # running means and centred sums; the arrays shrink as groups run out of points.
+    active = np.flatnonzero(n_elig > 0)
+    last_idx = last_pos[active]
+    tl, lcl = tlast[active], np.log(clast[active])
+    mx, my = np.zeros(active.size), np.zeros(active.size)
+    sxx, syy, sxy = np.zeros(active.size), np.zeros(active.size), np.zeros(active.size)
+    steps = []
+    best = np.full(G, -np.inf)
+    max_n = int(n_elig.max()) if G else 0
+    for p in range(max_n):
+        if p:
+            keep = n_elig[active] > p
+            if not keep.all():
+                active, last_idx, tl, lcl = active[keep], last_idx[keep], tl[keep], lcl[keep]
+                mx, my, sxx, syy, sxy = mx[keep], my[keep], sxx[keep], syy[keep], sxy[keep]
+        idx = last_idx - p
+        tt = tm[idx]
+        xx, yy = tt - tl, np.log(cm[idx]) - lcl
+        k = p + 1
+        dx, dy = xx - mx, yy - my
+        mx = mx + dx / k
+        my = my + dy / k
+        sxx = sxx + dx * (xx - mx)
+        syy = syy + dy * (yy - my)
+        sxy = sxy + dx * (yy - my)
+        if k < rules.min_points:
+            continue
+        slope = sxy / sxx
+        v = np.flatnonzero(slope < 0)
+        if not v.size:
+            continue
+        gv, slope = active[v], slope[v]
+        r2 = sxy[v] ** 2 / (sxx[v] * syy[v])
+        adj = 1 - (1 - r2) * (k - 1) / (k - 2)
+        best[gv] = np.maximum(best[gv], adj)
+        steps.append((gv, k, slope, r2, adj, mx[v], my[v], tt[v]))
+    names = ("lambda_z", "lambda_z_intercept", "r_squared", "adj_r_squared", "corr_xy",
+             "lambda_z_time_first", "lambda_z_time_last", "clast_pred")
+    out = {k: np.full(G, np.nan) for k in names}
+    npts = np.zeros(G, dtype=np.int64)
+    tol = float(rules.adj_r_squared_tolerance)
+    shift = np.zeros(G)  # intercept of the shifted regression (ln C - ln Clast at Tlast)
+    for gv, k, slope, r2, adj, mxv, myv, tf in steps:      # more points overwrite fewer
+        q = np.flatnonzero(adj >= best[gv] - tol)
+        gq = gv[q]
+        npts[gq] = k
+        out["lambda_z"][gq] = -slope[q]
+        out["r_squared"][gq] = r2[q]
+        out["adj_r_squared"][gq] = adj[q]
+        out["lambda_z_time_first"][gq] = tf[q]
+        shift[gq] = myv[q] - slope[q] * mxv[q]
+    done = npts > 0
+    lz = out["lambda_z"]
+    out["corr_xy"][done] = -np.sqrt(out["r_squared"][done])
+    out["lambda_z_time_last"][done] = tlast[done]
+    out["clast_pred"][done] = clast[done] * np.exp(shift[done])
+    out["lambda_z_intercept"][done] = (np.log(clast[done]) + shift[done]
+                                       + lz[done] * tlast[done])
+    reason = np.full(G, LZ_OK, dtype=np.int64)
+    reason[~done] = LZ_NOT_FALLING
+    reason[~done & (n_elig < rules.min_points)] = LZ_TOO_FEW
+    reason[~has_meas] = LZ_NO_MEASURABLE
+    texts = np.array([LAMBDA_Z_REASONS[i] for i in sorted(LAMBDA_Z_REASONS)], dtype=object)
+    out["lambda_z_n_points"] = npts
+    out["lambda_z_reason"] = texts[reason]
+    return out
+
+
+def _insert_c0(g2: np.ndarray, t2: np.ndarray, v2: np.ndarray, G: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """IV bolus: insert (0, C0) before each group's first retained point when that point is
+    after time 0 (C0 back-extrapolated from the first two retained points, or the first value;
+    see the module docstring). Returns the new arrays, C0 per group and the inserted mask."""
+    n_ret = np.bincount(g2, minlength=G)
+    starts = np.cumsum(n_ret) - n_ret
+    c0 = np.full(G, np.nan)
+    any_ret = np.flatnonzero(n_ret > 0)
+    i1 = starts[any_ret]
+    t1, c1 = t2[i1], v2[i1]
+    c0[any_ret] = c1
+    two = n_ret[any_ret] >= 2
+    j = i1[two]
+    ta, tb, ca, cb = t2[j], t2[j + 1], v2[j], v2[j + 1]
+    back = (ca > 0) & (cb > 0) & (cb < ca) & (ta > 0)
+    gi = any_ret[two][back]
+    ta, tb, ca, cb = ta[back], tb[back], ca[back], cb[back]
+    c0[gi] = np.exp(np.log(ca) - ta * (np.log(cb) - np.log(ca)) / (tb - ta))
+    inserted = np.zeros(G, dtype=bool)
+    need = any_ret[t1 > 0]
+    inserted[need] = True
+    at = starts[need]
+    return (np.insert(g2, at, need), np.insert(t2, at, 0.0), np.insert(v2, at, c0[need]),
+            c0, inserted)
+
+
+def _derived(out: dict[str, np.ndarray], auc_back: np.ndarray) -> None:
+    """Parameters computed from others (in place): AUCinf, AUMCinf, extrapolated percentages,
+    MRT, dose-normalised values, clearance and volume (formulas in the module docstring)."""
+    lz, clast, tlast = out["lambda_z"], out["clast"], out["tlast"]
+    auclast, aumclast, dose = out["auclast"], out["aumclast"], out["dose"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["half_life"] = math.log(2) / lz
+        out["mrtlast"] = aumclast / auclast
+        for kind, cl in (("obs", clast), ("pred", out["clast_pred"])):
+            aucinf = auclast + cl / lz
+            aumcinf = aumclast + cl * tlast / lz + cl / (lz * lz)
+            out[f"aucinf_{kind}"] = aucinf
+            out[f"auc_pct_extrap_{kind}"] = 100 * (aucinf - auclast) / aucinf
+            out[f"aumcinf_{kind}"] = aumcinf
+            out[f"aumc_pct_extrap_{kind}"] = 100 * (aumcinf - aumclast) / aumcinf
+            out[f"mrtinf_{kind}"] = aumcinf / aucinf
+            out[f"auc_pct_back_ext_{kind}"] = 100 * auc_back / aucinf
+            out[f"aucinf_d_{kind}"] = aucinf / dose
+            out[f"cl_{kind}"] = dose / aucinf
+            out[f"vz_{kind}"] = dose / (lz * aucinf)
+        out["cmax_d"] = out["cmax"] / dose
 
 
 def _group_sum(groups: np.ndarray, weights: np.ndarray, n_groups: int) -> np.ndarray:
@@ -664,11 +1073,13 @@ def nca_loop(conc: pd.DataFrame, *, id_col: str = "patient_id", time_col: str = 
              interval_start: float = 0.0, rules: BLQRules = BLQRules(),
              expansion_threshold: float | None = None,
              incomplete_interval: IncompleteInterval = "nan",
-             time_unit: str = "day", conc_unit: str = "copies/µg DNA") -> NCAResult:
+             time_unit: str = "day", conc_unit: str = "copies/µg DNA",
+             route: Route = "extravascular", dose: DoseSpec = None, dose_unit: str = "",
+             terminal_rules: TerminalRules = TerminalRules()) -> NCAResult:
     """Reference implementation of :func:`nca`: same arguments and results, but it loops over
     profiles and follows the definitions literally. Slow; used to check :func:`nca`."""
     s = _settings(auc_method, interval_start, interval_end, rules, incomplete_interval,
-                  expansion_threshold)
+                  expansion_threshold, route, terminal_rules)
     ids, t, c, blq, lloq = _columns(conc, id_col, time_col, conc_col, blq_col, lloq_col)
     frame = pd.DataFrame({"id": ids.to_numpy(), "t": t, "c": c, "blq": blq, "lloq": lloq})
     if frame["id"].isna().any():
@@ -683,32 +1094,37 @@ def nca_loop(conc: pd.DataFrame, *, id_col: str = "patient_id", time_col: str = 
     t_all, c_all = frame["t"].tolist(), frame["c"].tolist()
     b_all, l_all = frame["blq"].tolist(), frame["lloq"].tolist()
     codes, out_ids = pd.factorize(frame["id"], sort=True)
+    doses = _doses(dose, np.asarray(out_ids), id_col).tolist()
     bounds = np.flatnonzero(np.diff(codes)) + 1
     starts = [0, *bounds.tolist()]
     stops = [*bounds.tolist(), len(frame)]
     out: dict[str, list] = {k: [] for k in COLUMNS}
-    for i, j in zip(starts, stops):
+    for n, (i, j) in enumerate(zip(starts, stops)):
         if i == j:
             continue
-        res = _profile(t_all[i:j], c_all[i:j], b_all[i:j], l_all[i:j], s)
+        res = _profile(t_all[i:j], c_all[i:j], b_all[i:j], l_all[i:j], s, doses[n])
         for k in COLUMNS:
             out[k].append(res[k])
-    cols = {k: np.array(v, dtype=object if k == "reason" else None) for k, v in out.items()}
-    for k in ("n_samples", "n_measurable"):
+    cols = {k: np.array(v, dtype=object if k in TEXT_COLUMNS else None)
+            for k, v in out.items()}
+    for k in ("n_samples", "n_measurable", "lambda_z_n_points"):
         cols[k] = cols[k].astype(np.int64)
     for k in PK_PARAMETERS:
         cols[k] = cols[k].astype(float)
     for k in ("auc_interval_complete", "persistence_ended", "expanded"):
         cols[k] = cols[k].astype(bool)
-    return _result(np.asarray(out_ids), id_col, cols, s, units_for(time_unit, conc_unit))
+    return _result(np.asarray(out_ids), id_col, cols, s,
+                   units_for(time_unit, conc_unit, dose_unit))
 
 
 def _profile(times: list[float], values: list[float], blqs: list[bool], lloqs: list[float],
-             s: _Settings) -> dict:
+             s: _Settings, dose: float = math.nan) -> dict:
     """NCA of one profile, sorted by time (plain Python, following the definitions)."""
     nan = float("nan")
     res = {k: nan for k in PK_PARAMETERS}
+    res["dose"] = dose
     flags = 0
+    bolus = s.route == "iv-bolus"
     # Usable samples: post-infusion, with a value or a BLQ flag.
     samples = []  # (time, value, measurable, lloq)
     for ti, ci, bi, li in zip(times, values, blqs, lloqs):
@@ -733,12 +1149,17 @@ def _profile(times: list[float], values: list[float], blqs: list[bool], lloqs: l
         i_first, i_last = meas_idx[0], meas_idx[-1]
         res["tlast"], res["clast"] = samples[i_last][0], samples[i_last][1]
         res["persistence_ended"] = (n - 1 - i_last) >= 2
+        if not bolus:
+            res["tlag"] = samples[i_first - 1][0] if i_first > 0 else 0.0
     elif n:
         flags |= _NO_MEASURABLE
         i_first, i_last = n, n  # every BLQ result is "before the first measurable"
     res["expanded"] = (not math.isnan(res["cmax"]) and (s.threshold is None
                                                         or res["cmax"] >= s.threshold))
+    res.update(_terminal_loop([(samples[i][0], samples[i][1]) for i in meas_idx],
+                              res["tmax"], s))
 
+    back_area = nan
     if n:
         # Apply the BLQ rules: list of retained (time, concentration).
         pts = []
@@ -760,6 +1181,23 @@ def _profile(times: list[float], values: list[float], blqs: list[bool], lloqs: l
                 raise ValueError(f"BLQ rule {rule!r} needs the LLOQ, which is missing for a "
                                  f"BLQ result")
             pts.append((ti, {"zero": 0.0, "lloq_half": li / 2, "lloq": li}[rule]))
+        inserted = False
+        if bolus and pts:
+            # C0: the log-linear line through the first two points back to time 0 when it
+            # falls, else the first value; inserted only when no point is at time 0.
+            (t1, c1) = pts[0]
+            c0 = c1
+            if t1 > 0 and len(pts) >= 2:
+                t2_, c2_ = pts[1]
+                if c1 > 0 and c2_ > 0:
+                    slope = (math.log(c2_) - math.log(c1)) / (t2_ - t1)
+                    if slope < 0:
+                        c0 = math.exp(math.log(c1) - slope * t1)
+            res["c0"] = c0
+            back_area = 0.0
+            if t1 > 0:
+                pts.insert(0, (0.0, c0))
+                inserted = True
         tlast = res["tlast"]
         # Segments: (t1, t2, c1, c2, log?)
         segs = []
@@ -771,12 +1209,16 @@ def _profile(times: list[float], values: list[float], blqs: list[bool], lloqs: l
             flags |= _TOO_FEW
         else:
             starts_at_0 = pts[0][0] <= 0
+            if inserted:
+                back_area = _sum_area(segs[:1], 0.0, pts[1][0])
             if not starts_at_0:
                 flags |= _NO_TIME0
             if not meas_idx:
                 res["auclast"] = 0.0
+                res["aumclast"] = 0.0
             elif starts_at_0:
                 res["auclast"] = _sum_area(segs, 0.0, tlast)
+                res["aumclast"] = _sum_moment(segs, tlast)
             if starts_at_0:
                 res["aucall"] = _sum_area(segs, 0.0, pts[-1][0])
             if pts[0][0] > s.start:
@@ -794,7 +1236,109 @@ def _profile(times: list[float], values: list[float], blqs: list[bool], lloqs: l
                     res["auc_interval"] = auc
                     flags |= _INCOMPLETE_TRUNCATED
     res["reason"] = reason_text(flags)
+    _derived_loop(res, back_area)
     return res
+
+
+def _fit_loglinear(points: list[tuple[float, float]]) -> tuple[float, float, float, float]:
+    """Least-squares line of ln C on t (two-pass, centred sums): slope, intercept, R²,
+    adjusted R² (the caller leaves out flat windows, where R² is undefined)."""
+    k = len(points)
+    ts = [p[0] for p in points]
+    ys = [math.log(p[1]) for p in points]
+    tbar, ybar = math.fsum(ts) / k, math.fsum(ys) / k
+    sxx = math.fsum((a - tbar) ** 2 for a in ts)
+    syy = math.fsum((b - ybar) ** 2 for b in ys)
+    sxy = math.fsum((a - tbar) * (b - ybar) for a, b in zip(ts, ys))
+    slope = sxy / sxx
+    r2 = sxy * sxy / (sxx * syy)
+    adj = 1 - (1 - r2) * (k - 1) / (k - 2)
+    return slope, ybar - slope * tbar, r2, adj
+
+
+def _terminal_loop(measurable: list[tuple[float, float]], tmax: float, s: _Settings) -> dict:
+    """λz by the best-fit rule for one profile (``measurable``: its measurable points in time
+    order), following the definitions literally."""
+    nan = float("nan")
+    res: dict = {k: nan for k in ("lambda_z", "lambda_z_intercept", "r_squared",
+                                  "adj_r_squared", "corr_xy", "lambda_z_time_first",
+                                  "lambda_z_time_last", "clast_pred")}
+    res["lambda_z_n_points"] = 0
+    if not measurable:
+        res["lambda_z_reason"] = LAMBDA_Z_REASONS[LZ_NO_MEASURABLE]
+        return res
+    rules = s.terminal
+    eligible = [(ti, ci) for ti, ci in measurable
+                if ti > tmax or (s.include_cmax and ti == tmax)]
+    if len(eligible) < rules.min_points:
+        res["lambda_z_reason"] = LAMBDA_Z_REASONS[LZ_TOO_FEW]
+        return res
+    fits = []  # (n points, slope, intercept, R², adjusted R², first time)
+    for k in range(rules.min_points, len(eligible) + 1):
+        window = eligible[-k:]
+        if len({ci for _, ci in window}) == 1:
+            continue  # flat: slope 0
+        slope, icpt, r2, adj = _fit_loglinear(window)
+        if slope < 0:
+            fits.append((k, slope, icpt, r2, adj, window[0][0]))
+    if not fits:
+        res["lambda_z_reason"] = LAMBDA_Z_REASONS[LZ_NOT_FALLING]
+        return res
+    top = max(f[4] for f in fits)
+    k, slope, icpt, r2, adj, tf = max((f for f in fits
+                                       if f[4] >= top - rules.adj_r_squared_tolerance),
+                                      key=lambda f: f[0])
+    tlast = measurable[-1][0]
+    res.update({"lambda_z": -slope, "lambda_z_intercept": icpt, "r_squared": r2,
+                "adj_r_squared": adj, "corr_xy": -math.sqrt(r2), "lambda_z_time_first": tf,
+                "lambda_z_time_last": tlast, "clast_pred": math.exp(icpt + slope * tlast),
+                "lambda_z_n_points": k, "lambda_z_reason": ""})
+    return res
+
+
+def _derived_loop(res: dict, back_area: float) -> None:
+    """The derived parameters of one profile (same formulas as :func:`_derived`)."""
+    nan = float("nan")
+
+    def div(a: float, b: float) -> float:
+        if math.isnan(a) or math.isnan(b) or b == 0:
+            return nan
+        return a / b
+
+    lz, clast, tlast = res["lambda_z"], res["clast"], res["tlast"]
+    auclast, aumclast, dose = res["auclast"], res["aumclast"], res["dose"]
+    res["half_life"] = div(math.log(2), lz)
+    res["mrtlast"] = div(aumclast, auclast)
+    for kind, cl in (("obs", clast), ("pred", res["clast_pred"])):
+        aucinf = auclast + div(cl, lz)
+        aumcinf = aumclast + div(cl * tlast, lz) + div(cl, lz * lz)
+        res[f"aucinf_{kind}"] = aucinf
+        res[f"auc_pct_extrap_{kind}"] = div(100 * (aucinf - auclast), aucinf)
+        res[f"aumcinf_{kind}"] = aumcinf
+        res[f"aumc_pct_extrap_{kind}"] = div(100 * (aumcinf - aumclast), aumcinf)
+        res[f"mrtinf_{kind}"] = div(aumcinf, aucinf)
+        res[f"auc_pct_back_ext_{kind}"] = div(100 * back_area, aucinf)
+        res[f"aucinf_d_{kind}"] = div(aucinf, dose)
+        res[f"cl_{kind}"] = div(dose, aucinf)
+        res[f"vz_{kind}"] = div(dose, lz * aucinf)
+    res["cmax_d"] = div(res["cmax"], dose)
+
+
+def _sum_moment(segs: list[tuple[float, float, float, float, bool]], hi: float) -> float:
+    """Area under t·C(t) from the first point to ``hi`` (a retained time): linear
+    ``dt (t1 C1 + t2 C2) / 2`` or, on a log-down segment, the exact moment of the exponential
+    ``dt (t1 C1 − t2 C2) / L + dt² (C1 − C2) / L²`` with ``L = ln(C1 / C2)``."""
+    total = 0.0
+    for t1, t2, c1, c2, log in segs:
+        if t2 > hi:
+            break
+        dt = t2 - t1
+        if log:
+            lr = math.log(c1 / c2)
+            total += dt * (t1 * c1 - t2 * c2) / lr + dt * dt * (c1 - c2) / (lr * lr)
+        else:
+            total += dt * (t1 * c1 + t2 * c2) / 2
+    return total
 
 
 def _sum_area(segs: list[tuple[float, float, float, float, bool]], lo: float,

@@ -497,3 +497,60 @@ def kinetics_by_burden(params: pd.DataFrame, mrd_cuts: list[float]) -> Figure:
                 if i == 0:
                     ax.set_title(mlabel)
     return fig
+
+
+def _plain_log(ax: plt.Axes, which: str = "y") -> None:
+    """Log scale with ticks at 1, 2, 5 × 10^k labelled as plain numbers (2, 5, 10, 20, ...)."""
+    from matplotlib import ticker
+
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def half_life_by_response(per_patient: pd.DataFrame, p_value: float) -> Figure:
+    """Persistence-phase half-life (days, log scale) of every patient with an estimable
+    terminal phase (beyond the paper). Left: by day-28 response, boxes (quartiles, median) with
+    every patient as a jittered point, the patients with a half-life out of the group's
+    patients under each box, and the Mann–Whitney ``p_value``. Right: against the first day of
+    the regression window, which shows how late the fitted decline starts.
+
+    ``per_patient``: :attr:`analysis_lib.kinetics.PersistenceHalfLife.per_patient` (columns
+    ``group`` (bool), ``half_life``, ``time_first``)."""
+    est = per_patient[per_patient["half_life"].notna()]
+    short = {True: "MRD-negative\nCR/CRi", False: "Not MRD-negative\nCR/CRi"}
+    with plt.rc_context(STYLE):
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.6, 4.0), layout="constrained",
+                                     gridspec_kw={"width_ratios": [1, 1.3]})
+        ticks, labels = [], []
+        for i, g in enumerate((True, False)):
+            v = est.loc[est["group"] == g, "half_life"].to_numpy(dtype=float)
+            n_all = int((per_patient["group"] == g).sum())
+            if v.size:
+                ax.boxplot(v, positions=[i], widths=0.5, showfliers=False,
+                           medianprops={"color": "black", "linewidth": 2})
+                jitter = np.random.default_rng(1 + i).uniform(-0.18, 0.18, v.size)
+                ax.scatter(i + jitter, v, s=18, color=RESPONSE_COLOURS[g], alpha=0.75,
+                           linewidths=0, zorder=3)
+            ticks.append(i)
+            labels.append(f"{short[g]}\n{privacy.count_text(v.size)} of "
+                          f"{privacy.count_text(n_all)}")
+        ax.set_xticks(ticks, labels, fontsize=9)
+        ax.set_xlim(-0.6, 1.6)
+        _plain_log(ax, "y")
+        ax.set_ylabel("Half-life (days)")
+        ax.set_title(f"By day-28 response ({_p_text(p_value)})", loc="left", fontsize=11)
+        for g in (True, False):
+            s = est[est["group"] == g]
+            bx.scatter(s["time_first"], s["half_life"], s=22, color=RESPONSE_COLOURS[g],
+                       alpha=0.75, linewidths=0, label=RESPONSE_LABELS[g])
+        _plain_log(bx, "x")
+        _plain_log(bx, "y")
+        bx.set_xlabel("First day of the regression window")
+        bx.set_ylabel("Half-life (days)")
+        bx.set_title("Against the start of the fitted decline", loc="left", fontsize=11)
+        fig.legend(*bx.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+                   frameon=False, fontsize=9)
+    return fig

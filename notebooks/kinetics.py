@@ -41,12 +41,15 @@ expansion_threshold = None  # copies/µg DNA, or None for twice the LLOQ of the 
 mw_method = "auto"  # Mann-Whitney: "auto" (R's rule), "exact" or "asymptotic"
 mw_correct = True  # continuity correction of the normal approximation (R's default)
 spearman_method = "auto"  # Spearman p: "auto" (R's default) or "asymptotic" (t approximation)
+lambda_z_min_points = 3  # terminal phase: fewest measurable levels after the peak (WinNonlin: 3)
+lambda_z_adj_r2_tolerance = 1e-4  # best fit: adjusted R² within this of the best (WinNonlin)
 
 # %% tags=["remove-input"]
 import pandas as pd
 
 from analysis_lib import kinetics, plots, report
 from analysis_lib.cohort import format_mrd
+from analysis_lib.nca import TerminalRules
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
@@ -55,14 +58,19 @@ data = report.open_chapter(
          dose_threshold=dose_threshold, conf_level=conf_level, auc_method=auc_method,
          expansion_threshold=("2 × LLOQ" if expansion_threshold is None
                               else expansion_threshold),
-         mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method))
+         mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method,
+         lambda_z_min_points=lambda_z_min_points,
+         lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance))
 patients = data.tables["patients"]
 samples = data.tables["kinetics"]
 
 # %% tags=["remove-cell"]
+terminal_rules = TerminalRules(min_points=lambda_z_min_points,
+                               adj_r_squared_tolerance=lambda_z_adj_r2_tolerance)
 params = kinetics.kinetic_parameters(samples, patients, auc_method=auc_method,
                                      expansion_threshold=expansion_threshold,
-                                     mrd_negative_below=mrd_negative_below)
+                                     mrd_negative_below=mrd_negative_below,
+                                     terminal_rules=terminal_rules)
 lloq = kinetics.assay_lloq(samples)
 n = len(params)
 n_expanded = int(params["expanded"].sum())
@@ -354,7 +362,96 @@ report.glue_figure("fig_bca_correlations",
 # B-cell aplasia, with Spearman's r, its p-value and the number of patients (the equivalent of
 # Figure 2).
 # ```
+
+# %% tags=["remove-cell"]
+hl = kinetics.persistence_half_life(params, "mrd_cr", kinetics=samples, method=mw_method,
+                                    correct=mw_correct)
+report.glue_number("hl_min_points", lambda_z_min_points)
+report.glue_number("hl_tolerance", lambda_z_adj_r2_tolerance)
+report.glue_number("hl_pct_estimable",
+                   100 * float(hl.overall["n_estimable"]) / float(hl.overall["n"]))
+report.glue_text("hl_reasons_text", hl.reasons_text())
+for key, level in (("all", "all"), ("mrdcr", True), ("other", False)):
+    row = hl.overall if level == "all" else hl.group(level)
+    for stat in ("median", "min", "max"):
+        report.glue_number(f"hl_{key}_{stat}", float(row[stat]))
+    report.glue_number(f"hl_{key}_n_estimable", int(row["n_estimable"]))
+    report.glue_text(f"hl_{key}_text", hl.group_text(level))
+report.glue_number("p_hl_mrdcr", float(hl.test.p_value))
+report.glue_text("hl_test_text", hl.test_text())
+for stat in ("points_median", "adj_r2_median", "adj_r2_min"):
+    report.glue_number(f"hl_{stat}", float(hl.overall[stat]))
+report.glue_figure("fig_half_life", plots.half_life_by_response(hl.per_patient,
+                                                                hl.test.p_value))
+
+# %% [markdown]
+# (sec-kinetics-half-life)=
+# ## Persistence-phase half-life (beyond the paper)
 #
+# ```{admonition} Not in the paper
+# :class: note
+# The paper measures persistence by Tlast only and reports no half-life. This section is an
+# addition of this re-analysis; nothing in it can be compared with a published number.
+# ```
+#
+# Tlast says how long the CAR-T cells stayed detectable; the terminal half-life says how fast
+# their level fell once the peak had passed. For each patient, the log level was regressed on
+# time over the last measurable levels after the peak (at least
+# {glue:text}`hl_min_points:d`, all ending at Tlast), the window chosen by the best-fit rule
+# of Phoenix WinNonlin {cite:p}`certara_winnonlin`: the largest adjusted R², and among the
+# windows within {glue:text}`hl_tolerance:g` of it the one with the most points, with a
+# falling slope. The half-life is ln 2 / λz, λz the rate constant of that regression. Levels
+# below the LLOQ of {glue:text}`lloq:g` copies/µg never enter the regression.
+#
+# The terminal phase was estimable in {glue:text}`hl_all_n_estimable:d` of
+# {glue:text}`n_patients:d` patients ({glue:text}`hl_pct_estimable:.0f`%); of the others,
+# {glue:md}`hl_reasons_text`. The median half-life was {glue:md}`hl_all_text`: in the patients
+# in MRD-negative CR/CRi at day 28, {glue:md}`hl_mrdcr_text`, and in the others,
+# {glue:md}`hl_other_text` ({glue:md}`hl_test_text`; {numref}`tbl-half-life`,
+# {numref}`fig-half-life`). The regressions used a median of
+# {glue:text}`hl_points_median:.0f` levels (adjusted R² median
+# {glue:text}`hl_adj_r2_median:.3f`, lowest {glue:text}`hl_adj_r2_min:.3f`).
+# Samples are frequent in the first month and then weeks to months apart, so most windows
+# span the contraction after the peak: these half-lives describe the decline the sampling can
+# resolve rather than the slow persistence phase of model-based analyses
+# {cite:p}`stein2019`, and a patient whose level fell below the LLOQ soon after the peak has
+# none.
+
+# %% tags=["remove-input"]
+report.show_table(kinetics.persistence_display(hl),
+                  "Persistence-phase half-life (beyond the paper) by day-28 response: patients "
+                  "with an estimable terminal phase (at least the minimum number of measurable "
+                  "levels after the peak, best-fit rule of Phoenix WinNonlin), median (range) "
+                  "half-life in days, points used, adjusted R², and the two-sided "
+                  "Mann–Whitney p-value (R's rules) between the two groups.",
+                  "tbl-half-life")
+
+# %% [markdown]
+# ```{glue:figure} fig_half_life
+# :name: fig-half-life
+#
+# Persistence-phase half-life (beyond the paper; log scale) of every patient with an
+# estimable terminal phase: by day-28 response (left; boxes show the quartiles and the median,
+# every patient is a point, with the number of patients with a half-life out of the group's
+# patients), and against the first day of the regression window (right).
+# ```
+#
+# {numref}`tbl-half-life-patients` lists each of these patients, numbered as in
+# {numref}`tbl-nca`; the same values with study codes, and the reason for every patient
+# without a half-life, are available as a file:
+# {download}`persistence_half_life.csv <outputs/kinetics/persistence_half_life.csv>`.
+
+# %% tags=["remove-input"]
+report.show_table(kinetics.half_life_display(params, hl),
+                  "Persistence-phase half-life of each patient with an estimable terminal "
+                  "phase (beyond the paper), numbered as in the table of NCA parameters: "
+                  "half-life, terminal rate constant λz, the measurable levels used and their "
+                  "days, adjusted R² of the regression, and the share of AUC extrapolated "
+                  "from Tlast to infinity.", "tbl-half-life-patients")
+hl_csv = report.write_output(hl.per_patient, output_dir, "persistence_half_life",
+                             data.synthetic)
+
+# %% [markdown]
 # (sec-kinetics-comparison)=
 # ## How these results compare with the paper
 #

@@ -640,3 +640,20 @@ def test_kinetics_notebook_on_a_different_cohort(tmp_path: Path):
     assert len(written) == 300
     assert written["cmax"].to_numpy() == pytest.approx(kp["cmax"].to_numpy(), nan_ok=True)
     assert (work / "outputs" / "kinetics" / "table3_kinetics_by_factor.csv").is_file()
+
+    # Beyond the paper: the persistence-phase half-life, glued from the library's result.
+    hl = K.persistence_half_life(kp, kinetics=kt)
+    assert g["hl_all_n_estimable"] == hl.overall["n_estimable"] > 0
+    for key, level in (("all", "all"), ("mrdcr", True), ("other", False)):
+        row = hl.overall if level == "all" else hl.group(level)
+        for stat in ("median", "min", "max"):
+            assert g[f"hl_{key}_{stat}"] == pytest.approx(row[stat], nan_ok=True), (key, stat)
+        assert g[f"hl_{key}_text"] == hl.group_text(level)
+    assert g["p_hl_mrdcr"] == pytest.approx(hl.test.p_value, nan_ok=True)
+    assert g["hl_reasons_text"] == hl.reasons_text()
+    assert g["hl_min_points"] == 3 and g["fig_half_life"] == "<figure>"
+    for label in ("tbl-half-life", "tbl-half-life-patients"):
+        assert f":name: {label}" in outputs
+    written = pd.read_csv(work / "outputs" / "kinetics" / "persistence_half_life.csv",
+                          comment="#")
+    assert len(written) == 300 and written["half_life"].notna().sum() == g["hl_all_n_estimable"]
