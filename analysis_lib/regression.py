@@ -21,6 +21,46 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 
+def dummy_code(X: pd.DataFrame | pd.Series | np.ndarray | None, n: int | None = None
+               ) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]], dict[str, str]]:
+    """Numeric design columns from plain arrays or a DataFrame with named columns.
+
+    Numeric and boolean columns are kept (0/1); a categorical column (text, object or
+    ``category`` dtype) ``f`` with levels ``l0 < l1 < ...`` (its categories' order, else
+    sorted) becomes indicator columns ``f[l1]``, ``f[l2]``, ... against the reference ``l0``;
+    a missing value stays missing in all of them. An array's columns are named ``x1``,
+    ``x2``, ... Returns the columns, term label -> its columns (a factor is one term) and
+    term label -> reference level (factors only). ``X`` None: ``n`` rows, no column.
+    """
+    if X is None:
+        return pd.DataFrame(index=range(n or 0)), {}, {}
+    if isinstance(X, pd.Series):
+        X = X.to_frame()
+    if not isinstance(X, pd.DataFrame):
+        A = np.asarray(X, dtype=float)
+        A = A[:, None] if A.ndim == 1 else A
+        X = pd.DataFrame(A, columns=[f"x{i + 1}" for i in range(A.shape[1])])
+    parts, terms, refs = [], {}, {}
+    for col in X.columns:
+        v = X[col]
+        if isinstance(v.dtype, pd.CategoricalDtype) or v.dtype == object or \
+                pd.api.types.is_string_dtype(v.dtype):
+            cat = v.astype("category")
+            levels = list(cat.cat.categories)
+            if not isinstance(v.dtype, pd.CategoricalDtype):
+                levels = sorted(levels)
+            ind = pd.DataFrame({f"{col}[{lv}]": (v == lv).astype(float).where(v.notna())
+                                for lv in levels[1:]}, index=X.index)
+            parts.append(ind)
+            terms[str(col)] = tuple(ind.columns)
+            refs[str(col)] = str(levels[0]) if levels else ""
+        else:
+            parts.append(v.astype(float).rename(str(col)).to_frame())
+            terms[str(col)] = (str(col),)
+    frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=X.index)
+    return frame, terms, refs
+
+
 @dataclass(frozen=True)
 class LogisticFit:
     """Maximum-likelihood logistic regression: coefficients (log odds ratios), Wald SEs,
