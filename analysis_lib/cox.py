@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.duration.hazard_regression import PHReg
 
-from .regression import dummy_code
+from .regression import dummy_code, unbounded_directions
 from .survival import kaplan_meier
 
 Ties = Literal["efron", "breslow"]
@@ -451,8 +451,6 @@ def monotone_likelihood(fit: CoxFit, *, tol: float = 1e-6) -> dict[str, str]:
     dict
         Coefficient name -> ``"+inf"``, ``"-inf"`` or ``"±inf"``, for the infinite ones only.
     """
-    from scipy import optimize
-
     X, t, e, st = fit._X, fit._time, fit._event, fit._strata
     if X is None or X.shape[1] == 0 or not e.any():
         return {}
@@ -468,25 +466,11 @@ def monotone_likelihood(fit: CoxFit, *, tol: float = 1e-6) -> dict[str, str]:
         diffs.append(Xs[i] - Xs[at_risk])
     D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
     D = D[np.any(D != 0, axis=1)]
-    p = X.shape[1]
     if D.size == 0:  # every event ties with its whole risk set: nothing identifies beta
         return {nm: "±inf" for nm in fit.names}
-    out: dict[str, str] = {}
-    for j in range(p):
-        ends = []
-        for sgn in (1.0, -1.0):
-            c = np.zeros(p)
-            c[j] = -sgn
-            r = optimize.linprog(c, A_ub=-D, b_ub=np.zeros(len(D)), bounds=[(-1.0, 1.0)] * p,
-                                 method="highs")
-            if r.status != 0:
-                raise RuntimeError(f"monotone-likelihood LP failed: {r.message}")
-            ends.append(-r.fun > tol)
-        kind = {(True, False): "+inf", (False, True): "-inf", (True, True): "±inf"}.get(
-            tuple(ends), "")
-        if kind:
-            out[fit.names[j]] = kind
-    return out
+    up, down = unbounded_directions(D, tol)
+    kinds = {(True, False): "+inf", (False, True): "-inf", (True, True): "±inf"}
+    return {nm: kinds[(u, d)] for nm, u, d in zip(fit.names, up, down) if u or d}
 
 
 def not_estimable(fit: CoxFit) -> dict[str, str]:
