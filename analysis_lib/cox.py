@@ -623,8 +623,9 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
     relapse for LFS) does not count as exposure in the last three.
 
     Returns one row per analysis: ``analysis``, ``landmark``, ``n``, ``n_hsct`` (exposed
-    patients, or transplanted at some point for the time-dependent model), ``events``, ``hr``,
-    ``lower``, ``upper``, ``p`` (Wald), ``logrank_p`` (fixed and landmark only).
+    patients, or transplanted at some point for the time-dependent model), ``events``,
+    ``coef`` (log hazard ratio) and its ``se``, ``hr``, ``lower``, ``upper`` (Wald), ``p``
+    (Wald), ``logrank_p`` (fixed and landmark only), ``infinite``.
     """
     from .survival import landmark, split_at, survdiff
 
@@ -637,7 +638,8 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
     def add(label: str, lm: float, fit: CoxFit, n_hsct: int, lr: float) -> None:
         b, se = float(fit.coef[0]), float(fit.se[0])
         rows.append({"analysis": label, "landmark": lm, "n": fit.n, "n_hsct": n_hsct,
-                     "events": fit.n_events, "hr": np.exp(b), "lower": np.exp(b - q * se),
+                     "events": fit.n_events, "coef": b, "se": se, "hr": np.exp(b),
+                     "lower": np.exp(b - q * se),
                      "upper": np.exp(b + q * se), "p": float(fit.p_value[0]),
                      "logrank_p": lr, "infinite": bool(fit.infinite[0])})
 
@@ -653,7 +655,8 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
         if d["exposed"].nunique() < 2 or d["event"].sum() == 0:
             rows.append({"analysis": "landmark", "landmark": lm, "n": len(d),
                          "n_hsct": int(d["exposed"].sum()), "events": int(d["event"].sum()),
-                         "hr": np.nan, "lower": np.nan, "upper": np.nan, "p": np.nan,
+                         "coef": np.nan, "se": np.nan, "hr": np.nan, "lower": np.nan,
+                         "upper": np.nan, "p": np.nan,
                          "logrank_p": np.nan, "infinite": False})
             continue
         fit = coxph(d[["exposed"]], d["time"], d["event"])

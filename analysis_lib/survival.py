@@ -547,6 +547,18 @@ class GroupComparison:
     medians: dict[str, MedianEstimate]
     logrank: SurvDiff | None
 
+    def summary(self) -> pd.DataFrame:
+        """One row per group: ``group``, ``n``, ``events``, ``median`` with its limits, and
+        the log-rank ``chi2``, ``df`` and ``p`` (the same on every row)."""
+        lr = self.logrank
+        return pd.DataFrame({"group": list(self.labels), "n": [self.n[g] for g in self.labels],
+                             "events": [self.events[g] for g in self.labels],
+                             "median": [self.medians[g].estimate for g in self.labels],
+                             "lower": [self.medians[g].lower for g in self.labels],
+                             "upper": [self.medians[g].upper for g in self.labels],
+                             "chi2": lr.chi2 if lr else np.nan, "df": lr.df if lr else 0,
+                             "p": lr.p_value if lr else np.nan})
+
     def at_risk(self, times: np.ndarray | list[float]) -> dict[str, np.ndarray]:
         """Number at risk in each group at ``times``."""
         out = {}
