@@ -227,7 +227,10 @@ def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
     for it in range(1, max_iter + 1):
         if p == 0:
             break
-        step = np.linalg.lstsq(I, U, rcond=None)[0]
+        try:
+            step = np.linalg.solve(I, U)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(I, U, rcond=None)[0]
         new = beta + step
         ll_new, U_new, I_new = derivs(new)
         # As R's coxfit: convergence is checked on the full Newton step before any halving
@@ -243,7 +246,10 @@ def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
             converged = True
             break
     beta, U, I = beta[:p], U[:p], I[:p, :p]
-    var = np.linalg.pinv(I) if p else np.zeros((0, 0))
+    try:
+        var = np.linalg.inv(I) if p else np.zeros((0, 0))
+    except np.linalg.LinAlgError:
+        var = np.linalg.pinv(I)
     more = np.abs(var @ U)
     infinite = (more > np.sqrt(1e-9)) & (more > np.sqrt(1e-9) * np.abs(beta))
     pos = {nm: i for i, nm in enumerate(names)}

@@ -99,14 +99,12 @@ def _loglik(A: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
 
-def _glm(A: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, tol: float = 1e-13,
-         max_iter: int = 200, start: np.ndarray | None = None):
-    """statsmodels' IRLS fit of ``logit P(y = 1) = A b (+ offset)`` (R ``glm.fit``); under
-    separation the estimates diverge and the log-likelihood approaches its supremum."""
+def _glm(A: np.ndarray, y: np.ndarray, tol: float = 1e-13, max_iter: int = 200):
+    """statsmodels' IRLS fit of ``logit P(y = 1) = A b`` (R ``glm.fit``); under separation
+    the estimates diverge and the log-likelihood approaches its supremum."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # perfect separation, overflow far out
-        return GLM(y, A, family=Binomial(), offset=offset).fit(
-            tol=tol, maxiter=max_iter, start_params=start)
+        return GLM(y, A, family=Binomial()).fit(tol=tol, maxiter=max_iter)
 
 
 @dataclass(frozen=True)
@@ -145,12 +143,17 @@ class LogisticFit:
 def logistic_regression(X: pd.DataFrame, y: np.ndarray | pd.Series, *, max_iter: int = 100,
                         tol: float = 1e-12) -> LogisticFit:
     """Fit ``logit P(y = 1) = b0 + X b`` by maximum likelihood (statsmodels ``GLM``, IRLS as
-    R's ``glm``; convergence when the deviance changes by less than ``tol``, R: 1e-8).
+    R's ``glm``; convergence when the deviance changes by less than ``tol``, R: 1e-8), Wald
+    standard errors from statsmodels' information matrix at the estimate.
     Categorical columns of ``X`` are dummy-coded against their first level. Under complete
     separation the estimates diverge (:func:`detect_separation` says which)."""
     names, A, yv = _check_inputs(X, y)
     r = _glm(A, yv, tol=tol, max_iter=max_iter)
-    return LogisticFit(names, np.asarray(r.params), np.asarray(r.bse), float(r.llf),
+    # IRLS's own covariance uses the weights of the previous iterate (as R's summary.glm
+    # does), which differ from those at the estimate by the last step, ~1e-6 at tol 1e-12;
+    # the information at the estimate itself gives the Wald SEs to machine precision.
+    se = np.sqrt(np.diag(np.linalg.inv(-r.model.hessian(r.params))))
+    return LogisticFit(names, np.asarray(r.params), se, float(r.llf),
                        int(r.fit_history["iteration"]), bool(r.converged))
 
 
@@ -271,6 +274,18 @@ def unbounded_directions(M: np.ndarray, tol: float = 1e-6) -> tuple[list[bool], 
 # Profile likelihood intervals and likelihood-ratio tests
 # --------------------------------------------------------------------------------------------
 
+def _ml_refit(A: np.ndarray, y: np.ndarray, offset: np.ndarray) -> float:
+    """Maximum log-likelihood of ``logit P(y = 1) = A b + offset`` over ``b``: firthmodels'
+    Newton–Raphson with step halving and the penalty switched off (``penalty_weight=0``).
+    statsmodels' IRLS, which has no step halving, can stop far from the maximum when the
+    offset is large (tests/test_library_gaps.py)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # separated refits do not converge: their sup is used
+        return float(FirthLogisticRegression(
+            backend="numpy", penalty_weight=0.0, fit_intercept=False, max_iter=200,
+            gtol=1e-10, xtol=1e-10).fit(A, y, offset=offset).loglik_)
+
+
 def _profile_side(g: Callable[[float], float], est: float, side: float, step: float,
                   infinite: bool, limit: float, xtol: float) -> float:
     """Root of ``g`` (negative at ``est``, convex-like) on one side of ``est``: expand the
@@ -296,7 +311,7 @@ def profile_confint(X: pd.DataFrame, y: np.ndarray | pd.Series, *, conf_level: f
 
     For each coefficient ``b_j`` the interval is ``{b: 2[l(b_hat) - l_j(b)] <= chi2_1(conf)}``
     where ``l_j(b)`` maximises the log-likelihood over the other coefficients with ``b_j = b``:
-    a statsmodels GLM refit with ``b x_j`` as offset. The profile deviance is convex in ``b``,
+    a refit with ``b x_j`` as offset (:func:`_ml_refit`). The profile deviance is convex in ``b``,
     so each limit is the single root on its side of the estimate, found by bracketing and
     Brent's method to ``xtol``. R instead interpolates a spline through a grid of profile
     points (MASS ``profile.glm``), which agrees to about 1e-4.
@@ -323,12 +338,9 @@ def profile_confint(X: pd.DataFrame, y: np.ndarray | pd.Series, *, conf_level: f
         rest = np.delete(A, j, axis=1)
 
         def prof(b: float, j: int = j, rest: np.ndarray = rest) -> float:
-            # the better of two starts, as a refit from statsmodels' default start can stall
-            # far off when the offset is large (R's glm.fit alike)
             if not rest.shape[1]:
                 return _loglik(A[:, [j]], yv, np.array([b]))
-            return max(_glm(rest, yv, b * A[:, j], start=s).llf
-                       for s in (None, np.delete(np.asarray(best.params), j)))
+            return _ml_refit(rest, yv, b * A[:, j])
 
         def g(b: float) -> float:
             v = 2 * (best.llf - prof(b)) - crit

@@ -154,3 +154,18 @@ def test_glm_offset_refit_from_the_default_start():
     assert cold.converged
     gap("statsmodels GLM offset refit from its default start, log-likelihood", [cold.llf],
         [warm.llf])
+
+
+def test_glm_bse_uses_the_weights_of_the_previous_iterate():
+    """statsmodels GLM's bse come from the last IRLS step's weights (as R's summary.glm), one
+    step behind the estimate; analysis_lib takes the information at the estimate. Reference:
+    the closed-form Woolf SE of a 2×2 table (1, 28 / 7, 14), not R."""
+    from statsmodels.genmod.families import Binomial
+    from statsmodels.genmod.generalized_linear_model import GLM
+    a, b, c, d = 1, 28, 7, 14
+    x = np.r_[np.ones(a + b), np.zeros(c + d)]
+    y = np.r_[np.ones(a), np.zeros(b), np.ones(c), np.zeros(d)]
+    fit = GLM(y, np.column_stack([np.ones_like(x), x]), family=Binomial()).fit(tol=1e-12)
+    z = np.log(a * d / (b * c)) / np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    gap("statsmodels GLM Wald p from bse (IRLS weights one step behind), vs Woolf's p, 2×2",
+        [fit.pvalues[1]], [2 * stats.norm.sf(abs(z))])
