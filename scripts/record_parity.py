@@ -49,9 +49,9 @@ def methods_table(engines: pd.DataFrame, record: pd.DataFrame) -> pd.DataFrame:
         if missing:
             raise ValueError(f"{r.method}: no recorded quantity matches {missing}")
         rows.append({"Method": r.method, "Computed by": r.computed_by,
-                     "Max. rel. difference from R": _fmt(max(rec[q] for q in hits)) if hits
-                     else "not compared with R",
-                     "Quantities compared": len(hits),
+                     "Max. rel. diff. from R": _fmt(max(rec[q] for q in hits)) if hits
+                     else "–",
+                     "Compared": len(hits),
                      "Hand-written because / note": r.why_hand_written_or_note})
     return pd.DataFrame(rows)
 
