@@ -9,12 +9,13 @@ Biometrika 26:404–413), which R's ``binom.test`` reports.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
 
 from .schema import DAYS_PER_MONTH, ENROLMENT_REASONS, GENETIC_RISK, SEX
 from .survival import KaplanMeier, MedianEstimate, reverse_kaplan_meier
@@ -58,13 +59,12 @@ def mrd_strata(mrd: pd.Series, cuts: Sequence[float] = MRD_CUTS) -> pd.Series:
 # --------------------------------------------------------------------------------------------
 
 def clopper_pearson(k: int, n: int, conf_level: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper–Pearson) confidence limits for a binomial proportion ``k/n``."""
+    """Exact (Clopper–Pearson) confidence limits for a binomial proportion ``k/n``
+    (statsmodels ``proportion_confint(method="beta")``, as R's ``binom.test``)."""
     if n <= 0 or not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
-    a = 1 - conf_level
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
-    return lo, hi
+    lo, hi = proportion_confint(k, n, alpha=1 - conf_level, method="beta")
+    return float(lo), float(hi)
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,17 @@ class Proportion:
     @property
     def estimate(self) -> float:
         return self.k / self.n
+
+    @property
+    def se(self) -> float:
+        """Binomial standard error sqrt(p (1 - p) / n) (for reference; the interval is exact)."""
+        return math.sqrt(self.estimate * (1 - self.estimate) / self.n)
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"label": self.label, "k": self.k, "n": self.n,
+                              "estimate": self.estimate, "se": self.se, "lower": self.ci_low,
+                              "upper": self.ci_high, "conf_level": self.conf_level,
+                              "method": self.method}])
 
     def text(self, digits: int = 1) -> str:
         """``49/50 (98.0%; 95% CI 89.4–99.9%)``."""

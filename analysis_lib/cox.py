@@ -1,27 +1,12 @@
-"""Cox proportional hazards regression as R's ``coxph``, its proportional-hazards test as
-R's ``cox.zph``, and the paper's covariate screen.
+"""Cox proportional hazards regression as R's ``coxph`` (on statsmodels' ``PHReg``), its
+proportional-hazards test as R's ``cox.zph``, and the paper's covariate screen.
 
-The partial likelihood is maximised by Newton–Raphson with step halving, from beta = 0, for
-right-censored data or counting-process ``(start, stop]`` data (time-dependent covariates),
-optionally stratified, with Efron's (R's default) or Breslow's handling of tied event times.
-Risk-set sums are computed for all event times at once: sums per distinct stop time,
-accumulated backwards in time, minus the same sums per distinct start time (rows not yet at
-risk), so a fit on 100,000 patients takes a few array passes per iteration.
-
-Definitions (for event time t_j with d_j deaths D_j and risk set R_j = {i: start_i < t_j <=
-stop_i}; r_i = exp(x_i'b); S0, S1, S2 the risk-set sums of r, r x, r x x'; D0, D1, D2 the
-same over D_j)::
-
-    Efron:    log L = sum_j [ sum_{i in D_j} x_i'b - sum_{k=0}^{d_j-1} log(S0 - (k/d_j) D0) ]
-    Breslow:  the same with k/d_j replaced by 0
-
-The score and information follow by differentiation; standard errors are the square roots of
-the diagonal of the inverse information at the maximum (R's ``vcov(coxph)``). Convergence is
-declared when the relative change in the log partial likelihood falls below ``eps`` (R:
-1e-9; default here 1e-12, a tighter version of the same rule so estimates sit on R's to well
-within 1e-6). As in R, a coefficient is flagged as possibly infinite (monotone likelihood,
-e.g. no events in one level of a binary covariate) when one more Newton step would still move
-it by more than sqrt(1e-9), absolutely and relative to its size.
+statsmodels computes the partial likelihood (Efron's, R's default, or Breslow's handling of
+ties; strata; delayed entry for counting-process ``(start, stop]`` data), its score and
+information; :func:`coxph` maximises it with R's Newton–Raphson rule. Standard errors are the
+square roots of the diagonal of the inverse information at the maximum (R's
+``vcov(coxph)``). :func:`cox_zph` (survival 3.x's score test) and the exact check for a
+monotone likelihood (:func:`monotone_likelihood`) have no library equivalent.
 
 References
 ----------
@@ -45,11 +30,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Mapping, Sequence
+from typing import ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.duration.hazard_regression import PHReg
+
+from .regression import dummy_code, unbounded_directions
+from .survival import kaplan_meier
 
 Ties = Literal["efron", "breslow"]
 
@@ -61,174 +50,8 @@ __all__ = [
 
 
 # ============================================================================================
-# The fitting engine
+# The fitting engine: statsmodels PHReg, maximised with R's coxph iteration rule
 # ============================================================================================
-
-@dataclass(frozen=True)
-class _Stratum:
-    """Index arrays of one stratum, computed once per fit.
-
-    Rows are kept sorted by stop time; risk-set sums are accumulated per distinct stop (and
-    start) time and then as reverse cumulative sums over those distinct times only.
-    """
-
-    rows: np.ndarray            # rows of the full data in this stratum, sorted by stop
-    stop_groups: np.ndarray     # first sorted position of each distinct stop time
-    pos_stop: np.ndarray        # per event time: index of the first distinct stop >= t_j
-    start_order: np.ndarray | None  # stratum-local positions sorted by start
-    start_groups: np.ndarray | None
-    pos_start: np.ndarray | None    # per event time: first distinct start >= t_j
-    ev_local: np.ndarray        # stratum-local (stop-sorted) positions of the events
-    ev_offsets: np.ndarray      # first position of each event time's block in ev_local
-    term_time: np.ndarray       # per Efron term: index of its event time
-    term_frac: np.ndarray       # per Efron term: k / d_j (0 for Breslow)
-
-
-def _groups(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values of a sorted array and the position where each first occurs."""
-    if sorted_values.size == 0:
-        return sorted_values, np.zeros(0, dtype=np.int64)
-    first = np.flatnonzero(np.concatenate(([True], sorted_values[1:] != sorted_values[:-1])))
-    return sorted_values[first], first
-
-
-def _strata_setup(start: np.ndarray | None, stop: np.ndarray, event: np.ndarray,
-                  strata: np.ndarray, ties: Ties) -> list[_Stratum]:
-    out = []
-    for s in np.unique(strata):
-        rows = np.flatnonzero(strata == s)
-        rows = rows[np.argsort(stop[rows], kind="stable")]
-        st, ev = stop[rows], event[rows]
-        ustop, stop_groups = _groups(st)
-        etimes = np.unique(st[ev])
-        pos_stop = np.searchsorted(ustop, etimes, side="left")
-        if start is not None:
-            sa = start[rows]
-            start_order = np.argsort(sa, kind="stable")
-            ustart, start_groups = _groups(sa[start_order])
-            # rows with start >= t_j are not yet at risk at t_j
-            pos_start = np.searchsorted(ustart, etimes, side="left")
-        else:
-            start_order = start_groups = pos_start = None
-        ev_local = np.flatnonzero(ev)            # already in time order
-        jidx = np.searchsorted(etimes, st[ev_local])
-        d = np.bincount(jidx, minlength=etimes.size)
-        offsets = np.concatenate(([0], np.cumsum(d)[:-1])).astype(np.int64)
-        term_time = np.repeat(np.arange(etimes.size), d)
-        k = np.arange(ev_local.size) - offsets[term_time]
-        frac = k / d[term_time] if ties == "efron" else np.zeros(ev_local.size)
-        out.append(_Stratum(rows, stop_groups, pos_stop, start_order, start_groups, pos_start,
-                            ev_local, offsets, term_time, frac.astype(float)))
-    return out
-
-
-def _pair_sums(rx: np.ndarray, X: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Per group (``np.add.reduceat`` blocks) sums of r x x', built one column pair at a time
-    so that no n x p x p array is formed."""
-    p = X.shape[1]
-    out = np.empty((groups.size, p, p))
-    for a in range(p):
-        for b in range(a, p):
-            v = np.add.reduceat(rx[:, a] * X[:, b], groups) if groups.size else np.zeros(0)
-            out[:, a, b] = v
-            out[:, b, a] = v
-    return out
-
-
-def _reverse_cumsum(a: np.ndarray) -> np.ndarray:
-    """Reverse cumulative sums with a trailing zero (index len(a) means "nothing left")."""
-    rev = np.cumsum(a[::-1], axis=0)[::-1]
-    return np.concatenate([rev, np.zeros((1,) + a.shape[1:])], axis=0)
-
-
-@dataclass(frozen=True)
-class _Terms:
-    """Building blocks of the partial-likelihood derivatives at one beta.
-
-    Per Efron term k (one per event): ``denom``, ``mean`` (M1/denom), ``x_events``; per event
-    time j (all strata concatenated): ``S2``, ``D2`` and the weights ``a_j = sum_k 1/denom``,
-    ``b_j = sum_k frac/denom``, so that the information is
-    ``sum_j (a_j S2_j - b_j D2_j) - sum_k mean_k mean_k'``.
-    """
-
-    denom: np.ndarray
-    mean: np.ndarray
-    x_events: np.ndarray
-    term_time: np.ndarray   # global event-time index of each term
-    S2: np.ndarray
-    D2: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    loglik: float
-
-    def information(self, w_time: np.ndarray | None = None) -> np.ndarray:
-        """``sum_k w_j(k) (M2_k/denom_k - mean_k mean_k')`` (w = 1: the information)."""
-        if w_time is None:
-            w_time = np.ones(self.a.size)
-        wt = w_time[self.term_time]
-        return (np.einsum("j,jpq->pq", self.a * w_time, self.S2)
-                - np.einsum("j,jpq->pq", self.b * w_time, self.D2)
-                - (self.mean * wt[:, None]).T @ self.mean)
-
-
-def _terms(beta: np.ndarray, X: np.ndarray, strata: list[_Stratum], want_info: bool = True
-           ) -> _Terms:
-    eta_all = X @ beta
-    p = X.shape[1]
-    parts: dict[str, list] = {k: [] for k in ("denom", "mean", "xev", "tt", "S2", "D2", "a", "b")}
-    ll = 0.0
-    j0 = 0
-    for s in strata:
-        Xs = X[s.rows]
-        eta = eta_all[s.rows]
-        c = float(eta.max()) if eta.size else 0.0
-        r = np.exp(eta - c)
-        rx = r[:, None] * Xs
-        g = s.stop_groups
-        S0 = _reverse_cumsum(np.add.reduceat(r, g))[s.pos_stop]
-        S1 = _reverse_cumsum(np.add.reduceat(rx, g, axis=0))[s.pos_stop]
-        if want_info:
-            S2 = _reverse_cumsum(_pair_sums(rx, Xs, g))[s.pos_stop]
-        if s.start_order is not None:
-            o, h = s.start_order, s.start_groups
-            S0 = S0 - _reverse_cumsum(np.add.reduceat(r[o], h))[s.pos_start]
-            S1 = S1 - _reverse_cumsum(np.add.reduceat(rx[o], h, axis=0))[s.pos_start]
-            if want_info:
-                S2 = S2 - _reverse_cumsum(_pair_sums(rx[o], Xs[o], h))[s.pos_start]
-        ev = s.ev_local
-        if ev.size == 0:
-            continue
-        off = s.ev_offsets
-        D0 = np.add.reduceat(r[ev], off)
-        D1 = np.add.reduceat(rx[ev], off, axis=0)
-        j, f = s.term_time, s.term_frac
-        denom = S0[j] - f * D0[j]
-        mean = (S1[j] - f[:, None] * D1[j]) / denom[:, None]
-        ll += float(eta[ev].sum() - np.log(denom).sum() - ev.size * c)
-        parts["denom"].append(denom)
-        parts["mean"].append(mean)
-        parts["xev"].append(Xs[ev])
-        parts["tt"].append(j + j0)
-        J = S0.size
-        parts["a"].append(np.bincount(j, weights=1 / denom, minlength=J))
-        parts["b"].append(np.bincount(j, weights=f / denom, minlength=J))
-        if want_info:
-            parts["S2"].append(S2)
-            parts["D2"].append(_pair_sums(rx[ev], Xs[ev], off))
-        j0 += J
-    cat = lambda k, shape: (np.concatenate(parts[k]) if parts[k]  # noqa: E731
-                            else np.zeros(shape))
-    return _Terms(cat("denom", (0,)), cat("mean", (0, p)), cat("xev", (0, p)),
-                  cat("tt", (0,)).astype(np.int64), cat("S2", (0, p, p)), cat("D2", (0, p, p)),
-                  cat("a", (0,)), cat("b", (0,)), ll)
-
-
-def _derivs(beta: np.ndarray, X: np.ndarray, strata: list[_Stratum]
-            ) -> tuple[float, np.ndarray, np.ndarray]:
-    t = _terms(beta, X, strata)
-    U = t.x_events.sum(axis=0) - t.mean.sum(axis=0)
-    return t.loglik, U, t.information()
-
 
 @dataclass(frozen=True)
 class CoxFit:
@@ -236,7 +59,7 @@ class CoxFit:
 
     Attributes
     ----------
-    names: coefficient names (design columns).
+    names: coefficient names (design columns; a dummy-coded factor ``f`` gives ``f[level]``).
     coef: log hazard ratios. var: their covariance (inverse information at the maximum).
     loglik_null, loglik: log partial likelihood at beta = 0 and at the estimate.
     score_test: R's "Score (logrank) test" statistic (at beta = 0).
@@ -245,6 +68,7 @@ class CoxFit:
     n, n_events: rows used and events. ties: ``"efron"`` or ``"breslow"``.
     terms: term label -> coefficient positions (a factor with k levels is one term with
         k - 1 columns); used for joint Wald tests and by :func:`cox_zph`.
+    references: term label -> its reference level, for dummy-coded factors.
     """
 
     names: tuple[str, ...]
@@ -260,13 +84,20 @@ class CoxFit:
     n_events: int
     ties: str
     terms: dict[str, tuple[int, ...]]
-    # data kept for cox_zph (not shown in repr)
+    references: dict[str, str] = field(default_factory=dict)
+    method: ClassVar[str] = "Cox partial likelihood (statsmodels PHReg), Newton–Raphson as R coxph"
+    # data kept for cox_zph and monotone_likelihood (not shown in repr)
     _X: np.ndarray = field(repr=False, default=None)
     _time: np.ndarray = field(repr=False, default=None)
     _event: np.ndarray = field(repr=False, default=None)
     _strata: np.ndarray = field(repr=False, default=None)
-    _counting: bool = field(repr=False, default=False)
     _start: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def options(self) -> dict[str, object]:
+        return {"ties": self.ties, "counting_process": self._start is not None,
+                "stratified": bool(self._strata is not None and np.unique(self._strata).size > 1),
+                "references": self.references}
 
     @property
     def se(self) -> np.ndarray:
@@ -280,6 +111,11 @@ class CoxFit:
     def p_value(self) -> np.ndarray:
         """Two-sided Wald p-values (R's ``Pr(>|z|)``)."""
         return 2 * stats.norm.sf(np.abs(self.z))
+
+    def conf_int(self, conf_level: float = 0.95) -> np.ndarray:
+        """Wald limits of the coefficients (log hazard ratios), ``b ± z·se``, as columns."""
+        q = stats.norm.ppf(1 - (1 - conf_level) / 2)
+        return np.column_stack([self.coef - q * self.se, self.coef + q * self.se])
 
     @property
     def n_parameters(self) -> int:
@@ -310,25 +146,16 @@ class CoxFit:
         return {t: self.wald_test(pos)[2] for t, pos in self.terms.items()}
 
     def hazard_ratios(self, conf_level: float = 0.95) -> pd.DataFrame:
-        """Hazard ratios with Wald confidence limits exp(b ± z·se) and Wald p-values."""
-        q = stats.norm.ppf(1 - (1 - conf_level) / 2)
-        se = self.se
+        """Tidy summary: ``term``, ``coef``, ``se``, hazard ratio ``hr`` with Wald limits
+        exp(b ± z·se), ``z``, Wald ``p`` and ``infinite``."""
+        lo, hi = self.conf_int(conf_level).T
         with np.errstate(over="ignore"):
-            return pd.DataFrame({"term": list(self.names), "coef": self.coef, "se": se,
-                                 "hr": np.exp(self.coef), "lower": np.exp(self.coef - q * se),
-                                 "upper": np.exp(self.coef + q * se), "z": self.z,
-                                 "p": self.p_value, "infinite": self.infinite})
+            return pd.DataFrame({"term": list(self.names), "coef": self.coef, "se": self.se,
+                                 "hr": np.exp(self.coef), "lower": np.exp(lo),
+                                 "upper": np.exp(hi), "z": self.z, "p": self.p_value,
+                                 "infinite": self.infinite})
 
-
-def _as_matrix(X: pd.DataFrame | np.ndarray | None, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
-    if X is None:
-        return np.zeros((n, 0)), ()
-    if isinstance(X, pd.DataFrame):
-        return X.to_numpy(dtype=float), tuple(str(c) for c in X.columns)
-    A = np.asarray(X, dtype=float)
-    if A.ndim == 1:
-        A = A[:, None]
-    return A, tuple(f"x{i + 1}" for i in range(A.shape[1]))
+    summary = hazard_ratios
 
 
 def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
@@ -336,35 +163,44 @@ def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
           strata: np.ndarray | pd.Series | None = None, ties: Ties = "efron",
           terms: Mapping[str, Sequence[str]] | None = None, max_iter: int = 50,
           eps: float = 1e-12) -> CoxFit:
-    """Fit a Cox model by Newton–Raphson (R ``coxph(Surv(time, event) ~ X)``, or
-    ``Surv(start, time, event)`` when ``start`` is given).
+    """Fit a Cox model (R ``coxph(Surv(time, event) ~ X)``, or ``Surv(start, time, event)``
+    when ``start`` is given).
 
     Parameters
     ----------
-    X: covariates, one column per coefficient (numeric or boolean). Rows with a missing
-        value anywhere (X, time, event, start, strata) are dropped, as R's ``na.omit``.
+    X: covariates: an array (one column per coefficient) or a DataFrame whose categorical
+        (text or ``category``) columns are dummy-coded against their first level
+        (:func:`analysis_lib.regression.dummy_code`; the reference is in ``references``).
+        Rows with a missing value anywhere (X, time, event, start, strata) are dropped, as
+        R's ``na.omit``.
     time: follow-up time (the interval's end, ``stop``, for counting-process data).
     event: 1/True for an event at ``time``.
     start: interval start for counting-process ``(start, stop]`` data; each row is at risk
         for event times ``start < t <= stop``.
     strata: stratum labels (separate baseline hazards, as ``+ strata(s)`` in R).
     ties: ``"efron"`` (R's default) or ``"breslow"``.
-    terms: term label -> column names, to group a factor's indicator columns (default: one
-        term per column).
+    terms: term label -> column names, to group columns into one term (default: one term per
+        column, a dummy-coded factor's columns together).
     max_iter, eps: iteration limit and relative log-likelihood convergence tolerance.
+
+    The partial likelihood, its score and information are statsmodels' ``PHReg``
+    (``entry`` is the start moved up by one ulp: PHReg counts a row starting at t in the
+    risk set at t, R does not). They are maximised from beta = 0 by Newton–Raphson with
+    step halving and R's convergence rule (relative change of the log-likelihood below
+    ``eps``; R uses 1e-9, the tighter default keeps estimates on R's maximum to well within
+    1e-6). As in R, a coefficient is flagged as possibly infinite when one more Newton step
+    would still move it by more than sqrt(1e-9), absolutely and relative to its size.
     """
     t = np.asarray(time, dtype=float)
-    n_all = t.size
-    A, names = _as_matrix(X, n_all)
+    D, term_cols, refs = dummy_code(X, t.size)
+    A, names = D.to_numpy(dtype=float), tuple(D.columns)
     e = np.asarray(pd.Series(event).astype(float), dtype=float)
     s0 = None if start is None else np.asarray(start, dtype=float)
-    st = (np.zeros(n_all, dtype=np.int64) if strata is None
+    st = (np.zeros(t.size, dtype=np.int64) if strata is None
           else pd.factorize(pd.Series(strata), sort=True)[0])
-    ok = ~np.isnan(t) & ~np.isnan(e) & ~np.isnan(A).any(axis=1)
+    ok = ~np.isnan(t) & ~np.isnan(e) & ~np.isnan(A).any(axis=1) & (st >= 0)
     if s0 is not None:
         ok &= ~np.isnan(s0)
-    if strata is not None:
-        ok &= st >= 0
     t, e, A, st = t[ok], e[ok].astype(bool), A[ok], st[ok]
     if s0 is not None:
         s0 = s0[ok]
@@ -374,16 +210,20 @@ def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
         raise ValueError("no complete observations")
     if ties not in ("efron", "breslow"):
         raise ValueError("ties must be 'efron' or 'breslow'")
-    # centre the covariates (R does), which keeps exp(x'b) well scaled
-    Xc = A - A.mean(axis=0) if A.shape[1] else A
-    setup = _strata_setup(s0, t, e, st, ties)
     p = A.shape[1]
-    beta = np.zeros(p)
-    ll, U, I = _derivs(beta, Xc, setup)
+    # centred covariates (R does), which keeps exp(x'b) well scaled; none: one zero column
+    Xc = A - A.mean(axis=0) if p else np.zeros((t.size, 1))
+    model = PHReg(t, Xc, e.astype(float), strata=st, ties=ties,
+                  entry=None if s0 is None else np.nextafter(s0, np.inf))
+
+    def derivs(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        return float(model.loglike(b)), model.score(b), -model.hessian(b)
+
+    beta = np.zeros(max(p, 1))
+    ll, U, I = derivs(beta)
     ll0 = ll
     score = float(U @ np.linalg.lstsq(I, U, rcond=None)[0]) if p else 0.0
-    converged = p == 0
-    it = 0
+    converged, it = p == 0, 0
     for it in range(1, max_iter + 1):
         if p == 0:
             break
@@ -392,102 +232,89 @@ def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
         except np.linalg.LinAlgError:
             step = np.linalg.lstsq(I, U, rcond=None)[0]
         new = beta + step
-        ll_new, U_new, I_new = _derivs(new, Xc, setup)
+        ll_new, U_new, I_new = derivs(new)
         # As R's coxfit: convergence is checked on the full Newton step before any halving
-        # (near the maximum, rounding can make the new log-likelihood a hair smaller).
         done = np.isfinite(ll_new) and (abs(1 - ll / ll_new) <= eps if ll_new != 0
                                         else abs(ll_new - ll) <= eps)
         halvings = 0
         while not done and (not np.isfinite(ll_new) or ll_new < ll) and halvings < 30:
             new = (beta + new) / 2
-            ll_new, U_new, I_new = _derivs(new, Xc, setup)
+            ll_new, U_new, I_new = derivs(new)
             halvings += 1
         beta, ll, U, I = new, ll_new, U_new, I_new
         if done or np.max(np.abs(step)) < 1e-14:
             converged = True
             break
+    beta, U, I = beta[:p], U[:p], I[:p, :p]
     try:
         var = np.linalg.inv(I) if p else np.zeros((0, 0))
     except np.linalg.LinAlgError:
         var = np.linalg.pinv(I)
-    toler = np.sqrt(1e-9)
-    more = np.abs(var @ U) if p else np.zeros(0)
-    infinite = (more > toler) & (more > toler * np.abs(beta))
-    term_map: dict[str, tuple[int, ...]]
-    if terms is None:
-        term_map = {nm: (i,) for i, nm in enumerate(names)}
-    else:
-        pos = {nm: i for i, nm in enumerate(names)}
-        term_map = {lab: tuple(pos[c] for c in cols) for lab, cols in terms.items()}
+    more = np.abs(var @ U)
+    infinite = (more > np.sqrt(1e-9)) & (more > np.sqrt(1e-9) * np.abs(beta))
+    pos = {nm: i for i, nm in enumerate(names)}
+    groups = term_cols if terms is None else terms
+    term_map = {lab: tuple(pos[c] for c in cols) for lab, cols in groups.items()}
     return CoxFit(names, beta, var, ll0, ll, score, it, converged, infinite, int(t.size),
-                  int(e.sum()), ties, term_map, _X=A, _time=t, _event=e, _strata=st,
-                  _counting=s0 is not None, _start=s0)
+                  int(e.sum()), ties, term_map, refs, _X=A, _time=t, _event=e, _strata=st,
+                  _start=s0)
 
 
 # ============================================================================================
 # Proportional hazards: R's cox.zph (survival >= 3.0)
 # ============================================================================================
 
-def _km_left(time: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """Left-continuous pooled Kaplan–Meier S(t-) at each observation's time."""
-    times, inv = np.unique(time, return_inverse=True)
-    d = np.bincount(inv, weights=event.astype(float), minlength=times.size)
-    n_at = np.bincount(inv, minlength=times.size).astype(float)
-    r = time.size - np.concatenate(([0.0], np.cumsum(n_at)[:-1]))
-    s = np.cumprod(1 - d / r)
-    s_left = np.concatenate(([1.0], s[:-1]))
-    return s_left[inv]
-
-
 def cox_zph(fit: CoxFit, transform: str = "km", terms: bool = True,
             global_test: bool = True) -> pd.DataFrame:
-    """Test of proportional hazards as R's ``cox.zph`` (survival 3.x).
+    """Test of proportional hazards as R's ``cox.zph`` (survival 3.x), for right-censored,
+    stratified and counting-process fits.
 
     For each term, the score test (at the fitted coefficients) of adding the interactions
     ``x * g(t)`` to the model, where ``g`` is the transformed event time, centred on its mean
     over the events; ``GLOBAL`` tests all interactions together. This is the test R has
     reported since survival 3.0; the older Grambsch–Therneau regression of scaled Schoenfeld
-    residuals on ``g(t)`` (survival 2.x, and lifelines' default) gives different numbers.
+    residuals on ``g(t)`` (survival 2.x, and lifelines' ``proportional_hazard_test``) gives
+    different numbers, and no Python library has this one.
 
     ``transform``: ``"km"`` (R's default: 1 minus the left-continuous Kaplan–Meier estimate of
-    the pooled data at each time), ``"identity"``, ``"rank"`` or ``"log"``. Right-censored fits
-    only (R's counting-process variant is not implemented).
+    the pooled data, counting-process rows included, at each stop time), ``"identity"``,
+    ``"rank"`` or ``"log"``.
 
     Returns a frame with columns ``term``, ``chisq``, ``df``, ``p`` (last row ``GLOBAL``).
     """
-    if fit._counting:
-        raise NotImplementedError("cox_zph supports right-censored fits only")
-    t, e, A, st = fit._time, fit._event, fit._X, fit._strata
+    t, e, A, st, a = fit._time, fit._event, fit._X, fit._strata, fit._start
     if transform == "km":
-        g = 1.0 - _km_left(t, e)
-    elif transform == "identity":
-        g = t.copy()
-    elif transform == "rank":
-        g = stats.rankdata(t)
-    elif transform == "log":
-        g = np.log(t)
+        km = kaplan_meier(t, e, start=a)
+        g = 1.0 - np.r_[1.0, km.surv][np.searchsorted(km.time, t, side="left")]
+    elif transform in ("identity", "rank", "log"):
+        g = {"identity": t, "rank": stats.rankdata(t), "log": np.log(t)}[transform]
     else:
         raise ValueError("transform must be 'km', 'identity', 'rank' or 'log'")
     g = g - g[e].mean()
-    Xc = A - A.mean(axis=0)
-    setup = _strata_setup(None, t, e, st, fit.ties)
-    tr = _terms(fit.coef, Xc, setup)
-    # g per event time (every event at the same time and stratum shares it)
-    g_time = np.concatenate([g[s.rows][s.ev_local][s.ev_offsets] for s in setup])
-    g_terms = g_time[tr.term_time]
-    p = A.shape[1]
-    Ug = (g_terms[:, None] * (tr.x_events - tr.mean)).sum(axis=0)
-    I11 = tr.information()
-    I12 = tr.information(g_time)
-    I22 = tr.information(g_time ** 2)
+    X = A - A.mean(axis=0)
+    p = X.shape[1]
+    r = np.exp(X @ fit.coef)
+    Ug, I11, I12, I22 = np.zeros(p), np.zeros((p, p)), np.zeros((p, p)), np.zeros((p, p))
+    # one pass per distinct (stratum, event time): Efron-weighted moments of the risk set
+    for s, tau in sorted({(int(s_), float(t_)) for s_, t_ in zip(st[e], t[e])}):
+        risk = (st == s) & (t >= tau) & (True if a is None else a < tau)
+        dead = risk & e & (t == tau)
+        d = int(dead.sum())
+        xd = X[dead].sum(axis=0)
+        for k in range(d):
+            w = r * (risk - (k / d if fit.ties == "efron" else 0.0) * dead)
+            m = w @ X / w.sum()
+            V = (X * w[:, None]).T @ X / w.sum() - np.outer(m, m)
+            gk = g[dead][0]
+            Ug += gk * (xd / d - m)
+            I11, I12, I22 = I11 + V, I12 + gk * V, I22 + gk * gk * V
     imat = np.block([[I11, I12], [I12.T, I22]])
     u = np.concatenate([np.zeros(p), Ug])
     groups = fit.terms if terms else {nm: (i,) for i, nm in enumerate(fit.names)}
     rows = []
     for label, cols in groups.items():
         kk = np.concatenate([np.arange(p), np.asarray(cols) + p])
-        uu = u[kk]
-        chi = float(uu @ np.linalg.solve(imat[np.ix_(kk, kk)], uu))
+        chi = float(u[kk] @ np.linalg.solve(imat[np.ix_(kk, kk)], u[kk]))
         rows.append((label, chi, len(cols), float(stats.chi2.sf(chi, len(cols)))))
     if global_test:
         chi = float(u @ np.linalg.solve(imat, u))
@@ -630,8 +457,6 @@ def monotone_likelihood(fit: CoxFit, *, tol: float = 1e-6) -> dict[str, str]:
     dict
         Coefficient name -> ``"+inf"``, ``"-inf"`` or ``"±inf"``, for the infinite ones only.
     """
-    from scipy import optimize
-
     X, t, e, st = fit._X, fit._time, fit._event, fit._strata
     if X is None or X.shape[1] == 0 or not e.any():
         return {}
@@ -647,25 +472,11 @@ def monotone_likelihood(fit: CoxFit, *, tol: float = 1e-6) -> dict[str, str]:
         diffs.append(Xs[i] - Xs[at_risk])
     D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
     D = D[np.any(D != 0, axis=1)]
-    p = X.shape[1]
     if D.size == 0:  # every event ties with its whole risk set: nothing identifies beta
         return {nm: "±inf" for nm in fit.names}
-    out: dict[str, str] = {}
-    for j in range(p):
-        ends = []
-        for sgn in (1.0, -1.0):
-            c = np.zeros(p)
-            c[j] = -sgn
-            r = optimize.linprog(c, A_ub=-D, b_ub=np.zeros(len(D)), bounds=[(-1.0, 1.0)] * p,
-                                 method="highs")
-            if r.status != 0:
-                raise RuntimeError(f"monotone-likelihood LP failed: {r.message}")
-            ends.append(-r.fun > tol)
-        kind = {(True, False): "+inf", (False, True): "-inf", (True, True): "±inf"}.get(
-            tuple(ends), "")
-        if kind:
-            out[fit.names[j]] = kind
-    return out
+    up, down = unbounded_directions(D, tol)
+    kinds = {(True, False): "+inf", (False, True): "-inf", (True, True): "±inf"}
+    return {nm: kinds[(u, d)] for nm, u, d in zip(fit.names, up, down) if u or d}
 
 
 def not_estimable(fit: CoxFit) -> dict[str, str]:
@@ -818,8 +629,9 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
     relapse for LFS) does not count as exposure in the last three.
 
     Returns one row per analysis: ``analysis``, ``landmark``, ``n``, ``n_hsct`` (exposed
-    patients, or transplanted at some point for the time-dependent model), ``events``, ``hr``,
-    ``lower``, ``upper``, ``p`` (Wald), ``logrank_p`` (fixed and landmark only).
+    patients, or transplanted at some point for the time-dependent model), ``events``,
+    ``coef`` (log hazard ratio) and its ``se``, ``hr``, ``lower``, ``upper`` (Wald), ``p``
+    (Wald), ``logrank_p`` (fixed and landmark only), ``infinite``.
     """
     from .survival import landmark, split_at, survdiff
 
@@ -832,7 +644,8 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
     def add(label: str, lm: float, fit: CoxFit, n_hsct: int, lr: float) -> None:
         b, se = float(fit.coef[0]), float(fit.se[0])
         rows.append({"analysis": label, "landmark": lm, "n": fit.n, "n_hsct": n_hsct,
-                     "events": fit.n_events, "hr": np.exp(b), "lower": np.exp(b - q * se),
+                     "events": fit.n_events, "coef": b, "se": se, "hr": np.exp(b),
+                     "lower": np.exp(b - q * se),
                      "upper": np.exp(b + q * se), "p": float(fit.p_value[0]),
                      "logrank_p": lr, "infinite": bool(fit.infinite[0])})
 
@@ -848,7 +661,8 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
         if d["exposed"].nunique() < 2 or d["event"].sum() == 0:
             rows.append({"analysis": "landmark", "landmark": lm, "n": len(d),
                          "n_hsct": int(d["exposed"].sum()), "events": int(d["event"].sum()),
-                         "hr": np.nan, "lower": np.nan, "upper": np.nan, "p": np.nan,
+                         "coef": np.nan, "se": np.nan, "hr": np.nan, "lower": np.nan,
+                         "upper": np.nan, "p": np.nan,
                          "logrank_p": np.nan, "infinite": False})
             continue
         fit = coxph(d[["exposed"]], d["time"], d["event"])

@@ -36,8 +36,8 @@ each result says which method produced it:
   continuity correction, which is SPSS's "Asymp. Sig. (2-tailed)"; with
   ``method="asymptotic", correct=False`` the paper's MRD-CR p = 0.017 for n = 48 vs 2 is
   reproduced from U = 0 (see :mod:`analysis_lib.feasibility`, finding ``cmax_mwu_mrd_cr``).
-  ``scipy.stats.mannwhitneyu`` is not used: its ``method="auto"`` switches to the normal
-  approximation as soon as a group has more than 8 values.
+  ``scipy.stats.mannwhitneyu`` computes it, with R's rule for the method (scipy's own
+  ``method="auto"`` switches to the normal approximation above 8 values).
 * :func:`spearman` is R's ``cor.test(x, y, method = "spearman")`` (two-sided). The estimate is
   the Pearson correlation of the mid-ranks. The p-value follows R's default
   (``exact = NULL``): without ties and with n <= 1290, algorithm AS 89 (exact enumeration of
@@ -94,7 +94,6 @@ import math
 import re
 import warnings
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Callable, Literal, Sequence
 
 import numpy as np
@@ -465,6 +464,11 @@ class MannWhitney:
     levels: tuple = ()
     note: str = ""
 
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"statistic": self.statistic, "p": self.p_value,
+                              "method": self.describe(), "n1": self.n1, "n2": self.n2,
+                              "levels": self.levels, "note": self.note}])
+
     def describe(self) -> str:
         """The method in words, e.g. ``exact`` or ``normal approximation with continuity
         and tie correction``."""
@@ -479,40 +483,11 @@ class MannWhitney:
         return self.method
 
 
-@functools.lru_cache(maxsize=256)
-def _wilcox_counts(m: int, n: int) -> tuple[int, ...]:
-    """Number of ways each value u = 0..m·n of the Mann–Whitney U arises for samples of sizes
-    m and n (coefficients of the Gaussian binomial [m+n choose n]_q), exact integers."""
-    poly = [1]
-    for i in range(1, n + 1):
-        a = m + i
-        grown = poly + [0] * a  # multiply by (1 - q^a)
-        for k in range(len(poly)):
-            grown[k + a] -= poly[k]
-        for k in range(i, len(grown)):  # divide by (1 - q^i): r[k] = p[k] + r[k - i]
-            grown[k] += grown[k - i]
-        poly = grown[: m * i + 1]
-    return tuple(poly)
-
-
-def pwilcox(q: float, m: int, n: int, lower_tail: bool = True) -> float:
-    """Distribution function of the Mann–Whitney/Wilcoxon W for sizes m, n (R's ``pwilcox``):
-    P(W <= q) (``lower_tail``) or P(W > q), computed exactly from integer counts."""
-    counts = _wilcox_counts(int(m), int(n))
-    total = math.comb(int(m) + int(n), int(n))
-    q = math.floor(q + 1e-7)
-    if q < 0:
-        below = 0
-    else:
-        below = sum(counts[: min(q, len(counts) - 1) + 1])
-    k = below if lower_tail else total - below
-    return float(Fraction(k, total))
-
-
 def rank_sum_test(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
                   method: MWMethod = "auto", correct: bool = True) -> MannWhitney:
     """Two-sided Wilcoxon rank-sum (Mann–Whitney) test of ``x`` against ``y``, as R's
-    ``wilcox.test(x, y, exact = ..., correct = correct)``.
+    ``wilcox.test(x, y, exact = ..., correct = correct)``: ``scipy.stats.mannwhitneyu`` with
+    R's choice of method.
 
     Parameters
     ----------
@@ -520,20 +495,14 @@ def rank_sum_test(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
     method : ``"auto"`` (R's default ``exact = NULL``: exact when both samples have fewer
         than 50 values), ``"exact"`` (R's ``exact = TRUE``) or ``"asymptotic"``
         (``exact = FALSE``). As in R, the exact method is not available with ties: the normal
-        approximation is used instead and ``note`` says so (R warns).
+        approximation (tie-corrected variance) is used instead and ``note`` says so (R warns).
+        scipy's own ``method="auto"`` would switch to the approximation above 8 values.
     correct : continuity correction of the normal approximation (R's default True).
 
     Returns
     -------
     MannWhitney
-        W, the two-sided p-value and the method actually used.
-
-    Notes
-    -----
-    Exact: ``p = min(1, 2 P(W <= w))`` when w <= n1·n2/2, else ``min(1, 2 P(W >= w))``.
-    Normal approximation: ``z = (w − n1 n2 / 2 − 0.5 sign(·)) / σ`` with
-    ``σ² = n1 n2 / 12 · (n1 + n2 + 1 − Σ(t³ − t) / ((n1 + n2)(n1 + n2 − 1)))`` over tie groups
-    of size t; ``p = 2 P(Z > |z|)``.
+        W (the U of ``x``), the two-sided p-value and the method actually used.
     """
     if method not in ("auto", "exact", "asymptotic"):
         raise ValueError(f"method must be 'auto', 'exact' or 'asymptotic', got {method!r}")
@@ -545,34 +514,22 @@ def rank_sum_test(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
         return MannWhitney(math.nan, math.nan, "not computable", n1, n2, False, correct,
                            note="a group has no value")
     pooled = np.concatenate([xv, yv])
-    ranks = stats.rankdata(pooled)
-    w = float(ranks[:n1].sum() - n1 * (n1 + 1) / 2)
-    _, tie_sizes = np.unique(pooled, return_counts=True)
-    ties = bool((tie_sizes > 1).any())
+    ties = bool(np.unique(pooled).size < pooled.size)
     exact = (n1 < 50 and n2 < 50) if method == "auto" else method == "exact"
     note = ""
-    if exact and not ties:
-        if w > n1 * n2 / 2:
-            p = pwilcox(w - 1, n1, n2, lower_tail=False)
-        else:
-            p = pwilcox(w, n1, n2)
-        return MannWhitney(w, min(2 * p, 1.0), "exact", n1, n2, ties, correct)
     if exact and ties:
+        exact = False
         note = "ties: the exact test is not available, normal approximation used"
         if method == "exact":
             warnings.warn("cannot compute exact p-value with ties", stacklevel=2)
-    n = n1 + n2
-    z = w - n1 * n2 / 2
-    t3 = tie_sizes.astype(float)
-    tie_term = float(np.sum(t3 ** 3 - t3)) / (n * (n - 1)) if n > 1 else 0.0
-    sigma = math.sqrt((n1 * n2 / 12) * ((n + 1) - tie_term))
-    corr = math.copysign(0.5, z) if (correct and z != 0) else 0.0
-    if sigma == 0:
-        return MannWhitney(w, math.nan, "not computable", n1, n2, ties, correct,
-                           note="every value is tied")
-    zz = (z - corr) / sigma
-    p = 2 * min(float(stats.norm.cdf(zz)), float(stats.norm.sf(zz)))
-    return MannWhitney(w, p, "asymptotic", n1, n2, ties, correct, note=note)
+    if np.all(pooled == pooled[0]):
+        return MannWhitney(float(n1 * n2 / 2), math.nan, "not computable", n1, n2, ties,
+                           correct, note="every value is tied")
+    used = "exact" if exact else "asymptotic"
+    r = stats.mannwhitneyu(xv, yv, alternative="two-sided", method=used,
+                           use_continuity=correct)
+    return MannWhitney(float(r.statistic), float(r.pvalue), used, n1, n2, ties, correct,
+                       note=note)
 
 
 def mann_whitney(x: Sequence[float] | np.ndarray | pd.Series,
@@ -636,6 +593,11 @@ class Spearman:
     ties: bool
     statistic: float
     note: str = ""
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"estimate": self.r, "p": self.p_value, "n": self.n,
+                              "method": self.describe(), "statistic": self.statistic,
+                              "note": self.note}])
 
     def describe(self) -> str:
         return {"exact": "exact permutation distribution (AS 89)",

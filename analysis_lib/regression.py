@@ -1,125 +1,87 @@
-"""Logistic regression by maximum likelihood (Newton–Raphson / IRLS), as R's
-``glm(family = binomial)``.
+"""Logistic regression as R's ``glm(family = binomial)`` (statsmodels ``GLM``), Firth's
+penalised likelihood as R's ``logistf``/``brglm2`` (firthmodels), and what small samples
+need besides: profile-likelihood intervals and likelihood-ratio tests, detection of
+separation by linear programming, and all of them with the events per variable in one call
+(:func:`analyse_logistic`).
 
-Coefficients and Wald standard errors from the observed information; tested against R.
-(McCullagh P, Nelder JA (1989). Generalized Linear Models, 2nd ed., ch. 4.)
-
-For small samples: profile-likelihood intervals and likelihood-ratio tests
-(:func:`profile_confint`), detection of separation by linear programming
-(:func:`detect_separation`), Firth's penalised likelihood with profile penalised-likelihood
-intervals (:func:`firth_logistic_regression`, :func:`firth_profile_confint`), and all of them
-with the events per variable in one call (:func:`analyse_logistic`).
+References
+----------
+McCullagh P, Nelder JA (1989). Generalized Linear Models, 2nd ed., ch. 4.
+Venzon DJ, Moolgavkar SH (1988). A method for computing profile-likelihood-based confidence
+  intervals. J R Stat Soc C 37:87–94. (R: ``confint(glm)``, via MASS ``profile.glm``.)
+Albert A, Anderson JA (1984). On the existence of maximum likelihood estimates in logistic
+  regression models. Biometrika 71:1–10.
+Konis K (2007). Linear programming algorithms for detecting separated data in binary
+  logistic regression models. DPhil thesis, University of Oxford.
+Firth D (1993). Bias reduction of maximum likelihood estimates. Biometrika 80:27–38.
+Heinze G, Schemper M (2002). A solution to the problem of separation in logistic
+  regression. Stat Med 21:2409–2419. (R: ``logistf``; ``brglm2`` ``type = "AS_mean"``.)
+Peduzzi P et al. (1996). A simulation study of the number of events per variable in
+  logistic regression analysis. J Clin Epidemiol 49:1373–1379.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
+from firthmodels import FirthLogisticRegression
 from scipy import optimize, special, stats
+from statsmodels.genmod.families import Binomial
+from statsmodels.genmod.generalized_linear_model import GLM
 
 
-@dataclass(frozen=True)
-class LogisticFit:
-    """Maximum-likelihood logistic regression: coefficients (log odds ratios), Wald SEs,
-    Wald z and p, and convergence details. ``names`` includes ``(Intercept)`` first."""
+def dummy_code(X: pd.DataFrame | pd.Series | np.ndarray | None, n: int | None = None
+               ) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]], dict[str, str]]:
+    """Numeric design columns from plain arrays or a DataFrame with named columns.
 
-    names: tuple[str, ...]
-    coef: np.ndarray
-    se: np.ndarray
-    loglik: float
-    iterations: int
-    converged: bool
-
-    @property
-    def z(self) -> np.ndarray:
-        return self.coef / self.se
-
-    @property
-    def p_value(self) -> np.ndarray:
-        return 2 * stats.norm.sf(np.abs(self.z))
-
-    def odds_ratios(self, conf_level: float = 0.95) -> pd.DataFrame:
-        """Odds ratios with Wald confidence intervals (exp of coef ± z·SE)."""
-        q = stats.norm.ppf(1 - (1 - conf_level) / 2)
-        return pd.DataFrame({"term": self.names, "or": np.exp(self.coef),
-                             "lower": np.exp(self.coef - q * self.se),
-                             "upper": np.exp(self.coef + q * self.se),
-                             "p": self.p_value}).iloc[1:].reset_index(drop=True)
-
-
-def logistic_regression(X: pd.DataFrame, y: np.ndarray | pd.Series, *, max_iter: int = 50,
-                        tol: float = 1e-10) -> LogisticFit:
-    """Fit ``logit P(y = 1) = b0 + X b`` by Newton–Raphson (R ``glm``'s IRLS fixed point).
-
-    Parameters
-    ----------
-    X: covariates (numeric or boolean columns); an intercept is added.
-    y: 0/1 outcome.
-    Convergence: relative change in deviance below ``tol`` (R: ``epsilon = 1e-8``).
-    Under complete separation the estimates diverge and ``converged`` is False.
+    Numeric and boolean columns are kept (0/1); a categorical column (text, object or
+    ``category`` dtype) ``f`` with levels ``l0 < l1 < ...`` (its categories' order, else
+    sorted) becomes indicator columns ``f[l1]``, ``f[l2]``, ... against the reference ``l0``;
+    a missing value stays missing in all of them. An array's columns are named ``x1``,
+    ``x2``, ... Returns the columns, term label -> its columns (a factor is one term) and
+    term label -> reference level (factors only). ``X`` None: ``n`` rows, no column.
     """
-    names = ("(Intercept)", *[str(c) for c in X.columns])
-    A = np.column_stack([np.ones(len(X)), X.to_numpy(dtype=float)])
-    yv = np.asarray(y, dtype=float)
-    beta = np.zeros(A.shape[1])
-    dev_old = np.inf
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        eta = A @ beta
-        mu = 1 / (1 + np.exp(-eta))
-        w = np.clip(mu * (1 - mu), 1e-12, None)
-        grad = A.T @ (yv - mu)
-        info = A.T @ (A * w[:, None])
-        beta = beta + np.linalg.solve(info, grad)
-        mu = 1 / (1 + np.exp(-(A @ beta)))
-        mu_c = np.clip(mu, 1e-15, 1 - 1e-15)
-        dev = -2 * float(np.sum(yv * np.log(mu_c) + (1 - yv) * np.log(1 - mu_c)))
-        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
-            converged = True
-            break
-        dev_old = dev
-    mu = 1 / (1 + np.exp(-(A @ beta)))
-    w = mu * (1 - mu)
-    cov = np.linalg.inv(A.T @ (A * w[:, None]))
-    mu_c = np.clip(mu, 1e-15, 1 - 1e-15)
-    ll = float(np.sum(yv * np.log(mu_c) + (1 - yv) * np.log(1 - mu_c)))
-    return LogisticFit(names, beta, np.sqrt(np.diag(cov)), ll, it, converged)
+    if X is None:
+        return pd.DataFrame(index=range(n or 0)), {}, {}
+    if isinstance(X, pd.Series):
+        X = X.to_frame()
+    if not isinstance(X, pd.DataFrame):
+        A = np.asarray(X, dtype=float)
+        A = A[:, None] if A.ndim == 1 else A
+        X = pd.DataFrame(A, columns=[f"x{i + 1}" for i in range(A.shape[1])])
+    parts, terms, refs = [], {}, {}
+    for col in X.columns:
+        v = X[col]
+        if isinstance(v.dtype, pd.CategoricalDtype) or v.dtype == object or \
+                pd.api.types.is_string_dtype(v.dtype):
+            cat = v.astype("category")
+            levels = list(cat.cat.categories)
+            if not isinstance(v.dtype, pd.CategoricalDtype):
+                levels = sorted(levels)
+            ind = pd.DataFrame({f"{col}[{lv}]": (v == lv).astype(float).where(v.notna())
+                                for lv in levels[1:]}, index=X.index)
+            parts.append(ind)
+            terms[str(col)] = tuple(ind.columns)
+            refs[str(col)] = str(levels[0]) if levels else ""
+        else:
+            parts.append(v.astype(float).rename(str(col)).to_frame())
+            terms[str(col)] = (str(col),)
+    frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=X.index)
+    return frame, terms, refs
 
 
-# ============================================================================================
-# Beyond Wald: profile-likelihood intervals, separation, Firth's penalised likelihood
-# ============================================================================================
-#
-# References
-# ----------
-# Venzon DJ, Moolgavkar SH (1988). A method for computing profile-likelihood-based confidence
-#   intervals. J R Stat Soc C 37:87–94. (R: ``confint(glm)``, via MASS ``profile.glm``.)
-# Albert A, Anderson JA (1984). On the existence of maximum likelihood estimates in logistic
-#   regression models. Biometrika 71:1–10.
-# Konis K (2007). Linear programming algorithms for detecting separated data in binary
-#   logistic regression models. DPhil thesis, University of Oxford.
-# Firth D (1993). Bias reduction of maximum likelihood estimates. Biometrika 80:27–38.
-# Heinze G, Schemper M (2002). A solution to the problem of separation in logistic
-#   regression. Stat Med 21:2409–2419. (R: ``logistf``; ``brglm2`` ``type = "AS_mean"``.)
-# Peduzzi P et al. (1996). A simulation study of the number of events per variable in
-#   logistic regression analysis. J Clin Epidemiol 49:1373–1379.
-
-
-def design_matrix(X: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray]:
-    """Term names (``(Intercept)`` first) and the design matrix with a leading column of ones."""
-    names = ("(Intercept)", *[str(c) for c in X.columns])
-    A = np.column_stack([np.ones(len(X)), X.to_numpy(dtype=float)]) if X.shape[1] else \
-        np.ones((len(X), 1))
-    return names, A
-
-
-def _check_inputs(X: pd.DataFrame, y: np.ndarray | pd.Series) -> tuple[tuple[str, ...],
-                                                                     np.ndarray, np.ndarray]:
-    names, A = design_matrix(X)
+def _check_inputs(X: pd.DataFrame, y: np.ndarray | pd.Series
+                  ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Names (``(Intercept)`` first), the design matrix with a leading column of ones and
+    the 0/1 outcome, checked: complete, 0/1, full rank. Categorical columns of ``X`` are
+    dummy-coded (:func:`dummy_code`)."""
+    D = dummy_code(X)[0]
+    names = ("(Intercept)", *map(str, D.columns))
+    A = np.column_stack([np.ones(len(D)), D.to_numpy(dtype=float)])
     yv = np.asarray(y, dtype=float)
     if yv.shape != (A.shape[0],):
         raise ValueError("y must have one value per row of X")
@@ -137,87 +99,62 @@ def _loglik(A: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
 
 
-def _information(A: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mu = special.expit(A @ beta)
-    w = mu * (1 - mu)
-    return mu, w, A.T @ (A * w[:, None])
-
-
-def _penalised_loglik(A: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
-    """Firth's penalised log-likelihood ``l(b) + log|I(b)| / 2`` (Jeffreys-prior penalty)."""
-    _, _, info = _information(A, beta)
-    sign, logdet = np.linalg.slogdet(info)
-    if sign <= 0:
-        return -np.inf
-    return _loglik(A, y, beta) + 0.5 * logdet
+def _glm(A: np.ndarray, y: np.ndarray, tol: float = 1e-13, max_iter: int = 200):
+    """statsmodels' IRLS fit of ``logit P(y = 1) = A b`` (R ``glm.fit``); under separation
+    the estimates diverge and the log-likelihood approaches its supremum."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # perfect separation, overflow far out
+        return GLM(y, A, family=Binomial()).fit(tol=tol, maxiter=max_iter)
 
 
 @dataclass(frozen=True)
-class _Fit:
-    beta: np.ndarray
-    objective: float  # log-likelihood, or penalised log-likelihood when penalised
+class LogisticFit:
+    """Maximum-likelihood logistic regression: coefficients (log odds ratios), Wald SEs,
+    Wald z and p, and convergence details. ``names`` includes ``(Intercept)`` first."""
+
+    names: tuple[str, ...]
+    coef: np.ndarray
+    se: np.ndarray
+    loglik: float
     iterations: int
     converged: bool
+    method: ClassVar[str] = "logistic regression, maximum likelihood (statsmodels GLM)"
+
+    @property
+    def z(self) -> np.ndarray:
+        return self.coef / self.se
+
+    @property
+    def p_value(self) -> np.ndarray:
+        return 2 * stats.norm.sf(np.abs(self.z))
+
+    def summary(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Wald table on the log-odds scale (:func:`wald_confint`)."""
+        return wald_confint(self.coef, self.se, self.names, conf_level)
+
+    def odds_ratios(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Odds ratios with Wald confidence intervals (exp of coef ± z·SE)."""
+        w = self.summary(conf_level)
+        return pd.DataFrame({"term": w["term"], "or": np.exp(w["estimate"]),
+                             "lower": np.exp(w["lower"]), "upper": np.exp(w["upper"]),
+                             "p": w["p"]}).iloc[1:].reset_index(drop=True)
 
 
-def _newton(A: np.ndarray, y: np.ndarray, beta0: np.ndarray, free: np.ndarray, *,
-            penalised: bool, max_iter: int = 200, tol: float = 1e-10,
-            loglik_tol: float = 1e-13, max_step: float = 5.0) -> _Fit:
-    """Maximise the (penalised) log-likelihood over the coordinates ``free``, the others held
-    at their values in ``beta0``.
-
-    Newton–Raphson with the expected information of the free coordinates, the largest step
-    component capped at ``max_step`` and step-halving whenever the objective would fall (as
-    ``logistf``). With ``penalised`` the score is Firth's modified score
-    ``A'(y - mu + h (1/2 - mu))``, ``h`` the diagonal of the hat matrix of the *full* model
-    (so a constrained fit keeps the full model's penalty, as ``logistf``'s profile does).
-
-    Converged: largest score component and largest step below ``tol``, or (for unpenalised
-    fits of separated data, whose estimates diverge) a relative change of the log-likelihood
-    below ``loglik_tol``: the log-likelihood is then at its supremum to about that precision,
-    because along a separating direction it approaches the supremum geometrically.
-    """
-    beta = np.array(beta0, dtype=float)
-    objective = _penalised_loglik if penalised else _loglik
-    value = objective(A, y, beta)
-    fidx = np.flatnonzero(free)
-    if fidx.size == 0:
-        return _Fit(beta, value, 0, True)
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        mu, w, info = _information(A, beta)
-        resid = y - mu
-        if penalised:
-            inv = np.linalg.inv(info)
-            h = w * np.einsum("ij,jk,ik->i", A, inv, A)
-            resid = resid + h * (0.5 - mu)
-        score = A.T @ resid
-        sub = info[np.ix_(fidx, fidx)]
-        try:
-            delta = np.linalg.solve(sub, score[fidx])
-        except np.linalg.LinAlgError:
-            delta = np.linalg.lstsq(sub, score[fidx], rcond=None)[0]
-        biggest = np.max(np.abs(delta))
-        if biggest > max_step:
-            delta *= max_step / biggest
-        step = 1.0
-        while True:
-            trial = beta.copy()
-            trial[fidx] += step * delta
-            new = objective(A, y, trial)
-            if new >= value - 1e-12 * (abs(value) + 1) or step < 2 ** -30:
-                break
-            step /= 2
-        change = new - value
-        beta, value = trial, new
-        if np.max(np.abs(score[fidx])) < tol and np.max(np.abs(step * delta)) < tol:
-            converged = True
-            break
-        if not penalised and abs(change) < loglik_tol * (abs(value) + 0.1) and it > 1:
-            converged = True
-            break
-    return _Fit(beta, value, it, converged)
+def logistic_regression(X: pd.DataFrame, y: np.ndarray | pd.Series, *, max_iter: int = 100,
+                        tol: float = 1e-12) -> LogisticFit:
+    """Fit ``logit P(y = 1) = b0 + X b`` by maximum likelihood (statsmodels ``GLM``, IRLS as
+    R's ``glm``; convergence when the deviance changes by less than ``tol``, R: 1e-8), Wald
+    standard errors from statsmodels' information matrix at the estimate.
+    Categorical columns of ``X`` are dummy-coded against their first level. Under complete
+    separation the estimates diverge (:func:`detect_separation` says which)."""
+    names, A, yv = _check_inputs(X, y)
+    r = _glm(A, yv, tol=tol, max_iter=max_iter)
+    # IRLS's own covariance uses the weights of the previous iterate (as R's summary.glm
+    # does), which differ from those at the estimate by the last step, ~1e-6 at tol 1e-12;
+    # the information at the estimate itself gives the Wald SEs to machine precision.
+    se = np.sqrt(np.diag(np.linalg.inv(-r.model.hessian(r.params))))
+    return LogisticFit(names, np.asarray(r.params), se, float(r.llf),
+                       int(r.fit_history["iteration"]), bool(r.converged))
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,33 +247,43 @@ def detect_separation(X: pd.DataFrame, y: np.ndarray | pd.Series, *,
     if res.status != 0:
         raise RuntimeError(f"separation LP failed: {res.message}")
     n_sep = int(np.sum(res.x[p:] > 0.5))
-    up, down = [], []
-    for j in range(p):
-        for sign, store in ((1.0, up), (-1.0, down)):
-            if n_sep == 0:
-                store.append(False)
-                continue
-            cj = np.zeros(p)
-            cj[j] = -sign
-            r = optimize.linprog(cj, A_ub=-M, b_ub=np.zeros(n), bounds=[(-1.0, 1.0)] * p,
-                                 method="highs")
-            if r.status != 0:
-                raise RuntimeError(f"separation LP failed: {r.message}")
-            store.append(bool(-r.fun > tol))
+    up, down = unbounded_directions(M, tol) if n_sep else ([False] * p, [False] * p)
     return Separation(names, n, n_sep, tuple(up), tuple(down))
 
 
+def unbounded_directions(M: np.ndarray, tol: float = 1e-6) -> tuple[list[bool], list[bool]]:
+    """For the cone ``{d: M d >= 0}``: per coordinate ``j``, whether it holds a direction
+    with ``d_j > 0`` and one with ``d_j < 0`` (``max ±d_j`` over the cone within ``|d| <= 1``
+    above ``tol``, which sits above the LP solver's feasibility tolerance, 1e-7). Two linear
+    programmes per coordinate (HiGHS, :func:`scipy.optimize.linprog`)."""
+    p = M.shape[1]
+    out: tuple[list[bool], list[bool]] = ([], [])
+    for j in range(p):
+        for sign, store in ((1.0, out[0]), (-1.0, out[1])):
+            c = np.zeros(p)
+            c[j] = -sign
+            r = optimize.linprog(c, A_ub=-M, b_ub=np.zeros(len(M)), bounds=[(-1.0, 1.0)] * p,
+                                 method="highs")
+            if r.status != 0:
+                raise RuntimeError(f"direction LP failed: {r.message}")
+            store.append(bool(-r.fun > tol))
+    return out
+
+
 # --------------------------------------------------------------------------------------------
-# Profile (penalised) likelihood intervals and likelihood-ratio tests
+# Profile likelihood intervals and likelihood-ratio tests
 # --------------------------------------------------------------------------------------------
 
-def _profile_value(A: np.ndarray, y: np.ndarray, j: int, b: float, start: np.ndarray,
-                   penalised: bool) -> float:
-    beta0 = start.copy()
-    beta0[j] = b
-    free = np.ones(A.shape[1], dtype=bool)
-    free[j] = False
-    return _newton(A, y, beta0, free, penalised=penalised).objective
+def _ml_refit(A: np.ndarray, y: np.ndarray, offset: np.ndarray) -> float:
+    """Maximum log-likelihood of ``logit P(y = 1) = A b + offset`` over ``b``: firthmodels'
+    Newton–Raphson with step halving and the penalty switched off (``penalty_weight=0``).
+    statsmodels' IRLS, which has no step halving, can stop far from the maximum when the
+    offset is large (tests/test_library_gaps.py)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # separated refits do not converge: their sup is used
+        return float(FirthLogisticRegression(
+            backend="numpy", penalty_weight=0.0, fit_intercept=False, max_iter=200,
+            gtol=1e-10, xtol=1e-10).fit(A, y, offset=offset).loglik_)
 
 
 def _profile_side(g: Callable[[float], float], est: float, side: float, step: float,
@@ -345,8 +292,7 @@ def _profile_side(g: Callable[[float], float], est: float, side: float, step: fl
     step geometrically until ``g`` turns positive, then Brent's method on the bracket."""
     if infinite:
         return side * np.inf
-    inner = est
-    h = step
+    inner, h = est, step
     while True:
         outer = est + side * h
         if abs(outer - est) > limit:
@@ -355,75 +301,73 @@ def _profile_side(g: Callable[[float], float], est: float, side: float, step: fl
             lo, hi = sorted((inner, outer))
             return float(optimize.brentq(g, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps,
                                          maxiter=500))
-        inner = outer
-        h *= 2
-
-
-def _profile_table(A: np.ndarray, y: np.ndarray, names: Sequence[str], best: _Fit,
-                   se: np.ndarray, conf_level: float, penalised: bool,
-                   separation: Separation | None, xtol: float) -> pd.DataFrame:
-    crit = float(stats.chi2.ppf(conf_level, 1))
-    rows = []
-    for j, term in enumerate(names):
-        est = float(best.beta[j])
-
-        def g(b: float, j: int = j) -> float:
-            v = 2 * (best.objective - _profile_value(A, y, j, b, best.beta, penalised)) - crit
-            return v if np.isfinite(v) else 1e300  # e.g. a singular information far out
-
-        step = float(np.clip(np.sqrt(crit) * se[j], 0.05, 2.0)) if np.isfinite(se[j]) else 1.0
-        up_inf = bool(separation and separation.unbounded_above[j])
-        down_inf = bool(separation and separation.unbounded_below[j])
-        # An infinite ML estimate sits at the end of a diverging Newton path; the finite side
-        # of its interval is searched from a point the path has already passed.
-        # Without separation the profile always crosses the cut-off; the limit only stops a
-        # runaway search (reported as infinite).
-        limit = 1e4 * max(1.0, float(se[j]) if np.isfinite(se[j]) else 1.0)
-        lower = _profile_side(g, est, -1.0, step, down_inf, limit, xtol)
-        upper = _profile_side(g, est, 1.0, step, up_inf, limit, xtol)
-        chi2 = 2 * (best.objective - _profile_value(A, y, j, 0.0, best.beta, penalised))
-        chi2 = max(chi2, 0.0)
-        rows.append({"term": term, "estimate": est, "lower": lower, "upper": upper,
-                     "lr_chi2": chi2, "p": float(stats.chi2.sf(chi2, 1))})
-    return pd.DataFrame(rows)
+        inner, h = outer, 2 * h
 
 
 def profile_confint(X: pd.DataFrame, y: np.ndarray | pd.Series, *, conf_level: float = 0.95,
                     xtol: float = 1e-10) -> pd.DataFrame:
     """Profile-likelihood confidence intervals and likelihood-ratio tests of an ML logistic
-    regression (log-odds scale), as R's ``confint(glm)`` computes them.
+    regression (log-odds scale), as R's ``confint(glm)`` defines them.
 
     For each coefficient ``b_j`` the interval is ``{b: 2[l(b_hat) - l_j(b)] <= chi2_1(conf)}``
-    where ``l_j(b)`` maximises the log-likelihood over the other coefficients with ``b_j = b``
-    (a Newton fit with ``b_j`` held fixed). The profile deviance is convex in ``b``, so each
-    limit is the single root on its side of the estimate, found by bracketing and Brent's
-    method to ``xtol``. R instead interpolates a spline through a grid of profile points
-    (MASS ``profile.glm``), which agrees to about 1e-4.
+    where ``l_j(b)`` maximises the log-likelihood over the other coefficients with ``b_j = b``:
+    a refit with ``b x_j`` as offset (:func:`_ml_refit`). The profile deviance is convex in ``b``,
+    so each limit is the single root on its side of the estimate, found by bracketing and
+    Brent's method to ``xtol``. R instead interpolates a spline through a grid of profile
+    points (MASS ``profile.glm``), which agrees to about 1e-4.
 
     Under separation (:func:`detect_separation`) the profile deviance never reaches the
     cut-off on the side where the coefficient is unbounded, and that limit is reported as
-    ``±inf``; the other limit is finite and computed as usual.
+    ``±inf``; the other limit is finite and computed as usual (searched from where the
+    diverging fit stopped).
 
     Returns
     -------
-    DataFrame with ``term``, ``estimate`` (ML; under separation the finite point where
-    Newton's iterations stopped), ``lower``, ``upper``, ``lr_chi2`` and ``p`` (the
-    likelihood-ratio test of ``b_j = 0``, 1 df), one row per term, intercept first.
+    DataFrame with ``term``, ``estimate`` (ML; under separation the finite point where the
+    iterations stopped), ``lower``, ``upper``, ``lr_chi2`` and ``p`` (the likelihood-ratio
+    test of ``b_j = 0``, 1 df), one row per term, intercept first.
     """
     names, A, yv = _check_inputs(X, y)
     sep = detect_separation(X, y)
-    best = _newton(A, yv, np.zeros(A.shape[1]), np.ones(A.shape[1], bool), penalised=False)
-    _, _, info = _information(A, best.beta)
-    se = np.sqrt(np.diag(np.linalg.pinv(info)))
-    return _profile_table(A, yv, names, best, se, conf_level, False, sep, xtol)
+    best = _glm(A, yv)
+    crit = float(stats.chi2.ppf(conf_level, 1))
+    se = np.asarray(best.bse)
+    rows = []
+    for j, term in enumerate(names):
+        est = float(best.params[j])
+        rest = np.delete(A, j, axis=1)
 
+        def prof(b: float, j: int = j, rest: np.ndarray = rest) -> float:
+            if not rest.shape[1]:
+                return _loglik(A[:, [j]], yv, np.array([b]))
+            return _ml_refit(rest, yv, b * A[:, j])
+
+        def g(b: float) -> float:
+            v = 2 * (best.llf - prof(b)) - crit
+            return v if np.isfinite(v) else 1e300
+
+        ok = np.isfinite(se[j])
+        step = float(np.clip(np.sqrt(crit) * se[j], 0.05, 2.0)) if ok else 1.0
+        limit = 1e4 * max(1.0, float(se[j]) if ok else 1.0)
+        lower = _profile_side(g, est, -1.0, step, sep.unbounded_below[j], limit, xtol)
+        upper = _profile_side(g, est, 1.0, step, sep.unbounded_above[j], limit, xtol)
+        chi2 = max(2 * (best.llf - prof(0.0)), 0.0)
+        rows.append({"term": term, "estimate": est, "lower": lower, "upper": upper,
+                     "lr_chi2": chi2, "p": float(stats.chi2.sf(chi2, 1))})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Firth's penalised likelihood (firthmodels)
+# --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class FirthFit:
     """Firth's penalised-likelihood logistic regression (Heinze & Schemper 2002).
 
-    ``coef`` maximises ``l(b) + log|I(b)|/2``; ``se`` are the square roots of the diagonal
-    of ``I(b_hat)^-1`` (as ``logistf`` and ``brglm2`` report them). The estimates are finite
+    ``coef`` maximises ``l(b) + log|I(b)|/2`` (firthmodels); ``se`` are the square roots of
+    the diagonal of ``I(b_hat)^-1``, as ``logistf`` and ``brglm2`` report them (firthmodels'
+    ``bse_`` uses the information of the penalised score instead). The estimates are finite
     even under separation.
     """
 
@@ -434,49 +378,64 @@ class FirthFit:
     loglik: float
     iterations: int
     converged: bool
+    method: ClassVar[str] = "Firth's penalised likelihood (firthmodels)"
 
     @property
     def wald_p(self) -> np.ndarray:
         return 2 * stats.norm.sf(np.abs(self.coef / self.se))
 
+    def summary(self, conf_level: float = 0.95) -> pd.DataFrame:
+        return wald_confint(self.coef, self.se, self.names, conf_level)
+
+
+def _firth(A: np.ndarray, y: np.ndarray, max_iter: int = 200, tol: float = 1e-8
+           ) -> FirthLogisticRegression:
+    return FirthLogisticRegression(backend="numpy", max_iter=max_iter, gtol=tol, xtol=tol
+                                   ).fit(A[:, 1:], y)
+
 
 def firth_logistic_regression(X: pd.DataFrame, y: np.ndarray | pd.Series, *,
-                              max_iter: int = 200, tol: float = 1e-10) -> FirthFit:
-    """Fit ``logit P(y = 1) = b0 + X b`` by Firth's penalised likelihood.
-
-    Newton–Raphson on the modified score ``U*(b) = A'(y - mu + h(1/2 - mu))`` with the
-    expected information, step-halving on the penalised log-likelihood and a step cap of 5
-    (``logistf``'s ``maxstep``); converged when the largest score component and the largest
-    step are below ``tol``. For the logit link this is the same estimator as ``brglm2``'s
-    ``type = "AS_mean"`` (Kosmidis & Firth 2009), which the R parity tests use.
-    """
+                              max_iter: int = 200, tol: float = 1e-8) -> FirthFit:
+    """Fit ``logit P(y = 1) = b0 + X b`` by Firth's penalised likelihood (firthmodels'
+    Newton–Raphson with step halving and a step cap of 5, as ``logistf``; converged when the
+    largest score component and the largest step are below ``tol``; at 1e-9 and below its step
+    halving can no longer raise the penalised likelihood in floating point and the fit is
+    reported as not converged, so 1e-8). For the logit link this
+    is the same estimator as ``brglm2``'s ``type = "AS_mean"`` (Kosmidis & Firth 2009), which
+    the R parity tests use."""
     names, A, yv = _check_inputs(X, y)
-    fit = _newton(A, yv, np.zeros(A.shape[1]), np.ones(A.shape[1], bool), penalised=True,
-                  max_iter=max_iter, tol=tol)
-    _, _, info = _information(A, fit.beta)
-    se = np.sqrt(np.diag(np.linalg.inv(info)))
-    return FirthFit(names, fit.beta, se, fit.objective, _loglik(A, yv, fit.beta),
-                    fit.iterations, fit.converged)
+    m = _firth(A, yv, max_iter, tol)
+    beta = np.r_[m.intercept_, m.coef_]
+    mu = special.expit(A @ beta)
+    se = np.sqrt(np.diag(np.linalg.inv(A.T @ (A * (mu * (1 - mu))[:, None]))))
+    return FirthFit(names, beta, se, float(m.loglik_), _loglik(A, yv, beta), int(m.n_iter_),
+                    bool(m.converged_))
 
 
 def firth_profile_confint(X: pd.DataFrame, y: np.ndarray | pd.Series, *,
                           conf_level: float = 0.95, xtol: float = 1e-10) -> pd.DataFrame:
     """Profile penalised-likelihood intervals and penalised likelihood-ratio tests of a Firth
-    logistic regression, as ``logistf`` computes them (its defaults ``pl = TRUE``).
+    logistic regression, as ``logistf`` computes them (its defaults ``pl = TRUE``):
+    firthmodels' ``conf_int(method="pl")`` (Venzon–Moolgavkar) and ``lrt()``.
 
     The interval for ``b_j`` is ``{b: 2[l*(b_hat) - l*_j(b)] <= chi2_1(conf)}`` with ``l*``
     the penalised log-likelihood and ``l*_j(b)`` its maximum over the other coefficients with
-    ``b_j = b``, the penalty being that of the full model. The test of ``b_j = 0`` uses the
-    same statistic at ``b = 0`` (Heinze & Schemper 2002). The penalised likelihood falls
-    without bound as any coefficient grows, so every limit is finite.
+    ``b_j = b``, the penalty being that of the full model; the test of ``b_j = 0`` uses the
+    same statistic at ``b = 0``. Every limit is finite.
 
     Returns the same columns as :func:`profile_confint`.
     """
     names, A, yv = _check_inputs(X, y)
-    best = _newton(A, yv, np.zeros(A.shape[1]), np.ones(A.shape[1], bool), penalised=True)
-    _, _, info = _information(A, best.beta)
-    se = np.sqrt(np.diag(np.linalg.inv(info)))
-    return _profile_table(A, yv, names, best, se, conf_level, True, None, xtol)
+    m = _firth(A, yv)
+    ci = m.conf_int(alpha=1 - conf_level, method="pl", max_iter=200, tol=xtol)
+    # The constrained fits of lrt() at gtol 1e-8 can stop on a failed step halving at the
+    # optimum (depending on the last bit of the data); at 1e-6 they do not, and the
+    # log-likelihoods, flat at the optimum, are still exact to ~1e-12.
+    p = _firth(A, yv, tol=1e-6).lrt().lrt_pvalues_
+    order = np.r_[-1, np.arange(A.shape[1] - 1)]  # firthmodels puts the intercept last
+    return pd.DataFrame({"term": names, "estimate": np.r_[m.intercept_, m.coef_],
+                         "lower": ci[order, 0], "upper": ci[order, 1],
+                         "lr_chi2": stats.chi2.isf(p[order], 1), "p": p[order]})
 
 
 def wald_confint(coef: np.ndarray, se: np.ndarray, names: Sequence[str],
@@ -518,6 +477,12 @@ class LogisticAnalysis:
     firth: FirthFit
     firth_profile: pd.DataFrame
     separation: Separation
+    method: ClassVar[str] = ("logistic regression: ML (statsmodels GLM) with Wald and profile "
+                             "intervals, Firth (firthmodels), separation by LP")
+
+    @property
+    def options(self) -> dict[str, object]:
+        return {"conf_level": self.conf_level}
 
     @property
     def n_covariates(self) -> int:
@@ -554,6 +519,8 @@ class LogisticAnalysis:
                          "or_firth": np.exp(fp["estimate"]), "firth_lower": np.exp(fp["lower"]),
                          "firth_upper": np.exp(fp["upper"]), "firth_p": fp["p"]})
         return pd.DataFrame(rows)
+
+    summary = odds_ratios
 
 
 def analyse_logistic(X: pd.DataFrame, y: np.ndarray | pd.Series, *,

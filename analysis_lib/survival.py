@@ -1,4 +1,10 @@
-"""Kaplan–Meier estimation with the confidence intervals and median of R's ``survfit``.
+"""Kaplan–Meier estimation and log-rank tests with the conventions of R's ``survfit`` and
+``survdiff``, on statsmodels' engines (``SurvfuncRight``, ``survdiff``).
+
+statsmodels computes the product-limit estimate, Greenwood's variance and the log-rank
+scores; this module adds what R reports beyond them (every distinct time with its counts,
+the three confidence-interval types, R's median rule, the K × K covariance) and the paper's
+end points.
 
 References
 ----------
@@ -10,18 +16,23 @@ References
   Biometrics 38:29–41 (median CI by inverting the pointwise band, as R does).
 * Schemper M, Smith TL (1996). A note on quantifying follow-up in studies of failure time.
   Control Clin Trials 17:343–346 (reverse Kaplan–Meier for median follow-up).
+* Mantel N (1966). Cancer Chemother Rep 50:163–170; Peto R, Peto J (1972). J R Stat Soc A
+  135:185–207 (log-rank test).
 * Therneau T (2024). survival: A Package for Survival Analysis in R (``survfit.formula``,
-  ``quantile.survfit``): the reference implementation these functions are tested against.
+  ``quantile.survfit``, ``survdiff``): the reference implementation these functions are tested
+  against.
+* Seabold S, Perktold J (2010). statsmodels: Econometric and statistical modeling with Python.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.duration import survfunc
 
 ConfType = Literal["plain", "log", "log-log"]
 CONF_TYPES: tuple[ConfType, ...] = ("plain", "log", "log-log")
@@ -37,19 +48,27 @@ class MedianEstimate:
     conf_level: float
     conf_type: str
 
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"estimate": self.estimate, "lower": self.lower,
+                              "upper": self.upper, "conf_level": self.conf_level,
+                              "conf_type": self.conf_type}])
+
 
 @dataclass(frozen=True)
 class KaplanMeier:
-    """Kaplan–Meier estimate at each distinct observed time.
+    """Kaplan–Meier estimate at each distinct observed time (R ``survfit``).
 
     Attributes
     ----------
-    time: distinct times (events or censorings), ascending, in the input's unit.
+    time: distinct times (events or censorings; the stop times of counting-process rows),
+        ascending, in the input's unit.
     n_risk, n_event, n_censor: counts at each time.
     surv: survival probability just after each time.
-    std_err: Greenwood standard error of the cumulative hazard, sqrt(sum d / (n (n - d))),
-        which is what R's ``survfit`` calls ``std.err``.
+    std_err: the result's one standard error, on the scale :attr:`se_scale` names: of
+        log S(t), Greenwood's sqrt(sum d / (n (n - d))), R's ``survfit`` ``std.err``; ``nan``
+        once the curve reaches 0. The standard error of S itself is ``surv * std_err``.
     conf_level: level of the pointwise confidence intervals.
+    counting_process: estimated from ``(start, stop]`` rows (delayed entry).
     """
 
     time: np.ndarray
@@ -59,6 +78,13 @@ class KaplanMeier:
     surv: np.ndarray
     std_err: np.ndarray
     conf_level: float = 0.95
+    counting_process: bool = False
+    se_scale: ClassVar[str] = "log S(t)"
+    method: ClassVar[str] = "Kaplan–Meier with Greenwood variance (statsmodels SurvfuncRight)"
+
+    @property
+    def options(self) -> dict[str, object]:
+        return {"conf_level": self.conf_level, "counting_process": self.counting_process}
 
     @property
     def z(self) -> float:
@@ -87,11 +113,14 @@ class KaplanMeier:
         return lo, hi
 
     def table(self, conf_type: ConfType = "log") -> pd.DataFrame:
-        """Tidy table: time, n_risk, n_event, n_censor, surv, std_err, lower, upper."""
+        """Tidy table: time, n_risk, n_event, n_censor, surv, std_err (of log S), lower,
+        upper."""
         lo, hi = self.confidence_interval(conf_type)
         return pd.DataFrame({"time": self.time, "n_risk": self.n_risk, "n_event": self.n_event,
                              "n_censor": self.n_censor, "surv": self.surv,
                              "std_err": self.std_err, "lower": lo, "upper": hi})
+
+    summary = table
 
     def survival_at(self, t: float, conf_type: ConfType = "log") -> tuple[float, float, float]:
         """S(t) with its confidence limits (right-continuous step function)."""
@@ -107,7 +136,8 @@ class KaplanMeier:
         The median is the first time the curve falls to 0.5 or below; when it equals 0.5
         exactly over an interval, the midpoint of that interval (R's convention), or the
         start of the interval if the curve stays at 0.5 to the end. The limits are the same
-        quantile read off the lower and upper pointwise bands.
+        quantile read off the lower and upper pointwise bands. (statsmodels' and lifelines'
+        medians take the start of such a plateau.)
         """
         lo, hi = self.confidence_interval(conf_type)
         return MedianEstimate(_quantile_time(self.time, self.surv, 0.5),
@@ -148,30 +178,51 @@ def check_times(time: np.ndarray | pd.Series, other: np.ndarray,
     return t, other
 
 
+def _bool(x: np.ndarray | pd.Series) -> np.ndarray:
+    return np.asarray(pd.Series(x).astype(float), dtype=float).astype(bool)
+
+
 def kaplan_meier(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
-                 conf_level: float = 0.95) -> KaplanMeier:
-    """Kaplan–Meier estimate for right-censored data.
+                 conf_level: float = 0.95, *, start: np.ndarray | pd.Series | None = None
+                 ) -> KaplanMeier:
+    """Kaplan–Meier estimate, as R's ``survfit(Surv(time, event) ~ 1)``, or
+    ``Surv(start, time, event)`` for counting-process rows when ``start`` is given.
 
     Parameters
     ----------
-    time: follow-up times (any unit; the result keeps it), non-negative.
+    time: follow-up times (any unit; the result keeps it), non-negative; the interval ends
+        for counting-process rows.
     event: 1/True for an event, 0/False for censoring.
     conf_level: level of the pointwise intervals.
+    start: interval starts of counting-process ``(start, stop]`` rows: a row is at risk at
+        ``t`` when ``start < t <= stop``. With each patient's rows split where a
+        time-dependent group changes (:func:`split_at`), the estimate per group is the
+        Simon–Makuch curve (Simon R, Makuch RW (1984). Stat Med 3:35–44).
+
+    statsmodels' ``SurvfuncRight`` (with ``entry=start``) gives S and its standard error at
+    the event times; the curve is reported, as R does, at every distinct time.
     """
-    t, e = check_times(time, np.asarray(event, dtype=bool), "event")
+    t, e = check_times(time, _bool(event), "event")
+    a = None if start is None else np.asarray(start, dtype=float)
+    if a is not None and (a.shape != t.shape or np.any(a >= t)):
+        raise ValueError("start must be before stop in every row")
+    sf = survfunc.SurvfuncRight(t, e.astype(float), entry=a)
     times, inv = np.unique(t, return_inverse=True)
     n_event = np.bincount(inv, weights=e, minlength=times.size)
-    n_total = np.bincount(inv, minlength=times.size).astype(float)
-    n_censor = n_total - n_event
-    n_risk = t.size - np.concatenate(([0.0], np.cumsum(n_total)[:-1]))
+    n_censor = np.bincount(inv, minlength=times.size) - n_event
+    j = np.searchsorted(sf.surv_times, times, side="right")  # 0: before the first event
+    surv = np.r_[1.0, sf.surv_prob][j]
     with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1 - n_event / n_risk)
-        terms = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
-    var = np.cumsum(terms)
-    std_err = np.sqrt(var)
+        std_err = np.r_[0.0, sf.surv_prob_se][j] / surv
     std_err[surv == 0] = np.nan  # R: undefined once the curve reaches zero
-    return KaplanMeier(times, n_risk.astype(int), n_event.astype(int), n_censor.astype(int),
-                       surv, std_err, conf_level)
+    return KaplanMeier(times, number_at_risk(t, times, a), n_event.astype(int),
+                       n_censor.astype(int), surv, std_err, conf_level, a is not None)
+
+
+def kaplan_meier_counting(start: np.ndarray | pd.Series, stop: np.ndarray | pd.Series,
+                          event: np.ndarray | pd.Series, conf_level: float = 0.95) -> KaplanMeier:
+    """:func:`kaplan_meier` of counting-process ``(start, stop]`` rows."""
+    return kaplan_meier(stop, event, conf_level, start=start)
 
 
 def reverse_kaplan_meier(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
@@ -180,60 +231,8 @@ def reverse_kaplan_meier(time: np.ndarray | pd.Series, event: np.ndarray | pd.Se
 
     Its median is the median potential follow-up, robust to early deaths.
     """
-    return kaplan_meier(time, ~np.asarray(event, dtype=bool), conf_level)
+    return kaplan_meier(time, ~_bool(event), conf_level)
 
-
-@dataclass(frozen=True)
-class LogRankResult:
-    """Two-group log-rank test (R ``survdiff(rho = 0)``).
-
-    ``observed``/``expected`` are the events in each group and their expectation under the
-    null; ``variance`` is the hypergeometric variance of group 1's observed minus expected;
-    ``hr_peto`` is Peto's one-step hazard ratio of group 1 versus group 0,
-    ``exp((O1 - E1) / V)`` (Yusuf S, Peto R, et al. (1985). Prog Cardiovasc Dis 27:335-371).
-    """
-
-    observed: tuple[float, float]
-    expected: tuple[float, float]
-    variance: float
-    chi2: float
-    p_value: float
-    hr_peto: float
-
-
-def logrank_test(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
-                 group: np.ndarray | pd.Series) -> LogRankResult:
-    """Log-rank test comparing group 1 (``group`` true) with group 0, vectorised over times.
-
-    Parameters
-    ----------
-    time: follow-up times (any unit); event: 1/True for an event; group: 0/1 or boolean.
-    """
-    t = np.asarray(time, dtype=float)
-    e = np.asarray(event, dtype=bool)
-    g = np.asarray(group, dtype=bool)
-    times, inv = np.unique(t, return_inverse=True)
-    d_all = np.bincount(inv, weights=e, minlength=times.size)
-    d_1 = np.bincount(inv, weights=e & g, minlength=times.size)
-    n_all_at = np.bincount(inv, minlength=times.size).astype(float)
-    n_1_at = np.bincount(inv, weights=g, minlength=times.size)
-    r_all = t.size - np.concatenate(([0.0], np.cumsum(n_all_at)[:-1]))
-    r_1 = g.sum() - np.concatenate(([0.0], np.cumsum(n_1_at)[:-1]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        e_1 = np.where(r_all > 0, d_all * r_1 / r_all, 0.0)
-        v = np.where(r_all > 1, d_all * (r_1 / r_all) * (1 - r_1 / r_all)
-                     * (r_all - d_all) / (r_all - 1), 0.0)
-    o1, e1, var = float(d_1.sum()), float(e_1.sum()), float(v.sum())
-    o0, e0 = float(d_all.sum() - o1), float(d_all.sum() - e1)
-    chi2 = (o1 - e1) ** 2 / var if var > 0 else float("nan")
-    p = float(stats.chi2.sf(chi2, 1)) if var > 0 else float("nan")
-    hr = float(np.exp((o1 - e1) / var)) if var > 0 else float("nan")
-    return LogRankResult((o0, o1), (e0, e1), var, chi2, p, hr)
-
-
-# ============================================================================================
-# K-sample and stratified log-rank test (R survdiff)
-# ============================================================================================
 
 @dataclass(frozen=True)
 class SurvDiff:
@@ -242,8 +241,7 @@ class SurvDiff:
     ``observed``/``expected`` are events per group (summed over strata), ``variance`` the
     K × K hypergeometric covariance of observed minus expected; ``chi2`` is
     ``(O - E)' V⁻ (O - E)`` over the groups with expected > 0 minus one, with ``df`` degrees of
-    freedom (Mantel N (1966). Cancer Chemother Rep 50:163–170; Peto R, Peto J (1972).
-    J R Stat Soc A 135:185–207).
+    freedom.
     """
 
     groups: tuple
@@ -254,96 +252,100 @@ class SurvDiff:
     chi2: float
     df: int
     p_value: float
+    stratified: bool = False
+    method: ClassVar[str] = "log-rank test (statsmodels survdiff)"
+
+    @property
+    def options(self) -> dict[str, object]:
+        return {"stratified": self.stratified, "reference": self.groups[0]}
+
+    def summary(self) -> pd.DataFrame:
+        """One row per group: ``group``, ``n``, ``observed``, ``expected``, then the test's
+        ``chi2``, ``df`` and ``p`` on every row."""
+        return pd.DataFrame({"group": list(self.groups), "n": self.n, "observed": self.observed,
+                             "expected": self.expected, "chi2": self.chi2, "df": self.df,
+                             "p": self.p_value})
 
 
 def survdiff(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
              group: np.ndarray | pd.Series,
              strata: np.ndarray | pd.Series | None = None) -> SurvDiff:
-    """Log-rank test of equal survival across the groups of ``group`` (sorted as R's
+    """Log-rank test of equal survival across the groups of ``group`` (labels, sorted as R's
     ``factor``), within strata of ``strata`` when given (R ``survdiff(Surv(time, event) ~
-    group + strata(strata))``). Rows with a missing group or stratum are dropped."""
+    group + strata(strata))``). Rows with a missing group or stratum are dropped.
+
+    The scores O - E and their covariance of each stratum come from statsmodels (the routine
+    behind ``statsmodels.duration.survfunc.survdiff``, which returns only the statistic);
+    they are summed over strata, completed to all K groups, and the statistic uses R's rule
+    for groups without expected events.
+    """
     t = np.asarray(time, dtype=float)
     e = np.asarray(pd.Series(event).astype(float), dtype=float)
     g, levels = pd.factorize(pd.Series(group), sort=True)
     s = (np.zeros(t.size, dtype=np.int64) if strata is None
          else pd.factorize(pd.Series(strata), sort=True)[0])
     ok = (g >= 0) & (s >= 0) & ~np.isnan(t) & ~np.isnan(e)
-    t, e, g, s = t[ok], e[ok].astype(bool), g[ok], s[ok]
+    t, e, g, s = t[ok], e[ok], g[ok], s[ok]
     k = len(levels)
-    obs = np.zeros(k)
-    exp = np.zeros(k)
-    var = np.zeros((k, k))
+    o_e, v = np.zeros(k - 1), np.zeros((k - 1, k - 1))
     for st in np.unique(s):
         sel = s == st
-        ts, es, gs = t[sel], e[sel], g[sel]
-        times, inv = np.unique(ts, return_inverse=True)
-        T = times.size
-        n_at = np.zeros((T, k))
-        d_at = np.zeros((T, k))
-        np.add.at(n_at, (inv, gs), 1.0)
-        np.add.at(d_at, (inv, gs), es.astype(float))
-        r_g = n_at.sum(axis=0) - np.vstack([np.zeros((1, k)), np.cumsum(n_at, axis=0)[:-1]])
-        r = r_g.sum(axis=1)
-        d = d_at.sum(axis=1)
-        use = d > 0
-        r_g, r, d, d_at = r_g[use], r[use], d[use], d_at[use]
-        frac = r_g / r[:, None]
-        obs += d_at.sum(axis=0)
-        exp += (d[:, None] * frac).sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.where(r > 1, d * (r - d) / (r - 1), 0.0)
-        var += (np.einsum("t,ti,ij->ij", w, frac, np.eye(k))
-                - np.einsum("t,ti,tj->ij", w, frac, frac))
+        a, b = survfunc._survdiff(t[sel], e[sel], g[sel], None, np.arange(k))
+        o_e, v = o_e + a, v + b
+    var = np.zeros((k, k))
+    var[1:, 1:] = v
+    var[0, 1:] = var[1:, 0] = -v.sum(axis=0)
+    var[0, 0] = v.sum()
+    obs = np.bincount(g, weights=e, minlength=k)
+    exp = obs - np.r_[-o_e.sum(), o_e]
     keep = np.flatnonzero(exp > 0)
-    if keep.size < 2:
-        chi2, df = 0.0, 0
-    else:
+    chi2, df = 0.0, 0
+    if keep.size >= 2:
         idx = keep[1:]
-        o_e = (obs - exp)[idx]
-        chi2 = float(o_e @ np.linalg.solve(var[np.ix_(idx, idx)], o_e))
-        df = keep.size - 1
+        d = (obs - exp)[idx]
+        chi2, df = float(d @ np.linalg.solve(var[np.ix_(idx, idx)], d)), keep.size - 1
     p = float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan")
-    n = np.bincount(g, minlength=k)
-    return SurvDiff(tuple(levels), n, obs, exp, var, chi2, df, p)
+    return SurvDiff(tuple(levels), np.bincount(g, minlength=k), obs, exp, var, chi2, df, p,
+                    strata is not None)
 
 
-# ============================================================================================
-# Counting-process (delayed entry) Kaplan–Meier, number at risk, tables at chosen times
-# ============================================================================================
+@dataclass(frozen=True)
+class LogRankResult:
+    """Two-group log-rank test (:func:`logrank_test`): ``observed``/``expected`` events of
+    (reference, other), the hypergeometric ``variance`` of the other group's O - E, and
+    Peto's one-step hazard ratio of the other group versus the reference, ``exp((O - E) / V)``
+    (Yusuf S, Peto R, et al. (1985). Prog Cardiovasc Dis 27:335–371)."""
 
-def kaplan_meier_counting(start: np.ndarray | pd.Series, stop: np.ndarray | pd.Series,
-                          event: np.ndarray | pd.Series, conf_level: float = 0.95) -> KaplanMeier:
-    """Product-limit estimate from counting-process ``(start, stop]`` rows (delayed entry,
-    time-varying group membership), as R's ``survfit(Surv(start, stop, event) ~ 1)``.
+    groups: tuple
+    observed: tuple[float, float]
+    expected: tuple[float, float]
+    variance: float
+    chi2: float
+    p_value: float
+    hr_peto: float
+    method: ClassVar[str] = SurvDiff.method
 
-    The number at risk at ``t`` is the number of rows with ``start < t <= stop``; the curve
-    is reported at every distinct ``stop``. With each patient's rows split where a
-    time-dependent group changes (:func:`split_at`), the estimate per group is the
-    Simon–Makuch curve (Simon R, Makuch RW (1984). A non-parametric graphical representation
-    of the relationship between survival and the occurrence of an event. Stat Med 3:35–44).
-    The Greenwood variance is as for :func:`kaplan_meier`.
-    """
-    a = np.asarray(start, dtype=float)
-    b = np.asarray(stop, dtype=float)
-    e = np.asarray(pd.Series(event).astype(float), dtype=float).astype(bool)
-    if not (a.shape == b.shape == e.shape):
-        raise ValueError("start, stop and event must have the same length")
-    if b.size == 0:
-        raise ValueError("no observations")
-    if np.any(a >= b):
-        raise ValueError("start must be before stop in every row")
-    times, inv = np.unique(b, return_inverse=True)
-    n_event = np.bincount(inv, weights=e, minlength=times.size)
-    n_censor = np.bincount(inv, minlength=times.size) - n_event
-    n_risk = (b.size - np.searchsorted(np.sort(b), times, side="left")
-              - (a.size - np.searchsorted(np.sort(a), times, side="left")))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(n_risk > 0, 1 - n_event / n_risk, 1.0))
-        terms = np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0)
-    std_err = np.sqrt(np.cumsum(terms))
-    std_err[surv == 0] = np.nan
-    return KaplanMeier(times, n_risk.astype(int), n_event.astype(int), n_censor.astype(int),
-                       surv, std_err, conf_level)
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame({"group": list(self.groups), "observed": self.observed,
+                             "expected": self.expected, "chi2": self.chi2, "p": self.p_value,
+                             "hr_peto": [np.nan, self.hr_peto]})
+
+
+def logrank_test(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
+                 group: np.ndarray | pd.Series, reference: object | None = None
+                 ) -> LogRankResult:
+    """Two-group log-rank test (:func:`survdiff`) of the two labels of ``group`` with the
+    ``reference`` group first (default: the first sorted label; for 0/1 or boolean groups,
+    0/False)."""
+    g = pd.Series(np.asarray(group, dtype=object))
+    levels = sorted(pd.unique(g.dropna()), key=lambda v: (v != reference, v))
+    if len(levels) != 2:
+        raise ValueError(f"group must have exactly two levels, got {levels}")
+    r = survdiff(time, event, pd.Categorical(g, categories=levels).codes.astype(float))
+    v = float(r.variance[1, 1])
+    hr = float(np.exp((r.observed[1] - r.expected[1]) / v)) if v > 0 else float("nan")
+    return LogRankResult(tuple(levels), tuple(map(float, r.observed)),
+                         tuple(map(float, r.expected)), v, r.chi2, r.p_value, hr)
 
 
 def number_at_risk(time: np.ndarray | pd.Series, times: np.ndarray | list[float],
@@ -363,7 +365,7 @@ def survival_table(km: KaplanMeier, times: np.ndarray | list[float],
                    conf_type: ConfType = "log") -> pd.DataFrame:
     """S(t) with its confidence limits at chosen ``times`` (R ``summary(fit, times)``):
     columns ``time``, ``n_risk`` (at risk just before ``t``), ``n_event`` (events up to
-    ``t``), ``surv``, ``std_err`` (of S, Greenwood: ``S·se``), ``lower``, ``upper``. Times
+    ``t``), ``surv``, ``std_err`` (of log S, as the curve's), ``lower``, ``upper``. Times
     after the last observation give ``nan``."""
     rows = []
     lo, hi = km.confidence_interval(conf_type)
@@ -377,7 +379,7 @@ def survival_table(km: KaplanMeier, times: np.ndarray | list[float],
             rows.append((t, n_risk, 0, 1.0, 0.0, 1.0, 1.0))
         else:
             rows.append((t, n_risk, int(km.n_event[:i + 1].sum()), float(km.surv[i]),
-                         float(km.surv[i] * km.std_err[i]), float(lo[i]), float(hi[i])))
+                         float(km.std_err[i]), float(lo[i]), float(hi[i])))
     return pd.DataFrame(rows, columns=["time", "n_risk", "n_event", "surv", "std_err",
                                        "lower", "upper"])
 
@@ -544,6 +546,18 @@ class GroupComparison:
     events: dict[str, int]
     medians: dict[str, MedianEstimate]
     logrank: SurvDiff | None
+
+    def summary(self) -> pd.DataFrame:
+        """One row per group: ``group``, ``n``, ``events``, ``median`` with its limits, and
+        the log-rank ``chi2``, ``df`` and ``p`` (the same on every row)."""
+        lr = self.logrank
+        return pd.DataFrame({"group": list(self.labels), "n": [self.n[g] for g in self.labels],
+                             "events": [self.events[g] for g in self.labels],
+                             "median": [self.medians[g].estimate for g in self.labels],
+                             "lower": [self.medians[g].lower for g in self.labels],
+                             "upper": [self.medians[g].upper for g in self.labels],
+                             "chi2": lr.chi2 if lr else np.nan, "df": lr.df if lr else 0,
+                             "p": lr.p_value if lr else np.nan})
 
     def at_risk(self, times: np.ndarray | list[float]) -> dict[str, np.ndarray]:
         """Number at risk in each group at ``times``."""

@@ -26,11 +26,12 @@ margins; :mod:`analysis_lib.feasibility` holds that arithmetic and :func:`findin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import ClassVar, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
+from scipy.stats.contingency import odds_ratio
 
 from . import feasibility
 from .cohort import clopper_pearson, format_mrd
@@ -432,62 +433,38 @@ class FisherExact:
     p: float
     conf_level: float
 
+    method: ClassVar[str] = ("Fisher's exact test, conditional MLE and exact interval "
+                             "(scipy fisher_exact, contingency.odds_ratio)")
+
     @property
     def sample_odds_ratio(self) -> float:
         return feasibility.odds_ratio(self.a, self.b, self.c, self.d)
 
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([{"estimate": self.odds_ratio, "lower": self.lower,
+                              "upper": self.upper, "p": self.p, "conf_level": self.conf_level,
+                              "sample_odds_ratio": self.sample_odds_ratio}])
+
 
 def fisher_exact(a: int, b: int, c: int, d: int, conf_level: float = 0.95) -> FisherExact:
-    """Fisher's exact test, conditional MLE of the odds ratio and its exact interval
-    (Fisher 1935; Cornfield 1956), computed as R's ``fisher.test`` does but with the roots
-    found to machine precision (R's ``uniroot`` stops at about 1e-4).
+    """Fisher's exact test (``scipy.stats.fisher_exact``), conditional MLE of the odds ratio
+    and its exact interval (``scipy.stats.contingency.odds_ratio(kind="conditional")``), as
+    R's ``fisher.test`` defines them (Fisher 1935; Cornfield 1956), with the roots found to
+    machine precision (R's ``uniroot`` stops at about 1e-4).
 
-    With ``m = a + c`` (column 1), ``n = b + d``, ``k = a + b`` (row 1), ``a`` given the
-    margins has the noncentral hypergeometric distribution
-    ``P(a = x) ∝ C(m, x) C(n, k - x) psi^x`` on ``max(0, k - n) <= x <= min(k, m)``.
-    The MLE solves ``E_psi[a] = a_obs`` (0 or ``inf`` at the ends of the support); the
-    limits solve ``P_psi(a >= a_obs) = alpha/2`` (lower) and ``P_psi(a <= a_obs) = alpha/2``
-    (upper).
+    Given the margins, ``a`` has the noncentral hypergeometric distribution with odds ratio
+    ``psi``; the MLE solves ``E_psi[a] = a_obs`` (0 or ``inf`` at the ends of the support),
+    the limits ``P_psi(a >= a_obs) = alpha/2`` (lower) and ``P_psi(a <= a_obs) = alpha/2``
+    (upper). A table with an empty row or column has no estimate (``nan``, limits 0 and
+    ``inf``).
     """
     if min(a, b, c, d) < 0:
         raise ValueError("cells must be non-negative")
-    m, n, k, x = a + c, b + d, a + b, a
-    lo, hi = max(0, k - n), min(k, m)
-    support = np.arange(lo, hi + 1)
-    logdc = stats.hypergeom.logpmf(support, m + n, m, k)
-
-    def dnhyper(log_psi: float) -> np.ndarray:
-        e = logdc + log_psi * support
-        e = np.exp(e - e.max())
-        return e / e.sum()
-
-    def mean(log_psi: float) -> float:
-        return float(np.sum(support * dnhyper(log_psi)))
-
-    def tail(log_psi: float, upper: bool) -> float:
-        d_ = dnhyper(log_psi)
-        return float(d_[support >= x].sum() if upper else d_[support <= x].sum())
-
-    def solve(f, target: float) -> float:
-        """log psi with f(log psi) = target, f increasing; bracket grown outwards."""
-        a_, b_ = -1.0, 1.0
-        while f(a_) > target:
-            a_ *= 2
-        while f(b_) < target:
-            b_ *= 2
-        return float(optimize.brentq(lambda t: f(t) - target, a_, b_, xtol=1e-13,
-                                     rtol=4 * np.finfo(float).eps, maxiter=500))
-
-    if hi == lo:
-        est, lower, upper = np.nan, 0.0, np.inf
-    else:
-        alpha = (1 - conf_level) / 2
-        est = 0.0 if x == lo else np.inf if x == hi else float(np.exp(solve(mean, x)))
-        lower = 0.0 if x == lo else float(np.exp(solve(lambda t: tail(t, True), alpha)))
-        upper = np.inf if x == hi else float(np.exp(
-            solve(lambda t: -tail(t, False), -alpha)))
-    p = feasibility.fisher_exact_p(a, b, c, d)
-    return FisherExact(int(a), int(b), int(c), int(d), est, lower, upper, p, conf_level)
+    table = [[int(a), int(b)], [int(c), int(d)]]
+    r = odds_ratio(table, kind="conditional")
+    ci = r.confidence_interval(confidence_level=conf_level)
+    return FisherExact(int(a), int(b), int(c), int(d), float(r.statistic), float(ci.low),
+                       float(ci.high), float(stats.fisher_exact(table).pvalue), conf_level)
 
 
 def _two_by_two(exposed: np.ndarray, event: np.ndarray) -> tuple[int, int, int, int]:

@@ -19,8 +19,9 @@
 # Table 1, Figure 1, Supplementary Table S2 and Supplementary Figures S1–S2, and then
 # re-analyses the transplant comparison without immortal-time bias.
 #
-# Every method here is implemented in `analysis_lib` (`survival`, `cox`, `competing_risks`)
-# and tested live against R: `survival::survfit`, `survdiff`, `coxph` and `cox.zph`, and
+# Every method here is computed by `analysis_lib` (`survival`, `cox`, `competing_risks`) on
+# statsmodels and comprisk ({doc}`../methods` says which call computes what) and tested live
+# against R: `survival::survfit`, `survdiff`, `coxph` and `cox.zph`, and
 # `cmprsk::cuminc`, to within 10⁻⁶ (see {ref}`survival-methods`).
 
 # %% tags=["parameters", "remove-cell"]
@@ -756,7 +757,7 @@ _ = report.write_output(it_out.reset_index(level=0), output_dir, "hsct_immortal_
 # Kaplan–Meier estimates {cite:p}`kaplan1958` use Greenwood's variance {cite:p}`greenwood1926`; the plain, log and log-log intervals and the
 # median with its interval are those of R's `survfit` (`conf.type`), medians from
 # `print.survfit`. Log-rank tests {cite:p}`mantel1966` are R's `survdiff` (K groups, optionally stratified). Cox
-# models {cite:p}`cox1972` are fitted by Newton–Raphson on the partial likelihood with
+# models {cite:p}`cox1972` are fitted by Newton–Raphson on statsmodels' partial likelihood with
 # Efron's handling of ties {cite:p}`efron1977`
 # (R's `coxph` default), for right-censored and counting-process data; Wald intervals and
 # p-values. The proportional-hazards test is `cox.zph` of survival 3.x. Cumulative incidence

@@ -95,6 +95,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
     if not MAX_REL_DIFF:
         return
+    record = os.environ.get("RPARITY_RECORD")
+    if record:  # scripts/record_parity.py: the measured differences for the methods page
+        lines = ["quantity,max_rel_diff"] + [f'"{q}",{v:.3e}'
+                                            for q, v in sorted(MAX_REL_DIFF.items())]
+        Path(record).write_text("\n".join(lines) + "\n", encoding="utf-8")
     terminalreporter.section("R parity: max relative difference from R (finite values)")
     width = max(map(len, MAX_REL_DIFF))
     for quantity, rel in sorted(MAX_REL_DIFF.items()):

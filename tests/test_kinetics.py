@@ -157,12 +157,6 @@ def test_bca_summary_by_hand(small):
 # Mann-Whitney
 # --------------------------------------------------------------------------------------------
 
-def test_wilcox_counts_are_the_gaussian_binomial():
-    # partitions of u into at most 3 parts, each at most 4 ([7 choose 3]_q): 35 in all
-    assert K._wilcox_counts(3, 4) == (1, 1, 2, 3, 4, 4, 5, 4, 4, 3, 2, 1, 1)
-    assert sum(K._wilcox_counts(20, 30)) == math.comb(50, 20)
-
-
 def test_exact_rank_sum_by_hand():
     r = K.rank_sum_test([1, 2, 3], [4, 5])
     assert (r.statistic, r.method, r.n1, r.n2) == (0.0, "exact", 3, 2)

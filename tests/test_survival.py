@@ -120,8 +120,8 @@ def test_number_at_risk_and_survival_table():
     assert tab["surv"].tolist() == pytest.approx([1.0, 0.6, 0.3])
     assert tab["n_risk"].tolist() == [5, 4, 1]
     assert tab["n_event"].tolist() == [0, 2, 3]
-    # Greenwood var of S(2): S^2 (1/(5*4) + 1/(4*3)) = 0.36 * (1/20 + 1/12)
-    assert tab["std_err"][1] == pytest.approx(0.6 * math.sqrt(1 / 20 + 1 / 12))
+    # Greenwood SE of log S(2), the curve's one scale: sqrt(1/(5*4) + 1/(4*3))
+    assert tab["std_err"][1] == pytest.approx(math.sqrt(1 / 20 + 1 / 12))
     assert np.isnan(sv.survival_table(km, [6])["surv"][0])
 
 
