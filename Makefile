@@ -49,7 +49,7 @@ lock:
 
 # Worked example of the book's "Use your own cohort" chapter: a second synthetic centre of
 # another size, generated (never committed) and built under _build/example/centre_b. The
-# arguments are analysis_lib.templates.CENTRE_B (tests/test_example_centre.py checks this).
+# arguments are analysis_lib.synthetic.centres.CENTRE_B (tests/test_example_centre.py checks this).
 EXAMPLE := _build/example/centre_b
 example: $(STAMP)
 	$(BIN)/cartbook generate --n 120 --seed 2026 --set "sex_counts=(20, 30)" --set "enrolment_reason_counts=(12, 30, 8)" --out $(EXAMPLE)/data

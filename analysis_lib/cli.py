@@ -11,11 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from .synthetic.centres import parse_overrides
+
 EXIT_OK, EXIT_BUILD, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validation import PER_RULE, validate_dir
+    from .data.validation import PER_RULE, validate_dir
 
     report = validate_dir(Path(args.data_dir), csv_dialect=args.csv_dialect)
     print(report.to_text(per_rule=None if args.all else PER_RULE))
@@ -28,39 +30,8 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
-def parse_overrides(items: list[str]):
-    """``["alpha_typical=0.2", "crs_grade_counts=(20, 14, 8, 6, 2)"]`` -> SyntheticParams.
-
-    Values are Python literals, checked against the type of the parameter's default.
-    """
-    import ast
-    from dataclasses import fields, replace
-
-    from .synthetic import SyntheticParams
-
-    base = SyntheticParams()
-    known = {f.name for f in fields(SyntheticParams)}
-    changes = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or name not in known:
-            raise ValueError(f"unknown parameter in --set {item!r}; see SyntheticParams")
-        try:
-            value = ast.literal_eval(text.strip())
-        except (ValueError, SyntaxError):
-            value = text.strip()  # strings such as dates
-        default = getattr(base, name)
-        if isinstance(default, float) and isinstance(value, int):
-            value = float(value)
-        if default is not None and value is not None and type(value) is not type(default):
-            raise ValueError(f"--set {name}: expected {type(default).__name__}, got {value!r}")
-        changes[name] = value
-    return replace(base, **changes)
-
-
 def _generate(args: argparse.Namespace) -> int:
-    from .synthetic import DEFAULT_SEED, PUBLISHED_N, generate_cohort, write_cohort
+    from .synthetic.generator import DEFAULT_SEED, PUBLISHED_N, generate_cohort, write_cohort
 
     n = args.n if args.n is not None else PUBLISHED_N
     seed = args.seed if args.seed is not None else DEFAULT_SEED
@@ -76,7 +47,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _template(args: argparse.Namespace) -> int:
-    from .templates import FORMATS, write_templates
+    from .data.templates import FORMATS, write_templates
 
     formats = FORMATS if args.format == "both" else (args.format,)
     try:
@@ -90,7 +61,8 @@ def _template(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from . import calibration
+    from .book import calibration_run
+    from .synthetic import calibration
 
     out = Path(args.out)
     if args.stage == "fit":
@@ -98,13 +70,13 @@ def _calibrate(args: argparse.Namespace) -> int:
     elif args.stage == "seeds":
         print(f"wrote {calibration.write_seed_search(out, range(1, args.seeds + 1))}")
     elif args.stage == "scorecard":
-        print(f"wrote {calibration.write_scorecard_search(out, args.candidates, jobs=args.jobs, progress=lambda m: print(m, flush=True))}")
+        print(f"wrote {calibration_run.write_scorecard_search(out, args.candidates, jobs=args.jobs, progress=lambda m: print(m, flush=True))}")
     print(f"wrote {calibration.write_report(out)}")
     return EXIT_OK
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .pipeline import BuildError, InvalidDataError, build_book
+    from .book.pipeline import BuildError, InvalidDataError, build_book
 
     try:
         if args.min_cell_count < 0:
@@ -127,7 +99,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _dialect_option(p: argparse.ArgumentParser) -> None:
-    from .io import CSV_DIALECTS
+    from .data.io import CSV_DIALECTS
 
     p.add_argument("--csv-dialect", choices=list(CSV_DIALECTS), default="auto",
                    help="CSV separator and decimal mark: auto (separator from the header, "

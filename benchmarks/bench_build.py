@@ -15,8 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from analysis_lib.pipeline import (ROOT, STAGES, build_book, execute_notebook,
-                                   notebook_parameters)
+from analysis_lib.book.pipeline import (
+    ROOT,
+    STAGES,
+    build_book,
+    execute_notebook,
+    notebook_parameters,
+)
 
 
 def main() -> None:

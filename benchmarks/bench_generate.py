@@ -13,7 +13,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from analysis_lib.synthetic import generate_cohort, write_cohort
+from analysis_lib.synthetic.generator import generate_cohort, write_cohort
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
-"""NCA benchmark: the vectorised :func:`analysis_lib.nca.nca` on 1,000,000 synthetic CAR-T
-profiles (about 15 samples each), then the per-profile :func:`analysis_lib.nca.nca_loop` on the
+"""NCA benchmark: the vectorised :func:`analysis_lib.stats.nca.nca` on 1,000,000 synthetic CAR-T
+profiles (about 15 samples each), then the per-profile :func:`analysis_lib.stats.nca.nca_loop` on the
 same data. Both compute every parameter, including the terminal phase (λz by best fit, AUCinf,
 AUMC, MRT).
 
@@ -37,7 +37,7 @@ if hasattr(os, "sched_setaffinity"):
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis_lib.nca import COLUMNS, PK_PARAMETERS, nca, nca_loop  # noqa: E402
+from analysis_lib.stats.nca import COLUMNS, PK_PARAMETERS, nca, nca_loop
 
 LLOQ = 100.0
 CORE_DAYS = (0, 7, 14, 28, 84, 182, 273, 378, 728)
@@ -49,7 +49,7 @@ LOOP_BUDGET_SECONDS = 600.0
 
 
 def synthetic_kinetics(n_profiles: int, seed: int, chunk: int = 100_000) -> pd.DataFrame:
-    """Long kinetics table (schema of ``analysis_lib.schema.KINETICS``), sorted by id and day.
+    """Long kinetics table (schema of ``analysis_lib.data.schema.KINETICS``), sorted by id and day.
 
     Generated in chunks of ``chunk`` profiles to keep the generator's own memory small."""
     rng = np.random.default_rng(seed)

@@ -36,9 +36,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from analysis_lib import competing_risks as cr  # noqa: E402
-from analysis_lib import cox  # noqa: E402
-from analysis_lib import survival as sv  # noqa: E402
+from analysis_lib.stats import competing_risks as cr
+from analysis_lib.stats import cox
+from analysis_lib.stats import survival as sv
 
 TASKS = ("kaplan_meier", "logrank", "cox_5_covariates", "cumulative_incidence")
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis_lib.io import to_text_frame
-from analysis_lib.synthetic import generate_cohort
-from analysis_lib.validation import validate_dir
+from analysis_lib.data.io import to_text_frame
+from analysis_lib.data.validation import validate_dir
+from analysis_lib.synthetic.generator import generate_cohort
 
 
 def code(i: int) -> str:

@@ -22,14 +22,16 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/cohort"
 chapter = "cohort"
-min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.privacy)
 age_cut_years = 10.0
 mrd_cuts = [1e-4, 1e-3, 1e-2]
 mrd_negative_below = 1e-4
 conf_level = 0.95
 
 # %% tags=["remove-input"]
-from analysis_lib import cohort, plots, report
+from analysis_lib.analyses import cohort
+from analysis_lib.book import plots, report
+from analysis_lib.core import formatting
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
@@ -42,7 +44,7 @@ n = len(patients)
 report.glue_number("n_patients", n)
 enrol = cohort.enrolment_table(patients)
 for row in enrol.itertuples():
-    report.glue_text(f"enrol_{row.code}", cohort.count_percent(row.n, n))
+    report.glue_text(f"enrol_{row.code}", formatting.count_percent(row.n, n))
     report.glue_number(f"n_{row.code}", int(row.n))
     report.glue_number(f"pct_{row.code}", float(row.percent))
 baseline = cohort.baseline_table(patients, age_cut=age_cut_years, mrd_cuts=mrd_cuts)
@@ -55,8 +57,8 @@ for k, v in (("dose_median", dose["median"]), ("dose_min", dose["min"]), ("dose_
              ("interval_max_months", interval["max"])):
     report.glue_number(k, float(v))
 sex = baseline.query("characteristic == 'Sex'").set_index("level")["n"]
-report.glue_text("n_male", cohort.count_percent(int(sex["Male"]), n))
-report.glue_text("n_female", cohort.count_percent(int(sex["Female"]), n))
+report.glue_text("n_male", formatting.count_percent(int(sex["Male"]), n))
+report.glue_text("n_female", formatting.count_percent(int(sex["Female"]), n))
 
 # %% [markdown]
 # (sec-cohort-patients)=

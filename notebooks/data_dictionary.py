@@ -14,7 +14,7 @@
 # # Data dictionary
 #
 # The tables a user supplies to rebuild this book with their own cohort. This page is
-# generated from the schemas in `analysis_lib.schema`, which are the single source of truth:
+# generated from the schemas in `analysis_lib.data.schema`, which are the single source of truth:
 # the validator, the synthetic generator and this page all read them.
 #
 # **Files.** A data directory holds one file per table, named after it: `patients` and
@@ -48,9 +48,10 @@ data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an
 chapter = "data_dictionary"
 
 # %% tags=["remove-input"]
-from analysis_lib import report, schema
-from analysis_lib.datadict import field_table, rules_table
-from analysis_lib.validation import load_dataset
+from analysis_lib.book import report
+from analysis_lib.data import schema
+from analysis_lib.data.datadict import field_table, rules_table
+from analysis_lib.data.validation import load_dataset
 
 data = load_dataset(data_dir)
 display(report.data_notice(data.synthetic))

@@ -24,13 +24,15 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 notebooks_dir = "../_build/cache"
 chapter = "index"
-min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.privacy)
 mrd_negative_below = 1e-4
 conf_level = 0.95
 
 # %% tags=["remove-input"]
-from analysis_lib import cohort, report
-from analysis_lib.provenance import provenance_table
+from analysis_lib.analyses import cohort
+from analysis_lib.book import report
+from analysis_lib.book import report as book_report
+from analysis_lib.book.provenance import provenance_table
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
@@ -41,11 +43,11 @@ report.glue_number("n_samples", len(data.tables["kinetics"]))
 cr, mrd_neg = cohort.response_rates(patients, mrd_negative_below, conf_level)
 report.glue_text("cr_text", cr.text())
 report.glue_text("mrd_neg_text", mrd_neg.text())
-from analysis_lib import registry
-from analysis_lib import scorecard as sc
+from analysis_lib.paper import registry
+from analysis_lib.paper import scorecard as sc
 
 card = sc.scorecard(registry.load_registry(), sc.load_map(),
-                    sc.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
+                    book_report.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
                                                      "toxicity"]),
                     sc.load_claims())
 score = sc.score(card)

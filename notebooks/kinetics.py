@@ -22,7 +22,7 @@
 # (Cmax) and its day (Tmax), the last day with a level at or above the lower limit of
 # quantification (Tlast, the persistence) and the area under the curve over the first 28 days
 # (AUC0–28d), computed by the linear-up/log-down rule, with results below the LLOQ handled as in
-# R's PKNCA {cite:p}`denney2015` (the rules are documented in the `analysis_lib.nca` module). Groups are compared
+# R's PKNCA {cite:p}`denney2015` (the rules are documented in the `analysis_lib.stats.nca` module). Groups are compared
 # with the Mann–Whitney (Wilcoxon rank-sum) test {cite:p}`hollander1973` and associations with Spearman's rank
 # correlation, both computed exactly as R's `wilcox.test` and `cor.test` do.
 
@@ -30,7 +30,7 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/kinetics"
 chapter = "kinetics"
-min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.privacy)
 age_cut_years = 10.0
 mrd_cuts = [1e-4, 1e-3, 1e-2]
 mrd_negative_below = 1e-4
@@ -47,9 +47,12 @@ lambda_z_adj_r2_tolerance = 1e-4  # best fit: adjusted R² within this of the be
 # %% tags=["remove-input"]
 import pandas as pd
 
-from analysis_lib import kinetics, plots, report
-from analysis_lib.cohort import format_mrd
-from analysis_lib.nca import TerminalRules
+from analysis_lib.analyses import kinetics
+from analysis_lib.book import plots, report
+from analysis_lib.core import formatting, units
+from analysis_lib.core.units import format_mrd
+from analysis_lib.stats import rank_tests
+from analysis_lib.stats.nca import TerminalRules
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
@@ -100,7 +103,7 @@ report.glue_number("n_persistence_ended", int(params["persistence_ended"].sum())
 #
 # The analysis includes {glue:text}`n_patients:d` patients and {glue:text}`n_samples:d`
 # blood samples. Counting as expansion {glue:md}`expansion_rule` (the paper gives no
-# threshold; this choice is explained in the methods of `analysis_lib.kinetics`), CAR-T cells
+# threshold; this choice is explained in the methods of `analysis_lib.analyses.kinetics`), CAR-T cells
 # expanded in {glue:text}`n_expanded:d` of {glue:text}`n_patients:d` patients
 # ({glue:text}`pct_expanded:.1f`%). The median time to the peak (Tmax) was
 # {glue:text}`tmax_median:.1f` days (range {glue:text}`tmax_min:.0f`–{glue:text}`tmax_max:.0f`)
@@ -164,21 +167,21 @@ for key, level in (("mrdcr", True), ("other", False)):
     for stat in ("geo_mean", "geo_ci_low", "geo_ci_high", "median"):
         report.glue_number(f"gm_cmax_{key}_{stat}", float(row[stat]))
     report.glue_text(f"gm_cmax_{key}_text",
-                     f"{kinetics.format_value(row['geo_mean'])} copies/µg DNA "
-                     f"({round(100 * conf_level)}% CI {kinetics.format_value(row['geo_ci_low'])}"
-                     f" to {kinetics.format_value(row['geo_ci_high'])})")
+                     f"{formatting.format_value(row['geo_mean'])} copies/µg DNA "
+                     f"({round(100 * conf_level)}% CI {formatting.format_value(row['geo_ci_low'])}"
+                     f" to {formatting.format_value(row['geo_ci_high'])})")
 resp = {p: kinetics.contrast(t3, "mrd_cr_d28", p) for p in ("cmax", "auc", "tlast")}
 for p, c in resp.items():
     report.glue_number(f"p_mrdcr_{p}", c.p_value)
-    report.glue_text(f"p_mrdcr_{p}_text", kinetics.p_text(c.p_value))
+    report.glue_text(f"p_mrdcr_{p}_text", formatting.p_text(c.p_value))
     report.glue_text(f"mrdcr_{p}_method", c.method)
     report.glue_text(f"mrdcr_{p}_cmp", c.comparison)
 for key, value in kinetics.table3_cells(t3).items():  # identity keys, as in the registry
     report.glue_number(key, value)
-spss = kinetics.mann_whitney(params["cmax"], params["mrd_cr"], "asymptotic", correct=False,
+spss = rank_tests.mann_whitney(params["cmax"], params["mrd_cr"], "asymptotic", correct=False,
                              levels=(True, False))
 report.glue_number("p_mrdcr_cmax_uncorrected", spss.p_value)
-report.glue_text("p_mrdcr_cmax_uncorrected_text", kinetics.p_text(spss.p_value))
+report.glue_text("p_mrdcr_cmax_uncorrected_text", formatting.p_text(spss.p_value))
 
 # %% [markdown]
 # (sec-kinetics-response)=
@@ -235,14 +238,14 @@ burden_cut = sorted(mrd_cuts)[len(mrd_cuts) // 2]  # the paper's "high tumour bu
 report.glue_text("burden_cut", format_mrd(burden_cut))
 for short, key, level in (("steroids", "steroids", "Yes"), ("crs", "crs", "≥3"),
                           ("icans", "icans", "Yes"),
-                          ("postld", f"post_ld_mrd_{kinetics.cut_id(burden_cut)}",
+                          ("postld", f"post_ld_mrd_{units.cut_id(burden_cut)}",
                            f"≥{format_mrd(burden_cut)}")):
     for p, unit in (("cmax", "copies/µg DNA"), ("auc", "day·copies/µg DNA"), ("tlast", "days")):
         c = kinetics.contrast(t3, key, p, level=level)
         report.glue_number(f"p_{short}_{p}", c.p_value)
         report.glue_text(f"{short}_{p}_text", c.text(unit))
         report.glue_text(f"{short}_{p}_cmp", c.comparison)
-        report.glue_text(f"p_{short}_{p}_text", kinetics.p_text(c.p_value))
+        report.glue_text(f"p_{short}_{p}_text", formatting.p_text(c.p_value))
 
 # %% [markdown]
 # (sec-kinetics-table3)=
@@ -306,7 +309,7 @@ for row in corr.itertuples():
     report.glue_number(f"r_{row.key}", float(row.r))
     report.glue_number(f"p_{row.key}", float(row.p_value))
     report.glue_number(f"n_{row.key}", int(row.n))
-    report.glue_text(f"p_{row.key}_text", kinetics.p_text(row.p_value))
+    report.glue_text(f"p_{row.key}_text", formatting.p_text(row.p_value))
 methods = set(corr["method"])
 report.glue_text("spearman_method", "; ".join(
     {"t": "the t approximation (the data have ties, so the exact AS 89 algorithm does not apply)",

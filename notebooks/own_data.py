@@ -30,9 +30,12 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown
 
-from analysis_lib import cli, report, schema, templates
-from analysis_lib.synthetic import PUBLISHED_N, generate_cohort
-from analysis_lib.validation import RULES, load_dataset, validate_dir
+from analysis_lib import cli
+from analysis_lib.book import report
+from analysis_lib.data import schema, templates
+from analysis_lib.data.validation import RULES, load_dataset, validate_dir
+from analysis_lib.synthetic import centres
+from analysis_lib.synthetic.generator import PUBLISHED_N, generate_cohort
 
 data = load_dataset(data_dir)
 display(report.data_notice(True, "The example rows and the second centre shown here are "
@@ -208,23 +211,23 @@ report.show_table(pd.DataFrame({
 
 # %% tags=["remove-input"]
 shipped = generate_cohort()
-centre_b = templates.CENTRE_B.generate()
+centre_b = centres.CENTRE_B.generate()
 data_b = "_build/example/centre_b/data"
-report.glue_number("centre_b_n", templates.CENTRE_B.n)
+report.glue_number("centre_b_n", centres.CENTRE_B.n)
 report.glue_number("shipped_n", len(shipped.patients))
 report.glue_number("count_base", PUBLISHED_N)
 centre_b_commands = "\n".join([
-    shlex.join(["cartbook", *templates.CENTRE_B.generate_argv(data_b)]),
+    shlex.join(["cartbook", *centres.CENTRE_B.generate_argv(data_b)]),
     shlex.join(["cartbook", "build", "--data", data_b, "--build-dir",
                 "_build/example/centre_b/_build"])])
 report.glue_text("centre_b_commands", centre_b_commands)
 display(Markdown("```text\n" + centre_b_commands + "\n```"))
 
 # %% tags=["remove-input"]
-report.show_table(templates.CENTRE_B.changes().astype(str),
+report.show_table(centres.CENTRE_B.changes().astype(str),
                   "Parameters of the synthetic generator changed for centre B.",
                   "tbl-own-centre-b-params")
-report.show_table(templates.contrast_table({"shipped cohort": shipped.patients,
+report.show_table(centres.contrast_table({"shipped cohort": shipped.patients,
                                             "centre B": centre_b.patients}),
                   "The shipped synthetic cohort and centre B.", "tbl-own-centre-b")
 

@@ -27,9 +27,11 @@ notebooks_dir = "../_build/cache"
 chapter = "scorecard"
 
 # %% tags=["remove-input"]
-from analysis_lib import audit, registry, report
-from analysis_lib import scorecard as sc
-from analysis_lib.validation import load_dataset
+from analysis_lib.book import report
+from analysis_lib.book import report as book_report
+from analysis_lib.data.validation import load_dataset
+from analysis_lib.paper import audit, registry
+from analysis_lib.paper import scorecard as sc
 
 data = load_dataset(data_dir)
 display(report.data_notice(data.synthetic))
@@ -39,7 +41,7 @@ display(report.source_links(chapter))
 
 # %% tags=["remove-cell"]
 card = sc.scorecard(registry.load_registry(), sc.load_map(),
-                    sc.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
+                    book_report.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
                                                      "toxicity"]),
                     sc.load_claims())
 s = sc.score(card)
@@ -72,7 +74,7 @@ report.show_table(sc.breakdown_table(s), "Reproduction status of the paper's num
 # %% [markdown]
 # ## What each status means
 #
-# One function decides every status (`analysis_lib.scorecard.classify`), and every page of the
+# One function decides every status (`analysis_lib.paper.scorecard.classify`), and every page of the
 # book reads it from the same scorecard. The rules are applied in the order of
 # {numref}`tbl-status-definitions` (version {glue:md}`rules_version` of the definitions, which
 # the downloadable file carries). Sampling standard errors follow stated principles: the
@@ -123,7 +125,7 @@ report.glue_number("audit_n_decision", int((found["severity"] == "decision").sum
 # geometric means against medians and maxima, counts that must add up, and thresholds used
 # across text and tables. A printed number stands for every value that rounds to it, so a
 # check fails only when no rounding of the inputs can reproduce the printed result
-# (`analysis_lib.audit`). Of {glue:text}`audit_n_checks:d` checks,
+# (`analysis_lib.paper.audit`). Of {glue:text}`audit_n_checks:d` checks,
 # {glue:text}`audit_n_inconsistent:d` find an inconsistency ({numref}`tbl-audit-summary`),
 # {glue:text}`audit_n_decision:d` of them a decision error (a printed p on the other side of
 # 0.05 from the one its own CI implies). {numref}`tbl-audit-findings` shows each with the

@@ -28,7 +28,7 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/survival"
 chapter = "survival"
-min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.privacy)
 conf_level = 0.95
 age_cut_years = 10.0
 mrd_cuts = [1e-4, 1e-3, 1e-2]
@@ -45,10 +45,15 @@ risk_table_step_months = 12
 import numpy as np
 import pandas as pd
 
-from analysis_lib import competing_risks as cr
-from analysis_lib import cox, feasibility, plots, report
-from analysis_lib import survival as sv
-from analysis_lib.cohort import count_percent, format_mrd
+from analysis_lib.analyses import survival as survival_analyses
+from analysis_lib.book import plots, report
+from analysis_lib.core import formatting
+from analysis_lib.core.formatting import count_percent
+from analysis_lib.core.units import format_mrd
+from analysis_lib.paper import feasibility
+from analysis_lib.stats import competing_risks as cr
+from analysis_lib.stats import cox
+from analysis_lib.stats import survival as sv
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
@@ -63,7 +68,7 @@ kinetics = data.tables["kinetics"]
 # %% tags=["remove-cell"]
 n = len(patients)
 lvl = round(100 * conf_level)
-ep = sv.endpoints(patients)  # times in months
+ep = survival_analyses.endpoints(patients)  # times in months
 horizons = [12.0 * y for y in horizons_years]
 max_t = float(np.ceil(max(ep["os_time"].max(), ep["lfs_time"].max()) / risk_table_step_months)
               * risk_table_step_months)
@@ -85,11 +90,11 @@ for name in ("os", "lfs"):
         report.glue_number(f"{key}_upper", 100 * hi)
         at[(name, ct)] = (s, lo, hi)
     report.glue_number(f"{name}_5y", 100 * at[(name, "plain")][0])
-    report.glue_text(f"{name}_5y_text", sv.percent_ci_text(*at[(name, "plain")]))
-    report.glue_text(f"{name}_5y_log_text", sv.percent_ci_text(*at[(name, "log")]))
+    report.glue_text(f"{name}_5y_text", formatting.percent_ci_text(*at[(name, "plain")]))
+    report.glue_text(f"{name}_5y_log_text", formatting.percent_ci_text(*at[(name, "log")]))
     med = km[name].median("log")
     report.glue_number(f"{name}_median", med.estimate)
-report.glue_text("os_lfs_medians_text", sv.medians_text(km["os"].median("log").estimate,
+report.glue_text("os_lfs_medians_text", formatting.medians_text(km["os"].median("log").estimate,
                                                         km["lfs"].median("log").estimate))
 for key in ("os_5y_ci", "lfs_5y_ci"):
     report.glue_number(f"audit_{key}_min_halfwidth", 100 * feasibility.Z95 * findings[key].bound)
@@ -163,7 +168,7 @@ report.show_table(disp, "Kaplan–Meier OS and LFS at 1, 2, 3 and 5 years with t
 _ = report.write_output(km_times, output_dir, "survival_at_times", data.synthetic)
 
 # %% tags=["remove-cell"]
-rel = sv.relapse_summary(patients)
+rel = survival_analyses.relapse_summary(patients)
 report.glue_text("n_relapse", count_percent(rel["all"].n, n))
 report.glue_number("n_relapse_k", rel["all"].n)
 report.glue_number("relapse_pct", 100 * rel["all"].n / n)
@@ -171,7 +176,7 @@ for key in ("all", "negative", "positive"):
     report.glue_number(f"relapse_{key}_n", rel[key].n)
     report.glue_number(f"relapse_{key}_median", rel[key].median)
     report.glue_text(f"relapse_{key}_text", rel[key].text())
-hs = sv.hsct_summary(patients)
+hs = survival_analyses.hsct_summary(patients)
 report.glue_text("n_hsct", count_percent(hs.n, n))
 report.glue_number("n_hsct_k", hs.n)
 report.glue_number("hsct_pct", 100 * hs.n / n)
@@ -188,7 +193,7 @@ for key, curve in (("cir", cir), ("nrm", nrm)):
     var = curve.at(five)[1][0]
     report.glue_number(f"{key}_5y", float(100 * est[0]))
     report.glue_number(f"{key}_5y_se", float(100 * np.sqrt(var)))
-    report.glue_text(f"{key}_5y_text", sv.percent_ci_text(est[0], lo[0], hi[0]))
+    report.glue_text(f"{key}_5y_text", formatting.percent_ci_text(est[0], lo[0], hi[0]))
     report.glue_number(f"{key}_events", curve.n_events)
 
 # %% [markdown]
@@ -222,22 +227,22 @@ report.glue_figure("fig_cif", plots.cumulative_incidence_curves(
 # ```
 
 # %% tags=["remove-cell"]
-design = cox.candidate_covariates(patients, kinetics, age_cut=age_cut_years, dose_cut=dose_cut,
+design = survival_analyses.candidate_covariates(patients, kinetics, age_cut=age_cut_years, dose_cut=dose_cut,
                                   mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
                                   bca_unit_days=bca_unit_days)
 screens, fits, selected = {}, {}, {}
 for name in ("lfs", "os"):
-    screens[name] = cox.univariate_screen(design, ep[f"{name}_time"], ep[f"{name}_event"],
+    screens[name] = survival_analyses.univariate_screen(design, ep[f"{name}_time"], ep[f"{name}_event"],
                                           threshold=screen_p, conf_level=conf_level)
-    selected[name] = cox.select_terms(screens[name])
-    fits[name] = (cox.multivariable_cox(design, selected[name], ep[f"{name}_time"],
+    selected[name] = survival_analyses.select_terms(screens[name])
+    fits[name] = (survival_analyses.multivariable_cox(design, selected[name], ep[f"{name}_time"],
                                         ep[f"{name}_event"]) if selected[name] else None)
     report.glue_number(f"{name}_n_selected", len(selected[name]))
     report.glue_text(f"{name}_selected_text", ", ".join(selected[name]) or "none")
     inf = list(dict.fromkeys(screens[name].loc[screens[name]["infinite"], "term"]))
     report.glue_text(f"{name}_infinite_text",
                      ", ".join(inf) if inf else "no covariate")
-    report.glue_estimates(f"uni_{name}", cox.screen_estimates(screens[name]))
+    report.glue_estimates(f"uni_{name}", survival_analyses.screen_estimates(screens[name]))
 report.glue_number("screen_p", screen_p)
 bca_unit = "month" if abs(bca_unit_days - 365.25 / 12) < 1e-9 else f"{bca_unit_days:g} days"
 report.glue_text("bca_unit", bca_unit)
@@ -264,9 +269,9 @@ report.glue_text("bca_unit", bca_unit)
 def _screen_cells(scr: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "column": scr["column"],
-        "HR": [("not estimable" if r.infinite else cox.hr_text(r.hr, r.lower, r.upper))
+        "HR": [("not estimable" if r.infinite else survival_analyses.hr_text(r.hr, r.lower, r.upper))
                for r in scr.itertuples()],
-        "p": [("–" if inf else cox.p_text(p)) for p, inf in zip(scr["p"], scr["infinite"])],
+        "p": [("–" if inf else survival_analyses.p_text(p)) for p, inf in zip(scr["p"], scr["infinite"])],
         "sel": ["yes" if s else "" for s in scr["selected"]]})
 
 
@@ -306,7 +311,7 @@ for name in ("lfs", "os"):
     zph[name] = cox.cox_zph(f)
     g = zph[name].iloc[-1]
     report.glue_number(f"{name}_zph_global_p", float(g["p"]))
-    report.glue_text(f"{name}_zph_global_ptext", cox.p_phrase(float(g["p"])))
+    report.glue_text(f"{name}_zph_global_ptext", survival_analyses.p_phrase(float(g["p"])))
     hr = f.hazard_ratios(conf_level)
     for term, cols in f.terms.items():
         for c in cols:
@@ -347,8 +352,8 @@ for name, label in (("lfs", "A. LFS"), ("os", "B. OS")):
     for r in tab.itertuples():
         rows.append({"Model": label, "Covariate": r.term,
                      "Comparison": r.comparison,
-                     f"HR ({lvl}% CI)": cox.hr_text(r.hr, r.lower, r.upper, 3),
-                     "p": cox.p_text(r.p)})
+                     f"HR ({lvl}% CI)": survival_analyses.hr_text(r.hr, r.lower, r.upper, 3),
+                     "p": survival_analyses.p_text(r.p)})
 mv = pd.DataFrame(rows)
 caption_bits = "; ".join(
     f"{lab}: n = {fits[nm].n}, {fits[nm].n_events} events, {fits[nm].n_parameters} "
@@ -379,17 +384,17 @@ paper_sets = {"lfs": ["BCA duration", "Female", "MRD-CR on day 28"],
                      "No HSCT history", "No ICANS"]}
 rows = []
 for name, label in (("lfs", "A. LFS"), ("os", "B. OS")):
-    f = cox.multivariable_cox(design, paper_sets[name], ep[f"{name}_time"], ep[f"{name}_event"])
+    f = survival_analyses.multivariable_cox(design, paper_sets[name], ep[f"{name}_time"], ep[f"{name}_event"])
     tab = cox.hazard_ratio_table(f, design, conf_level)
     why = cox.not_estimable(f)
-    report.glue_estimates(f"paper_{name}", cox.fit_estimates(f, design, conf_level))
+    report.glue_estimates(f"paper_{name}", survival_analyses.fit_estimates(f, design, conf_level))
     for r in tab.itertuples():
         ne = r.term in why
         rows.append({"Model": f"{label} (EPV {f.events_per_variable:.1f})", "Covariate": r.term,
                      "Comparison": r.comparison,
                      f"HR ({lvl}% CI)": ("not estimable: " + why[r.term] if ne
-                                         else cox.hr_text(r.hr, r.lower, r.upper, 3)),
-                     "p": "–" if ne else cox.p_text(r.p)})
+                                         else survival_analyses.hr_text(r.hr, r.lower, r.upper, 3)),
+                     "p": "–" if ne else survival_analyses.p_text(r.p)})
 paper_mv = pd.DataFrame(rows)
 paper_mv.loc[paper_mv["Model"].duplicated(), "Model"] = ""
 report.show_table(paper_mv, "The paper's Table 1 covariate sets fitted on this cohort (Cox, "
@@ -402,7 +407,7 @@ pub = pd.DataFrame([r for r in feasibility.MULTIVARIABLE_ROWS if r[0].startswith
 report.show_table(pd.DataFrame({
     "Published row": pub["row"].str.replace("Table 1A LFS, ", "LFS: ").str.replace(
         "Table 1B OS, ", "OS: "),
-    "HR (95% CI)": [cox.hr_text(a, b, c, 3) for a, b, c in zip(pub["hr"], pub["lower"],
+    "HR (95% CI)": [survival_analyses.hr_text(a, b, c, 3) for a, b, c in zip(pub["hr"], pub["lower"],
                                                                pub["upper"])],
     "p": [f"{p:.3f}" for p in pub["p"]]}),
     "The paper's Table 1 as printed (rows legible in the published version; Table 1B is cut "
@@ -415,7 +420,7 @@ for name, label in (("lfs", "LFS"), ("os", "OS")):
         continue
     for r in zph[name].itertuples():
         zrows.append({"Model": label, "Term": r.term, "χ²": f"{r.chisq:.3f}", "df": r.df,
-                      "p": cox.p_text(r.p)})
+                      "p": survival_analyses.p_text(r.p)})
 zt = pd.DataFrame(zrows, columns=["Model", "Term", "χ²", "df", "p"])
 zt.loc[zt["Model"].duplicated(), "Model"] = ""
 report.show_table(zt, "Proportional-hazards tests of the multivariable models (R's cox.zph, "
@@ -469,7 +474,7 @@ def compare_in(masks: dict, groups: np.ndarray, order: list[str]):
             panels[(when, stratum, title)] = {
                 "curves": gc.curves, "at_risk": gc.at_risk(risk_times),
                 "title": f"{title}, {when} MRD {stratum}",
-                "annotation": f"log-rank {cox.p_phrase(p)}"}
+                "annotation": f"log-rank {survival_analyses.p_phrase(p)}"}
     return pd.DataFrame(results), panels
 
 
@@ -483,12 +488,12 @@ for r in fig1.itertuples():
     level = "low" if r.stratum.startswith("<") else "high"
     slug = f"{r.timing[:3].lower()}_{level}_{r.end_point.lower()}"
     report.glue_number(f"fig1_{slug}_p", float(r.logrank_p))
-    report.glue_text(f"fig1_{slug}_ptext", cox.p_phrase(r.logrank_p))
+    report.glue_text(f"fig1_{slug}_ptext", survival_analyses.p_phrase(r.logrank_p))
     report.glue_text(f"fig1_{slug}_medians",
-                     sv.medians_text(r.median_HSCT, fig1.loc[r.Index, "median_No HSCT"]))
+                     formatting.medians_text(r.median_HSCT, fig1.loc[r.Index, "median_No HSCT"]))
     report.glue_text(f"fig1_{slug}_n", f"{r.n_HSCT} vs {fig1.loc[r.Index, 'n_No HSCT']}")
-    report.glue_number(f"fig1_{slug}_median_hsct", sv.median_or_infinity(r.median_HSCT, r.n_HSCT))
-    report.glue_number(f"fig1_{slug}_median_nohsct", sv.median_or_infinity(
+    report.glue_number(f"fig1_{slug}_median_hsct", survival_analyses.median_or_infinity(r.median_HSCT, r.n_HSCT))
+    report.glue_number(f"fig1_{slug}_median_nohsct", survival_analyses.median_or_infinity(
         fig1.loc[r.Index, "median_No HSCT"], fig1.loc[r.Index, "n_No HSCT"]))
     if r.end_point == "OS":
         nh, nn = fig1.loc[r.Index, "nrm5_HSCT"], fig1.loc[r.Index, "nrm5_No HSCT"]
@@ -558,9 +563,9 @@ def _fig_table(df: pd.DataFrame, order: list[str]) -> pd.DataFrame:
         "MRD": df["timing"] + " " + df["stratum"], "End point": df["end_point"],
         **{f"n ({o})": df[f"n_{o}"] for o in order},
         **{f"Events ({o})": df[f"events_{o}"] for o in order},
-        **{f"Median, months ({o})": [sv.months_text(x) for x in df[f"median_{o}"]]
+        **{f"Median, months ({o})": [formatting.months_text(x) for x in df[f"median_{o}"]]
            for o in order},
-        "Log-rank p": [cox.p_text(p) for p in df["logrank_p"]]})
+        "Log-rank p": [survival_analyses.p_text(p) for p in df["logrank_p"]]})
     if "nrm5_HSCT" in df:
         for o in order:
             out[f"5-y NRM, % ({o})"] = [
@@ -584,7 +589,7 @@ report.glue_figure("fig_s1", plots.survival_curves(list(s1_panels.values()), ris
 for r in s1.itertuples():
     slug = f"{r.timing[:3].lower()}_{r.end_point.lower()}"
     report.glue_text(f"s1_{slug}_n", f"{r.n_HSCT} vs {s1.loc[r.Index, 'n_No HSCT']}")
-    report.glue_text(f"s1_{slug}_p", cox.p_phrase(r.logrank_p))
+    report.glue_text(f"s1_{slug}_p", survival_analyses.p_phrase(r.logrank_p))
     report.glue_number(f"s1_{slug}_p_value", float(r.logrank_p))
 gen_lab = np.where(patients["genetic_risk"].to_numpy() == "high", "High risk",
                    "Low/intermediate risk")
@@ -595,7 +600,7 @@ for k, pnl in s2_panels.items():
 report.glue_figure("fig_s2", plots.survival_curves(list(s2_panels.values()), risk_times,
                                                    band=False))
 for r in s2_rows.itertuples():
-    report.glue_text(f"s2_{r.end_point.lower()}_p", cox.p_phrase(r.logrank_p))
+    report.glue_text(f"s2_{r.end_point.lower()}_p", survival_analyses.p_phrase(r.logrank_p))
     report.glue_number(f"s2_{r.end_point.lower()}_p_value", float(r.logrank_p))
     report.glue_text(f"s2_{r.end_point.lower()}_n",
                      f"{s2_rows.loc[r.Index, 'n_High risk']} vs "
@@ -631,17 +636,17 @@ for r in s2_rows.itertuples():
 effects = {}
 low_pre = patients["mrd_pre_ld"].astype(float).to_numpy() < low
 for name in ("os", "lfs"):
-    effects[(name, "all")] = cox.hsct_effect(ep[f"{name}_time"], ep[f"{name}_event"],
+    effects[(name, "all")] = survival_analyses.hsct_effect(ep[f"{name}_time"], ep[f"{name}_event"],
                                              ep["hsct_time"], landmarks=landmarks_months,
                                              conf_level=conf_level)
-    effects[(name, "low")] = cox.hsct_effect(ep[f"{name}_time"][low_pre],
+    effects[(name, "low")] = survival_analyses.hsct_effect(ep[f"{name}_time"][low_pre],
                                              ep[f"{name}_event"][low_pre],
                                              ep["hsct_time"][low_pre],
                                              landmarks=[main_landmark_months],
                                              conf_level=conf_level)
-    report.glue_text(f"it_{name}_verdict", cox.immortal_time_verdict(
+    report.glue_text(f"it_{name}_verdict", survival_analyses.immortal_time_verdict(
         effects[(name, "all")], main_landmark_months, conf_level=conf_level))
-    report.glue_text(f"it_{name}_low_verdict", cox.immortal_time_verdict(
+    report.glue_text(f"it_{name}_low_verdict", survival_analyses.immortal_time_verdict(
         effects[(name, "low")], main_landmark_months, conf_level=conf_level))
     t = effects[(name, "all")].set_index("analysis")
     report.glue_number(f"it_{name}_fixed_hr", float(t.loc["fixed", "hr"]))
@@ -727,8 +732,8 @@ for (name, pop), tab in effects.items():
             "Analysis": labels_.get(r.analysis, f"Landmark at {r.landmark:g} months"),
             "n": r.n, "HSCT": r.n_hsct, "Events": r.events,
             f"HR ({lvl}% CI)": ("not estimable" if r.infinite or not np.isfinite(r.hr)
-                                else cox.hr_text(r.hr, r.lower, r.upper)),
-            "p": "–" if r.infinite else cox.p_text(r.p)})
+                                else survival_analyses.hr_text(r.hr, r.lower, r.upper)),
+            "p": "–" if r.infinite else survival_analyses.p_text(r.p)})
 it = pd.DataFrame(it_rows)
 dup_end = it["End point"].duplicated()
 dup_pop = it[["End point", "Patients"]].duplicated()
@@ -784,7 +789,7 @@ for label, grp in tests_by.items():
     for cause, t in res.tests.items():
         grows.append({"Groups": label,
                       "Cause": "Relapse" if cause == sv.RELAPSE else "Non-relapse mortality",
-                      "Gray χ²": f"{t.stat:.3f}", "df": t.df, "p": cox.p_text(t.p_value)})
+                      "Gray χ²": f"{t.stat:.3f}", "df": t.df, "p": survival_analyses.p_text(t.p_value)})
 gt = pd.DataFrame(grows)
 gt.loc[gt["Groups"].duplicated(), "Groups"] = ""
 report.show_table(gt, "Gray's test of equal cumulative incidence of relapse and of non-relapse "

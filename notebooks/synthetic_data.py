@@ -26,9 +26,13 @@ chapter = "synthetic_data"
 # %% tags=["remove-cell"]
 import numpy as np
 
-from analysis_lib import calibration, registry, report, synthetic
-from analysis_lib import scorecard as sc
-from analysis_lib.feasibility import findings_frame
+from analysis_lib.book import report
+from analysis_lib.core import formatting
+from analysis_lib.paper import registry
+from analysis_lib.paper import scorecard as sc
+from analysis_lib.paper.feasibility import findings_frame
+from analysis_lib.synthetic import calibration
+from analysis_lib.synthetic import generator as synthetic
 
 params = synthetic.SyntheticParams()
 shipped = synthetic.generate_cohort()
@@ -55,7 +59,7 @@ report.glue_number("distance", calibration.distance(achieved))
 
 # %% tags=["remove-input"]
 display(report.data_notice(True))
-report.show_parameters(dict(generator="analysis_lib.synthetic", seed=synthetic.DEFAULT_SEED,
+report.show_parameters(dict(generator="analysis_lib.synthetic.generator", seed=synthetic.DEFAULT_SEED,
                             n=len(shipped.patients)))
 display(report.source_links(chapter))
 
@@ -160,7 +164,7 @@ display(report.source_links(chapter))
 # ## Calibration
 #
 # Parameters that the paper does not give directly were fitted in two stages
-# (`analysis_lib.calibration`). First, *population fit*: weighted least squares on the
+# (`analysis_lib.synthetic.calibration`). First, *population fit*: weighted least squares on the
 # statistics of a simulated population of 20,000 patients (one fixed seed, so the objective
 # is smooth), each residual standardised by the statistic's sampling standard error at
 # n = 50. Second, *seed search*: among many seeds, the 50-patient cohort with the smallest
@@ -197,8 +201,8 @@ shipped_card = calibration.load_shipped_scorecard()
 target_status = calibration.target_scorecard_status(registry.load_registry(), shipped_card)
 shown = cal.assign(
     target=[f"{d} ({w})" for d, w in zip(cal["description"], cal["source"])],
-    published=[report.format_number(v) for v in cal["published"]],
-    achieved=[report.format_number(v) for v in cal["achieved"]],
+    published=[formatting.format_number(v) for v in cal["published"]],
+    achieved=[formatting.format_number(v) for v in cal["achieved"]],
     se=[f"{v:.3g} ({s})" for v, s in zip(cal["se"], cal["scale"])],
     z=[(f"{v:+.2f}" if np.isfinite(v) else "–") + (f" ({st})" if st == fit[3] else "")
        for v, st in zip(cal["z"], cal["status"])],
@@ -235,7 +239,7 @@ report.glue_number("sc_eligible", recorded["eligible"])
 # The targets above are a short list. The book's {doc}`scorecard` scores every number the
 # paper prints, and every claim it makes of significance and direction, as the chapters
 # compute them. A third stage makes that the objective (`cartbook calibrate --stage
-# scorecard`, `analysis_lib.calibration`): each of the {glue:text}`sc_candidates:d` best seeds
+# scorecard`, `analysis_lib.synthetic.calibration`): each of the {glue:text}`sc_candidates:d` best seeds
 # of the seed search is written out, the four result chapters are executed on it exactly as
 # the book executes them, and the cohort whose scorecard agrees with the paper most often is
 # shipped. The score counts the published numbers that match at the paper's precision or lie

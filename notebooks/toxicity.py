@@ -23,7 +23,7 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 output_dir = "outputs/toxicity"
 chapter = "toxicity"
-min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.privacy)
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.privacy)
 conf_level = 0.95
 age_cut_years = 10.0
 severe_crs_grade = 3
@@ -39,7 +39,11 @@ epv_advised = 10
 import numpy as np
 import pandas as pd
 
-from analysis_lib import cohort, feasibility, plots, report, toxicity
+from analysis_lib.analyses import toxicity
+from analysis_lib.book import plots, report
+from analysis_lib.core import units
+from analysis_lib.paper import feasibility
+from analysis_lib.stats import proportions, roc
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
@@ -63,7 +67,7 @@ for row in ae.itertuples():
     report.glue_number(f"ae_{row.key}_n", row.n)
     report.glue_number(f"ae_{row.key}_pct", row.percent)
     report.glue_text(f"ae_{row.key}_text",
-                     cohort.proportion(row.event, row.k, row.n, conf_level).text()
+                     proportions.proportion(row.event, row.k, row.n, conf_level).text()
                      if row.n else "not assessed")
 summ = toxicity.continuous_summaries(patients).set_index("key")
 for key, row in summ.iterrows():
@@ -225,7 +229,7 @@ report.glue_estimates("burden", pd.DataFrame({
 for r in burden.itertuples():
     report.glue_text(f"burden_{r.exposure}_{r.outcome}_text",
                      f"{r.a}/{r.a + r.b} vs {r.c}/{r.c + r.d} (Fisher's exact p {fp(r.fisher_p)})")
-report.glue_text("burden_cut", cohort.format_mrd(model_mrd_cut))
+report.glue_text("burden_cut", units.format_mrd(model_mrd_cut))
 
 # %% [markdown]
 # (sec-toxicity-burden)=
@@ -250,7 +254,7 @@ report.show_table(pd.DataFrame({
         burden["cond_or"], burden["cond_lower"], burden["cond_upper"])],
     "Fisher p": burden["fisher_p"].map(fp),
 }), f"Severe CRS (grade ≥{severe_crs_grade}) and ICANS by pre-infusion tumour burden (bone-"
-    f"marrow MRD ≥ {cohort.format_mrd(model_mrd_cut)} vs below, before and after lymphodepletion): "
+    f"marrow MRD ≥ {units.format_mrd(model_mrd_cut)} vs below, before and after lymphodepletion): "
     f"events, the sample odds ratio, the conditional maximum-likelihood odds ratio with its "
     f"exact {lvl}% interval and Fisher's exact p (as R's fisher.test).", "tbl-burden")
 burden_csv = report.write_output(burden, output_dir, "burden_and_outcomes", data.synthetic)
@@ -452,7 +456,7 @@ il6_csv = report.write_output(il6, output_dir, "il6_odds_ratios", data.synthetic
 
 # %% tags=["remove-cell"]
 marker = patients["il6_peak_pg_per_ml"].astype(float)
-rocs = {k: toxicity.roc_analysis(marker, outc[k], conf_level=conf_level)
+rocs = {k: roc.roc_analysis(marker, outc[k], conf_level=conf_level)
         for k in ("crs_severe", "icans_any")}
 for k, r in rocs.items():
     report.glue_number(f"roc_{k}_auc", r.auc)
@@ -473,8 +477,8 @@ report.glue_figure("fig_roc", plots.roc_curves(
     {f"CRS grade ≥{severe_crs_grade}": (rocs["crs_severe"].curve, rocs["crs_severe"].auc),
      "ICANS": (rocs["icans_any"].curve, rocs["icans_any"].auc)}, marker="IL-6"))
 thresholds = sorted(set(il6_thresholds) | {float(rocs["crs_severe"].youden()["threshold"])})
-thr = toxicity.threshold_table(marker, outc["crs_severe"], thresholds, conf_level=conf_level)
-thr_icans = toxicity.threshold_table(marker, outc["icans_any"], thresholds, conf_level=conf_level)
+thr = roc.threshold_table(marker, outc["crs_severe"], thresholds, conf_level=conf_level)
+thr_icans = roc.threshold_table(marker, outc["icans_any"], thresholds, conf_level=conf_level)
 
 # %% [markdown]
 # ### Peak IL-6 as a classifier

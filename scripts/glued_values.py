@@ -4,7 +4,7 @@
     python scripts/glued_values.py compare before.json after.json [--rtol 1e-9]
 
 ``snapshot`` reads every executed notebook of a build (``BUILD_DIR/cache/*/*.ipynb``) with
-:func:`analysis_lib.report.glued_values` and writes ``{notebook: {key: value}}`` as JSON
+:func:`analysis_lib.book.report.glued_values` and writes ``{notebook: {key: value}}`` as JSON
 (numbers as numbers, ``nan``/``inf`` as JSON's NaN/Infinity, phrases as text, figures as
 ``"<figure>"``). ``compare`` prints every key whose value differs, with the relative difference
 for numbers, and exits 1 when a key is missing on one side, a text differs, or a number
@@ -22,7 +22,7 @@ from pathlib import Path
 
 def snapshot(build_dir: Path) -> dict[str, dict[str, object]]:
     """``{notebook: {key: value}}`` for every executed notebook of ``build_dir``."""
-    from analysis_lib.report import glued_values
+    from analysis_lib.book.report import glued_values
 
     out: dict[str, dict[str, object]] = {}
     for nb in sorted((build_dir / "cache").glob("*/*.ipynb")):

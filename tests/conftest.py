@@ -81,7 +81,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
     """The book built once per session from the shipped synthetic data (``<tmp>/_build``)."""
-    from analysis_lib.pipeline import ROOT, build_book
+    from analysis_lib.book.pipeline import ROOT, build_book
 
     build = tmp_path_factory.mktemp("book") / "_build"
     result = build_book(ROOT / "data" / "synthetic", build, force=True)

@@ -1,4 +1,4 @@
-"""Tests of the internal-consistency audit (:mod:`analysis_lib.audit`).
+"""Tests of the internal-consistency audit (:mod:`analysis_lib.paper.audit`).
 
 Every expected number is worked out by hand in the comments, or comes from an independent
 library call (``scipy.stats.norm``, ``scipy.stats.t``), a brute-force search, or a direct
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis_lib import audit as au
-from analysis_lib import registry as rg
+from analysis_lib.paper import audit as au
+from analysis_lib.paper import registry as rg
 
 
 @pytest.fixture(scope="module")
@@ -486,7 +486,7 @@ def test_run_audit_is_deterministic_and_ordered(reg, audit):
 
 
 def test_see_also_names_existing_findings(audit):
-    from analysis_lib import feasibility as fz
+    from analysis_lib.paper import feasibility as fz
     known = {f.key for f in fz.FINDINGS}
     for s in audit["see_also"]:
         assert all(k in known for k in s.split(";") if k)

@@ -6,20 +6,26 @@ from __future__ import annotations
 
 import re
 import shutil
-from html import unescape
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis_lib import cohort
-from analysis_lib.pipeline import (ROOT, InvalidDataError, build_book, execute_notebook,
-                                   notebook_parameters)
-from analysis_lib.report import glued_values
-from analysis_lib.synthetic import generate_cohort, write_cohort
-from analysis_lib.validation import load_dataset
+from analysis_lib.analyses import cohort
+from analysis_lib.book import report
+from analysis_lib.book.pipeline import (
+    ROOT,
+    InvalidDataError,
+    build_book,
+    execute_notebook,
+    notebook_parameters,
+)
+from analysis_lib.book.report import glued_values
+from analysis_lib.data.validation import load_dataset
+from analysis_lib.synthetic.generator import generate_cohort, write_cohort
 
 pytestmark = pytest.mark.slow
 SHIPPED = ROOT / "data" / "synthetic"
@@ -151,18 +157,18 @@ def test_cohort_notebook_reruns_on_a_different_cohort(tmp_path: Path):
 
 
 def _built_card(built: Path) -> pd.DataFrame:
-    from analysis_lib import registry, scorecard
+    from analysis_lib.paper import registry, scorecard
 
-    glued = scorecard.collect_glued(built / "cache", ["cohort", "kinetics", "survival",
+    glued = report.collect_glued(built / "cache", ["cohort", "kinetics", "survival",
                                                       "toxicity"])
     return scorecard.scorecard(registry.load_registry(), scorecard.load_map(), glued,
                                scorecard.load_claims())
 
 
 def test_scorecard_reads_every_mapped_value_from_the_chapters(built: Path):
-    from analysis_lib import scorecard
+    from analysis_lib.paper import scorecard
 
-    glued = scorecard.collect_glued(built / "cache", ["cohort", "kinetics", "survival",
+    glued = report.collect_glued(built / "cache", ["cohort", "kinetics", "survival",
                                                       "toxicity"])
     m = scorecard.load_map()
     missing = [(r.chapter, r.glue_key) for r in m.itertuples()
@@ -187,7 +193,7 @@ def test_scorecard_pairs_table3_with_the_row_the_chapter_shows(built: Path):
     Table 3 count (all exact by construction) is shown as matching."""
     from test_scorecard import pairing_mismatches
 
-    from analysis_lib import scorecard
+    from analysis_lib.paper import scorecard
 
     card = _built_card(built)
     t3 = pd.read_csv(built / "cache" / "kinetics" / "outputs" / "kinetics" /
@@ -202,7 +208,7 @@ def test_scorecard_pairs_table3_with_the_row_the_chapter_shows(built: Path):
 
 
 def test_no_non_estimable_value_is_counted_as_reproduced(built: Path):
-    from analysis_lib import scorecard
+    from analysis_lib.paper import scorecard
 
     card = _built_card(built)
     ne = card[card["reason"].ne("") & card["status"].isin(scorecard.REPRODUCED)]
@@ -218,7 +224,8 @@ def test_every_page_reports_the_same_score(built: Path):
     """Landing page, scorecard and synthetic-data chapter give the same final score and
     breakdown, and the calibration record is what this build computes (if this fails after
     a change to a chapter: cartbook calibrate --stage scorecard)."""
-    from analysis_lib import calibration, scorecard
+    from analysis_lib.paper import scorecard
+    from analysis_lib.synthetic import calibration
 
     card = _built_card(built)
     live = scorecard.score(card)
@@ -244,7 +251,7 @@ def test_every_page_reports_the_same_score(built: Path):
 
 
 def test_scorecard_page_links_badges_and_download(built: Path):
-    from analysis_lib import scorecard
+    from analysis_lib.paper import scorecard
 
     html = (built / "html" / "book/_generated/scorecard.html").read_text(encoding="utf-8")
     assert html.count('class="sc-badge sc-') > 400

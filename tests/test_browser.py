@@ -21,10 +21,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from browser import (
+    PNG_SIGNATURE,
+    Chromium,
+    PageAudit,
+    audit_page,
+    check_links,
+    discover_pages,
+    png_size,
+    screenshot_name,
+    site_pages,
+)
 
-from analysis_lib.pipeline import ROOT
-from browser import (PNG_SIGNATURE, Chromium, PageAudit, audit_page, check_links,
-                     discover_pages, png_size, screenshot_name, site_pages)
+from analysis_lib.book.pipeline import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import calibration as cal
-from analysis_lib import scorecard as sc
-from analysis_lib import synthetic
-from analysis_lib.feasibility import FINDINGS
+from analysis_lib.book import calibration_run
+from analysis_lib.paper import scorecard as sc
+from analysis_lib.paper.feasibility import FINDINGS
+from analysis_lib.synthetic import calibration as cal
+from analysis_lib.synthetic import generator as synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD = ROOT / "data" / "calibration"
@@ -81,14 +82,14 @@ def test_scorecard_score_by_hand():
 def test_scorecard_search_orders_by_score_then_direction_then_distance(monkeypatch, tmp_path):
     cards = {11: {0: 3, 1: 3, 2: 1}, 12: {0: 2, 1: 4, 2: 2}, 13: {0: 6, 2: 0, 4: 1},
              14: {0: 1, 1: 1}}
-    monkeypatch.setattr(cal, "cohort_scorecard",
+    monkeypatch.setattr(calibration_run, "cohort_scorecard",
                         lambda d, b, **k: _card(cards[int(Path(d).parent.name.split("_")[1])]))
     monkeypatch.setattr(synthetic, "write_cohort", lambda c, d: [])
     monkeypatch.setattr(synthetic, "generate_cohort",
                         lambda **k: SimpleNamespace(patients=None, kinetics=None))
-    monkeypatch.setattr(cal, "targets_met", lambda p, k: True)
+    monkeypatch.setattr(calibration_run, "targets_met", lambda p, k: True)
     seeds = pd.DataFrame({"seed": [14, 11, 12, 13, 99], "distance": [1.0, 2.0, 3.0, 4.0, 5.0]})
-    out, by_seed = cal.search_seeds_by_scorecard(seeds, 4, tmp_path)
+    out, by_seed = calibration_run.search_seeds_by_scorecard(seeds, 4, tmp_path)
     # 12 and 11 tie on score 6 with direction 2 > 1; 13 scores 6 with direction 0
     assert out["seed"].tolist() == [12, 11, 13, 14]
     assert out["distance_rank"].tolist() == [3, 2, 4, 1]
@@ -188,7 +189,7 @@ def test_cli_parameter_overrides(tmp_path):
     import subprocess
     import sys
 
-    from analysis_lib.cli import parse_overrides
+    from analysis_lib.synthetic.centres import parse_overrides
 
     p = parse_overrides(["alpha_typical=0.2", "sex_counts=(30, 20)", "data_cutoff=2024-12-31"])
     assert (p.alpha_typical, p.sex_counts, p.data_cutoff) == (0.2, (30, 20), "2024-12-31")

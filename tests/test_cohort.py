@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import cohort
-from analysis_lib.schema import DAYS_PER_MONTH
+from analysis_lib.analyses import cohort
+from analysis_lib.core import formatting
+from analysis_lib.data.schema import DAYS_PER_MONTH
+from analysis_lib.stats import proportions
 
 
 def test_mrd_strata_are_left_closed_at_the_papers_cut_points():
@@ -18,20 +20,20 @@ def test_mrd_strata_are_left_closed_at_the_papers_cut_points():
 
 
 def test_clopper_pearson_limits_at_the_extremes_and_known_values():
-    assert cohort.clopper_pearson(0, 10) == (0.0, pytest.approx(0.3084971, abs=1e-7))
-    assert cohort.clopper_pearson(10, 10) == (pytest.approx(0.6915029, abs=1e-7), 1.0)
+    assert proportions.clopper_pearson(0, 10) == (0.0, pytest.approx(0.3084971, abs=1e-7))
+    assert proportions.clopper_pearson(10, 10) == (pytest.approx(0.6915029, abs=1e-7), 1.0)
     # Clopper & Pearson's construction: the limits are the p at which the tail probabilities
     # of the observed count equal alpha/2. Check that property directly.
     from scipy import stats
-    lo, hi = cohort.clopper_pearson(49, 50)
+    lo, hi = proportions.clopper_pearson(49, 50)
     assert stats.binom.sf(48, 50, lo) == pytest.approx(0.025, abs=1e-12)
     assert stats.binom.cdf(49, 50, hi) == pytest.approx(0.025, abs=1e-12)
     with pytest.raises(ValueError):
-        cohort.clopper_pearson(3, 2)
+        proportions.clopper_pearson(3, 2)
 
 
 def test_proportion_text():
-    p = cohort.proportion("CR", 49, 50)
+    p = proportions.proportion("CR", 49, 50)
     assert p.text().startswith("49/50 (98.0%; 95% CI ")
     assert p.estimate == 0.98
 
@@ -102,13 +104,13 @@ def test_enrolment_table_keeps_all_reasons_in_order():
 
 
 def test_median_range_and_count_percent():
-    assert cohort.median_range([1, 2, 3, np.nan]) == "2.0 (1.0–3.0)"
-    assert cohort.median_range([]) == "–"
-    assert cohort.count_percent(7, 50) == "7 (14%)"
+    assert formatting.median_range([1, 2, 3, np.nan]) == "2.0 (1.0–3.0)"
+    assert formatting.median_range([]) == "–"
+    assert formatting.count_percent(7, 50) == "7 (14%)"
 
 
 def test_format_number():
-    from analysis_lib.report import format_number
+    from analysis_lib.core.formatting import format_number
 
     assert format_number(30860.0) == "30,860"
     assert format_number(227218.4) == "227,218"

@@ -1,8 +1,8 @@
 """The data dictionary is generated from the schema and documents every column and rule."""
 
-from analysis_lib import schema
-from analysis_lib.datadict import field_table, rules_table
-from analysis_lib.validation import RULES
+from analysis_lib.data import schema
+from analysis_lib.data.datadict import field_table, rules_table
+from analysis_lib.data.validation import RULES
 
 
 def test_every_schema_field_is_documented_with_type_and_allowed_values():
@@ -27,7 +27,7 @@ def test_every_rule_is_in_the_rules_table():
 
 
 def test_rules_are_listed_by_level_of_severity():
-    from analysis_lib.validation import SEVERITIES
+    from analysis_lib.data.validation import SEVERITIES
 
     levels = rules_table()["Level"].tolist()
     assert set(levels) == set(SEVERITIES)

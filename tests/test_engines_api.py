@@ -8,11 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import competing_risks as cr
-from analysis_lib import cox, regression, survival as sv
-from analysis_lib.cohort import proportion
-from analysis_lib.kinetics import mann_whitney, spearman
-from analysis_lib.toxicity import fisher_exact
+from analysis_lib.analyses import survival as survival_analyses
+from analysis_lib.stats import competing_risks as cr
+from analysis_lib.stats import cox
+from analysis_lib.stats import logistic as regression
+from analysis_lib.stats import survival as sv
+from analysis_lib.stats.contingency import fisher_exact
+from analysis_lib.stats.proportions import proportion
+from analysis_lib.stats.rank_tests import mann_whitney, spearman
 
 T = np.array([1, 3, 2, 4, 5, 6, 7, 8.0])
 E = np.array([1, 1, 1, 0, 1, 0, 1, 1])
@@ -65,7 +68,7 @@ def test_hsct_analyses_return_coefficients_and_standard_errors():
     t = rng.exponential(10, 60)
     e = (rng.random(60) < 0.7).astype(int)
     h = np.where(rng.random(60) < 0.4, rng.uniform(0, 5, 60), np.nan)
-    tab = cox.hsct_effect(t, e, h, landmarks=[2.0])
+    tab = survival_analyses.hsct_effect(t, e, h, landmarks=[2.0])
     for r in tab.itertuples():
         assert np.exp(r.coef) == pytest.approx(r.hr)
         assert np.log(r.upper) - r.coef == pytest.approx(1.959963984540054 * r.se)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis_lib import cox
-from analysis_lib.regression import logistic_regression
 from rparity import record_difference, run_r
+
+from analysis_lib.stats import cox
+from analysis_lib.stats.logistic import logistic_regression
 
 pytestmark = pytest.mark.r_parity
 

@@ -1,5 +1,5 @@
 """The worked example of the "Use your own cohort" chapter: a second synthetic centre of
-another size ("centre B", ``analysis_lib.templates.CENTRE_B``) is generated, validated and
+another size ("centre B", ``analysis_lib.synthetic.centres.CENTRE_B``) is generated, validated and
 built into a whole book, whose pages must show centre B's numbers."""
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis_lib import cohort
-from analysis_lib.pipeline import NOTEBOOKS, ROOT, build_book
-from analysis_lib.report import glued_values
-from analysis_lib.schema import ENROLMENT_REASONS
-from analysis_lib.synthetic import scale_counts, write_cohort
-from analysis_lib.templates import CENTRE_B
-from analysis_lib.validation import load_dataset, validate_dir
+from analysis_lib.analyses import cohort
+from analysis_lib.book.pipeline import NOTEBOOKS, ROOT, build_book
+from analysis_lib.book.report import glued_values
+from analysis_lib.core import formatting
+from analysis_lib.data.schema import ENROLMENT_REASONS
+from analysis_lib.data.validation import load_dataset, validate_dir
+from analysis_lib.synthetic.centres import CENTRE_B
+from analysis_lib.synthetic.generator import scale_counts, write_cohort
 
 pytestmark = pytest.mark.slow
 SHIPPED = ROOT / "data" / "synthetic"
@@ -109,7 +110,7 @@ def test_chapters_glue_centre_b_numbers(centre_b):
     c = glued["cohort"]
     for reason in ENROLMENT_REASONS:
         assert c[f"n_{reason}"] == int((patients["enrolment_reason"] == reason).sum())
-    female = cohort.count_percent(int((patients["sex"] == "female").sum()), n)
+    female = formatting.count_percent(int((patients["sex"] == "female").sum()), n)
     assert c["n_female"] == female
     cr, _ = cohort.response_rates(patients)
     assert c["cr_k"] == cr.k

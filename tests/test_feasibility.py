@@ -1,4 +1,4 @@
-"""Tests of the audit of published numbers (:mod:`analysis_lib.feasibility`).
+"""Tests of the audit of published numbers (:mod:`analysis_lib.paper.feasibility`).
 
 Every expected value is worked out by hand in the comments, or comes from an independent
 library call (scipy) or an independent brute-force search. None is taken from the function
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis_lib import feasibility as fz
+from analysis_lib.paper import feasibility as fz
 
 
 def finding(key: str) -> fz.Finding:

@@ -1,5 +1,5 @@
 """Tests of the persistence-phase half-life of the kinetics chapter (beyond the paper):
-analysis_lib.kinetics.persistence_half_life, its displays and figure.
+analysis_lib.analyses.kinetics.persistence_half_life, its displays and figure.
 
 Expected values are computed by hand from profiles built with known half-lives, or by an
 independent implementation (scipy's exact Mann–Whitney test); none is copied from the code
@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis_lib import kinetics as K
-from analysis_lib import plots
-from analysis_lib.nca import LAMBDA_Z_REASONS, LZ_NO_MEASURABLE, LZ_NOT_FALLING, LZ_TOO_FEW
+from analysis_lib.analyses import kinetics as K
+from analysis_lib.book import plots
+from analysis_lib.stats.nca import LAMBDA_Z_REASONS, LZ_NO_MEASURABLE, LZ_NOT_FALLING, LZ_TOO_FEW
 
 BLQ = None
 LN2 = math.log(2)

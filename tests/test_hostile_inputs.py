@@ -12,12 +12,12 @@ import sys
 import threading
 from pathlib import Path
 
+import hostile_corpus as hc
 import pandas as pd
 import pytest
 
-import hostile_corpus as hc
 from analysis_lib import cli
-from analysis_lib.validation import RULES, validate_dir
+from analysis_lib.data.validation import RULES, validate_dir
 
 DATA = Path(__file__).parent / "data"
 VALID = DATA / "valid"

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import io as aio
-from analysis_lib.io import TableReadError, find_table_files, read_raw, write_table
-from analysis_lib.schema import PATIENTS
+from analysis_lib.data import io as aio
+from analysis_lib.data.io import TableReadError, find_table_files, read_raw, write_table
+from analysis_lib.data.schema import PATIENTS
 
 VALID = Path(__file__).parent / "data" / "valid"
 SUFFIXES = [".csv", ".parquet", ".xlsx"]
@@ -232,9 +232,8 @@ def test_unsupported_suffixes(tmp_path):
 # real exports: formats, encodings, dialects, structure (issue 13)
 # --------------------------------------------------------------------------------------------
 
-from analysis_lib.io import (  # noqa: E402
-    clean_name, near_miss_files, printable, sniff_format)
-from analysis_lib.schema import KINETICS  # noqa: E402
+from analysis_lib.data.io import clean_name, near_miss_files, printable, sniff_format
+from analysis_lib.data.schema import KINETICS
 
 
 def test_printable_escapes_and_cuts():

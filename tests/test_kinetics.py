@@ -1,4 +1,4 @@
-"""Tests of analysis_lib.kinetics (the paper's PK results), its figures and its chapter.
+"""Tests of analysis_lib.analyses.kinetics (the paper's PK results), its figures and its chapter.
 
 Expected values are computed by hand (each written as the arithmetic that gives it), by an
 independent implementation (scipy's exact Mann–Whitney distribution, NCAResult.summary), or by
@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis_lib import kinetics as K
-from analysis_lib.nca import nca
+from analysis_lib.analyses import kinetics as K
+from analysis_lib.core import formatting, units
+from analysis_lib.stats import descriptive, rank_tests
+from analysis_lib.stats.nca import nca
 
 BLQ = None
 LN2 = math.log(2)
@@ -108,7 +110,7 @@ def test_nca_table_and_display_hide_nothing_and_show_no_ids(small):
 # --------------------------------------------------------------------------------------------
 
 def test_geometric_stats_by_hand():
-    g = K.geometric_stats([10.0, 1000.0, np.nan, 0.0])
+    g = descriptive.geometric_stats([10.0, 1000.0, np.nan, 0.0])
     s = (math.log(1000) - math.log(10)) / math.sqrt(2)  # SD of the two logs
     half = stats.t.ppf(0.975, 1) * s / math.sqrt(2)
     assert g["n_positive"] == 2
@@ -116,7 +118,7 @@ def test_geometric_stats_by_hand():
     assert g["geo_ci_low"] == pytest.approx(100 * math.exp(-half))
     assert g["geo_ci_high"] == pytest.approx(100 * math.exp(half))
     assert g["geo_cv_pct"] == pytest.approx(100 * math.sqrt(math.exp(s * s) - 1))
-    one = K.geometric_stats([5.0])
+    one = descriptive.geometric_stats([5.0])
     assert one["geo_mean"] == pytest.approx(5.0) and math.isnan(one["geo_ci_low"])
 
 
@@ -158,14 +160,14 @@ def test_bca_summary_by_hand(small):
 # --------------------------------------------------------------------------------------------
 
 def test_exact_rank_sum_by_hand():
-    r = K.rank_sum_test([1, 2, 3], [4, 5])
+    r = rank_tests.rank_sum_test([1, 2, 3], [4, 5])
     assert (r.statistic, r.method, r.n1, r.n2) == (0.0, "exact", 3, 2)
     assert r.p_value == pytest.approx(2 * 1 / math.comb(5, 2))
     # x ranks 1, 4, 6 -> W = 11 - 6 = 5 <= 12/2: p = 2 P(W <= 5) = 2 (1+1+2+3+4+4)/35
-    r = K.rank_sum_test([1.5, 4, 6], [2, 3, 5, 7])
+    r = rank_tests.rank_sum_test([1.5, 4, 6], [2, 3, 5, 7])
     assert r.statistic == 5.0 and r.p_value == pytest.approx(30 / 35)
     # the upper tail: W = 12 - 5 = 7 > 6, p = 2 P(W >= 7) (symmetric) = 30/35 as well
-    r = K.rank_sum_test([2, 3, 5, 7], [1.5, 4, 6])
+    r = rank_tests.rank_sum_test([2, 3, 5, 7], [1.5, 4, 6])
     assert r.statistic == 7.0 and r.p_value == pytest.approx(30 / 35)
 
 
@@ -174,7 +176,7 @@ def test_exact_matches_scipy_exact_distribution():
     for n1, n2 in ((2, 48), (7, 9), (20, 25), (49, 3)):
         x, y = rng.normal(size=n1), rng.normal(0.5, size=n2)
         ref = stats.mannwhitneyu(x, y, method="exact").pvalue
-        assert K.rank_sum_test(x, y).p_value == pytest.approx(ref, rel=1e-10)
+        assert rank_tests.rank_sum_test(x, y).p_value == pytest.approx(ref, rel=1e-10)
 
 
 def test_normal_approximation_with_ties_by_hand():
@@ -182,39 +184,39 @@ def test_normal_approximation_with_ties_by_hand():
     # z0 = 1 - 9/2 = -3.5; ties 3 and 2: sum(t^3 - t) = 24 + 6 = 30, / (6*5) = 1;
     # sigma^2 = (9/12)(7 - 1) = 4.5; corrected z = (-3.5 + 0.5)/sqrt(4.5) = -sqrt(2);
     # p = 2 Phi(-sqrt 2) = erfc(1).
-    r = K.rank_sum_test([1, 2, 2], [2, 3, 3])
+    r = rank_tests.rank_sum_test([1, 2, 2], [2, 3, 3])
     assert r.method == "asymptotic" and r.ties and r.statistic == 1.0
     assert r.p_value == pytest.approx(math.erfc(1.0), rel=1e-12)
     assert "ties" in r.note
     # without continuity correction: z = -3.5/sqrt(4.5)
-    r = K.rank_sum_test([1, 2, 2], [2, 3, 3], correct=False)
+    r = rank_tests.rank_sum_test([1, 2, 2], [2, 3, 3], correct=False)
     assert r.p_value == pytest.approx(2 * stats.norm.sf(3.5 / math.sqrt(4.5)), rel=1e-12)
     assert r.describe() == "normal approximation with tie correction"
     with pytest.warns(UserWarning, match="ties"):
-        assert K.rank_sum_test([1, 2, 2], [2, 3, 3], method="exact").method == "asymptotic"
+        assert rank_tests.rank_sum_test([1, 2, 2], [2, 3, 3], method="exact").method == "asymptotic"
 
 
 def test_auto_switches_to_the_normal_approximation_at_50():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=50), rng.normal(size=3)
-    r = K.rank_sum_test(x, y)
+    r = rank_tests.rank_sum_test(x, y)
     n = 53
     z = r.statistic - 150 / 2
     sigma = math.sqrt(150 / 12 * (n + 1))
     p = 2 * stats.norm.sf((abs(z) - 0.5) / sigma)
     assert r.method == "asymptotic" and r.p_value == pytest.approx(p, rel=1e-12)
-    assert K.rank_sum_test(x[:49], y).method == "exact"
-    assert K.rank_sum_test(x[:49], y, method="asymptotic").method == "asymptotic"
+    assert rank_tests.rank_sum_test(x[:49], y).method == "exact"
+    assert rank_tests.rank_sum_test(x[:49], y, method="asymptotic").method == "asymptotic"
 
 
 def test_mann_whitney_groups_and_degenerate_cases():
-    r = K.mann_whitney([1, 2, 3, 4, np.nan, 5], ["a", "a", "a", "b", "b", None])
+    r = rank_tests.mann_whitney([1, 2, 3, 4, np.nan, 5], ["a", "a", "a", "b", "b", None])
     assert (r.n1, r.n2, r.levels) == (3, 1, ("a", "b"))
     assert r.p_value == pytest.approx(2 * 1 / 4)  # W = 0 of C(4,1) = 4 arrangements
-    assert K.mann_whitney([1, 2], ["a", "a"], levels=("a", "b")).method == "not computable"
-    assert math.isnan(K.rank_sum_test([1, 1], [1, 1]).p_value)
+    assert rank_tests.mann_whitney([1, 2], ["a", "a"], levels=("a", "b")).method == "not computable"
+    assert math.isnan(rank_tests.rank_sum_test([1, 1], [1, 1]).p_value)
     with pytest.raises(ValueError, match="two levels"):
-        K.mann_whitney([1, 2, 3], ["a", "b", "c"])
+        rank_tests.mann_whitney([1, 2, 3], ["a", "b", "c"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,20 +227,20 @@ def test_spearman_exact_by_hand():
     # d = (-1, 1, -1, 1, 0): S = 4, rho = 1 - 6*4/(5*24) = 0.8. Permutations of 5 with S <= 4:
     # identity (0), 4 adjacent transpositions (2), 3 pairs of disjoint adjacent ones (4) = 8;
     # p = 2 * 8/120.
-    r = K.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
+    r = rank_tests.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
     assert r.r == pytest.approx(0.8) and r.method == "exact" and r.statistic == pytest.approx(4)
     assert r.p_value == pytest.approx(16 / 120)
-    neg = K.spearman([1, 2, 3, 4, 5], [4, 5, 2, 3, 1])  # reversed pattern: upper tail
+    neg = rank_tests.spearman([1, 2, 3, 4, 5], [4, 5, 2, 3, 1])  # reversed pattern: upper tail
     assert neg.r == pytest.approx(-0.8) and neg.p_value == pytest.approx(16 / 120)
 
 
 def test_spearman_t_approximation_by_hand():
-    r = K.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5], method="asymptotic")
+    r = rank_tests.spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5], method="asymptotic")
     t = 0.8 * math.sqrt(3 / (1 - 0.64))
     assert r.method == "t" and r.p_value == pytest.approx(2 * stats.t.sf(t, 3), rel=1e-10)
     # ties force the t approximation; rho is the Pearson correlation of the mid-ranks
     x, y = [1, 2, 2, 3, 4, 5], [1, 3, 2, 4, 4, 6]
-    rt = K.spearman(x, y)
+    rt = rank_tests.spearman(x, y)
     rx, ry = stats.rankdata(x), stats.rankdata(y)
     rho = np.corrcoef(rx, ry)[0, 1]
     assert rt.ties and rt.method == "t" and rt.r == pytest.approx(rho)
@@ -247,9 +249,9 @@ def test_spearman_t_approximation_by_hand():
 
 
 def test_spearman_degenerate_cases():
-    assert K.spearman([1, 2], [2, 1]).method == "not computable"
-    assert math.isnan(K.spearman([1, 1, 1, 1], [1, 2, 3, 4]).r)
-    r = K.spearman([1, 2, np.nan, 4, 5, 6], [1, 3, 2, np.nan, 5, 6])
+    assert rank_tests.spearman([1, 2], [2, 1]).method == "not computable"
+    assert math.isnan(rank_tests.spearman([1, 1, 1, 1], [1, 2, 3, 4]).r)
+    r = rank_tests.spearman([1, 2, np.nan, 4, 5, 6], [1, 3, 2, np.nan, 5, 6])
     assert r.n == 4
 
 
@@ -319,14 +321,14 @@ def test_table3_factor_parameters_and_order():
 
 
 def test_cut_identifiers():
-    assert [K.cut_id(x) for x in (1e-4, 1e-3, 1e-2, 2.5e-3, 3.68, 10.0, 12.5)] == \
+    assert [units.cut_id(x) for x in (1e-4, 1e-3, 1e-2, 2.5e-3, 3.68, 10.0, 12.5)] == \
         ["1e4", "1e3", "1e2", "2p5e3", "368", "10", "125"]
     with pytest.raises(ValueError):
-        K.cut_id(0.0)
+        units.cut_id(0.0)
 
 
 def test_table3_cells_are_keyed_by_factor_cut_and_level_not_by_position():
-    from analysis_lib import registry as rg
+    from analysis_lib.paper import registry as rg
 
     t3 = K.table3(_t3_params())
     cells = K.table3_cells(t3)
@@ -355,7 +357,7 @@ def test_table3_display_contrast_and_counts():
     assert c.comparison == "lower than" and c.text("copies/µg DNA").startswith("250 vs 400")
     counts = K.method_counts(t3)
     assert sum(counts.values()) == 3 * 17
-    assert K.format_p(0.0004) == "< 0.001" and K.p_text(0.0172) == "p = 0.017"
+    assert formatting.format_p(0.0004) == "< 0.001" and formatting.p_text(0.0172) == "p = 0.017"
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,7 +402,7 @@ def test_figures_draw(small):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from analysis_lib import plots
+    from analysis_lib.book import plots
 
     k, p = small
     kp = K.kinetic_parameters(k, p).assign(mrd_pre_ld=[0.0, 2e-3, 0.05],
@@ -479,7 +481,7 @@ def test_mann_whitney_matches_r_wilcox_test():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for c in cases:
-            res = K.rank_sum_test(c["x"], c["y"], method=c["method"], correct=c["correct"])
+            res = rank_tests.rank_sum_test(c["x"], c["y"], method=c["method"], correct=c["correct"])
             row = r.loc[c["case"]]
             assert res.statistic == row["W"], c["label"]
             assert (res.method == "exact") == bool(row["exact"]), c["label"]
@@ -487,7 +489,7 @@ def test_mann_whitney_matches_r_wilcox_test():
             ours_p.append(res.p_value)
             ref_p.append(row["p"])
     record_difference("kinetics.mann_whitney p", ours_p, ref_p)
-    assert {c["label"] for c in cases if K.rank_sum_test(c["x"], c["y"]).method == "exact"}
+    assert {c["label"] for c in cases if rank_tests.rank_sum_test(c["x"], c["y"]).method == "exact"}
 
 
 def _sp_cases() -> list[dict]:
@@ -544,7 +546,7 @@ def test_spearman_matches_r_cor_test():
     got = {"r": [], "p": []}
     ref = {"r": [], "p": []}
     for c in cases:
-        res = K.spearman(c["x"], c["y"], method=c["method"], continuity=c["continuity"])
+        res = rank_tests.spearman(c["x"], c["y"], method=c["method"], continuity=c["continuity"])
         row = r.loc[c["case"]]
         methods.add(res.method)
         assert res.r == pytest.approx(row["rho"], rel=1e-9, abs=1e-12), c["case"]
@@ -566,10 +568,10 @@ def test_spearman_matches_r_cor_test():
 def test_kinetics_notebook_on_a_different_cohort(tmp_path: Path):
     import nbformat
 
-    from analysis_lib.pipeline import ROOT, execute_notebook, notebook_parameters
-    from analysis_lib.report import glued_values
-    from analysis_lib.synthetic import generate_cohort, write_cohort
-    from analysis_lib.validation import load_dataset
+    from analysis_lib.book.pipeline import ROOT, execute_notebook, notebook_parameters
+    from analysis_lib.book.report import glued_values
+    from analysis_lib.data.validation import load_dataset
+    from analysis_lib.synthetic.generator import generate_cohort, write_cohort
 
     data = tmp_path / "centre5"
     write_cohort(generate_cohort(n=300, seed=5), data)

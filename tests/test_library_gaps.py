@@ -14,9 +14,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
 from rparity import MAX_REL_DIFF, record_difference, run_r
+from scipy import stats
 
 pytestmark = pytest.mark.r_parity
 

@@ -1,4 +1,4 @@
-"""Tests of analysis_lib.nca: validation against Phoenix WinNonlin on the theophylline data,
+"""Tests of analysis_lib.stats.nca: validation against Phoenix WinNonlin on the theophylline data,
 hand-computed edge cases, and the vectorised implementation against the per-profile loop.
 
 Expected values come from WinNonlin (tests/data/nca) or are computed by hand: each is written
@@ -13,11 +13,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis_lib.nca import (BLQ_OPTIONS, COLUMNS, LAMBDA_Z_REASONS, LZ_NO_MEASURABLE,
-                              LZ_NOT_FALLING, LZ_TOO_FEW, PK_PARAMETERS, TEXT_COLUMNS,
-                              UNITS, BLQRules, NCAResult, TerminalRules, nca, nca_loop)
 from rparity import record_difference  # tests/ is on sys.path (conftest)
+
+from analysis_lib.stats.nca import (
+    BLQ_OPTIONS,
+    COLUMNS,
+    LAMBDA_Z_REASONS,
+    LZ_NO_MEASURABLE,
+    LZ_NOT_FALLING,
+    LZ_TOO_FEW,
+    PK_PARAMETERS,
+    TEXT_COLUMNS,
+    UNITS,
+    BLQRules,
+    NCAResult,
+    TerminalRules,
+    nca,
+    nca_loop,
+)
 
 DATA = Path(__file__).parent / "data" / "nca"
 LIN, LOG = "linear", "linear-up/log-down"

@@ -1,4 +1,4 @@
-"""Parity of ``analysis_lib.survival`` and ``analysis_lib.cohort.clopper_pearson`` with R.
+"""Parity of ``analysis_lib.stats.survival`` and ``analysis_lib.stats.proportions.clopper_pearson`` with R.
 
 Every expected value is computed by R (``survival`` package, base ``stats``) while the tests
 run; nothing here is a number copied from the Python output. R's own data sets are exported
@@ -20,11 +20,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from rparity import record_difference, run_r
 
-from analysis_lib.cohort import clopper_pearson
-from analysis_lib.survival import CONF_TYPES, kaplan_meier, reverse_kaplan_meier
-from rparity import record_difference
-from rparity import run_r
+from analysis_lib.stats.proportions import clopper_pearson
+from analysis_lib.stats.survival import CONF_TYPES, kaplan_meier, reverse_kaplan_meier
 
 pytestmark = pytest.mark.r_parity
 
@@ -358,7 +357,7 @@ def test_logrank_two_groups_vs_survdiff(dataset):
     """Log-rank chi-square, observed and expected events vs R ``survdiff``."""
     import numpy as np
 
-    from analysis_lib.survival import logrank_test
+    from analysis_lib.stats.survival import logrank_test
 
     grouping = {"lung": "sex == 2", "veteran": "trt == 2", "aml": "x == 'Maintained'"}[dataset]
     script = f"""
@@ -383,7 +382,7 @@ def test_logistic_regression_vs_glm():
     """Coefficients and Wald SEs vs R glm(family = binomial) on a seeded data set."""
     import numpy as np
 
-    from analysis_lib.regression import logistic_regression
+    from analysis_lib.stats.logistic import logistic_regression
 
     rng = np.random.default_rng(11)
     n = 300

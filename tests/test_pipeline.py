@@ -9,9 +9,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis_lib import pipeline
-from analysis_lib.pipeline import (BuildError, InvalidDataError, build_book, clean_executed,
-                                   declared_parameters, run_notebooks)
+from analysis_lib.book import pipeline
+from analysis_lib.book.pipeline import (
+    BuildError,
+    InvalidDataError,
+    build_book,
+    clean_executed,
+    declared_parameters,
+    run_notebooks,
+)
 
 VALID = Path(__file__).parent / "data" / "valid"
 
@@ -73,7 +79,7 @@ data_dir = "x"
 
 # %%
 import os, sys, warnings
-from analysis_lib.validation import data_label, load_dataset, resolve_data_dir
+from analysis_lib.data.validation import data_label, load_dataset, resolve_data_dir
 data = load_dataset(data_dir)
 print("rows", len(data.tables["patients"]), "label", data_label(data_dir))
 print("the data are in", resolve_data_dir(data_dir))
@@ -139,7 +145,7 @@ def test_execution_hides_injected_parameters_and_is_deterministic(project: Path,
     text = nb_path.read_text()
     for volatile in ("start_time", "end_time", "duration", "\"execution\""):
         assert volatile not in text, volatile
-    from analysis_lib.report import glued_values
+    from analysis_lib.book.report import glued_values
     assert glued_values(nb_path)["doubled"] == 8.0
     first = nb_path.read_bytes()
     run_notebooks(["good"], VALID, build, root=project, overrides={"threshold": 4.0}, force=True)
@@ -237,10 +243,10 @@ def test_clean_executed_strips_wall_clock_metadata():
     # paths of the build machine are replaced, only where a whole path component ends
     nb2 = nbformat.v4.new_notebook()
     nb2.cells.append(nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output(
-        "stream", name="stderr", text="/home/u/proj/analysis_lib/cox.py:7: Warning\n"
+        "stream", name="stderr", text="/home/u/proj/analysis_lib/stats/cox.py:7: Warning\n"
                                       "/home/u/projects/x\n")]))
     out2 = clean_executed(nb2, {"/home/u/proj": "<repository>"})
-    assert out2.cells[0].outputs[0]["text"] == ("<repository>/analysis_lib/cox.py:7: Warning\n"
+    assert out2.cells[0].outputs[0]["text"] == ("<repository>/analysis_lib/stats/cox.py:7: Warning\n"
                                                 "/home/u/projects/x\n")
     assert out.cells[0].metadata == {"tags": ["injected-parameters", "remove-cell"]}
     assert json.dumps(out)  # still serialisable

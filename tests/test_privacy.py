@@ -1,10 +1,9 @@
 """Disclosure control: pseudonymised patient codes and small-cell suppression
-(analysis_lib.privacy), and the end-to-end guarantee that a book built from a non-synthetic
+(analysis_lib.data.privacy), and the end-to-end guarantee that a book built from a non-synthetic
 cohort carries none of its patient codes anywhere under the build directory."""
 
 from __future__ import annotations
 
-import re
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,9 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis_lib import cohort, privacy, report
-from analysis_lib.pipeline import ROOT, build_book
-from analysis_lib.validation import load_dataset
+from analysis_lib.book import report
+from analysis_lib.book.pipeline import ROOT, build_book
+from analysis_lib.core import formatting, suppression
+from analysis_lib.data import privacy
+from analysis_lib.data.validation import load_dataset
 
 SHIPPED = ROOT / "data" / "synthetic"
 CANARY = "QZXWLEAK"
@@ -22,9 +23,9 @@ CANARY = "QZXWLEAK"
 
 @pytest.fixture(autouse=True)
 def _suppression_off():
-    privacy.set_min_cell_count(0)
+    suppression.set_min_cell_count(0)
     yield
-    privacy.set_min_cell_count(0)
+    suppression.set_min_cell_count(0)
 
 
 def test_pseudonyms_are_a_keyed_permutation():
@@ -94,9 +95,9 @@ def test_small_counts_are_suppressed_in_tables_and_phrases():
                       "Events": [2, 0], "n/N": ["4/50", "12/50"], "Median": [3, 4],
                       "%": [8.0, 24.0], "95% CI": ["2–19", "13–38"],
                       "Published": ["3 (6%)", "2"]})
-    assert privacy.suppress_table(t) is t  # off by default
-    privacy.set_min_cell_count(5)
-    s = privacy.suppress_table(t)
+    assert suppression.suppress_table(t) is t  # off by default
+    suppression.set_min_cell_count(5)
+    s = suppression.suppress_table(t)
     assert list(s["n (%)"]) == ["<5", "47 (94%)"]
     assert list(s["Events"]) == ["<5", 0]  # a zero discloses nothing
     assert list(s["n/N"]) == ["<5/50", "12/50"]
@@ -104,11 +105,11 @@ def test_small_counts_are_suppressed_in_tables_and_phrases():
     # a suppressed count's percentage and CI would give it away: blanked in that row only
     assert list(s["%"]) == ["–", 24.0] and list(s["95% CI"]) == ["–", "13–38"]
     assert list(s["Published"]) == ["3 (6%)", "2"]  # the paper's numbers are public
-    assert cohort.count_percent(3, 50) == "<5"
-    assert cohort.count_percent(5, 50) == "5 (10%)"
-    assert privacy.count_text(0) == "0" and privacy.count_text(4) == "<5"
+    assert formatting.count_percent(3, 50) == "<5"
+    assert formatting.count_percent(5, 50) == "5 (10%)"
+    assert suppression.count_text(0) == "0" and suppression.count_text(4) == "<5"
     with pytest.raises(ValueError):
-        privacy.set_min_cell_count(-1)
+        suppression.set_min_cell_count(-1)
 
 
 def _files_containing(root: Path, needles: list[bytes]) -> list[str]:
@@ -219,7 +220,7 @@ def test_a_normal_build_publishes_no_path_of_the_build_machine(built_book: Path)
 def test_a_label_chosen_by_the_user_replaces_the_folder_name(tmp_path: Path):
     """``cartbook build --label``: the chapters name the data by the label; the folder's own
     name appears nowhere under the build (one chapter suffices)."""
-    from analysis_lib.pipeline import run_notebooks
+    from analysis_lib.book.pipeline import run_notebooks
 
     data = tmp_path / "ST-ELSEWHERE-HOSPITAL-2024"
     _real_copy(SHIPPED, data)
@@ -238,7 +239,7 @@ def test_open_chapter_loads_pseudonymises_sets_suppression_and_shows_the_header(
     monkeypatch.setattr(report, "display", lambda obj: displayed.append(obj.data))
     data = report.open_chapter("cohort", tmp_path / "real", 5, {"conf_level": 0.95})
     assert data.tables["patients"]["patient_id"].str.fullmatch(r"P\d{3}").all()
-    assert privacy.min_cell_count() == 5
+    assert suppression.min_cell_count() == 5
     shown = "\n".join(displayed)
     for part in ("Data of this build", "replaced by pseudonyms", "shown as <5",
                  "min_cell_count", "conf_level", "notebooks/cohort.py"):

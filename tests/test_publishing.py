@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis_lib import sphinxext
+from analysis_lib.book import sphinxext
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "pages.yml"
@@ -168,7 +168,7 @@ def test_paper_is_in_the_bibliography():
 def test_bibliography_is_configured():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["bibtex_bibfiles"] == ["book/references.bib"]
-    assert "analysis_lib.sphinxext" in config["sphinx"]["extra_extensions"]
+    assert "analysis_lib.book.sphinxext" in config["sphinx"]["extra_extensions"]
     assert config["repository"]["url"].startswith("https://")
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     methods_part = [p for p in toc["parts"] if p["caption"] == "Methods and data"][0]

@@ -1,5 +1,5 @@
 """Tests of the registry of published numbers (``data/published/registry.csv``,
-:mod:`analysis_lib.registry`).
+:mod:`analysis_lib.paper.registry`).
 
 The registry must hold every number the paper prints in Tables 1–3 and in its text. The
 paper itself is not read here: the table cells are copied into ``tests/data/paper_tables.md``
@@ -9,7 +9,7 @@ sentences are not copied into the project). These tests check the registry again
 
 * Tables: every row × column cell of Tables 1A, 1B (the legible part), 2 and 3 that holds a
   number has exactly one registry row, with the printed value and interval; the registry has
-  no table cell the paper lacks; :data:`analysis_lib.registry.PUBLISHED_TABLES` describes the
+  no table cell the paper lacks; :data:`analysis_lib.paper.registry.PUBLISHED_TABLES` describes the
   same shape.
 * Text: per section, the multiset of numbers printed in the copied paragraphs equals the
   multiset of numbers in the registry rows of that section (``value_text`` and
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import registry as rg
+from analysis_lib.paper import registry as rg
 
 DATA = Path(__file__).resolve().parent / "data"
 TABLES_MD = DATA / "paper_tables.md"
@@ -557,7 +557,8 @@ def test_external_numbers_are_marked(reg):
 
 
 def test_audit_and_calibration_keys_exist(reg):
-    from analysis_lib import calibration, feasibility
+    from analysis_lib.paper import feasibility
+    from analysis_lib.synthetic import calibration
     findings = {f.key for f in feasibility.FINDINGS}
     targets = {t.key for t in calibration.TARGETS}
     for col, known in (("audit", findings), ("calibration", targets)):

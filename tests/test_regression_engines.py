@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 import pytest
-
-from analysis_lib.regression import profile_confint
 from test_toxicity import CRIT95, loglik, profile_by_scipy, table_data
+
+from analysis_lib.stats.logistic import profile_confint
 
 
 @pytest.mark.parametrize("cells", [(8, 31, 0, 11), (5, 34, 0, 11)])

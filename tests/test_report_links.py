@@ -1,5 +1,5 @@
 """The "Source" line of every chapter (report.source_links) and the Sphinx extension that
-resolves its repository links (analysis_lib.sphinxext)."""
+resolves its repository links (analysis_lib.book.sphinxext)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis_lib import cohort, pipeline, report, sphinxext
+from analysis_lib.analyses import cohort
+from analysis_lib.book import pipeline, report, sphinxext
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,10 +19,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # --------------------------------------------------------------------------------------------
 
 def test_source_links_explicit_modules():
-    md = report.source_links("cohort", [cohort, "report", "analysis_lib.cohort"]).data
+    md = report.source_links("cohort", [cohort, "book.report", "analysis_lib.analyses.cohort"]).data
     assert md == ("**Source:** text notebook {repo}`notebooks/cohort.py` · executed notebook "
-                  "{download}`cohort.ipynb` · library {repo}`analysis_lib/cohort.py`, "
-                  "{repo}`analysis_lib/report.py`")
+                  "{download}`cohort.ipynb` · library {repo}`analysis_lib/analyses/cohort.py`, "
+                  "{repo}`analysis_lib/book/report.py`")
 
 
 def test_source_links_without_modules():
@@ -31,23 +32,24 @@ def test_source_links_without_modules():
 
 
 def test_source_links_reads_the_notebook_imports(tmp_path):
-    (tmp_path / "analysis_lib").mkdir()
-    for m in ("cohort", "report", "survival", "validation", "io"):
+    for m in ("analyses/cohort", "book/report", "stats/survival", "data/validation", "data/io"):
+        (tmp_path / "analysis_lib" / f"{m}.py").parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "analysis_lib" / f"{m}.py").write_text("")
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "demo.py").write_text(
-        "# %%\nfrom analysis_lib import cohort, report\n"
-        "from analysis_lib import survival as sv\n"
-        "from analysis_lib.validation import load_dataset\n"
-        "import analysis_lib.io\n"
+        "# %%\nfrom analysis_lib.analyses import cohort\nfrom analysis_lib.book import report\n"
+        "from analysis_lib.stats import survival as sv\n"
+        "from analysis_lib.data.validation import load_dataset\n"
+        "import analysis_lib.data.io\n"
         "from analysis_lib import __version__\n"      # not a module: left out
         "from pandas import DataFrame\n")
     assert report.notebook_modules(tmp_path / "notebooks" / "demo.py", tmp_path) == [
-        "cohort", "io", "report", "survival", "validation"]
+        "analyses.cohort", "book.report", "data.io", "data.validation", "stats.survival"]
     md = report.source_links("demo", root=tmp_path).data
-    assert md.endswith("library {repo}`analysis_lib/cohort.py`, {repo}`analysis_lib/io.py`, "
-                       "{repo}`analysis_lib/report.py`, {repo}`analysis_lib/survival.py`, "
-                       "{repo}`analysis_lib/validation.py`")
+    assert md.endswith("library {repo}`analysis_lib/analyses/cohort.py`, "
+                       "{repo}`analysis_lib/book/report.py`, {repo}`analysis_lib/data/io.py`, "
+                       "{repo}`analysis_lib/data/validation.py`, "
+                       "{repo}`analysis_lib/stats/survival.py`")
 
 
 @pytest.mark.parametrize("name", pipeline.NOTEBOOKS)
@@ -58,9 +60,9 @@ def test_every_book_notebook_shows_its_source(name):
     assert "display(report.source_links(chapter))" in text or "report.open_chapter(" in text
     md = report.source_links(name).data
     assert f"{{repo}}`notebooks/{name}.py`" in md
-    assert "{repo}`analysis_lib/report.py`" in md
+    assert "{repo}`analysis_lib/book/report.py`" in md
     for m in report.notebook_modules(source):
-        assert (ROOT / "analysis_lib" / f"{m}.py").is_file()
+        assert (ROOT / "analysis_lib" / (m.replace(".", "/") + ".py")).is_file()
 
 
 def test_source_links_do_not_depend_on_the_repository(monkeypatch):
@@ -80,7 +82,7 @@ def test_source_links_rejects_paths(bad):
 
 
 # --------------------------------------------------------------------------------------------
-# analysis_lib.sphinxext
+# analysis_lib.book.sphinxext
 # --------------------------------------------------------------------------------------------
 
 def test_repository_target_from_config():
@@ -125,21 +127,21 @@ def test_role_renders_in_sphinx(tmp_path, monkeypatch):
     monkeypatch.setenv(sphinxext.ENV_REF, "deadbeef")
     src = tmp_path / "src"
     src.mkdir()
-    (src / "conf.py").write_text("extensions = ['myst_parser', 'analysis_lib.sphinxext']\n")
-    (src / "index.md").write_text("# T\n\n" + report.source_links("cohort", ["cohort"]).data
+    (src / "conf.py").write_text("extensions = ['myst_parser', 'analysis_lib.book.sphinxext']\n")
+    (src / "index.md").write_text("# T\n\n" + report.source_links("cohort", ["analyses.cohort"]).data
                                   .replace("{download}`cohort.ipynb`", "x") + "\n")
     app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctree"), "html",
                  status=None, warning=None, freshenv=True)
     app.build()
     html = (tmp_path / "out" / "index.html").read_text()
     assert 'href="https://github.com/someone/fork/blob/deadbeef/notebooks/cohort.py"' in html
-    assert 'href="https://github.com/someone/fork/blob/deadbeef/analysis_lib/cohort.py"' in html
+    assert 'href="https://github.com/someone/fork/blob/deadbeef/analysis_lib/analyses/cohort.py"' in html
 
 
 def test_repeated_page_scripts_are_dropped_once_each():
     from types import SimpleNamespace
 
-    from analysis_lib.sphinxext import dedupe_scripts
+    from analysis_lib.book.sphinxext import dedupe_scripts
 
     def js(name, **attrs):
         return SimpleNamespace(filename=name, attributes=attrs)

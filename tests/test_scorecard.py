@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import kinetics as K
-from analysis_lib import registry as rg
-from analysis_lib import scorecard as sc
+from analysis_lib.analyses import kinetics as K
+from analysis_lib.paper import registry as rg
+from analysis_lib.paper import scorecard as sc
 
 ROOT = Path(__file__).resolve().parent.parent
 

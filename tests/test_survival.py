@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import competing_risks as cr
-from analysis_lib import cox
-from analysis_lib import survival as sv
+from analysis_lib.analyses import survival as survival_analyses
+from analysis_lib.core import formatting
+from analysis_lib.stats import competing_risks as cr
+from analysis_lib.stats import cox
+from analysis_lib.stats import survival as sv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -243,14 +245,14 @@ def test_screen_and_fit_estimates_carry_the_reason():
     design = cox.design_frame({"A": frame["A"], "B": frame["B"]}, {"A": "1 vs 0", "B": "per 1"})
     t = rng.exponential(1, n)
     e = (rng.random(n) < 0.8) & (frame["A"] == 1).to_numpy()
-    scr = cox.univariate_screen(design, t, e)
-    est = cox.screen_estimates(scr).set_index("slug")
+    scr = survival_analyses.univariate_screen(design, t, e)
+    est = survival_analyses.screen_estimates(scr).set_index("slug")
     assert est.loc["a", "not_estimable"] and not est.loc["b", "not_estimable"]
     assert not scr.loc[scr["term"] == "A", "selected"].any()
-    fit = cox.multivariable_cox(design, ["A", "B"], t, e)
-    fe = cox.fit_estimates(fit, design).set_index("slug")
+    fit = survival_analyses.multivariable_cox(design, ["A", "B"], t, e)
+    fe = survival_analyses.fit_estimates(fit, design).set_index("slug")
     assert fe.loc["a", "not_estimable"] and fe.loc["b", "not_estimable"] == ""
-    assert cox.slug("Severe CRS (grade ≥ 3)") == "severe_crs_grade_3"
+    assert survival_analyses.slug("Severe CRS (grade ≥ 3)") == "severe_crs_grade_3"
 
 
 def test_cox_wald_tests_and_epv():
@@ -356,7 +358,7 @@ def _toy_patients() -> pd.DataFrame:
 
 
 def test_endpoints_definitions():
-    ep = sv.endpoints(_toy_patients(), days_per_unit=1.0)
+    ep = survival_analyses.endpoints(_toy_patients(), days_per_unit=1.0)
     assert ep["os_time"].tolist() == [300, 900, 1200, 400]
     assert ep["os_event"].tolist() == [1, 0, 1, 0]
     assert ep["lfs_time"].tolist() == [100, 500, 1200, 400]
@@ -368,11 +370,11 @@ def test_endpoints_definitions():
 
 def test_relapse_and_hsct_summaries():
     p = _toy_patients()
-    rel = sv.relapse_summary(p, days_per_unit=1.0)
+    rel = survival_analyses.relapse_summary(p, days_per_unit=1.0)
     assert rel["all"].n == 2 and rel["all"].median == 300
     assert rel["negative"].n == 1 and rel["negative"].median == 100
     assert rel["positive"].median == 500
-    hs = sv.hsct_summary(p, days_per_unit=1.0)
+    hs = survival_analyses.hsct_summary(p, days_per_unit=1.0)
     assert (hs.n, hs.median, hs.minimum, hs.maximum) == (2, 75, 60, 90)
     assert hs.text(0, "days") == "75 days (range 60–90)"
 
@@ -406,7 +408,7 @@ def test_hsct_effect_time_dependent_equals_fixed_when_exposed_from_start():
     t = rng.integers(5, 100, n).astype(float)
     e = rng.integers(0, 2, n)
     c = np.where(rng.integers(0, 2, n) == 1, 0.0, np.nan)   # transplanted at time 0 or never
-    tab = cox.hsct_effect(t, e, c, landmarks=[0.0]).set_index("analysis")
+    tab = survival_analyses.hsct_effect(t, e, c, landmarks=[0.0]).set_index("analysis")
     assert tab.loc["time-dependent", "hr"] == pytest.approx(tab.loc["fixed", "hr"], rel=1e-10)
     assert tab.loc["time-dependent", "n"] == n
     assert tab.loc["landmark", "hr"] == pytest.approx(tab.loc["fixed", "hr"], rel=1e-10)
@@ -422,35 +424,35 @@ def test_hsct_effect_removes_immortal_time_bias():
     c = rng.uniform(30, 120, n)
     c = np.where((rng.random(n) < 0.6) & (c < t), c, np.nan)
     e = np.ones(n)
-    tab = cox.hsct_effect(t, e, c).set_index("analysis")
+    tab = survival_analyses.hsct_effect(t, e, c).set_index("analysis")
     assert tab.loc["fixed", "hr"] < 0.85
     assert tab.loc["time-dependent", "lower"] < 1 < tab.loc["time-dependent", "upper"]
 
 
 def test_candidate_covariates_on_the_shipped_cohort():
-    from analysis_lib.validation import load_dataset
+    from analysis_lib.data.validation import load_dataset
 
     data = load_dataset(ROOT / "data" / "synthetic")
     p, k = data.tables["patients"], data.tables["kinetics"]
-    d = cox.candidate_covariates(p, k)
-    assert list(d.terms) == list(cox.CANDIDATE_TERMS)
+    d = survival_analyses.candidate_covariates(p, k)
+    assert list(d.terms) == list(survival_analyses.CANDIDATE_TERMS)
     assert len(d.terms["Pre-LD MRD"]) == 3
     assert d.frame["Female"].sum() == (p["sex"] == "female").sum()
     # BCA duration in months of 365.25/12 days; 0 for patients without BCA
     months = p["bca_duration_days"].astype(float).where(p["bca"].astype(bool), 0) / (365.25 / 12)
     np.testing.assert_allclose(d.frame["BCA duration"], months)
-    per_week = cox.candidate_covariates(p, k, bca_unit_days=7.0)
+    per_week = survival_analyses.candidate_covariates(p, k, bca_unit_days=7.0)
     assert "per 7 days" in per_week.reference["BCA duration"]
 
 
 def test_text_helpers():
-    assert cox.p_text(0.0004) == "<0.001" and cox.p_text(np.nan) == "–"
-    assert cox.p_phrase(0.0004) == "p < 0.001" and cox.p_phrase(0.0213) == "p = 0.021"
-    assert cox.hr_text(0.5, 0.25, 1.0) == "0.50 (0.25–1.00)"
-    assert cox.hr_text(np.inf, 0, np.inf) == "not estimable"
-    assert sv.medians_text(np.nan, np.nan) == "not reached in either group"
-    assert sv.medians_text(22.24, np.nan) == "22.2 vs not reached months"
-    assert sv.percent_ci_text(0.5, 0.4, 0.6) == "50.0% (40.0–60.0%)"
+    assert survival_analyses.p_text(0.0004) == "<0.001" and survival_analyses.p_text(np.nan) == "–"
+    assert survival_analyses.p_phrase(0.0004) == "p < 0.001" and survival_analyses.p_phrase(0.0213) == "p = 0.021"
+    assert survival_analyses.hr_text(0.5, 0.25, 1.0) == "0.50 (0.25–1.00)"
+    assert survival_analyses.hr_text(np.inf, 0, np.inf) == "not estimable"
+    assert formatting.medians_text(np.nan, np.nan) == "not reached in either group"
+    assert formatting.medians_text(22.24, np.nan) == "22.2 vs not reached months"
+    assert formatting.percent_ci_text(0.5, 0.4, 0.6) == "50.0% (40.0–60.0%)"
 
 
 # ------------------------------------------------------------------------------------------
@@ -458,10 +460,10 @@ def test_text_helpers():
 
 @pytest.mark.slow
 def test_survival_notebook_glues_the_library_results(tmp_path: Path):
-    from analysis_lib.pipeline import execute_notebook, notebook_parameters
-    from analysis_lib.report import glued_values
-    from analysis_lib.synthetic import generate_cohort, write_cohort
-    from analysis_lib.validation import load_dataset
+    from analysis_lib.book.pipeline import execute_notebook, notebook_parameters
+    from analysis_lib.book.report import glued_values
+    from analysis_lib.data.validation import load_dataset
+    from analysis_lib.synthetic.generator import generate_cohort, write_cohort
 
     data = tmp_path / "centre3"
     write_cohort(generate_cohort(n=300, seed=5), data)
@@ -474,7 +476,7 @@ def test_survival_notebook_glues_the_library_results(tmp_path: Path):
 
     loaded = load_dataset(data)
     p, k = loaded.tables["patients"], loaded.tables["kinetics"]
-    ep = sv.endpoints(p)
+    ep = survival_analyses.endpoints(p)
     assert g["n_patients"] == 300
     for name in ("os", "lfs"):
         km = sv.kaplan_meier(ep[f"{name}_time"], ep[f"{name}_event"], 0.9)
@@ -486,22 +488,22 @@ def test_survival_notebook_glues_the_library_results(tmp_path: Path):
         assert g[f"{name}_events"] == int(ep[f"{name}_event"].sum())
         assert "90% CI" not in g[f"{name}_5y_text"]  # the level is stated once, in the prose
     assert g["conf_lvl"] == "90%"
-    rel = sv.relapse_summary(p)
+    rel = survival_analyses.relapse_summary(p)
     assert g["relapse_all_n"] == rel["all"].n
     assert g["relapse_negative_median"] == pytest.approx(rel["negative"].median)
-    assert g["n_hsct_k"] == sv.hsct_summary(p).n
+    assert g["n_hsct_k"] == survival_analyses.hsct_summary(p).n
     cif = cr.cuminc(ep["cr_time"], ep["cr_status"])
     cir = next(c for (_, cause), c in cif.curves.items() if cause == sv.RELAPSE)
     assert g["cir_5y"] == pytest.approx(100 * cir.at(60.0)[0][0])
-    design = cox.candidate_covariates(p, k)
+    design = survival_analyses.candidate_covariates(p, k)
     for name in ("lfs", "os"):
-        scr = cox.univariate_screen(design, ep[f"{name}_time"], ep[f"{name}_event"])
-        terms = cox.select_terms(scr)
+        scr = survival_analyses.univariate_screen(design, ep[f"{name}_time"], ep[f"{name}_event"])
+        terms = survival_analyses.select_terms(scr)
         assert g[f"{name}_n_selected"] == len(terms)
-        fit = cox.multivariable_cox(design, terms, ep[f"{name}_time"], ep[f"{name}_event"])
+        fit = survival_analyses.multivariable_cox(design, terms, ep[f"{name}_time"], ep[f"{name}_event"])
         assert g[f"{name}_mv_epv"] == pytest.approx(fit.events_per_variable)
         assert g[f"{name}_zph_global_p"] == pytest.approx(cox.cox_zph(fit)["p"].iloc[-1])
-        eff = cox.hsct_effect(ep[f"{name}_time"], ep[f"{name}_event"], ep["hsct_time"],
+        eff = survival_analyses.hsct_effect(ep[f"{name}_time"], ep[f"{name}_event"], ep["hsct_time"],
                               landmarks=[3.0, 6.0, 9.0], conf_level=0.9).set_index("analysis")
         assert g[f"it_{name}_fixed_hr"] == pytest.approx(eff.loc["fixed", "hr"])
         assert g[f"it_{name}_td_hr"] == pytest.approx(eff.loc["time-dependent", "hr"])
@@ -515,6 +517,6 @@ def test_survival_notebook_glues_the_library_results(tmp_path: Path):
 
 
 def test_median_or_infinity_distinguishes_not_reached_from_empty():
-    assert sv.median_or_infinity(43.3, 10) == 43.3
-    assert sv.median_or_infinity(float("nan"), 10) == float("inf")
-    assert np.isnan(sv.median_or_infinity(float("nan"), 0))
+    assert survival_analyses.median_or_infinity(43.3, 10) == 43.3
+    assert survival_analyses.median_or_infinity(float("nan"), 10) == float("inf")
+    assert np.isnan(survival_analyses.median_or_infinity(float("nan"), 0))

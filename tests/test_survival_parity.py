@@ -30,13 +30,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from analysis_lib import competing_risks as cr
-from analysis_lib import cox
-from analysis_lib import survival as sv
-from analysis_lib.validation import load_dataset
 from conftest import in_ci
 from rparity import record_difference, run_r
+
+from analysis_lib.analyses import survival as survival_analyses
+from analysis_lib.data.validation import load_dataset
+from analysis_lib.stats import competing_risks as cr
+from analysis_lib.stats import cox
+from analysis_lib.stats import survival as sv
 
 pytestmark = pytest.mark.r_parity
 
@@ -404,8 +405,8 @@ write_output("gray4", data.frame(stat = ci$Tests[, "stat"], pv = ci$Tests[, "pv"
 
 
 def _cohort_inputs(patients: pd.DataFrame, kinetics: pd.DataFrame):
-    ep = sv.endpoints(patients)
-    design = cox.candidate_covariates(patients, kinetics)
+    ep = survival_analyses.endpoints(patients)
+    design = survival_analyses.candidate_covariates(patients, kinetics)
     names = {c: f"x{i + 1}" for i, c in enumerate(design.frame.columns)}
     X = design.frame.rename(columns=names)
     frame = pd.concat([ep.drop(columns=["patient_id"]), X], axis=1)
@@ -416,8 +417,8 @@ def _cohort_inputs(patients: pd.DataFrame, kinetics: pd.DataFrame):
     frame["genetic"] = (patients["genetic_risk"] == "high").astype(int).to_numpy()
     screens, sel = {}, {}
     for e in ("os", "lfs"):
-        screens[e] = cox.univariate_screen(design, ep[f"{e}_time"], ep[f"{e}_event"])
-        terms = cox.select_terms(screens[e])
+        screens[e] = survival_analyses.univariate_screen(design, ep[f"{e}_time"], ep[f"{e}_event"])
+        terms = survival_analyses.select_terms(screens[e])
         sel[e] = [names[c] for t in terms for c in design.terms[t]]
     sel_cols = pd.DataFrame({"os": [",".join(sel["os"])], "lfs": [",".join(sel["lfs"])]})
     term_cols = pd.DataFrame({"cols": [",".join(names[c] for c in cols)
@@ -484,8 +485,8 @@ def test_cohort_univariate_cox(cohort, end_point):
 @pytest.mark.parametrize("end_point", ["os", "lfs"])
 def test_cohort_multivariable_cox_and_zph(cohort, end_point):
     ep, design, r = cohort["ep"], cohort["design"], cohort["r"]
-    terms = cox.select_terms(cohort["screens"][end_point])
-    fit = cox.multivariable_cox(design, terms, ep[f"{end_point}_time"],
+    terms = survival_analyses.select_terms(cohort["screens"][end_point])
+    fit = survival_analyses.multivariable_cox(design, terms, ep[f"{end_point}_time"],
                                 ep[f"{end_point}_event"])
     _check_cox(fit, r[f"mv_{end_point}"])
     z = cox.cox_zph(fit)
@@ -505,7 +506,7 @@ def test_cohort_hsct_time_dependent_landmark_and_simon_makuch(cohort, end_point)
     same(sp["stop"], tm["stop"], "tmerge rows")
     same(sp["event"], tm["event"], "tmerge rows")
     same(sp["exposed"], tm["exposed"], "tmerge rows")
-    tab = cox.hsct_effect(t, e, ep["hsct_time"], landmarks=[6.0]).set_index("analysis")
+    tab = survival_analyses.hsct_effect(t, e, ep["hsct_time"], landmarks=[6.0]).set_index("analysis")
     rh = r[f"hsct_{end_point}"].set_index("analysis")
     for a in ("fixed", "time-dependent", "landmark"):
         same([np.log(tab.loc[a, "hr"])], [rh.loc[a, "coef"]], "Cox coef (HSCT analyses)")

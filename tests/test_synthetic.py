@@ -1,4 +1,4 @@
-"""Tests of the synthetic cohort (analysis_lib.synthetic).
+"""Tests of the synthetic cohort (analysis_lib.synthetic.generator).
 
 Expected values are the paper's published numbers, written below as constants with their
 source, never values taken from the generator's own output:
@@ -20,10 +20,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis_lib import synthetic
-from analysis_lib.schema import DAYS_PER_MONTH, KINETICS, PATIENTS, TableSchema
-from analysis_lib.synthetic import (DEFAULT_SEED, PUBLISHED_N, SyntheticCohort, generate_cohort,
-                                    patient_ids, write_cohort)
+from analysis_lib.data.schema import DAYS_PER_MONTH, KINETICS, PATIENTS, TableSchema
+from analysis_lib.synthetic import generator as synthetic
+from analysis_lib.synthetic.generator import (
+    DEFAULT_SEED,
+    PUBLISHED_N,
+    SyntheticCohort,
+    generate_cohort,
+    patient_ids,
+    write_cohort,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -187,7 +193,7 @@ def test_write_twice_byte_identical(cohort, tmp_path):
 def test_identical_across_processes(tmp_path):
     """No dependence on hash randomisation or other process state."""
     code = ("import sys; from pathlib import Path; "
-            "from analysis_lib.synthetic import generate_cohort, write_cohort; "
+            "from analysis_lib.synthetic.generator import generate_cohort, write_cohort; "
             "write_cohort(generate_cohort(60, 11), Path(sys.argv[1]))")
     for i, hashseed in enumerate(("1", "2")):
         env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": str(ROOT)}
@@ -207,7 +213,7 @@ def test_written_files_say_synthetic(cohort, tmp_path):
         assert list(meta) == keys
         assert "SYNTHETIC" in meta["description"] and "Wang et al. 2025" in meta["description"]
         assert "not real patients" in meta["description"]
-        assert meta["generator"] == "analysis_lib.synthetic"
+        assert meta["generator"] == "analysis_lib.synthetic.generator"
         assert meta["seed"] == str(DEFAULT_SEED) and meta["n_patients"] == str(N)
         assert meta["table"] == table
         assert not lines[len(keys)].startswith("#")
@@ -663,7 +669,7 @@ def test_value_rounding(pts):
 
 @pytest.mark.parametrize("which", ["cohort", "big"])
 def test_validates(which, request, tmp_path):
-    validation = pytest.importorskip("analysis_lib.validation")
+    validation = pytest.importorskip("analysis_lib.data.validation")
     c = request.getfixturevalue(which)
     write_cohort(c, tmp_path)
     report = validation.validate_dir(tmp_path)
@@ -687,7 +693,7 @@ def test_shipped_cohort_is_exactly_what_the_generator_makes(tmp_path):
 def test_stein_profile_shape():
     """Stein et al. (2019): C(0) = Cmax/F, C(Tmax) = Cmax, exponential rise before Tmax,
     biphasic decline after it with terminal slope -beta."""
-    from analysis_lib.synthetic import stein_concentration
+    from analysis_lib.synthetic.generator import stein_concentration
 
     cmax, tmax, foldx, alpha, beta, fb = 30_000.0, 10.0, 1000.0, 0.15, 0.003, 0.01
     t = np.array([0.0, 5.0, 10.0, 20.0, 400.0, 500.0])
@@ -705,7 +711,7 @@ def test_stein_profile_shape():
 def test_any_size_and_overrides():
     from dataclasses import replace
 
-    from analysis_lib.synthetic import SyntheticParams, generate_cohort
+    from analysis_lib.synthetic.generator import SyntheticParams, generate_cohort
 
     big = generate_cohort(n=5000, seed=11)
     assert len(big.patients) == 5000 and big.patients["patient_id"].is_unique

@@ -13,11 +13,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from analysis_lib import io as cio
-from analysis_lib import templates
-from analysis_lib.pipeline import ROOT
-from analysis_lib.schema import PATIENTS, TABLES
-from analysis_lib.validation import load_dataset, validate_dir
+from analysis_lib.book.pipeline import ROOT
+from analysis_lib.data import io as cio
+from analysis_lib.data import templates
+from analysis_lib.data.schema import PATIENTS, TABLES
+from analysis_lib.data.validation import load_dataset, validate_dir
+from analysis_lib.synthetic import centres
 
 SHIPPED = ROOT / "data" / "synthetic"
 
@@ -264,16 +265,16 @@ def test_broken_example_gives_exactly_one_problem_per_planted_mistake(tmp_path: 
 
 
 def test_centre_b_is_a_different_cohort_and_the_contrast_counts_it():
-    from analysis_lib.synthetic import DEFAULT_SEED, PUBLISHED_N, SyntheticParams
+    from analysis_lib.synthetic.generator import DEFAULT_SEED, PUBLISHED_N, SyntheticParams
 
-    c = templates.CENTRE_B
+    c = centres.CENTRE_B
     assert c.n != PUBLISHED_N and c.seed != DEFAULT_SEED
     changes = c.changes()
     assert len(changes) == len(c.overrides)
     for row in changes.itertuples(index=False):
         assert row[1] == getattr(SyntheticParams(), row[0]) != row[2]
     patients = c.generate().patients
-    table = templates.contrast_table({"b": patients}).set_index("characteristic")["b"]
+    table = centres.contrast_table({"b": patients}).set_index("characteristic")["b"]
     assert table["Patients"] == str(len(patients)) == str(c.n)
     k = int((patients["sex"] == "female").sum())
     assert table["Female"].startswith(f"{k} (")

@@ -33,11 +33,19 @@ import pandas as pd
 import pytest
 from scipy import optimize, special, stats
 
-from analysis_lib import regression, toxicity
-from analysis_lib.regression import (analyse_logistic, detect_separation,
-                                     firth_logistic_regression, firth_profile_confint,
-                                     logistic_regression, profile_confint)
-from analysis_lib.validation import load_dataset
+from analysis_lib.analyses import toxicity
+from analysis_lib.data.validation import load_dataset
+from analysis_lib.stats import contingency
+from analysis_lib.stats import logistic as regression
+from analysis_lib.stats import roc as stats_roc
+from analysis_lib.stats.logistic import (
+    analyse_logistic,
+    detect_separation,
+    firth_logistic_regression,
+    firth_profile_confint,
+    logistic_regression,
+    profile_confint,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "synthetic"
@@ -280,7 +288,7 @@ def test_rank_deficient_design_is_refused():
 @pytest.mark.parametrize("cells", [(6, 4, 3, 12), (1, 22, 7, 20), (8, 31, 0, 11), (0, 10, 4, 8)])
 def test_fisher_exact_solves_its_defining_equations(cells):
     a, b, c, d = cells
-    fe = toxicity.fisher_exact(a, b, c, d)
+    fe = contingency.fisher_exact(a, b, c, d)
     assert fe.p == pytest.approx(stats.fisher_exact([[a, b], [c, d]]).pvalue, rel=1e-9)
     assert fe.sample_odds_ratio == (a * d / (b * c) if b * c else np.inf)
     M, m, k = a + b + c + d, a + c, a + b   # scipy: total, "successes" (column 1), draws (row 1)
@@ -308,10 +316,10 @@ def test_delong_hand_computed_example():
     # Var(AUC) = (1/36)/3 + (1/12)/3 = 1/27.
     marker = [3, 4, 5, 1, 2, 4]
     outcome = [True, True, True, False, False, False]
-    auc, se = toxicity.delong_auc(marker, outcome)
+    auc, se = stats_roc.delong_auc(marker, outcome)
     assert auc == pytest.approx(5 / 6, abs=1e-15)
     assert se == pytest.approx(1 / math.sqrt(27), abs=1e-15)
-    r = toxicity.roc_analysis(marker, outcome)
+    r = stats_roc.roc_analysis(marker, outcome)
     z = stats.norm.ppf(0.975)
     assert (r.lower, r.upper) == (pytest.approx(5 / 6 - z / math.sqrt(27)), 1.0)
 
@@ -321,19 +329,19 @@ def test_auc_is_the_mann_whitney_statistic_scaled():
     marker = np.round(rng.lognormal(3, 1, 60), 0)  # rounding creates ties
     outcome = rng.random(60) < 0.3
     u = stats.mannwhitneyu(marker[outcome], marker[~outcome]).statistic
-    auc, _ = toxicity.delong_auc(marker, outcome)
+    auc, _ = stats_roc.delong_auc(marker, outcome)
     assert auc == pytest.approx(u / (outcome.sum() * (~outcome).sum()), abs=1e-14)
 
 
 def test_perfect_marker_has_a_degenerate_interval_and_missing_values_are_dropped():
-    r = toxicity.roc_analysis([1, 2, np.nan, 5, 6], [False, False, True, True, True])
+    r = stats_roc.roc_analysis([1, 2, np.nan, 5, 6], [False, False, True, True, True])
     assert (r.auc, r.se, r.degenerate, r.n_pos, r.n_neg) == (1.0, 0.0, True, 2, 2)
     assert r.curve.iloc[0].tolist() == [np.inf, 0.0, 1.0, 0.0]
     assert r.youden()["threshold"] == 5
 
 
 def test_threshold_table_counts():
-    t = toxicity.threshold_table([1, 5, 7, 2, 8, 9], [False, True, True, False, False, True], [5, 8])
+    t = stats_roc.threshold_table([1, 5, 7, 2, 8, 9], [False, True, True, False, False, True], [5, 8])
     # >= 5: positives 5, 7, 8, 9 -> TP 3 (5, 7, 9), FP 1 (8); TN 2 (1, 2), FN 0
     assert t.loc[0, ["tp", "fn", "tn", "fp"]].tolist() == [3, 0, 2, 1]
     assert t.loc[0, "sensitivity"] == 100 and t.loc[0, "specificity"] == pytest.approx(200 / 3)
@@ -379,7 +387,7 @@ def test_adverse_event_counts_and_denominators():
     assert t.loc["il6_elevated", ["k", "n"]].tolist() == [3, 4]   # missing left out
     assert t.loc["crs_severe", "published"] == "8/50 (16.0%)"
     assert t.loc["icans_severe", "published"] == ""
-    from analysis_lib.cohort import clopper_pearson
+    from analysis_lib.stats.proportions import clopper_pearson
     lo, hi = clopper_pearson(2, 5)
     assert t.loc["crs_severe", ["ci_low", "ci_high"]].tolist() == [100 * lo, 100 * hi]
 
@@ -430,7 +438,7 @@ def test_univariate_screen_rules():
 
 
 def test_published_table2_comes_from_the_feasibility_constants():
-    from analysis_lib import feasibility
+    from analysis_lib.paper import feasibility
     t = toxicity.published_table2()
     assert len(t) == 13 and t["model"].value_counts().to_dict() == {
         "univariate": 5, "model 1": 4, "model 2": 4}
@@ -474,7 +482,7 @@ def test_burden_and_outcomes_two_by_two_tables():
     assert (r.n, r.a, r.b, r.c, r.d) == (5, 2, 1, 0, 2)
     r = b.loc[("post_ld_mrd_high", "icans_any")]  # 1e-3 and 0.01: one ICANS (0.01)
     assert (r.n, r.a, r.b, r.c, r.d) == (6, 1, 1, 1, 3)
-    f = toxicity.fisher_exact(1, 1, 1, 3)
+    f = contingency.fisher_exact(1, 1, 1, 3)
     assert r.fisher_p == pytest.approx(f.p) and r.cond_or == pytest.approx(f.odds_ratio)
 
 
@@ -665,7 +673,7 @@ def test_separated_model_vs_glm(brglm2):
     limits are unreliable.)"""
     from rparity import run_r
 
-    from analysis_lib.synthetic import generate_cohort
+    from analysis_lib.synthetic.generator import generate_cohort
     X, y = shipped_models(generate_cohort(seed=SEPARATED_SEED).patients)["model2"]
     d = X.assign(y=y)
     fml = _formula(X)
@@ -712,7 +720,7 @@ res <- do.call(rbind, lapply(seq_len(nrow(cells)), function(i) {
 }))
 write_output("res", res)
 """, {"cells": cells})["res"]
-    py = [toxicity.fisher_exact(*row) for row in cells.itertuples(index=False)]
+    py = [contingency.fisher_exact(*row) for row in cells.itertuples(index=False)]
     _close([x.p for x in py], r["p"], "Fisher p (fisher.test)", 1e-9)
     # R solves for psi on (0, 1) and for 1/psi beyond 1 with uniroot's default tolerance
     # (1.2e-4), so compare min(psi, 1/psi) to 2e-4 absolute; the exact roots are checked in
@@ -740,7 +748,7 @@ auc <- function(e) { w <- wilcox.test(d$m[e == 1], d$m[e == 0], exact = FALSE)$s
 write_output("res", data.frame(crs = auc(d$crs), icans = auc(d$icans)))
 """, {"d": d})["res"].iloc[0]
     for col in ("crs", "icans"):
-        _close([toxicity.delong_auc(d["m"], d[col].astype(bool))[0]], [r[col]],
+        _close([stats_roc.delong_auc(d["m"], d[col].astype(bool))[0]], [r[col]],
                "AUC (wilcox.test W / n1 n0)", 1e-12)
 
 
@@ -750,9 +758,10 @@ write_output("res", data.frame(crs = auc(d$crs), icans = auc(d$icans)))
 
 @pytest.mark.slow
 def test_notebook_glues_the_library_results(tmp_path: Path):
-    from analysis_lib.pipeline import ROOT as PROOT, execute_notebook, notebook_parameters
-    from analysis_lib.report import glued_values
-    from analysis_lib.synthetic import generate_cohort, write_cohort
+    from analysis_lib.book.pipeline import ROOT as PROOT
+    from analysis_lib.book.pipeline import execute_notebook, notebook_parameters
+    from analysis_lib.book.report import glued_values
+    from analysis_lib.synthetic.generator import generate_cohort, write_cohort
 
     data = tmp_path / "data"
     write_cohort(generate_cohort(n=300, seed=5), data)
@@ -785,7 +794,7 @@ def test_notebook_glues_the_library_results(tmp_path: Path):
     il6 = toxicity.il6_odds_ratios(p).set_index("outcome")
     assert g["il6_crs_severe_fisher_p"] == pytest.approx(il6.loc["crs_severe", "fisher_p"])
     marker = p["il6_peak_pg_per_ml"].astype(float)
-    roc = toxicity.roc_analysis(marker, toxicity.outcomes(p)["crs_severe"])
+    roc = stats_roc.roc_analysis(marker, toxicity.outcomes(p)["crs_severe"])
     assert g["roc_crs_severe_auc"] == pytest.approx(roc.auc)
     assert g["roc_crs_severe_lower"] == pytest.approx(roc.lower)
     dose = toxicity.dose_threshold_comparison(p).set_index("cut")

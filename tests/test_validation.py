@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis_lib.io import write_table
-from analysis_lib.validation import (
+from analysis_lib.data.io import write_table
+from analysis_lib.data.validation import (
     RULES,
     DataValidationError,
     Problem,

@@ -1,5 +1,5 @@
 // Filters for the scorecard's tables (status and section of the paper); see
-// analysis_lib/scorecard.py. Runs on every page and does nothing where no scorecard table is.
+// analysis_lib/paper/scorecard.py. Runs on every page and does nothing where no scorecard table is.
 document.addEventListener("DOMContentLoaded", function () {
   ["tbl-scorecard-numbers", "tbl-scorecard-claims"].forEach(function (id) {
     var table = document.getElementById(id);

@@ -1,0 +1,1046 @@
+"""CAR-T cellular kinetics: the paper's PK results on top of :mod:`analysis_lib.stats.nca`.
+
+What the paper reports (Wang et al. 2025; Methods, "Pharmacokinetics of CAR-T cells"; Results,
+"PK of CAR-T cells"; Table 3; Figure 2; Supplementary Figures S3 and S4) and the function here
+that computes it:
+
+* per-patient Cmax, Tmax, Tlast and AUC0–28d joined with the clinical factors:
+  :func:`kinetic_parameters`;
+* median (range), geometric mean with its confidence interval and geometric CV:
+  :func:`summarise`;
+* Table 3, medians by clinical factor with Mann–Whitney p-values: :func:`table3`
+  (factors from :func:`table3_factors`), tests by :func:`mann_whitney`;
+* Spearman correlations among B-cell aplasia (BCA) duration, Tlast, Cmax and AUC0–28d
+  (Figure 2, Supplementary Figure S3): :func:`spearman`, :func:`correlations`;
+* geometric mean Cmax by day-28 MRD response: :func:`geometric_means`;
+* median profiles by day-28 MRD response: :func:`median_profiles`;
+* B-cell aplasia in numbers: :func:`bca_summary`.
+
+Beyond the paper (not reported there): the half-life of the persistence phase, from the
+terminal phase of each profile after the peak (λz by Phoenix WinNonlin's best-fit rule,
+:mod:`analysis_lib.stats.nca`), per patient and by day-28 response: :func:`persistence_half_life`.
+
+Units: transgene levels in copies/µg genomic DNA (qPCR; LLOQ 100 copies/µg in the paper),
+times in days from infusion, AUC in day·copies/µg DNA.
+
+Statistical tests: R conventions, stated
+-----------------------------------------
+The paper used SPSS 26 and does not say which variant of each test it reports. This module
+reproduces R's ``stats`` functions exactly, so every p-value can be checked against R, and
+each result says which method produced it:
+
+* :func:`mann_whitney` is R's ``wilcox.test(x, y)`` (two-sided): the **exact** null
+  distribution of W when both groups have fewer than 50 values and there are no ties, else the
+  **normal approximation** with the tie-corrected variance and (``correct=True``, R's default)
+  a continuity correction of 0.5. ``correct=False`` gives the normal approximation without
+  continuity correction, which is SPSS's "Asymp. Sig. (2-tailed)"; with
+  ``method="asymptotic", correct=False`` the paper's MRD-CR p = 0.017 for n = 48 vs 2 is
+  reproduced from U = 0 (see :mod:`analysis_lib.paper.feasibility`, finding ``cmax_mwu_mrd_cr``).
+  ``scipy.stats.mannwhitneyu`` computes it, with R's rule for the method (scipy's own
+  ``method="auto"`` switches to the normal approximation above 8 values).
+* :func:`spearman` is R's ``cor.test(x, y, method = "spearman")`` (two-sided). The estimate is
+  the Pearson correlation of the mid-ranks. The p-value follows R's default
+  (``exact = NULL``): without ties and with n <= 1290, algorithm AS 89 (exact enumeration of
+  the permutation distribution for n <= 9, its Edgeworth series approximation for larger n);
+  with ties, or with ``method="asymptotic"`` (R's ``exact = FALSE``), the t approximation
+  ``t = r sqrt((n - 2) / (1 - r²))`` on n − 2 degrees of freedom, which is also what SPSS and
+  ``scipy.stats.spearmanr`` report. Tlast lies on the sampling grid, so correlations that
+  involve it have ties and use the t approximation under either choice.
+
+Choices documented here
+-----------------------
+* **Expansion** (``expanded``): Cmax at least ``expansion_threshold`` copies/µg DNA; by default
+  (``None``) twice the patient's LLOQ (200 copies/µg for the paper's assay). The paper reports
+  expansion in 49/50 without a threshold; the reading of its numbers that is consistent
+  (:mod:`analysis_lib.paper.feasibility`, finding ``cmax_min``) has one patient peaking just above
+  the LLOQ (about 124 copies/µg in the synthetic cohort): a threshold of 2 × LLOQ counts that
+  patient as not expanded while every peak of an actual expansion (>= 1,602 copies/µg) passes.
+  A single result just above the LLOQ is within the assay's imprecision, so it is not taken as
+  evidence of expansion.
+* **MRD-CR on day 28**: CR or CRi with day-28 MRD below ``mrd_negative_below`` (1e-4, the flow
+  cytometry sensitivity); a missing day-28 MRD is not MRD-negative (as
+  :func:`analysis_lib.analyses.cohort.response_rates`).
+* **BCA duration** is used as recorded; for ongoing aplasia it is the time to the last
+  assessment (censored), as the paper gives no other rule.
+* **Median profiles**: a result below the LLOQ (BLQ) ranks below every measurable level (as
+  PKNCA's BLQ = 0), a summary (median or quartile) that depends on a BLQ result is reported as
+  BLQ rather than as a number (:func:`blq_quantile`), and a patient whose monitoring stopped
+  after two consecutive BLQ results (the paper's stopping rule) counts as BLQ at later
+  scheduled days up to the last follow-up. Without that carry-forward the late medians would
+  describe only the patients still measurable.
+
+References
+----------
+* Wang Y, Jia Y-p, Lu A-d, et al. (2025). Front Immunol 16:1672509 (the paper).
+* R Core Team. R: ``wilcox.test`` and ``cor.test`` (package stats, R 4.2), and
+  ``src/library/stats/src/prho.c``.
+* Hollander M, Wolfe DA (1973). Nonparametric Statistical Methods. Wiley (rank-sum test, tie
+  correction, continuity correction).
+* Best DJ, Roberts DE (1975). Algorithm AS 89: the upper tail probabilities of Spearman's rho.
+  Appl Statist 24(3):377-379.
+* Kirkwood TBL (1979). Geometric means and measures of dispersion. Biometrics 35:908-909
+  (geometric CV = sqrt(exp(s²) − 1)).
+* Denney W, Duvvuri S, Buckeridge C (2015). Simple, automatic noncompartmental analysis: the
+  PKNCA R package. J Pharmacokinet Pharmacodyn 42:11-107 (BLQ = 0 convention).
+* Stein AM, Grupp SA, Levine JE, et al. (2019). Tisagenlecleucel model-based cellular kinetic
+  analysis of chimeric antigen receptor-T cells. CPT Pharmacometrics Syst Pharmacol 8:285-295.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core.formatting import _p_phrase, format_p, format_value, p_text
+from ..core.units import cut_id, format_mrd
+from ..stats.descriptive import geometric_stats
+from ..stats.nca import (
+    LAMBDA_Z_REASONS,
+    LZ_NO_MEASURABLE,
+    LZ_TOO_FEW,
+    AUCMethod,
+    TerminalRules,
+    nca,
+)
+from ..stats.rank_tests import MannWhitney, MWMethod, SpearmanMethod, mann_whitney, spearman
+
+#: Default multiple of the LLOQ that a peak must reach to count as expansion.
+EXPANSION_LLOQ_MULTIPLE: float = 2.0
+
+#: Sampling days of the paper's protocol after infusion (Methods): days 7, 14, 28 and weeks
+#: 12, 26, 39, 54 and 104.
+SCHEDULE_DAYS: tuple[float, ...] = (7.0, 14.0, 28.0, 84.0, 182.0, 273.0, 378.0, 728.0)
+
+#: The four kinetic parameters the paper reports: column, label, unit.
+PARAMETERS: tuple[tuple[str, str, str], ...] = (
+    ("cmax", "Cmax", "copies/µg DNA"),
+    ("tmax", "Tmax", "days"),
+    ("tlast", "Tlast", "days"),
+    ("auc_0_28", "AUC0–28d", "day·copies/µg DNA"),
+)
+
+
+# ============================================================================================
+# Per-patient kinetic parameters
+# ============================================================================================
+
+def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
+                       auc_method: AUCMethod = "linear-up/log-down",
+                       interval_end: float = 28.0,
+                       expansion_threshold: float | None = None,
+                       mrd_negative_below: float = 1e-4,
+                       terminal_rules: TerminalRules = TerminalRules()) -> pd.DataFrame:
+    """NCA parameters of every patient, joined with the patient's clinical data.
+
+    Parameters
+    ----------
+    kinetics : DataFrame
+        The kinetics table (``patient_id``, ``day``, ``copies_per_ug_dna``, ``below_lloq``,
+        ``lloq_copies_per_ug_dna``); levels in copies/µg genomic DNA, days from infusion.
+    patients : DataFrame
+        The patients table; one output row per patient, in its order.
+    auc_method : {"linear-up/log-down", "linear"}
+        AUC rule (see :func:`analysis_lib.stats.nca.nca`).
+    interval_end : float
+        End of the AUC interval in days (28: AUC0–28d).
+    expansion_threshold : float or None
+        Cmax (copies/µg DNA) at or above which a patient counts as expanded. ``None``
+        (default): :data:`EXPANSION_LLOQ_MULTIPLE` × the patient's LLOQ (the largest LLOQ of
+        the patient's post-infusion samples), i.e. 200 copies/µg with the paper's assay.
+    mrd_negative_below : float
+        Day-28 MRD (fraction) below which a CR/CRi counts as MRD-negative (``mrd_cr``).
+    terminal_rules : TerminalRules
+        How the terminal phase is chosen (default: WinNonlin's best fit, at least 3 measurable
+        levels after the peak; see :mod:`analysis_lib.stats.nca`).
+
+    Returns
+    -------
+    DataFrame
+        The columns of ``patients``, then ``cmax`` (copies/µg DNA), ``tmax`` and ``tlast``
+        (days), ``auc_0_28`` (AUC over [0, ``interval_end``], day·copies/µg DNA; the column
+        keeps this name whatever the interval), ``clast``, ``auclast``, ``n_samples``,
+        ``n_measurable``, ``lloq``, ``expansion_threshold``, ``expanded``,
+        ``persistence_ended``, ``auc_complete``, ``nca_reason``, the terminal phase
+        (``lambda_z`` in 1/day, ``half_life`` in days, ``lambda_z_n_points``,
+        ``lambda_z_time_first`` and ``lambda_z_time_last`` in days, ``adj_r_squared``,
+        ``auc_pct_extrap_obs`` in %, ``lambda_z_reason``: why there is none, "" when there
+        is) and the derived factors ``mrd_cr`` (bool), ``bca_duration`` (days, NaN without
+        BCA). Patients without any kinetics sample have NaN parameters and ``expanded``
+        False. ``attrs`` records the settings (``auc_method``, ``interval_end``,
+        ``expansion_rule``, ``terminal_rule``).
+
+    Raises
+    ------
+    ValueError
+        If the kinetics table has patients that are not in the patients table.
+    """
+    unknown = sorted(set(kinetics["patient_id"]) - set(patients["patient_id"]))
+    if unknown:
+        raise ValueError(f"kinetics has patient(s) not in the patients table: {unknown[:10]}")
+    res = nca(kinetics, auc_method=auc_method, interval_end=interval_end,
+              terminal_rules=terminal_rules)
+    w = res.wide.rename(columns={"auc_interval": "auc_0_28",
+                                 "auc_interval_complete": "auc_complete",
+                                 "reason": "nca_reason"})
+    post = kinetics[kinetics["day"] >= 0]
+    if "lloq_copies_per_ug_dna" in post.columns:
+        lloq = post.groupby("patient_id")["lloq_copies_per_ug_dna"].max()
+    else:
+        lloq = pd.Series(0.0, index=w["patient_id"])
+    w["lloq"] = w["patient_id"].map(lloq).astype(float)
+    if expansion_threshold is None:
+        w["expansion_threshold"] = EXPANSION_LLOQ_MULTIPLE * w["lloq"].fillna(0.0)
+        rule = f"Cmax >= {EXPANSION_LLOQ_MULTIPLE:g} × LLOQ"
+    else:
+        w["expansion_threshold"] = float(expansion_threshold)
+        rule = f"Cmax >= {float(expansion_threshold):g} copies/µg DNA"
+    w["expanded"] = (w["cmax"] >= w["expansion_threshold"]).fillna(False).astype(bool)
+    keep = ["patient_id", "cmax", "tmax", "tlast", "auc_0_28", "clast", "auclast", "n_samples",
+            "n_measurable", "lloq", "expansion_threshold", "expanded", "persistence_ended",
+            "auc_complete", "nca_reason", *TERMINAL_COLUMNS]
+    out = patients.merge(w[keep], on="patient_id", how="left", validate="one_to_one")
+    for col in ("expanded", "persistence_ended", "auc_complete"):
+        out[col] = out[col].astype("boolean").fillna(False).astype(bool)
+    for col in ("n_samples", "n_measurable", "lambda_z_n_points"):
+        out[col] = out[col].fillna(0).astype(int)
+    out["lambda_z_reason"] = out["lambda_z_reason"].fillna(LAMBDA_Z_REASONS[LZ_NO_MEASURABLE])
+    out["mrd_cr"] = mrd_cr(out, mrd_negative_below)
+    if "bca" in out.columns and "bca_duration_days" in out.columns:
+        has_bca = out["bca"].astype("boolean").fillna(False).astype(bool)
+        out["bca_duration"] = out["bca_duration_days"].astype(float).where(has_bca)
+    out.attrs = {"auc_method": auc_method, "interval_end": float(interval_end),
+                 "expansion_rule": rule, "mrd_negative_below": float(mrd_negative_below),
+                 "terminal_rule": terminal_rules.describe(),
+                 "terminal_min_points": int(terminal_rules.min_points)}
+    return out
+
+
+#: Terminal-phase columns that :func:`kinetic_parameters` keeps from the NCA.
+TERMINAL_COLUMNS: tuple[str, ...] = (
+    "lambda_z", "half_life", "lambda_z_n_points", "lambda_z_time_first", "lambda_z_time_last",
+    "adj_r_squared", "auc_pct_extrap_obs", "lambda_z_reason",
+)
+
+
+def mrd_cr(patients: pd.DataFrame, mrd_negative_below: float = 1e-4) -> pd.Series:
+    """Day-28 MRD-negative CR/CRi: ``d28_response`` in (cr, cri) and ``d28_mrd`` below
+    ``mrd_negative_below``; a missing day-28 MRD is not MRD-negative."""
+    cr = patients["d28_response"].isin(["cr", "cri"])
+    neg = (patients["d28_mrd"].astype(float) < mrd_negative_below).fillna(False)
+    return (cr & neg).astype(bool)
+
+
+def assay_lloq(kinetics: pd.DataFrame) -> float:
+    """The LLOQ to draw on figures (copies/µg DNA): the most common LLOQ of the samples."""
+    v = kinetics["lloq_copies_per_ug_dna"].dropna()
+    return float(v.mode().iloc[0]) if len(v) else float("nan")
+
+
+def nca_table(params: pd.DataFrame) -> pd.DataFrame:
+    """The per-patient NCA table for export: study code, response, parameters and flags."""
+    cols = ["patient_id", "mrd_cr", "cmax", "tmax", "tlast", "auc_0_28", "clast", "auclast",
+            "n_samples", "n_measurable", "expanded", "persistence_ended", "auc_complete",
+            "nca_reason"]
+    return params[[c for c in cols if c in params.columns]].reset_index(drop=True)
+
+
+def display_order(params: pd.DataFrame) -> pd.DataFrame:
+    """``params`` in the order the book numbers patients (without study codes): decreasing
+    Cmax, ties by Tmax, patients without Cmax last; a column ``#`` gives the number (1, 2, ...).
+    The same numbers in every table of the chapter."""
+    p = params.sort_values(["cmax", "tmax"], ascending=[False, True], na_position="last",
+                           kind="stable").reset_index(drop=True)
+    return p.assign(**{"#": np.arange(1, len(p) + 1)})
+
+
+def nca_display(params: pd.DataFrame, auc_label: str = "AUC0–28d") -> pd.DataFrame:
+    """The per-patient NCA table for the book, WITHOUT study codes: patients are numbered in
+    decreasing order of Cmax (ties by Tmax), which does not follow the study-code order
+    (:func:`display_order`)."""
+    p = display_order(params)
+    yes_no = {True: "yes", False: "no"}
+    return pd.DataFrame({
+        "#": p["#"].to_numpy(),
+        "Day-28 MRD-CR": p["mrd_cr"].map(yes_no),
+        "Cmax (copies/µg DNA)": [format_value(v) for v in p["cmax"]],
+        "Tmax (d)": [format_value(v) for v in p["tmax"]],
+        "Tlast (d)": [format_value(v) for v in p["tlast"]],
+        f"{auc_label} (d·copies/µg DNA)": [format_value(v) for v in p["auc_0_28"]],
+        "Expanded": p["expanded"].map(yes_no),
+        "Monitoring ended (2 BLQ)": p["persistence_ended"].map(yes_no),
+    })
+
+
+def summarise(params: pd.DataFrame, *, subset: pd.Series | np.ndarray | None = None,
+              conf_level: float = 0.95,
+              parameters: Sequence[tuple[str, str, str]] = PARAMETERS) -> pd.DataFrame:
+    """Summary of each kinetic parameter as the paper gives them.
+
+    Parameters
+    ----------
+    params : DataFrame
+        From :func:`kinetic_parameters`.
+    subset : boolean mask, optional
+        Patients to include (e.g. ``params["expanded"]``); default all.
+    conf_level : float
+        Level of the geometric-mean interval.
+    parameters : sequence of (column, label, unit)
+        Default :data:`PARAMETERS`: Cmax (copies/µg DNA), Tmax (days), Tlast (days),
+        AUC0–28d (day·copies/µg DNA).
+
+    Returns
+    -------
+    DataFrame
+        One row per parameter: ``parameter`` (column), ``label``, ``unit``, ``n`` (non-missing
+        values), ``median``, ``min``, ``max``, then the :func:`geometric_stats` columns
+        (``n_positive``, ``geo_mean``, ``geo_ci_low``, ``geo_ci_high``, ``geo_cv_pct``).
+    """
+    p = params if subset is None else params[np.asarray(subset, dtype=bool)]
+    rows = []
+    for col, label, unit in parameters:
+        v = p[col].astype(float).dropna()
+        rows.append({"parameter": col, "label": label, "unit": unit, "n": int(v.size),
+                     "median": float(v.median()) if v.size else math.nan,
+                     "min": float(v.min()) if v.size else math.nan,
+                     "max": float(v.max()) if v.size else math.nan,
+                     **geometric_stats(v, conf_level)})
+    return pd.DataFrame(rows)
+
+
+def summary_display(summary: pd.DataFrame, conf_level: float = 0.95) -> pd.DataFrame:
+    """A :func:`summarise` frame formatted for the book: parameter, unit, n, median (range),
+    geometric mean (CI), geometric CV%. A ``population`` column, if present, comes first."""
+    lvl = round(100 * conf_level)
+    out = pd.DataFrame({
+        "Parameter": summary["label"], "Unit": summary["unit"], "n": summary["n"],
+        "Median (range)": [f"{format_value(m)} ({format_value(a)}–{format_value(b)})"
+                           for m, a, b in zip(summary["median"], summary["min"],
+                                              summary["max"])],
+        f"Geometric mean ({lvl}% CI)": [
+            f"{format_value(g)} ({format_value(a)}–{format_value(b)})"
+            for g, a, b in zip(summary["geo_mean"], summary["geo_ci_low"],
+                               summary["geo_ci_high"])],
+        "Geometric CV%": [format_value(v, 3) for v in summary["geo_cv_pct"]],
+    })
+    if "population" in summary.columns:
+        out.insert(0, "Patients", summary["population"].to_numpy())
+    return out
+
+
+def geometric_means(params: pd.DataFrame, by: str = "mrd_cr", value: str = "cmax", *,
+                    conf_level: float = 0.95, levels: Sequence[object] = (True, False),
+                    method: MWMethod = "auto", correct: bool = True) -> pd.DataFrame:
+    """Geometric mean of ``value`` (default Cmax, copies/µg DNA) in each group of ``by``
+    (default day-28 MRD-CR: yes, no), with its confidence interval and CV, and the
+    Mann–Whitney p-value between the first two levels.
+
+    Returns one row per level: ``level``, ``n`` (patients in the level), ``median``, then the
+    :func:`geometric_stats` columns, and ``p_value``, ``test_method`` (the same on every row).
+    """
+    rows = []
+    for lvl in levels:
+        v = params.loc[params[by] == lvl, value].astype(float)
+        vv = v.dropna()
+        rows.append({"level": lvl, "n": int(v.size),
+                     "median": float(vv.median()) if vv.size else math.nan,
+                     **geometric_stats(vv, conf_level)})
+    mw = mann_whitney(params[value], params[by], levels=tuple(levels)[:2], method=method,
+                      correct=correct)
+    out = pd.DataFrame(rows)
+    out["p_value"] = mw.p_value
+    out["test_method"] = mw.method
+    return out
+
+
+def geometric_means_display(gm: pd.DataFrame, conf_level: float = 0.95,
+                            level_labels: dict | None = None) -> pd.DataFrame:
+    """A :func:`geometric_means` frame formatted for the book (one row per level)."""
+    lvl = round(100 * conf_level)
+    labels = level_labels or {True: "MRD-negative CR/CRi", False: "Not MRD-negative CR/CRi"}
+    return pd.DataFrame({
+        "Day-28 response": [labels.get(v, str(v)) for v in gm["level"]],
+        "n": gm["n"],
+        "Median": [format_value(v) for v in gm["median"]],
+        f"Geometric mean ({lvl}% CI)": [
+            f"{format_value(g)} ({format_value(a)}–{format_value(b)})"
+            for g, a, b in zip(gm["geo_mean"], gm["geo_ci_low"], gm["geo_ci_high"])],
+        "Geometric CV%": [format_value(v, 3) for v in gm["geo_cv_pct"]],
+    })
+
+
+def bca_summary(patients: pd.DataFrame) -> dict[str, float]:
+    """B-cell aplasia: ``n_bca`` of ``n`` patients, onset day range and median
+    (``onset_min``, ``onset_median``, ``onset_max``, days), and the median, minimum and
+    maximum duration (days; ongoing episodes counted to the last assessment), with
+    ``n_ongoing``."""
+    bca = patients["bca"].astype("boolean").fillna(False).astype(bool)
+    onset = patients.loc[bca, "bca_onset_day"].astype(float).dropna()
+    dur = patients.loc[bca, "bca_duration_days"].astype(float).dropna()
+    ongoing = patients.loc[bca, "bca_ongoing"].astype("boolean").fillna(False).astype(bool)
+    nan = math.nan
+    return {"n": int(len(patients)), "n_bca": int(bca.sum()),
+            "onset_min": float(onset.min()) if onset.size else nan,
+            "onset_median": float(onset.median()) if onset.size else nan,
+            "onset_max": float(onset.max()) if onset.size else nan,
+            "duration_median": float(dur.median()) if dur.size else nan,
+            "duration_min": float(dur.min()) if dur.size else nan,
+            "duration_max": float(dur.max()) if dur.size else nan,
+            "n_ongoing": int(ongoing.sum())}
+
+
+#: The correlations of Figure 2 (BCA duration against Tlast, Cmax, AUC0–28d) and
+#: Supplementary Figure S3 (Tlast against Cmax and AUC0–28d): (key, x, y, figure).
+CORRELATIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("bca_tlast", "tlast", "bca_duration", "Figure 2"),
+    ("bca_cmax", "cmax", "bca_duration", "Figure 2"),
+    ("bca_auc", "auc_0_28", "bca_duration", "Figure 2"),
+    ("tlast_cmax", "cmax", "tlast", "Figure S3"),
+    ("tlast_auc", "auc_0_28", "tlast", "Figure S3"),
+)
+
+
+def correlations(params: pd.DataFrame, method: SpearmanMethod = "auto") -> pd.DataFrame:
+    """The Spearman correlations of Figure 2 and Supplementary Figure S3 (:data:`CORRELATIONS`).
+
+    Returns one row per pair: ``key``, ``x``, ``y``, ``figure``, ``n``, ``r``, ``p_value``,
+    ``method`` (actually used), ``ties``. BCA duration is defined for patients with BCA only
+    (``bca_duration``), so Figure 2 uses those patients with a Tlast, Cmax or AUC.
+    """
+    rows = []
+    for key, xc, yc, fig in CORRELATIONS:
+        res = spearman(params[xc], params[yc], method=method)
+        rows.append({"key": key, "x": xc, "y": yc, "figure": fig, "n": res.n, "r": res.r,
+                     "p_value": res.p_value, "method": res.method, "ties": res.ties})
+    return pd.DataFrame(rows)
+
+
+# ============================================================================================
+# Table 3
+# ============================================================================================
+
+@dataclass(frozen=True)
+class Factor:
+    """A clinical factor of Table 3: a label and a function giving each patient's level.
+
+    Attributes
+    ----------
+    key : stable ASCII identifier of the factor *and its cut-point* (``"steroids"``,
+        ``"pre_ld_mrd_1e3"``): the prefix of the registry keys of the paper's Table 3 cells
+        (``data/published/registry.csv``), so that published and reproduced cells are paired
+        by identity (:func:`table3_cells`).
+    label : row label (``"Steroids"``).
+    levels : level labels in display order (the first two are compared).
+    assign : function of the parameters frame returning a Series of level labels (missing
+        where the factor is unknown).
+    level_ids : stable ASCII identifier of each level, in the order of ``levels``
+        (``("yes", "no")``, ``("lt1e3", "ge1e3")``).
+    """
+    key: str
+    label: str
+    levels: tuple[str, ...]
+    assign: Callable[[pd.DataFrame], pd.Series] = field(repr=False)
+    level_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.level_ids) != len(self.levels):
+            raise ValueError(f"factor {self.key!r}: one identifier per level is needed")
+        for ident in (self.key, *self.level_ids):
+            if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", ident):
+                raise ValueError(f"not a stable identifier: {ident!r}")
+
+
+def _yes_no(col: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def f(p: pd.DataFrame) -> pd.Series:
+        v = p[col].astype("boolean")
+        return v.map({True: "Yes", False: "No"}).astype(object)
+    return f
+
+
+def _split(col: str, cut: float, below: str, above: str, *,
+           above_inclusive: bool = True) -> Callable[[pd.DataFrame], pd.Series]:
+    def f(p: pd.DataFrame) -> pd.Series:
+        v = p[col].astype(float)
+        hi = (v >= cut) if above_inclusive else (v > cut)
+        return pd.Series(np.where(hi, above, below), index=p.index, dtype=object).where(v.notna())
+    return f
+
+
+def table3_factors(age_cut: float = 10.0, mrd_cuts: Sequence[float] = (1e-4, 1e-3, 1e-2),
+                   dose_threshold: float = 3.68) -> list[Factor]:
+    """The clinical factors of the paper's Table 3, in its order, with its cut-points.
+
+    Age 0–``age_cut`` vs > ``age_cut`` years; sex; HSCT history; CAR-T history; pre-LD and
+    post-LD MRD below vs at or above each of ``mrd_cuts`` (fractions); CAR-T dose at or above
+    vs below ``dose_threshold`` (10⁶ cells/kg); CRS grade 0–2 vs ≥3; ICANS (any grade); grade 4
+    neutropenia; tocilizumab; corticosteroids; MRD-CR on day 28 (``mrd_cr`` of
+    :func:`kinetic_parameters`). Each factor's ``key`` and ``level_ids`` encode the cut-point
+    (:func:`cut_id`), so a cell computed with another cut never pairs with the paper's.
+    """
+    a = f"{age_cut:g}"
+    ai = cut_id(age_cut)
+    yes_no = ("Yes", "No"), ("yes", "no")
+    f: list[Factor] = [
+        Factor("age", "Age, years", (f"0–{a}", f">{a}"),
+               _split("age_years", age_cut, f"0–{a}", f">{a}", above_inclusive=False),
+               (f"0_{ai}", f"gt{ai}")),
+        Factor("sex", "Sex", ("Male", "Female"),
+               lambda p: p["sex"].map({"male": "Male", "female": "Female"}).astype(object),
+               ("male", "female")),
+        Factor("hsct_history", "HSCT history", yes_no[0], _yes_no("prior_hsct"), yes_no[1]),
+        Factor("cart_history", "CAR-T history", yes_no[0], _yes_no("prior_cart"), yes_no[1]),
+    ]
+    for col, name, ident in (("mrd_pre_ld", "Pre-LD MRD", "pre_ld_mrd"),
+                             ("mrd_post_ld", "Post-LD MRD", "post_ld_mrd")):
+        for cut in mrd_cuts:
+            m, c = format_mrd(cut), cut_id(cut)
+            f.append(Factor(f"{ident}_{c}", f"{name} (cut {m})", (f"<{m}", f"≥{m}"),
+                            _split(col, cut, f"<{m}", f"≥{m}"), (f"lt{c}", f"ge{c}")))
+    d, di = f"{dose_threshold:g}", cut_id(dose_threshold)
+    f += [
+        Factor("dose", "CAR-T dose, ×10⁶ cells/kg", (f"≥{d}", f"<{d}"),
+               _split("cart_dose_1e6_per_kg", dose_threshold, f"<{d}", f"≥{d}"),
+               (f"ge{di}", f"lt{di}")),
+        Factor("crs", "CRS grade", ("0–2", "≥3"), _split("crs_grade", 3, "0–2", "≥3"),
+               ("grade0_2", "grade3_4")),
+        Factor("icans", "ICANS", ("No", "Yes"), _split("icans_grade", 1, "No", "Yes"),
+               ("no", "yes")),
+        Factor("g4_neutropenia", "Grade 4 neutropenia", yes_no[0],
+               _yes_no("neutropenia_grade4"), yes_no[1]),
+        Factor("tocilizumab", "Tocilizumab", yes_no[0], _yes_no("tocilizumab"), yes_no[1]),
+        Factor("steroids", "Steroids", yes_no[0], _yes_no("corticosteroids"), yes_no[1]),
+        Factor("mrd_cr_d28", "MRD-CR on day 28", yes_no[0], _yes_no("mrd_cr"), yes_no[1]),
+    ]
+    return f
+
+
+#: Table 3's three parameters: (column, short name used in column names).
+TABLE3_PARAMETERS: tuple[tuple[str, str], ...] = (("cmax", "cmax"), ("auc_0_28", "auc"),
+                                                  ("tlast", "tlast"))
+
+
+def table3(params: pd.DataFrame, factors: Sequence[Factor] | None = None, *,
+           method: MWMethod = "auto", correct: bool = True) -> pd.DataFrame:
+    """The paper's Table 3: median Cmax, AUC0–28d and Tlast by clinical factor, with
+    Mann–Whitney p-values.
+
+    Parameters
+    ----------
+    params : DataFrame
+        From :func:`kinetic_parameters`.
+    factors : sequence of Factor
+        Default :func:`table3_factors` with the paper's cut-points; pass
+        ``table3_factors(age_cut=..., mrd_cuts=..., dose_threshold=...)`` to change them.
+    method, correct : Mann–Whitney method and continuity correction (:func:`mann_whitney`).
+
+    Returns
+    -------
+    DataFrame
+        One row per factor level: ``factor`` (key), ``label``, ``level``, ``level_id``
+        (the level's stable identifier), ``n`` (patients in
+        the level), ``cmax_median`` (copies/µg DNA), ``auc_median`` (day·copies/µg DNA),
+        ``tlast_median`` (days), ``cmax_n``, ``auc_n``, ``tlast_n`` (non-missing values), and
+        for the factor (repeated on its rows) ``p_cmax``, ``p_auc``, ``p_tlast`` with
+        ``method_cmax``, ``method_auc``, ``method_tlast`` (the method actually used) and
+        ``ties_cmax``, ``ties_auc``, ``ties_tlast``. Medians leave out missing values (e.g. no
+        Tlast when nothing was measurable); p is NaN when a level is empty.
+    """
+    factors = table3_factors() if factors is None else factors
+    rows = []
+    for fac in factors:
+        lvl = fac.assign(params)
+        tests = {short: mann_whitney(params[col], lvl, method=method, correct=correct,
+                                     levels=fac.levels[:2])
+                 for col, short in TABLE3_PARAMETERS}
+        for level, level_id in zip(fac.levels, fac.level_ids):
+            sel = params[(lvl == level).fillna(False).to_numpy(dtype=bool)]
+            row: dict[str, object] = {"factor": fac.key, "label": fac.label, "level": level,
+                                      "level_id": level_id, "n": int(len(sel))}
+            for col, short in TABLE3_PARAMETERS:
+                v = sel[col].astype(float).dropna()
+                row[f"{short}_median"] = float(v.median()) if v.size else math.nan
+                row[f"{short}_n"] = int(v.size)
+            for _, short in TABLE3_PARAMETERS:
+                row[f"p_{short}"] = tests[short].p_value
+                row[f"method_{short}"] = tests[short].method
+                row[f"ties_{short}"] = tests[short].ties
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: Table 3's cells as named in the registry keys: (column of :func:`table3`, key suffix).
+TABLE3_CELLS: tuple[tuple[str, str], ...] = (("n", "n"), ("cmax_median", "cmax_median"),
+                                             ("auc_median", "auc28_median"),
+                                             ("tlast_median", "tlast_median"))
+#: Table 3's p-values: (column of :func:`table3`, key suffix).
+TABLE3_P: tuple[tuple[str, str], ...] = (("p_cmax", "p_cmax"), ("p_auc", "p_auc28"),
+                                         ("p_tlast", "p_tlast"))
+
+
+def table3_cells(t3: pd.DataFrame) -> dict[str, float]:
+    """Every cell of :func:`table3` under its identity key, the key the registry gives the
+    paper's cell: ``t3_<factor>_<level>_<n|cmax_median|auc28_median|tlast_median>`` for the
+    levels and ``t3_<factor>_p_<cmax|auc28|tlast>`` for the factor's p-values (e.g.
+    ``t3_pre_ld_mrd_1e3_lt1e3_n``, ``t3_steroids_p_auc28``). Pairing by these keys never
+    depends on the order or the wording of rows."""
+    out: dict[str, float] = {}
+    for r in t3.to_dict("records"):
+        base = f"t3_{r['factor']}"
+        for col, suffix in TABLE3_CELLS:
+            out[f"{base}_{r['level_id']}_{suffix}"] = (int(r[col]) if col == "n"
+                                                        else float(r[col]))
+        for col, suffix in TABLE3_P:
+            out[f"{base}_{suffix}"] = float(r[col])
+    return out
+
+
+def table3_display(t3: pd.DataFrame, auc_label: str = "AUC0–28d") -> pd.DataFrame:
+    """Table 3 laid out as in the paper: a header row per factor carrying the p-values, then
+    one row per level with N and the medians (formatted strings)."""
+    out = []
+    for key, rows in t3.groupby("factor", sort=False):
+        first = rows.iloc[0]
+        out.append({"Characteristic": first["label"], "N": "",
+                    "Median Cmax (copies/µg DNA)": "", "p (Cmax)": format_p(first["p_cmax"]),
+                    f"Median {auc_label} (copies/µg DNA × d)": "",
+                    f"p ({auc_label})": format_p(first["p_auc"]),
+                    "Median Tlast (d)": "", "p (Tlast)": format_p(first["p_tlast"])})
+        for r in rows.itertuples():
+            out.append({"Characteristic": f"\u2003{r.level}", "N": str(r.n),
+                        "Median Cmax (copies/µg DNA)": format_value(r.cmax_median),
+                        "p (Cmax)": "",
+                        f"Median {auc_label} (copies/µg DNA × d)": format_value(r.auc_median),
+                        f"p ({auc_label})": "",
+                        "Median Tlast (d)": format_value(r.tlast_median), "p (Tlast)": ""})
+    return pd.DataFrame(out)
+
+
+def method_counts(t3: pd.DataFrame) -> dict[str, int]:
+    """How many Table 3 comparisons used each Mann–Whitney method (one per factor and
+    parameter): ``{"exact": k, "asymptotic": m, ...}``."""
+    per_factor = t3.drop_duplicates("factor")
+    counts: dict[str, int] = {}
+    for _, short in TABLE3_PARAMETERS:
+        for m in per_factor[f"method_{short}"]:
+            counts[m] = counts.get(m, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """Medians of one parameter in the two levels of a Table 3 factor, with the p-value."""
+    factor: str
+    parameter: str
+    level_a: str
+    level_b: str
+    median_a: float
+    median_b: float
+    n_a: int
+    n_b: int
+    p_value: float
+    method: str
+
+    @property
+    def ratio(self) -> float:
+        """median_a / median_b (NaN when median_b is not positive)."""
+        return self.median_a / self.median_b if self.median_b > 0 else math.nan
+
+    def text(self, unit: str = "", digits: int = 4) -> str:
+        """``135,522 vs 25,103 copies/µg DNA, p = 0.017``: the two medians (``level_a``
+        first) and the p-value."""
+        u = f" {unit}" if unit else ""
+        return (f"{format_value(self.median_a, digits)} vs "
+                f"{format_value(self.median_b, digits)}{u}, p {_p_phrase(self.p_value)}")
+
+    @property
+    def comparison(self) -> str:
+        """``"higher than"``, ``"lower than"`` or ``"the same as"`` (median_a against
+        median_b), for sentences such as "the median Cmax was higher than without"."""
+        return {"higher": "higher than", "lower": "lower than", "equal": "the same as"}.get(
+            self.direction, "not comparable with")
+
+    @property
+    def direction(self) -> str:
+        """``"higher"``, ``"lower"`` or ``"equal"``: median_a relative to median_b."""
+        if not (math.isfinite(self.median_a) and math.isfinite(self.median_b)):
+            return "not comparable"
+        return ("higher" if self.median_a > self.median_b
+                else "lower" if self.median_a < self.median_b else "equal")
+
+
+def contrast(t3: pd.DataFrame, factor: str, parameter: str,
+             level: str | None = None) -> Contrast:
+    """The two levels of ``factor`` in Table 3 compared on ``parameter`` (``"cmax"``,
+    ``"auc"`` or ``"tlast"``): ``level`` (default the factor's first level) against the
+    other one."""
+    rows = t3[t3["factor"] == factor]
+    if len(rows) < 2:
+        raise KeyError(f"factor {factor!r} not in the table")
+    a, b = rows.iloc[0], rows.iloc[1]
+    if level is not None:
+        if level not in set(rows["level"].iloc[:2]):
+            raise KeyError(f"level {level!r} is not one of the compared levels of {factor!r}")
+        if b["level"] == level:
+            a, b = b, a
+    return Contrast(factor, parameter, a["level"], b["level"], float(a[f"{parameter}_median"]),
+                    float(b[f"{parameter}_median"]), int(a[f"{parameter}_n"]),
+                    int(b[f"{parameter}_n"]), float(a[f"p_{parameter}"]),
+                    str(a[f"method_{parameter}"]))
+
+
+# ============================================================================================
+# Median profiles
+# ============================================================================================
+
+def blq_quantile(values: Sequence[float], blq: Sequence[bool], q: float) -> tuple[float, bool]:
+    """The ``q``-th percentile (linear interpolation between order statistics, numpy's and R's
+    type 7 default) of levels some of which are below the LLOQ.
+
+    BLQ results rank below every measurable level. The percentile is reported as BLQ
+    (value NaN, flag True) when the lower of the two order statistics it is interpolated from
+    is BLQ: it then depends on a level that was not quantified. Otherwise the value is the
+    usual interpolation of measurable levels. No values: (NaN, False).
+    """
+    v = np.asarray(values, dtype=float)
+    b = np.asarray(blq, dtype=bool)
+    if v.size == 0:
+        return math.nan, False
+    v = np.where(b, -np.inf, v)
+    order = np.argsort(v, kind="stable")
+    v, b = v[order], b[order]
+    h = (v.size - 1) * q / 100.0
+    lo = int(math.floor(h + 1e-12))
+    if b[lo]:
+        return math.nan, True
+    hi = min(lo + 1, v.size - 1)
+    frac = h - lo
+    return float(v[lo] + (v[hi] - v[lo]) * frac) if frac > 1e-12 else float(v[lo]), False
+
+
+def median_profiles(kinetics: pd.DataFrame, params: pd.DataFrame, by: str = "mrd_cr", *,
+                    days: Sequence[float] = SCHEDULE_DAYS, window: float = 0.0,
+                    carry_blq_forward: bool = True) -> pd.DataFrame:
+    """Median and quartiles of the transgene level on each scheduled day, by group.
+
+    Parameters
+    ----------
+    kinetics : DataFrame
+        The kinetics table (copies/µg DNA; days from infusion).
+    params : DataFrame
+        From :func:`kinetic_parameters` (gives the group column ``by``, ``persistence_ended``,
+        ``tlast`` and, if present, ``last_followup_day``).
+    by : column of ``params`` defining the groups (default day-28 MRD-CR).
+    days : scheduled days (default :data:`SCHEDULE_DAYS`); days after the last sample of the
+        whole table are left out.
+    window : a sample within ``window`` days of a scheduled day counts for it (the nearest
+        one); 0 = exact day only.
+    carry_blq_forward : a patient whose monitoring stopped after two consecutive BLQ results
+        (``persistence_ended``) counts as BLQ at scheduled days after the last sample, up to
+        ``last_followup_day`` when that column exists.
+
+    Returns
+    -------
+    DataFrame
+        One row per group and day: ``group``, ``day``, ``n`` (patients counted), ``n_blq``,
+        ``n_carried`` (BLQ carried forward), ``median``, ``q1``, ``q3`` (copies/µg DNA; NaN
+        when BLQ), ``median_blq``, ``q1_blq``, ``q3_blq`` (the statistic is below the LLOQ),
+        ``lloq``.
+
+    Notes
+    -----
+    BLQ results rank below every measurable level (as a 0 would, PKNCA's convention); a
+    median or quartile that depends on a BLQ result is reported as BLQ rather than as a
+    number, because a level below the LLOQ is not quantified (:func:`blq_quantile`).
+    """
+    k = kinetics[kinetics["day"] >= 0].copy()
+    k["blq"] = (k["below_lloq"].astype(bool)
+                | k["copies_per_ug_dna"].isna()
+                | (k["copies_per_ug_dna"] < k["lloq_copies_per_ug_dna"]))
+    k["value"] = np.where(k["blq"], 0.0, k["copies_per_ug_dna"].astype(float))
+    lloq = assay_lloq(kinetics)
+    last_day = float(k["day"].max()) if len(k) else -math.inf
+    days = [float(d) for d in days if d <= last_day]
+    info = params.set_index("patient_id")
+    has_fu = "last_followup_day" in info.columns
+    rows = []
+    groups = [g for g in pd.unique(info[by].dropna())]
+    try:
+        groups = sorted(groups, reverse=True)  # True before False
+    except TypeError:
+        pass
+    by_patient = {pid: f.sort_values("day") for pid, f in k.groupby("patient_id")}
+    for g in groups:
+        ids = info.index[info[by] == g]
+        for d in days:
+            vals, blqs, carried = [], [], 0
+            for pid in ids:
+                f = by_patient.get(pid)
+                if f is None or f.empty:
+                    continue
+                dist = (f["day"] - d).abs()
+                near = dist[dist <= window + 1e-9]
+                if len(near):
+                    i = near.idxmin()
+                    vals.append(float(f.at[i, "value"]))
+                    blqs.append(bool(f.at[i, "blq"]))
+                elif (carry_blq_forward and bool(info.at[pid, "persistence_ended"])
+                      and d > float(f["day"].max())
+                      and (not has_fu or pd.isna(info.at[pid, "last_followup_day"])
+                           or d <= float(info.at[pid, "last_followup_day"]))):
+                    vals.append(0.0)
+                    blqs.append(True)
+                    carried += 1
+            row = {"group": g, "day": d, "n": len(vals), "n_blq": int(sum(blqs)),
+                   "n_carried": carried, "lloq": lloq}
+            for name, q in (("median", 50.0), ("q1", 25.0), ("q3", 75.0)):
+                val, is_blq = blq_quantile(vals, blqs, q)
+                row[name] = val
+                row[f"{name}_blq"] = is_blq
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["group", "day", "n", "n_blq", "n_carried", "median",
+                                       "q1", "q3", "median_blq", "q1_blq", "q3_blq", "lloq"])
+
+
+# ============================================================================================
+# Beyond the paper: the half-life of the persistence phase
+# ============================================================================================
+
+@dataclass(frozen=True)
+class PersistenceHalfLife:
+    """Result of :func:`persistence_half_life` (NOT in the paper).
+
+    Attributes
+    ----------
+    per_patient : one row per patient: ``patient_id``, ``group`` (the level of ``by``),
+        ``half_life`` (days), ``lambda_z`` (1/day), ``n_points``, ``time_first`` and
+        ``time_last`` (the regression window, days), ``adj_r_squared``, ``auc_pct_extrap``
+        (% of AUCinf extrapolated beyond Tlast), ``reason`` ("" when estimable),
+        ``n_after_peak`` (measurable levels after Cmax; with ``kinetics`` only) and
+        ``monitoring_ended`` (two results below the LLOQ after Tlast).
+    summary : one row for all patients (``group`` "all") and one per level: ``n`` (patients),
+        ``n_estimable``, ``median``, ``min``, ``max`` (half-life, days; NaN when none is
+        estimable), ``points_median``, ``adj_r2_min``, ``adj_r2_median``.
+    not_estimable : for every reason of :data:`analysis_lib.stats.nca.LAMBDA_Z_REASONS` but "", how
+        many patients have no half-life for it (zeros included), in that order.
+    too_few_by_points : for the patients with too few levels after the peak, how many had
+        0, 1, 2, ... measurable levels after it (with ``kinetics`` only; else empty).
+    too_few_monitoring_ended : how many of them had monitoring stopped after two results below
+        the LLOQ (the paper's rule), i.e. their level fell below the LLOQ soon after the peak.
+    test : Mann–Whitney test of the half-lives between the first two levels
+        (:func:`mann_whitney`, R's rules).
+    levels : the levels of ``by`` compared, first level first.
+    rule : the terminal-phase rule in words.
+    min_points : fewest points in a regression window.
+    """
+    per_patient: pd.DataFrame
+    summary: pd.DataFrame
+    not_estimable: dict[str, int]
+    too_few_by_points: dict[int, int]
+    too_few_monitoring_ended: int
+    test: MannWhitney
+    levels: tuple
+    rule: str
+    min_points: int = 3
+
+    @property
+    def overall(self) -> pd.Series:
+        """The summary row of all patients."""
+        return self.summary.set_index("group").loc["all"]
+
+    def group(self, level: object) -> pd.Series:
+        """The summary row of one level of ``by``."""
+        return self.summary.iloc[1 + list(self.levels).index(level)]
+
+    def group_text(self, level: object = "all") -> str:
+        """``8.47 days (range 2.85–82.1; 28 of 48 patients)``, or ``not estimable in any of the
+        2 patients``: the median half-life of ``level`` ("all": every patient)."""
+        r = self.overall if level == "all" else self.group(level)
+        n, k = int(r["n"]), int(r["n_estimable"])
+        if k == 0:
+            return f"not estimable in any of the {n} patients"
+        return (f"{format_value(r['median'], 3)} days (range {format_value(r['min'], 3)}–"
+                f"{format_value(r['max'], 3)}; {k} of {n} patients)")
+
+    def test_text(self) -> str:
+        """``p = 0.966, exact Mann–Whitney test``, or why there is no test."""
+        t = self.test
+        if not math.isfinite(t.p_value):
+            return f"no test ({t.note or t.method})"
+        return f"{p_text(t.p_value)}, {t.describe()} Mann–Whitney test"
+
+    def reasons_text(self) -> str:
+        """Why the other patients have no half-life, in words, with the counts."""
+        parts = []
+        for text, count in self.not_estimable.items():
+            if not count:
+                continue
+            if text == LAMBDA_Z_REASONS[LZ_TOO_FEW]:
+                phrase = (f"{count} had fewer than {_number_word(self.min_points)} "
+                          f"measurable levels after the peak")
+                if self.too_few_by_points:
+                    by = [f"{v} {_number_word(k) if k else 'none'}" for k, v in
+                          sorted(self.too_few_by_points.items(), reverse=True) if v]
+                    by[0] = by[0].replace(" ", " had ", 1)
+                    ended = self.too_few_monitoring_ended
+                    which = ("all of them" if ended == count else f"{ended} of them")
+                    phrase += (f" ({_join(by)}; in {which} monitoring had stopped after two "
+                               "consecutive results below the LLOQ)")
+                parts.append(phrase)
+            elif text == LAMBDA_Z_REASONS[LZ_NO_MEASURABLE]:
+                parts.append(f"{count} had no measurable level at all")
+            else:
+                parts.append(f"{count} had no falling log-linear decline after the peak")
+        return _join(parts) if parts else "none lacked one"
+
+
+def persistence_half_life(params: pd.DataFrame, by: str = "mrd_cr", *,
+                          kinetics: pd.DataFrame | None = None,
+                          levels: Sequence[object] = (True, False), method: MWMethod = "auto",
+                          correct: bool = True) -> PersistenceHalfLife:
+    """Half-life of the persistence phase per patient and by group (beyond the paper).
+
+    The persistence phase is the terminal phase of each CAR-T profile after the peak: the
+    log-linear decline of the last measurable levels, chosen by Phoenix WinNonlin's best-fit
+    rule (at least 3 levels after Cmax, each at or above the LLOQ, ending at Tlast; the window
+    with the largest adjusted R², within 1e-4 the one with the most points; the slope must
+    fall); half-life = ln 2 / λz. Levels below the LLOQ never enter the regression
+    (:mod:`analysis_lib.stats.nca`). A patient has no half-life when nothing was measurable, when
+    fewer than 3 measurable levels follow the peak (often: monitoring stops after two results
+    below the LLOQ), or when no window falls.
+
+    Parameters
+    ----------
+    params : from :func:`kinetic_parameters` (days; copies/µg DNA), which holds the terminal
+        phase computed with its ``terminal_rules``.
+    by : grouping column (default day-28 MRD-negative CR/CRi).
+    kinetics : the kinetics table, optional: to count the measurable levels after the peak
+        (measurable as in :mod:`analysis_lib.stats.nca`: not flagged BLQ, > 0 and >= the LLOQ).
+    levels : the levels to summarise and compare, first level first.
+    method, correct : Mann–Whitney method and continuity correction (:func:`mann_whitney`).
+
+    Returns
+    -------
+    PersistenceHalfLife
+    """
+    missing = [c for c in ("patient_id", by, *TERMINAL_COLUMNS) if c not in params.columns]
+    if missing:
+        raise ValueError(f"params lacks column(s) {missing}; use kinetic_parameters()")
+    pp = pd.DataFrame({
+        "patient_id": params["patient_id"].to_numpy(),
+        "group": params[by].to_numpy(),
+        "half_life": params["half_life"].astype(float).to_numpy(),
+        "lambda_z": params["lambda_z"].astype(float).to_numpy(),
+        "n_points": params["lambda_z_n_points"].astype(int).to_numpy(),
+        "time_first": params["lambda_z_time_first"].astype(float).to_numpy(),
+        "time_last": params["lambda_z_time_last"].astype(float).to_numpy(),
+        "adj_r_squared": params["adj_r_squared"].astype(float).to_numpy(),
+        "auc_pct_extrap": params["auc_pct_extrap_obs"].astype(float).to_numpy(),
+        "reason": params["lambda_z_reason"].astype(str).to_numpy(),
+        "monitoring_ended": params["persistence_ended"].astype(bool).to_numpy(),
+    })
+    too_few = pp["reason"] == LAMBDA_Z_REASONS[LZ_TOO_FEW]
+    by_points: dict[int, int] = {}
+    if kinetics is not None:
+        pp["n_after_peak"] = _measurable_after_peak(kinetics, params).to_numpy()
+        by_points = {int(k): int(v) for k, v in
+                     pp.loc[too_few, "n_after_peak"].value_counts().sort_index().items()}
+    rows = []
+    for name, sel in [("all", np.ones(len(pp), dtype=bool)),
+                      *[(lvl, (pp["group"] == lvl).to_numpy(dtype=bool)) for lvl in levels]]:
+        sub = pp[sel]
+        est = sub[sub["half_life"].notna()]
+        hl = est["half_life"]
+        rows.append({
+            "group": name, "n": int(len(sub)), "n_estimable": int(len(est)),
+            "median": float(hl.median()) if len(est) else math.nan,
+            "min": float(hl.min()) if len(est) else math.nan,
+            "max": float(hl.max()) if len(est) else math.nan,
+            "points_median": float(est["n_points"].median()) if len(est) else math.nan,
+            "adj_r2_min": float(est["adj_r_squared"].min()) if len(est) else math.nan,
+            "adj_r2_median": float(est["adj_r_squared"].median()) if len(est) else math.nan,
+        })
+    counts = pp["reason"].value_counts()
+    not_estimable = {text: int(counts.get(text, 0))
+                     for code, text in sorted(LAMBDA_Z_REASONS.items()) if text}
+    test = mann_whitney(pp["half_life"], pp["group"], method=method, correct=correct,
+                        levels=tuple(levels)[:2])
+    rule = params.attrs.get("terminal_rule", TerminalRules().describe())
+    min_points = int(params.attrs.get("terminal_min_points", TerminalRules().min_points))
+    return PersistenceHalfLife(pp, pd.DataFrame(rows), not_estimable, by_points,
+                               int(pp.loc[too_few, "monitoring_ended"].sum()), test,
+                               tuple(levels), rule, min_points)
+
+
+def _number_word(k: int) -> str:
+    """``one`` ... ``nine``, digits from 10 on."""
+    words = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    return words[k] if 0 <= k < len(words) else str(k)
+
+
+def _join(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _measurable_after_peak(kinetics: pd.DataFrame, params: pd.DataFrame) -> pd.Series:
+    """Number of measurable levels (not flagged BLQ, > 0, >= the LLOQ: the NCA's definition)
+    after each patient's Tmax, in the order of ``params`` (0 without a Tmax)."""
+    k = kinetics.merge(params[["patient_id", "tmax"]], on="patient_id", how="inner")
+    value = k["copies_per_ug_dna"].astype(float)
+    lloq = (k["lloq_copies_per_ug_dna"].astype(float) if "lloq_copies_per_ug_dna" in k
+            else pd.Series(0.0, index=k.index))
+    meas = ~k["below_lloq"].astype(bool) & (value > 0) & ~(value < lloq)
+    counts = k[meas & (k["day"] > k["tmax"])].groupby("patient_id").size()
+    return params["patient_id"].map(counts).fillna(0).astype(int)
+
+
+def persistence_display(res: PersistenceHalfLife, level_labels: dict | None = None
+                        ) -> pd.DataFrame:
+    """The summary of :func:`persistence_half_life` for the book: one row for all patients
+    and one per group, with the half-life's median (range) in days, the points used and the
+    Mann–Whitney p-value (on the first group's row)."""
+    labels = level_labels or {True: "MRD-negative CR/CRi", False: "Not MRD-negative CR/CRi"}
+    out = []
+    for i, r in enumerate(res.summary.itertuples()):
+        est = r.n_estimable > 0
+        out.append({
+            "Patients": "All" if r.group == "all" else labels.get(r.group, str(r.group)),
+            "n": str(r.n),
+            "Terminal phase estimable": f"{r.n_estimable} of {r.n}",
+            "Half-life (d), median (range)": (
+                f"{format_value(r.median, 3)} ({format_value(r.min, 3)}–"
+                f"{format_value(r.max, 3)})" if est else "–"),
+            "Points used, median": format_value(r.points_median, 2) if est else "–",
+            "Adjusted R², median (min)": (f"{r.adj_r2_median:.3f} ({r.adj_r2_min:.3f})"
+                                          if est else "–"),
+            "p (Mann–Whitney)": format_p(res.test.p_value) if i == 1 else "",
+        })
+    return pd.DataFrame(out)
+
+
+def half_life_display(params: pd.DataFrame, res: PersistenceHalfLife) -> pd.DataFrame:
+    """Per-patient half-lives for the book, WITHOUT study codes, for the patients with an
+    estimable terminal phase: numbered as in the chapter's NCA table (:func:`display_order`),
+    with day-28 response, half-life (days), λz (1/day), the points used and their days, the
+    adjusted R² and the share of AUCinf extrapolated."""
+    numbers = display_order(params).set_index("patient_id")["#"]
+    pp = res.per_patient[res.per_patient["half_life"].notna()].copy()
+    pp["#"] = pp["patient_id"].map(numbers).to_numpy()
+    pp = pp.sort_values("#", kind="stable")
+    yes_no = {True: "yes", False: "no"}
+    return pd.DataFrame({
+        "#": pp["#"].to_numpy(),
+        "Day-28 MRD-CR": pp["group"].map(yes_no).fillna(pp["group"].astype(str)).to_numpy(),
+        "Half-life (d)": [format_value(v, 3) for v in pp["half_life"]],
+        "λz (1/d)": [format_value(v, 3) for v in pp["lambda_z"]],
+        "Points": pp["n_points"].astype(str).to_numpy(),
+        "Days used": [f"{format_value(a)}–{format_value(b)}"
+                      for a, b in zip(pp["time_first"], pp["time_last"])],
+        "Adjusted R²": [f"{v:.3f}" for v in pp["adj_r_squared"]],
+        "AUC extrapolated (%)": [format_value(v, 2) for v in pp["auc_pct_extrap"]],
+    })

@@ -1,0 +1,1 @@
+"""The book: notebook pipeline, tables and glue, figures, and the Sphinx extension."""

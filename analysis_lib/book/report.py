@@ -1,0 +1,318 @@
+"""Presentation helpers for the book: numbered tables, glued numbers and text, the
+parameters actually used, and the data-provenance notice.
+
+Tables are emitted as MyST ``{table}`` directives inside a Markdown output, so Sphinx numbers
+them and ``{numref}`` can cite them. Numbers reach the narrative through myst-nb's ``glue``:
+numeric values for ``{glue:text}`` (and for other pages), formatted phrases as Markdown for
+``{glue:md}`` on the same page.
+"""
+
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+from IPython.display import Markdown, display
+
+from ..core.paths import ROOT
+
+
+def md_escape(text: Any, limit: int | None = 200) -> str:
+    """``text`` as Markdown that renders as exactly that text: at most ``limit`` characters,
+    control and invisible characters and line breaks shown escaped
+    (:func:`analysis_lib.data.io.printable`), and every ASCII punctuation character
+    backslash-escaped (CommonMark allows it for all of them), so that no emphasis, code,
+    link, HTML tag, MyST role or directive, math or table syntax in user-supplied strings
+    (folder names, file and column names, codes, metadata) becomes markup."""
+    from ..data.io import printable
+
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", printable(text, limit))
+
+
+def md_code(text: Any, limit: int | None = 200) -> str:
+    """``text`` as an inline code span that cannot be broken out of (the fence is longer
+    than any run of backticks in it; control characters shown escaped)."""
+    from ..data.io import printable
+
+    s = printable(text, limit)
+    run = max((len(m) for m in re.findall(r"`+", s)), default=0)
+    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
+    return f"{'`' * (run + 1)}{pad}{s}{pad}{'`' * (run + 1)}"
+
+
+def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name escaped for Markdown
+    (:func:`md_escape`): for tables of user-supplied strings such as a validation report."""
+    out = frame.astype(object).map(lambda v: md_escape(v) if isinstance(v, str) else v)
+    out.columns = [md_escape(c) for c in frame.columns]
+    return out
+
+
+def _cell(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def md_pipe_table(frame: pd.DataFrame) -> str:
+    """A plain Markdown pipe table (unnumbered)."""
+    cols = [str(c) for c in frame.columns]
+    head = "| " + " | ".join(_cell(c) for c in cols) + " |"
+    rule = "|" + "|".join("---" for _ in cols) + "|"
+    body = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+def md_table(frame: pd.DataFrame, caption: str, label: str) -> str:
+    """A MyST ``{table}`` directive (numbered, captioned, referable as ``{numref}`label```)."""
+    return "\n".join([f":::{{table}} {caption}", f":name: {label}", ":align: left", "",
+                      md_pipe_table(frame), ":::"])
+
+
+def show_table(frame: pd.DataFrame, caption: str, label: str) -> None:
+    """Display ``frame`` as a numbered, captioned table in the book (small counts suppressed
+    when :func:`analysis_lib.core.suppression.set_min_cell_count` is on)."""
+    from ..core.suppression import suppress_table
+
+    display(Markdown(md_table(suppress_table(frame), caption, label)))
+
+
+def glue_number(key: str, value: float | int | str) -> None:
+    """Glue a number (or a plain string, read back by :func:`glued_values`) for
+    ``{glue:text}`key:fmt``` (this page or ``path.ipynb::key`` elsewhere)."""
+    from myst_nb import glue
+
+    glue(key, value, display=False)
+
+
+def glue_text(key: str, text: str) -> None:
+    """Glue a formatted phrase for ``{glue:md}`key``` on the same page."""
+    from myst_nb import glue
+
+    glue(key, Markdown(text), display=False)
+
+
+def glue_estimates(prefix: str, estimates: pd.DataFrame, estimate: str = "hr") -> None:
+    """Glue each row of an estimates frame (columns ``slug``, ``estimate``, ``p``,
+    ``not_estimable``) as ``{prefix}_{estimate}__{slug}`` and ``{prefix}_p__{slug}``; when the
+    estimate is not estimable, its reason goes under both keys with the suffix
+    ``__not_estimable``, which the scorecard reads (:mod:`analysis_lib.paper.scorecard`)."""
+    for r in estimates.itertuples():
+        keys = (f"{prefix}_{estimate}__{r.slug}", f"{prefix}_p__{r.slug}")
+        glue_number(keys[0], float(r.estimate))
+        glue_number(keys[1], float(r.p))
+        if r.not_estimable:
+            for k in keys:  # plain text (escaped wherever it is shown)
+                glue_number(k + "__not_estimable", str(r.not_estimable))
+
+
+def glue_figure(key: str, fig: Any) -> None:
+    """Glue a matplotlib figure for a ``{glue:figure}`` directive (numbered caption)."""
+    from myst_nb import glue
+
+    glue(key, fig, display=True)
+
+
+def dataset_fingerprint(files: Mapping[str, Path]) -> str:
+    """First 12 hex digits of a SHA-256 over the data files' names and bytes: identifies the
+    exact input of a build without revealing where it lives."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + Path(files[name]).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None) -> pd.DataFrame:
+    """The parameters a notebook ran with, as a two-column table.
+
+    ``data_dir`` is shown as the data's label (``cartbook build --label``, default: the data
+    folder's own name: :func:`analysis_lib.data.validation.data_label`) and other directories by
+    their last component only: a path of the build machine is never published. Every value
+    is escaped (a folder named like an HTML tag shows as text); the data fingerprint
+    identifies the input exactly.
+    """
+    from ..data.validation import data_label
+
+    rows = []
+    for k, v in params.items():
+        if k == "data_dir":
+            value = md_escape(data_label(v), 80)
+        elif k.endswith("_dir"):
+            value = md_code(Path(str(v)).name, 80)
+        else:
+            value = md_code(v) if isinstance(v, str) else _cell(v)
+        rows.append({"Parameter": md_code(k), "Value": value})
+    if fingerprint is not None:
+        rows.append({"Parameter": "data fingerprint (SHA-256)", "Value": f"`{fingerprint}`"})
+    return pd.DataFrame(rows, columns=["Parameter", "Value"])
+
+
+def open_chapter(chapter: str, data_dir: str | Path, min_cell_count: int,
+                 params: Mapping[str, Any]) -> Any:
+    """Open a chapter that shows data: load ``data_dir`` (validated, patient codes
+    pseudonymised unless synthetic: :func:`analysis_lib.data.validation.load_dataset`), set
+    small-cell suppression to ``min_cell_count`` (:mod:`analysis_lib.data.privacy`), and show the
+    page's header: the data notice, the parameters of this run (``params`` plus
+    ``min_cell_count``) with the data fingerprint, and the source links. Returns the loaded
+    dataset (a :class:`~analysis_lib.data.validation.ValidationReport`)."""
+    from ..core.suppression import set_min_cell_count
+    from ..data.validation import load_dataset
+
+    data = load_dataset(data_dir)
+    set_min_cell_count(min_cell_count)
+    display(data_notice(data.synthetic))
+    show_parameters({**params, "min_cell_count": min_cell_count}, dataset_fingerprint(data.files))
+    display(source_links(chapter))
+    return data
+
+
+def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None) -> None:
+    """Show the parameters actually used, in a collapsible block (not a numbered table)."""
+    table = md_pipe_table(parameters_table(params, fingerprint))
+    display(Markdown(":::{dropdown} Parameters of this run\n" + table + "\n:::"))
+
+
+def write_output(frame: pd.DataFrame, output_dir: str | Path, name: str, synthetic: bool) -> Path:
+    """Write a result table as CSV under ``output_dir``, marked synthetic when it is (small
+    counts suppressed as in the book's tables when suppression is on)."""
+    from ..core.suppression import suppress_table
+    from ..data.io import write_table
+
+    frame = suppress_table(frame)
+    meta = {"synthetic": "true" if synthetic else "false",
+            "description": ("SYNTHETIC data: derived from a synthetic cohort, not patients"
+                            if synthetic else "derived from the supplied cohort"),
+            "table": name}
+    return write_table(frame, Path(output_dir) / f"{name}.csv", meta)
+
+
+SYNTHETIC_NOTICE = (
+    "Every number, table and figure on this page is computed from a "
+    "*synthetic* cohort generated to resemble the published aggregates of Wang et al. (2025). "
+    "It is not patient data and must not be cited as a clinical result."
+)
+
+
+def data_notice(synthetic: bool, description: str = "") -> Markdown:
+    """The notice shown at the top of every page that shows data."""
+    if synthetic:
+        extra = f" {md_escape(description, None)}" if description else ""
+        return Markdown(f":::{{admonition}} Synthetic data\n:class: warning\n"
+                        f"{SYNTHETIC_NOTICE}{extra}\n:::")
+    from ..core.suppression import min_cell_count
+
+    k = min_cell_count()
+    small = f" Counts from 1 to {k - 1} are shown as <{k}." if k > 1 else ""
+    return Markdown(":::{admonition} Data of this build\n:class: note\nComputed from the "
+                    "cohort supplied for this build (not marked synthetic). Patient codes are "
+                    f"replaced by pseudonyms (P001, P002, …).{small}\n:::")
+
+
+def notebook_modules(source: str | Path, root: str | Path | None = None) -> list[str]:
+    """The ``analysis_lib`` modules that the text notebook ``source`` imports, as dotted paths
+    below the package (``analyses.kinetics``, ``book.report``): ``from analysis_lib.pkg import
+    a, b``, ``from analysis_lib.pkg.a import f``, ``import analysis_lib.pkg.a``; sorted, and
+    only names that are module files of ``root/analysis_lib``."""
+    import ast
+
+    lib = (Path(root) if root is not None else ROOT) / "analysis_lib"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(Path(source).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (
+                node.module == "analysis_lib" or node.module.startswith("analysis_lib.")):
+            sub = node.module.removeprefix("analysis_lib").lstrip(".")
+            found.add(sub)
+            found.update(f"{sub}.{a.name}".lstrip(".") for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.removeprefix("analysis_lib.") for a in node.names
+                         if a.name.startswith("analysis_lib."))
+    return sorted(m for m in found if m and (lib / (m.replace(".", "/") + ".py")).is_file())
+
+
+def source_links(chapter: str, modules: Any = None, *, root: str | Path | None = None) -> Markdown:
+    """The *Source* line of a chapter: its text notebook ``notebooks/<chapter>.py`` and the
+    library modules it uses, in the repository, and the executed notebook to download.
+
+    ``modules`` are module objects or names (``cohort`` or ``analysis_lib.analyses.cohort``); by default
+    those the notebook imports (:func:`notebook_modules`). Repository links use the
+    ``{repo}`` role of :mod:`analysis_lib.book.sphinxext`, which the book build resolves from
+    ``_config.yml`` (``repository.url``, ``repository.branch``) or the environment
+    (``CARTBOOK_REPOSITORY_URL``, ``CARTBOOK_REPOSITORY_REF``): the output is the same
+    wherever the book is published.
+    """
+    import re
+
+    from .sphinxext import ROLE
+
+    if not re.fullmatch(r"[A-Za-z_]\w*", chapter):
+        raise ValueError(f"not a chapter name: {chapter!r}")
+    base = Path(root) if root is not None else ROOT
+    if modules is None:
+        source = base / "notebooks" / f"{chapter}.py"
+        names = notebook_modules(source, base) if source.is_file() else []
+    else:
+        names = []
+        for m in modules:
+            name = str(getattr(m, "__name__", m)).removeprefix("analysis_lib.")
+            if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", name):
+                raise ValueError(f"not an analysis_lib module: {m!r}")
+            names.append(name)
+        names = sorted(set(names))
+    parts = [f"text notebook {{{ROLE}}}`notebooks/{chapter}.py`",
+             f"executed notebook {{download}}`{chapter}.ipynb`"]
+    if names:
+        parts.append("library " + ", ".join(f"{{{ROLE}}}`analysis_lib/{n.replace('.', '/')}.py`"
+                                            for n in names))
+    return Markdown("**Source:** " + " · ".join(parts))
+
+
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def glued_values(notebook: str | Path) -> dict[str, Any]:
+    """Every value glued in an executed notebook, by key.
+
+    Numbers come back as ``int``/``float`` (from their ``text/plain`` form), Markdown phrases
+    as their text, figures as the string ``"<figure>"``. This is how tests and the scorecard
+    read what a chapter shows, so they can never drift from it.
+    """
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    out: dict[str, Any] = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            meta = o.get("metadata", {}).get("scrapbook")
+            if not meta:
+                continue
+            data = {k.removeprefix(GLUE_PREFIX): v for k, v in o.get("data", {}).items()}
+            if "text/markdown" in data:
+                out[meta["name"]] = data["text/markdown"]
+            elif "image/png" in data:
+                out[meta["name"]] = "<figure>"
+            else:
+                text = data.get("text/plain", "")
+                try:
+                    out[meta["name"]] = ast.literal_eval(text)
+                except (ValueError, SyntaxError):
+                    # float('inf') and float('nan') print as 'inf' and 'nan'
+                    out[meta["name"]] = float(text) if text in ("inf", "-inf", "nan") else text
+    return out
+
+
+def collect_glued(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, dict]:
+    """Glued values of each executed chapter notebook (``<dir>/<chapter>/<chapter>.ipynb``)."""
+    out = {}
+    for ch in chapters:
+        path = Path(notebooks_dir) / ch / f"{ch}.ipynb"
+        out[ch] = glued_values(path) if path.is_file() else {}
+    return out
