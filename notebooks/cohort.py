@@ -30,7 +30,8 @@ conf_level = 0.95
 
 # %% tags=["remove-input"]
 from analysis_lib.analyses import cohort
-from analysis_lib.book import plots, report
+from analysis_lib.book import report
+from analysis_lib.book.figures import cohort as plots
 from analysis_lib.core import formatting
 
 data = report.open_chapter(

@@ -48,7 +48,8 @@ lambda_z_adj_r2_tolerance = 1e-4  # best fit: adjusted R² within this of the be
 import pandas as pd
 
 from analysis_lib.analyses import kinetics
-from analysis_lib.book import plots, report
+from analysis_lib.book import report
+from analysis_lib.book.figures import kinetics as plots
 from analysis_lib.core import formatting, units
 from analysis_lib.core.units import format_mrd
 from analysis_lib.stats import rank_tests

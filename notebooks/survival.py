@@ -46,7 +46,8 @@ import numpy as np
 import pandas as pd
 
 from analysis_lib.analyses import survival as survival_analyses
-from analysis_lib.book import plots, report
+from analysis_lib.book import report
+from analysis_lib.book.figures import survival as plots
 from analysis_lib.core import formatting
 from analysis_lib.core.formatting import count_percent
 from analysis_lib.core.units import format_mrd

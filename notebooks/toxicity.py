@@ -40,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from analysis_lib.analyses import toxicity
-from analysis_lib.book import plots, report
+from analysis_lib.book import report
+from analysis_lib.book.figures import toxicity as plots
 from analysis_lib.core import units
 from analysis_lib.paper import feasibility
 from analysis_lib.stats import proportions, roc

@@ -268,3 +268,28 @@ def test_scorecard_page_links_badges_and_download(built: Path):
     frame = pd.read_csv(down, comment="#")
     assert set(frame["status_rules_version"].astype(str)) == {scorecard.STATUS_RULES_VERSION}
     assert (frame["status_definition"] == frame["status"].map(scorecard.DEFINITIONS)).all()
+
+
+@pytest.mark.parametrize("page", PAGES + ["book/paper_index.html"])
+def test_no_number_escapes_the_formatter(built: Path, page: str):
+    """No raw float (5+ decimals), e-notation, nan, inf, caret or Python repr in what a
+    reader reads (tests/htmlscan.py; code, scripts and mathematics are left out)."""
+    from htmlscan import raw_numbers
+
+    found = raw_numbers(built / "html" / page)
+    assert not found, f"{len(found)} unformatted number(s) on {page}:\n" + "\n".join(found[:25])
+
+
+def test_paper_tables_and_figures_carry_the_papers_labels(built: Path):
+    """Each of the paper's tables and figures appears once, under the paper's own label, and
+    the index page links to each."""
+    from analysis_lib.paper.artefacts import load_artefacts
+
+    index = (built / "html" / "book" / "paper_index.html").read_text(encoding="utf-8")
+    for r in load_artefacts().itertuples():
+        page = (built / "html" / "book" / "_generated" / f"{r.chapter}.html").read_text(
+            encoding="utf-8")
+        assert f'id="{r.book_label}"' in page, (r.paper_label, r.book_label)
+        m = re.search(rf'id="{re.escape(r.book_label)}".*?caption-number">([^<]*)<', page, re.S)
+        assert m and m.group(1).strip() == r.paper_label, (r.paper_label, m and m.group(1))
+        assert f'{r.chapter}.html#{r.book_label}"' in index, r.paper_label

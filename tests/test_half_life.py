@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from analysis_lib.analyses import kinetics as K
-from analysis_lib.book import plots
+from analysis_lib.book.figures import kinetics as plots
 from analysis_lib.stats.nca import LAMBDA_Z_REASONS, LZ_NO_MEASURABLE, LZ_NOT_FALLING, LZ_TOO_FEW
 
 BLQ = None

@@ -357,7 +357,7 @@ def test_table3_display_contrast_and_counts():
     assert c.comparison == "lower than" and c.text("copies/µg DNA").startswith("250 vs 400")
     counts = K.method_counts(t3)
     assert sum(counts.values()) == 3 * 17
-    assert formatting.format_p(0.0004) == "< 0.001" and formatting.p_text(0.0172) == "p = 0.017"
+    assert formatting.format_p(0.0004) == "<0.001" and formatting.p_text(0.0172) == "p = 0.017"
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,7 +402,7 @@ def test_figures_draw(small):
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from analysis_lib.book import plots
+    from analysis_lib.book.figures import kinetics as plots
 
     k, p = small
     kp = K.kinetic_parameters(k, p).assign(mrd_pre_ld=[0.0, 2e-3, 0.05],

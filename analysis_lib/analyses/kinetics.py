@@ -96,7 +96,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..core.formatting import _p_phrase, format_p, format_value, p_text
+from ..core.formatting import format_p, format_value, p_phrase, p_text
 from ..core.units import cut_id, format_mrd
 from ..stats.descriptive import geometric_stats
 from ..stats.nca import (
@@ -654,7 +654,7 @@ class Contrast:
         first) and the p-value."""
         u = f" {unit}" if unit else ""
         return (f"{format_value(self.median_a, digits)} vs "
-                f"{format_value(self.median_b, digits)}{u}, p {_p_phrase(self.p_value)}")
+                f"{format_value(self.median_b, digits)}{u}, {p_phrase(self.p_value)}")
 
     @property
     def comparison(self) -> str:

@@ -537,6 +537,20 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
     return pd.DataFrame(rows, columns=list(CARD_COLUMNS))
 
 
+def chapter_statuses(chapter: str, values: Mapping[str, Any],
+                     registry: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The scorecard rows of the published numbers one chapter computes, from that chapter's
+    own values (its glue keys -> values): what a chapter shows beside its reproduced values.
+    The same function as the scorecard page decides every status, and the evidence of each
+    number (a p-value's estimate, an estimate's p-value) lies in the same chapter, so the
+    statuses are those of the scorecard."""
+    from .registry import load_registry
+
+    card = scorecard(load_registry() if registry is None else registry, load_map(),
+                     {chapter: values})
+    return card[card["chapter"] == chapter].set_index("key")
+
+
 def claim_row(claim: Mapping, glued: Mapping[str, Mapping], a: float) -> dict[str, Any]:
     """Score one claim: every test's p-value against the stated verdict at ``a`` and, where the
     claim states a direction, every estimate against it (:func:`classify_claim`)."""
