@@ -23,7 +23,7 @@ data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an
 output_dir = "outputs/own_data"
 chapter = "own_data"
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 import shlex
 from pathlib import Path
 
@@ -88,7 +88,7 @@ for rule in ("identifier_like", "calendar_date", "direct_identifier", "unknown_p
 # named after it, and the other sheets are ignored. Empty templates are not yet data:
 # validating them reports only the rule `empty_table` ({glue:md}`rule_empty_table`).
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 template_files = templates.write_templates(Path(output_dir) / "templates")
 report.show_table(templates.dictionary_frame().head(8)[["table", "column", "type", "unit",
                                                          "allowed_values"]],
@@ -137,7 +137,7 @@ report.show_table(templates.dictionary_frame().head(8)[["table", "column", "type
 #
 # {glue:md}`broken_mistakes`
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 # the example rows are always synthetic: this build's rows if they are, else generated ones
 example = data.tables if data.synthetic else vars(generate_cohort())
 broken_dir = Path(output_dir) / "broken_example"
@@ -161,7 +161,7 @@ report.show_table(report.escape_frame(broken.frame()),
 # one per planted mistake, with no knock-on noise: an invalid cell is reported once, not
 # again by the checks that combine columns. At the terminal, the same report reads:
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 display(Markdown("````text\n$ cartbook validate broken_example\n" + broken.to_text()
                  + "\n````"))
 
@@ -191,7 +191,7 @@ display(Markdown("````text\n$ cartbook validate broken_example\n" + broken.to_te
 # data stop the build before anything is written, and a failing chapter or book build leaves
 # the previous book in place.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(pd.DataFrame({
     "exit code": [cli.EXIT_OK, cli.EXIT_BUILD, cli.EXIT_USAGE, cli.EXIT_INVALID],
     "meaning": ["the book was built", "a chapter or the book build failed; the previous book "
@@ -209,7 +209,7 @@ report.show_table(pd.DataFrame({
 # patients and scaled to the cohort size). It then builds the complete book from it. The
 # data are generated, not stored in the repository; `make example` runs:
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 shipped = generate_cohort()
 centre_b = centres.CENTRE_B.generate()
 data_b = "_build/example/centre_b/data"
@@ -223,8 +223,8 @@ centre_b_commands = "\n".join([
 report.glue_text("centre_b_commands", centre_b_commands)
 display(Markdown("```text\n" + centre_b_commands + "\n```"))
 
-# %% tags=["remove-input"]
-report.show_table(centres.CENTRE_B.changes().astype(str),
+# %% tags=["hide-input"]
+report.show_table(centres.CENTRE_B.changes().map(lambda v: report.md_code(repr(v))),
                   "Parameters of the synthetic generator changed for centre B.",
                   "tbl-own-centre-b-params")
 report.show_table(centres.contrast_table({"shipped cohort": shipped.patients,

@@ -27,10 +27,11 @@ def test_general_numbers():
     assert f.number(10.1749) == "10.17"
     assert f.number(0.32614) == "0.3261"
     assert f.number(0.00844) == "8.44×10⁻³"  # never five decimals
+    assert f.number(0.0258333, 6) == "0.0258" and f.number(365.25, 6) == "365.25"
     assert f.number(0.000525) == "5.25×10⁻⁴"
-    assert f.number(-0.00002) == "-2.00×10⁻⁵"
+    assert f.number(-0.00002) == "-2×10⁻⁵" and f.number(0.0001) == "10⁻⁴"
     assert f.number(math.inf) == "∞" and f.number(0) == "0"
-    assert f.sci(9.96e-5, 2) == "1.0×10⁻⁴"  # the mantissa never reads 10.0
+    assert f.sci(9.96e-5, 2) == "10⁻⁴"  # the mantissa never reads 10.0
     assert f.fixed(1234.567, 1) == "1,234.6"
 
 
@@ -55,3 +56,15 @@ def test_percentages_and_medians():
     assert f.percent_ci_text(0.74, 0.616, 0.864) == "74.0% (61.6–86.4%)"
     assert f.median_range([1.0, 2.0, 10.0]) == "2.0 (1.0–10.0)"
     assert f.medians_text(22.2, math.inf) == "22.2 vs not reached months"
+
+
+def test_generated_explanations_read_as_the_book_writes_numbers():
+    assert f.prose("MRD < 10^-4 and 10^{-3}") == "MRD < 10⁻⁴ and 10⁻³"
+    assert f.prose("p = 1.6e-04 (1.5e-04–1.7e-04)") == "p = 1.6×10⁻⁴ (1.5×10⁻⁴–1.7×10⁻⁴)"
+    assert f.prose("SE 0.02583333 and 2951 days; 3.68e6") == "SE 0.0258 and 2951 days; 3.68×10⁶"
+    assert f.prose("version 1.0e2x stays") == "version 1.0e2x stays"
+    assert f.prose("write `1e-4` or 1e-4") == "write `1e-4` or 10⁻⁴"  # code spans stay
+    assert f.prose("HR 1.122 (0.203, 6.289); counts (11, 4)") == \
+        "HR 1.122 (0.203–6.289); counts (11, 4)"
+    assert f.prose("p in [0.0035, 0.0038] and [1.5e-04, 1.7e-04]") == \
+        "p in 0.0035–0.0038 and 1.5×10⁻⁴–1.7×10⁻⁴"

@@ -185,8 +185,8 @@ def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None) 
             value = md_escape(data_label(v), 80)
         elif k.endswith("_dir"):
             value = md_code(Path(str(v)).name, 80)
-        else:
-            value = md_code(v) if isinstance(v, str) else _cell(v)
+        else:  # the value as a user would write it (-p NAME=VALUE), in code font
+            value = md_code(v if isinstance(v, str) else repr(v))
         rows.append({"Parameter": md_code(k), "Value": value})
     if fingerprint is not None:
         rows.append({"Parameter": "data fingerprint (SHA-256)", "Value": f"`{fingerprint}`"})

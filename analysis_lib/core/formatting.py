@@ -23,6 +23,7 @@ the scan of the built book in ``tests/test_book.py`` check it):
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,8 @@ def missing(x: Any) -> bool:
 
 
 def sci(x: float, sig: int = 2) -> str:
-    """``5.2×10⁻⁴``: a number in powers of ten with a superscript exponent."""
+    """``5.2×10⁻⁴``: a number in powers of ten with a superscript exponent, ``sig``
+    significant digits without trailing zeros (``10⁻⁴`` for an exact power of ten)."""
     if missing(x):
         return DASH
     if x == 0:
@@ -56,7 +58,11 @@ def sci(x: float, sig: int = 2) -> str:
     mant = x / 10 ** exp
     if round(abs(mant), sig - 1) >= 10:
         mant, exp = mant / 10, exp + 1
-    return f"{mant:.{sig - 1}f}×10{str(exp).translate(_SUPERSCRIPT)}"
+    power = f"10{str(exp).translate(_SUPERSCRIPT)}"
+    digits = f"{mant:.{sig - 1}f}".rstrip("0").rstrip(".")
+    if digits in ("1", "-1"):
+        return power if digits == "1" else f"-{power}"
+    return f"{digits}×{power}"
 
 
 def number(x: float, sig: int = 4) -> str:
@@ -74,6 +80,8 @@ def number(x: float, sig: int = 4) -> str:
         return f"{x:,.0f}"
     if abs(x) < 0.01:
         return sci(x, min(sig, 3))
+    # at most four decimals: 0.02583 -> 0.0258, 0.32614 -> 0.3261, 365.25 stays with sig 6
+    sig = max(1, min(sig, 5 + int(math.floor(math.log10(abs(x))))))
     return f"{x:.{sig}g}"
 
 
@@ -210,3 +218,37 @@ format_number = number
 format_value = number
 format_p = p_value
 p_text = p_phrase
+
+
+# --------------------------------------------------------------------------------------------
+# Generated explanations
+# --------------------------------------------------------------------------------------------
+
+_POWER = re.compile(r"10\^\{?([-+−]?\d+)\}?")
+_ENOTATION = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)[eE]([-+]?\d+)(?![\w])")
+_LONG_FLOAT = re.compile(r"(?<![\w.])(-?\d+\.\d{5,})(?![\d])")
+_PAIR = re.compile(r"\(\s*(-?\d+\.\d+)\s*,\s*(-?\d+\.\d+)\s*\)")
+_BRACKETS = re.compile(r"\[\s*(-?[\d.,×⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)\s*,\s*(-?[\d.,×⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)\s*\]")
+
+
+def prose(text: str) -> str:
+    """A generated explanation (an audit's arithmetic, a finding's reason) with its numbers
+    in the book's form: ``10^-4`` as ``10⁻⁴``, ``1.6e-04`` as ``1.6×10⁻⁴``, a float with five
+    or more decimals rounded by :func:`number` (six significant digits, at most four
+    decimals) and a closed interval ``[a, b]`` as ``a–b``. Code spans (between backticks) are
+    left as they are: they show what a user types."""
+    parts = re.split(r"(`+[^`]*`+)", str(text))
+    return "".join(p if p.startswith("`") else _prose(p) for p in parts)
+
+
+def _prose(text: str) -> str:
+    text = _POWER.sub(lambda m: "10" + m.group(1).replace("−", "-").translate(_SUPERSCRIPT),
+                      text)
+    text = _ENOTATION.sub(lambda m: sci(float(f"{m.group(1)}e{m.group(2)}"),
+                                       max(2, len(m.group(1).replace("-", "").replace(".", "")))),
+                          text)
+    text = _LONG_FLOAT.sub(lambda m: number(float(m.group(1)), 6), text)
+    # a closed interval [a, b], or a printed interval (a, b) of decimals, as the book writes
+    # intervals: a–b
+    text = _PAIR.sub(lambda m: f"({m.group(1)}–{m.group(2)})", text)
+    return _BRACKETS.sub(lambda m: f"{m.group(1)}–{m.group(2)}", text)

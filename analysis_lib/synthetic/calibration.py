@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ..analyses.cohort import follow_up
+from ..core.formatting import number
 from ..core.paths import ROOT
 from ..paper.registry import sigma_log_cmax
 from ..stats.survival import kaplan_meier, logrank_test
@@ -540,9 +541,9 @@ def fitted_table(record: Mapping) -> pd.DataFrame:
     se = record.get("approximate_se_at_n50", {})
     return pd.DataFrame({
         "Parameter": [f"`{k}`" for k in record["rounded"]],
-        "Start": [f"{record['start'][k]:.4g}" for k in record["rounded"]],
-        "Fitted": [f"{v:.4g}" for v in record["rounded"].values()],
-        "Approx. SE": [f"{se.get(k, float('nan')):.3g}" for k in record["rounded"]],
+        "Start": [number(record["start"][k]) for k in record["rounded"]],
+        "Fitted": [number(v) for v in record["rounded"].values()],
+        "Approx. SE": [number(se.get(k, float("nan")), 3) for k in record["rounded"]],
     })
 
 
