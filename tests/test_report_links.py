@@ -181,3 +181,16 @@ def test_without_a_repository_the_site_ships_the_files_it_links_to(tmp_path, mon
     assert 'href="../_static/source/analysis_lib/analyses/cohort.py"' in html
     for f in ("notebooks/cohort.py", "analysis_lib/analyses/cohort.py"):
         assert (tmp_path / "out" / "_static" / "source" / f).read_bytes() == (ROOT / f).read_bytes()
+
+
+def test_paper_labels_replace_the_chapter_numbers_of_what_reproduces_the_paper():
+    numbers = {"book/_generated/kinetics": {"table": {"tbl-a": (4, 1), "tbl-table3": (4, 2),
+                                                      "tbl-b": (4, 3)},
+                                            "figure": {"fig-x": (4, 1)}},
+               "book/_generated/index": {"table": {"tbl-key": (1,), "tbl-score": (2,)}}}
+    out = sphinxext.renumber(numbers, {"tbl-table3": "3", "fig-x": "S4"})
+    assert out["book/_generated/kinetics"]["table"] == {"tbl-a": (4, 1), "tbl-table3": ("3",),
+                                                         "tbl-b": (4, 2)}
+    assert out["book/_generated/kinetics"]["figure"] == {"fig-x": ("S4",)}
+    # the landing page's own tables are chapter 0: never "Table 1"
+    assert out["book/_generated/index"]["table"] == {"tbl-key": (0, 1), "tbl-score": (0, 2)}

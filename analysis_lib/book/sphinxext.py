@@ -145,7 +145,8 @@ def renumber(fignumbers: dict[str, dict[str, dict[str, tuple]]],
              paper: Mapping[str, str]) -> dict[str, dict[str, dict[str, tuple]]]:
     """Figure and table numbers with the paper's labels: an id in ``paper`` gets the paper's
     number (``("3",)``, ``("S2",)``); every other item keeps its chapter prefix and is
-    counted again within its chapter without the paper's ones (no gaps)."""
+    counted again within its chapter without the paper's ones (no gaps); an item of a page
+    that has no chapter number gets chapter 0 (``Table 0.1``)."""
     out: dict[str, dict[str, dict[str, tuple]]] = {}
     for doc, types in fignumbers.items():
         out[doc] = {}
@@ -156,7 +157,9 @@ def renumber(fignumbers: dict[str, dict[str, dict[str, tuple]]],
                 if fid in paper:
                     new[fid] = (paper[fid],)
                     continue
-                prefix = tuple(num[:-1])
+                # a page outside the numbered chapters (the landing page) counts as chapter 0,
+                # so its "Table 1" can never be taken for the paper's Table 1
+                prefix = tuple(num[:-1]) or (0,)
                 counters[prefix] = counters.get(prefix, 0) + 1
                 new[fid] = (*prefix, counters[prefix])
             out[doc][figtype] = new
