@@ -59,11 +59,19 @@ Randomness comes only from ``numpy.random.default_rng(seed)`` (independent child
 per block of variables, via ``Generator.spawn``), never from global state; the output is a
 pure function of ``(n, seed, params)``. Calendar dates are used internally to place
 infusions in the enrolment window and to censor at the data cut-off; they are never output.
+
+Layout
+------
+:func:`generate_cohort` is a pipeline of named stages, in the order of the design
+(:mod:`analysis_lib.synthetic.stages`: baseline and enrolment; MRD and response; toxicity and
+IL-6; CAR-T kinetics; B-cell aplasia; relapse, transplant, death and follow-up; censoring at
+the last follow-up), ending in :func:`assemble_cohort`. The parameters are
+:class:`~analysis_lib.synthetic.params.SyntheticParams`; the sampling primitives are in
+:mod:`analysis_lib.synthetic.sampling`. This module writes the files.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -85,18 +93,16 @@ from ..data.schema import (
     TableSchema,
 )
 from .params import PUBLISHED_N, SyntheticParams
-from .sampling import FORCE as _FORCE
-from .sampling import assign_by_key as _assign_by_key, choose as _choose
-from .sampling import exact_shuffle as _exact_shuffle, mask as _mask
-from .sampling import median_positions as _median_positions, mmm_pins as _mmm_pins
-from .sampling import normal_scores as _normal_scores, pinned_sorted as _pinned_sorted
-from .sampling import round_dec as _round_dec, round_sig as _round_sig, scale_counts
-from .sampling import spearman as _spearman, stratified_normal as _stratified_normal
-from .sampling import trunc_lognormal as _trunc_lognormal
+from .sampling import scale_counts
+from .stages import (Baseline, Bca, FollowUp, Hsct, Il6, Kinetics, Mrd, Relapse, Response,
+                     Toxicity, censor_bca, draw_baseline, draw_bca, draw_death, draw_enrolment,
+                     draw_hsct, draw_il6, draw_kinetics, draw_mrd, draw_relapse, draw_response,
+                     draw_toxicity, spawn_streams, stein_concentration)
 
 __all__ = [
     "DEFAULT_SEED", "PUBLISHED_N", "SyntheticParams", "SyntheticCohort", "generate_cohort",
-    "write_cohort", "scale_counts", "patient_ids", "stein_concentration", "params_dict",
+    "assemble_cohort", "write_cohort", "scale_counts", "patient_ids", "stein_concentration",
+    "params_dict",
 ]
 
 #: Seed of the shipped synthetic cohort: of the best seeds of 1..3000 by standardised
@@ -129,10 +135,6 @@ class SyntheticCohort:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-# ============================================================================================
-# Small helpers
-# ============================================================================================
-
 def patient_ids(n: int) -> np.ndarray:
     """Pseudonymous codes ``SYN-001`` ... zero-padded to the width of ``n`` (at least 3).
 
@@ -154,177 +156,8 @@ def patient_ids(n: int) -> np.ndarray:
     return np.array([f"SYN-{s}" for s in nums], dtype=object)
 
 
-def _fit_within_age(days: np.ndarray, age_years: np.ndarray) -> np.ndarray:
-    """Reassign the diagnosis-to-infusion intervals ``days`` so that none is longer than the
-    patient's age (``age_years`` × 365.25 days, the validator's rule
-    ``diagnosis_longer_than_age``), keeping the multiset of values (so every pinned minimum,
-    median and maximum) and drawing no random number (every other column is unchanged).
-
-    Each patient whose interval exceeds the age swaps it with the patient whose interval is
-    the largest one that fits, among those who can take the longer interval in exchange
-    (largest intervals first; ties by position). When no such swap exists, the intervals are
-    matched to the ages in rank order (always feasible when any assignment is)."""
-    days = days.copy()
-    cap = np.floor(np.asarray(age_years, dtype=float) * 365.25)
-    for i in np.argsort(-days, kind="stable"):
-        if days[i] <= cap[i]:
-            continue
-        ok = np.flatnonzero((days <= cap[i]) & (cap >= days[i]))
-        if len(ok):
-            j = ok[np.argmax(days[ok])]
-            days[i], days[j] = days[j], days[i]
-    if (days > cap).any():  # no swap left: match by rank (largest interval to the oldest)
-        out = np.empty_like(days)
-        out[np.argsort(cap, kind="stable")] = np.sort(days)
-        days = out
-    return days
-
-
-def _mrd_values(rng: np.random.Generator, strata: np.ndarray, top: float) -> np.ndarray:
-    """MRD fractions: 0 in stratum 0, log-uniform within [1e-4, 1e-3), [1e-3, 1e-2) and
-    [1e-2, top]; rounded to 3 significant digits without leaving the stratum."""
-    lo = np.array([0.0, 1e-4, 1e-3, 1e-2])[strata]
-    hi = np.array([0.0, 1e-3 * 0.977, 1e-2 * 0.977, top])[strata]
-    u = rng.random(len(strata))
-    pos = strata > 0
-    out = np.zeros(len(strata))
-    out[pos] = np.exp(np.log(lo[pos]) + u[pos] * (np.log(hi[pos]) - np.log(lo[pos])))
-    return _round_sig(out, 3)
-
-
 # ============================================================================================
-# Kinetics
-# ============================================================================================
-
-def stein_concentration(t: np.ndarray, cmax: np.ndarray, tmax: np.ndarray, foldx: np.ndarray,
-                        alpha: np.ndarray, beta: np.ndarray, fb: np.ndarray) -> np.ndarray:
-    """Piecewise CAR-T transgene model of Stein et al. (2019), in copies/µg DNA.
-
-    ``rho = ln(foldx) / Tmax``; before ``Tmax``: ``C(t) = (Cmax / foldx) * exp(rho * t)``;
-    after: ``C(t) = Cmax * ((1 - FB) * exp(-alpha * (t - Tmax)) + FB * exp(-beta * (t - Tmax)))``.
-
-    Parameters
-    ----------
-    t : array of days since infusion (broadcast against the per-patient parameters).
-    cmax : peak level (copies/µg); tmax : time of the peak (days); foldx : fold expansion;
-    alpha, beta : fast and slow decline rates (1/day); fb : fraction in the slow compartment.
-    """
-    rho = np.log(foldx) / tmax
-    dt = t - tmax
-    up = (cmax / foldx) * np.exp(rho * np.minimum(t, tmax))
-    dtp = np.maximum(dt, 0.0)
-    down = cmax * ((1.0 - fb) * np.exp(-alpha * dtp) + fb * np.exp(-beta * dtp))
-    return np.where(dt < 0, up, down)
-
-
-def _simulate_kinetics(rng: np.random.Generator, p: SyntheticParams, cmax_logshift: np.ndarray,
-                       cmax_fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                        np.ndarray]:
-    """Simulate every patient's profile on the full sampling grid.
-
-    Returns
-    -------
-    days : (G,) int array of grid days.
-    conc : (n, G) observed levels (copies/µg; NaN below the LLOQ), 4 significant digits.
-    blq : (n, G) below-LLOQ flags.
-    kept : (n, G) samples taken: scheduled and before the stopping rule ends monitoring
-        (not yet cut at the last follow-up).
-    """
-    n = len(cmax_logshift)
-    days = p.sampling_days()
-    g = len(days)
-
-    def eta(omega: float) -> np.ndarray:
-        # stratified (Latin-hypercube) normal draws: the cohort's random effects cover the
-        # distribution evenly, so small cohorts keep the intended medians
-        return omega * _stratified_normal(rng, n)
-
-    cmax = p.cmax_typical * np.exp(eta(p.cmax_omega) + cmax_logshift)
-    fixed = np.isfinite(cmax_fixed)
-    cmax[fixed] = cmax_fixed[fixed]
-    tmax = np.clip(p.tmax_typical * np.exp(eta(p.tmax_omega)), p.tmax_bounds[0], p.tmax_bounds[1])
-    first_visit = int(np.searchsorted(days, min(d for d in p.core_days if d > 0)))
-    tmax[fixed] = days[first_visit]
-    # fold expansion through the level just after infusion: foldx = Cmax / C0 (Stein's
-    # C(0) = Cmax / foldx), with C0 varying less than the peak
-    c0 = p.initial_level_typical * np.exp(eta(p.initial_level_omega))
-    foldx = np.maximum(cmax / c0, 2.0)
-    # patients with a fixed (low) peak barely expand and do not persist
-    foldx[fixed] = p.low_expansion_foldx
-    alpha = p.alpha_typical * np.exp(eta(p.alpha_omega))
-    beta = p.beta_typical * np.exp(eta(p.beta_omega))
-    fb = np.clip(p.fb_typical * np.exp(eta(p.fb_omega)), 0.0, 0.5)
-    fb[fixed] = np.minimum(fb[fixed], 1e-4)
-
-    # who is sampled on which day
-    sched = np.zeros((n, g), dtype=bool)
-    core = np.isin(days, np.asarray(p.core_days)) | (days > max(p.core_days))
-    sched[:, core] = True
-    for d, prob in zip(p.extra_days, p.extra_day_probs):
-        j = int(np.searchsorted(days, d))
-        sched[:, j] |= rng.random(n) < prob
-
-    t = days[None, :].astype(float)
-    col = (lambda a: a[:, None])
-    pred = stein_concentration(t, col(cmax), col(tmax), col(foldx), col(alpha), col(beta), col(fb))
-    obs = pred * np.exp(rng.normal(0.0, p.residual_sd, (n, g)))
-    obs[:, days <= 0] = 0.0  # pre-infusion sample: no transgene yet
-    if fixed.any():
-        # a fixed peak is the *observed* Cmax, seen at the first post-infusion core visit
-        # (P: 863 copies/ug for the non-responder); every other level stays below it
-        target = cmax_fixed[fixed][:, None]
-        obs[fixed] = np.minimum(obs[fixed], 0.9 * target)
-        obs[np.ix_(np.flatnonzero(fixed), [first_visit])] = target
-    # stopping rule: after two consecutive post-infusion results below the LLOQ, stop
-    post = days > 0
-    ar = np.broadcast_to(np.arange(g), (n, g))
-    last_idx = np.maximum.accumulate(np.where(sched & post[None, :], ar, -1), axis=1)
-    prev_idx = np.concatenate([np.full((n, 1), -1), last_idx[:, :-1]], axis=1)
-    prev_ok = prev_idx >= 0
-    prev_idx = np.maximum(prev_idx, 0)
-
-    def observe(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        blq = levels < p.lloq
-        prev_blq = np.take_along_axis(blq, prev_idx, axis=1) & prev_ok
-        stop_here = sched & post[None, :] & blq & prev_blq
-        first_stop = np.where(stop_here.any(axis=1), stop_here.argmax(axis=1), g)
-        return blq, sched & (ar <= first_stop[:, None])
-
-    blq, kept = observe(obs)
-    if p.cmax_median_target is not None and n > 1 and (~fixed).any():
-        # calibrate: scale the freely drawn profiles so the cohort's observed median Cmax is
-        # the published one (the fixed low peaks stay as they are)
-        peak = np.where(kept & ~blq, obs, 0.0).max(axis=1)
-        # the median over patients with a measurable peak (an all-BLQ profile has no Cmax)
-        med = float(np.median(peak[peak > 0])) if (peak > 0).any() else 0.0
-        if med > 0:
-            obs[~fixed] *= p.cmax_median_target / med
-            blq, kept = observe(obs)
-    if p.cmax_floor is not None and (~fixed).any():
-        # every freely drawn profile peaks above the floor: its profile is scaled so that
-        # its largest level is floor * exp(|N(0, 0.3^2)|) (a half-normal excess on the log
-        # scale), keeping the shape and the other patients untouched
-        post_inf = days > 0
-        row_max = np.where(sched & post_inf[None, :], obs, 0.0).max(axis=1)  # scheduled only
-        peak = np.where(kept & ~blq, obs, 0.0).max(axis=1)
-        low = ~fixed & (peak < p.cmax_floor)
-        if low.any():
-            goal = p.cmax_floor * np.exp(np.abs(rng.normal(0.0, 0.3, int(low.sum()))))
-            obs[low] *= (goal / np.maximum(row_max[low], 1e-12))[:, None]
-            obs[:, ~post_inf] = 0.0
-            blq, kept = observe(obs)
-    conc = np.where(blq, np.nan, _round_sig(np.minimum(obs, 1e9), 4))
-    return days, conc, blq, kept
-
-
-def _tlast(days: np.ndarray, blq: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """Last sampled day with a level at or above the LLOQ (0 when there is none)."""
-    meas = kept & ~blq
-    return np.where(meas, days[None, :], 0).max(axis=1).astype(float)
-
-
-# ============================================================================================
-# The generator
+# The generator: a pipeline of named stages (analysis_lib.synthetic.stages)
 # ============================================================================================
 
 def generate_cohort(n: int = PUBLISHED_N, seed: int = DEFAULT_SEED,
@@ -335,7 +168,8 @@ def generate_cohort(n: int = PUBLISHED_N, seed: int = DEFAULT_SEED,
     diagnosis-to-infusion interval, nadir ANC, IL-6 peak, BCA duration, HSCT timing and
     relapse timing, are met exactly (see :class:`SyntheticParams` for the sources). For other
     ``n`` the counts are scaled with :func:`scale_counts` and the medians and ranges are met
-    approximately.
+    approximately. The stages of :mod:`analysis_lib.synthetic.stages` run in the order of the
+    design, each drawing from its own random stream.
 
     Parameters
     ----------
@@ -356,437 +190,94 @@ def generate_cohort(n: int = PUBLISHED_N, seed: int = DEFAULT_SEED,
     if n < 1:
         raise ValueError("n must be at least 1")
     p = params or SyntheticParams()
-    (r_base, r_mrd, r_resp, r_tox, r_il6, r_kin, r_bca, r_rel, r_hsct, r_death,
-     r_accr) = np.random.default_rng(seed).spawn(11)
-    sc = lambda counts: scale_counts(counts, n, PUBLISHED_N)  # noqa: E731
-    idx = np.arange(n)
+    rng = spawn_streams(seed)
+    base = draw_baseline(rng["baseline"], p, n)
+    admin_fu = draw_enrolment(rng["accrual"], p, n)
+    mrd = draw_mrd(rng["mrd"], p, base)
+    resp = draw_response(rng["response"], p, mrd)
+    tox = draw_toxicity(rng["toxicity"], p, base, mrd)
+    il6 = draw_il6(rng["il6"], p, mrd, tox)
+    kin = draw_kinetics(rng["kinetics"], p, mrd, resp, tox)
+    bca = draw_bca(rng["bca"], p, resp, kin)
+    rel = draw_relapse(rng["relapse"], p, base, mrd, resp, bca)
+    hsct = draw_hsct(rng["hsct"], p, base, resp, rel, kin)
+    fu = draw_death(rng["death"], p, mrd, resp, rel, hsct, admin_fu)
+    bca = censor_bca(rng["bca"], p, bca, rel, hsct, fu)
+    return assemble_cohort(seed, p, base, mrd, resp, tox, il6, kin, bca, rel, hsct, fu)
 
-    # ---- baseline -------------------------------------------------------------------------
-    sex = _exact_shuffle(r_base, sc(p.sex_counts))                      # 0 male, 1 female
-    male = sex == 0
-    age_group = _exact_shuffle(r_base, sc(p.age_group_counts))          # 0: <=10, 1: >10
-    age = np.empty(n)
-    for grp, lo, hi in ((0, p.age_min_years, 10.0), (1, 10.1, p.age_max_years)):
-        sel = np.flatnonzero(age_group == grp)
-        m = len(sel)
-        if m:
-            pins = {0: lo, m - 1: hi} if m > 1 else {0: round((lo + hi) / 2, 1)}
-            vals = _round_dec(_pinned_sorted(r_base, m, pins, log=False), 1)
-            age[sel] = r_base.permutation(vals)
-    reason = _exact_shuffle(r_base, sc(p.enrolment_reason_counts))
-    prior_hsct = _exact_shuffle(r_base, sc(p.prior_hsct_counts)) == 0
-    prior_cart = _exact_shuffle(r_base, sc(p.prior_cart_counts)) == 0
-    genetic = _exact_shuffle(r_base, sc(p.genetic_risk_counts))         # 0 low_int, 1 high
 
-    # diagnosis to infusion: min/median/max pinned, right-skewed (log scale)
-    diag_sorted = np.rint(_pinned_sorted(
-        r_base, n, _mmm_pins(n, p.diagnosis_days_min, p.diagnosis_days_median,
-                             p.diagnosis_days_max), log=True,
-        center=p.diagnosis_days_median, power=1.5))
-    diag_days = _fit_within_age(r_base.permutation(diag_sorted).astype(np.int64), age)
+def assemble_cohort(seed: int, p: SyntheticParams, base: Baseline, mrd: Mrd, resp: Response,
+                    tox: Toxicity, il6: Il6, kin: Kinetics, bca: Bca, rel: Relapse, hsct: Hsct,
+                    fu: FollowUp) -> SyntheticCohort:
+    """Final stage: the stages' draws as the two typed tables and their file metadata.
 
-    # dose: n//2 values <= 3.66 (incl. the minimum), the rest >= 3.70 (incl. the maximum)
-    n_low = n // 2
-    low = _pinned_sorted(r_base, n_low, {0: p.dose_min, n_low - 1: p.dose_low_median},
-                         log=False, center=p.dose_low_median, power=1.8) if n_low else np.empty(0)
-    n_high = n - n_low
-    high = (_pinned_sorted(r_base, n_high, {0: p.dose_high_median, n_high - 1: p.dose_max},
-                           log=False, center=p.dose_high_median, power=1.3)
-            if n_high > 1 else np.array([p.dose_high_median]))
-    dose = r_base.permutation(_round_dec(np.concatenate([low, high]), 2))
-    dose_high = dose >= (p.dose_low_median + p.dose_high_median) / 2
-
-    # ---- MRD before and after lymphodepletion -------------------------------------------
-    pre_counts = sc(p.mrd_pre_ld_counts)
-    pre_stratum = np.empty(n, dtype=np.int64)
-    zero = _choose(r_mrd, int(pre_counts[0]),
-                   np.where(reason == 0, p.chemo_intolerance_logw_mrd_zero, 0.0))
-    rest = np.setdiff1d(idx, zero)
-    pre_stratum[zero] = 0
-    pre_stratum[rest] = r_mrd.permutation(np.repeat(np.arange(1, 4), pre_counts[1:]))
-    mrd_pre = _mrd_values(r_mrd, pre_stratum, p.mrd_max)
-
-    hlh_n = int(sc(p.hlh_counts)[0])
-    hlh_idx = _choose(r_mrd, hlh_n, np.where(pre_stratum == 3, 0.0, -np.inf))
-    hlh = _mask(n, hlh_idx)
-    if len(hlh_idx):
-        mrd_pre[hlh_idx[0]] = p.hlh_mrd_pre_ld
-
-    post_counts = sc(p.mrd_post_ld_counts)
-    r = p.post_ld_rank_corr
-    score = r * _normal_scores(mrd_pre, r_mrd) + math.sqrt(1 - r * r) * r_mrd.normal(size=n)
-    post_stratum = np.zeros(n, dtype=np.int64)
-    top = _choose(r_mrd, int(post_counts[3]),
-                  np.where(pre_stratum >= 2, 50.0 * score, -np.inf))  # only pre-LD >= 1e-3
-    post_stratum[top] = 3
-    others = np.setdiff1d(idx, top)
-    order = others[np.argsort(score[others], kind="stable")]
-    cuts = np.cumsum(post_counts[:3])
-    post_stratum[order] = np.searchsorted(cuts, np.arange(len(order)), side="right")
-    mrd_post = _mrd_values(r_mrd, post_stratum, p.mrd_max)
-    pre_high = mrd_pre >= 1e-3
-    post_high = mrd_post >= 1e-3
-
-    # ---- day-28 response -------------------------------------------------------------------
-    # P: 48 MRD-negative CR/CRi, 1 MRD-positive CR/CRi, 1 NR; the CR/CRi split is scaled
-    # within the responders
-    d28_top = sc(p.d28_mrd_counts)
-    d28_counts = np.concatenate([scale_counts(p.d28_cr_cri_counts, int(d28_top[:2].sum())),
-                                 d28_top[2:]])
-    nr_idx = _choose(r_resp, int(d28_counts[2]),
-                     np.where(hlh, -np.inf, p.nr_logw_per_post_ld_stratum * post_stratum))
-    nr = _mask(n, nr_idx)
-    resp = np.full(n, 2, dtype=np.int64)
-    responders = np.flatnonzero(~nr)
-    cr_cri = np.repeat([0, 1], d28_counts[:2])
-    resp[responders] = r_resp.permutation(cr_cri)[:len(responders)] if len(cr_cri) >= len(
-        responders) else r_resp.choice([0, 1], len(responders))
-    k_pos = int(d28_top[1])
-    mrdpos_idx = _choose(r_resp, k_pos, np.where(nr | hlh, -np.inf,
-                                                 p.mrd_positive_logw_per_post_ld_stratum
-                                                 * post_stratum))
-    mrdpos = _mask(n, mrdpos_idx)
-    d28_mrd = np.zeros(n)
-
-    def loguni(rng: np.random.Generator, lohi: tuple[float, float], m: int) -> np.ndarray:
-        return np.exp(rng.uniform(math.log(lohi[0]), math.log(lohi[1]), m))
-
-    d28_mrd[nr] = loguni(r_resp, p.d28_nr_mrd_range, int(nr.sum()))
-    d28_mrd[mrdpos] = loguni(r_resp, p.d28_mrd_positive_range, int(mrdpos.sum()))
-    d28_mrd = np.maximum(_round_sig(d28_mrd, 3), 0.0)
-    nonexpander = mrdpos  # the MRD-positive responder is the patient without expansion
-
-    # ---- toxicity within 28 days ------------------------------------------------------------
-    c = p.crs_grade_counts  # published: any grade and grade >= 3; the grades split within
-    crs_top = sc((c[0], c[1] + c[2], c[3] + c[4]))
-    crs_counts = np.concatenate([crs_top[:1], scale_counts(c[1:3], int(crs_top[1])),
-                                 scale_counts(c[3:5], int(crs_top[2]))])
-    crs = np.zeros(n, dtype=np.int64)
-    severe_lw = (p.severe_crs_logw_pre_ld_high * pre_high + p.severe_crs_logw_dose_high * dose_high
-                 + p.severe_crs_logw_post_ld_high * post_high + p.severe_crs_logw_male * male
-                 + p.severe_crs_logw_prior_hsct * prior_hsct)
-    severe_lw = np.where(hlh, _FORCE, severe_lw)
-    severe_idx = _choose(r_tox, int(crs_counts[3:].sum()), severe_lw)
-    crs[severe_idx] = 3 + r_tox.permutation(np.repeat([0, 1], crs_counts[3:]))[:len(severe_idx)]
-    mild_lw = np.where(crs >= 3, -np.inf, p.any_crs_logw_per_mrd_stratum * pre_stratum)
-    mild_idx = _choose(r_tox, int(crs_counts[1:3].sum()), mild_lw)
-    crs[mild_idx] = 1 + r_tox.permutation(np.repeat([0, 1], crs_counts[1:3]))[:len(mild_idx)]
-    severe = crs >= 3
-
-    c = p.icans_grade_counts  # published: any ICANS; the grades split within
-    icans_top = sc((c[0], sum(c[1:])))
-    icans_counts = np.concatenate([icans_top[:1], scale_counts(c[1:], int(icans_top[1]))])
-    icans = np.zeros(n, dtype=np.int64)
-    icans_idx = _choose(r_tox, int(icans_counts[1:].sum()),
-                        p.icans_logw_severe_crs * severe + p.icans_logw_pre_ld_high * pre_high)
-    icans[icans_idx] = 1 + r_tox.permutation(
-        np.repeat(np.arange(len(icans_counts) - 1), icans_counts[1:]))[:len(icans_idx)]
-
-    toci_idx = _choose(r_tox, int(sc(p.tocilizumab_counts)[0]),
-                       np.where(crs >= 2, np.where(hlh, _FORCE,
-                                                   p.tocilizumab_logw_severe_crs * severe),
-                                -np.inf))
-    tocilizumab = _mask(n, toci_idx)
-    ster_idx = _choose(r_tox, int(sc(p.corticosteroid_counts)[0]),
-                       np.where(hlh, _FORCE, p.steroid_logw_severe_crs * severe
-                                + p.steroid_logw_icans * (icans >= 1)))
-    steroids = _mask(n, ster_idx)
-    neut_idx = _choose(r_tox, int(sc(p.neutropenia_g4_counts)[0]),
-                       np.where(hlh, _FORCE, p.neutropenia_logw_severe_crs * severe))
-    neutro = _mask(n, neut_idx)
-
-    # nadir ANC: grade-4 patients below the threshold, others at or above it; the overall
-    # median is pinned when it falls among the non-grade-4 values (true for n = 50)
-    k4 = len(neut_idx)
-    anc_sorted = np.empty(n)
-    if k4:
-        anc_sorted[:k4] = _pinned_sorted(r_tox, k4, {0: p.anc_min, k4 - 1: p.anc_g4_threshold
-                                                     - 0.01} if k4 > 1 else {0: p.anc_min},
-                                         log=True)
-    m = n - k4
-    if m == 1:
-        anc_sorted[k4:] = p.anc_median
-    elif m > 1:
-        pins = {0: p.anc_g4_threshold, m - 1: p.anc_max}
-        for q in _median_positions(n):
-            if 0 <= q - k4 < m - 1:
-                pins[q - k4] = p.anc_median
-        anc_sorted[k4:] = _pinned_sorted(r_tox, m, pins, log=True)
-    anc_sorted = _round_dec(anc_sorted, 2)
-    anc = np.empty(n)
-    anc[neutro] = r_tox.permutation(anc_sorted[:k4])
-    anc[~neutro] = r_tox.permutation(anc_sorted[k4:])
-
-    inf_counts = sc(p.infection_counts)
-    inf_idx = _choose(r_tox, int(inf_counts[:4].sum()),
-                      p.infection_logw_neutropenia * neutro + p.infection_logw_steroids * steroids
-                      + p.infection_logw_prior_hsct * prior_hsct)
-    inf_type = np.full(n, -1)
-    inf_type[inf_idx] = r_tox.permutation(np.repeat(np.arange(4), inf_counts[:4]))
-
-    # ---- IL-6 -------------------------------------------------------------------------------
-    il6_k = int(sc(p.il6_elevated_counts)[0])
-    must = severe | (icans >= 1) | hlh
-    il6_idx = _choose(r_il6, il6_k, np.where(must, _FORCE, p.il6_logw_any_crs * (crs >= 1)))
-    il6_el = _mask(n, il6_idx)
-    il6 = np.empty(n)
-    m = len(il6_idx)
-    if m:
-        pins = _mmm_pins(m, p.il6_min_elevated, p.il6_median_elevated, p.il6_uloq)
-        if m > 1:
-            # only the top value is at the assay's upper limit
-            pins[m - 1] = p.il6_uloq
-        vals = _round_dec(_pinned_sorted(r_il6, m, pins, log=True,
-                                         center=p.il6_median_elevated, power=1.6), 1)
-        if m > 1:
-            vals[:-1] = np.minimum(vals[:-1], p.il6_uloq - 0.1)
-        sev = (crs + 1.5 * (icans >= 1) + 3.0 * hlh)[il6_idx] + 0.8 * r_il6.gumbel(size=m)
-        il6[il6_idx] = _assign_by_key(vals, sev)
-    low_idx = np.flatnonzero(~il6_el)
-    il6[low_idx] = _round_dec(r_il6.uniform(*p.il6_nonelevated_range, len(low_idx)), 1)
-    il6_uloq = il6_el & (il6 >= p.il6_uloq)
-    il6_day = r_il6.permutation(np.rint(_pinned_sorted(
-        r_il6, n, _mmm_pins(n, p.il6_day_min, p.il6_day_median, p.il6_day_max),
-        log=False))).astype(np.int64)
-
-    # ---- CAR-T kinetics (full grid; cut at last follow-up later) ----------------------------
-    shift = (p.cmax_logshift_steroids * steroids + p.cmax_logshift_severe_crs * severe
-             + p.cmax_logshift_post_ld_high * post_high)
-    fixed = np.full(n, np.nan)
-    fixed[nr] = p.nr_cmax
-    fixed[nonexpander] = p.nonexpander_cmax
-    days, conc, blq, kept = _simulate_kinetics(r_kin, p, shift, fixed)
-    tlast = _tlast(days, blq, kept)
-
-    # ---- B-cell aplasia --------------------------------------------------------------------
-    bca_k = int(sc(p.bca_counts)[0])
-    no_bca_idx = _choose(r_bca, n - bca_k,
-                         np.where(nr | nonexpander, _FORCE, -np.log1p(tlast)))
-    bca = ~_mask(n, no_bca_idx)
-    bi = np.flatnonzero(bca)
-    mb = len(bi)
-    onset = np.full(n, -1, dtype=np.int64)
-    duration = np.full(n, np.nan)
-    if mb:
-        onset[bi] = r_bca.permutation(np.rint(_pinned_sorted(
-            r_bca, mb, _mmm_pins(mb, p.bca_onset_min, p.bca_onset_median, p.bca_onset_max),
-            log=False))).astype(np.int64)
-        dur_sorted = np.rint(_pinned_sorted(
-            r_bca, mb, _mmm_pins(mb, p.bca_duration_min, p.bca_duration_median,
-                                 p.bca_duration_max), log=True,
-            center=p.bca_duration_median, power=1.3))
-        # durations follow a latent normal score correlated with Tlast; the latent
-        # correlation is the one (on a grid) whose realised Spearman correlation is nearest
-        # the published one
-        scores = _normal_scores(tlast[bi], r_bca)
-        noise = r_bca.normal(size=mb)
-        best, best_gap = None, np.inf
-        for rc in p.bca_latent_corr_grid:
-            cand = _assign_by_key(dur_sorted, rc * scores + math.sqrt(1 - rc * rc) * noise)
-            rho = _spearman(cand, tlast[bi]) if mb > 2 else p.bca_tlast_spearman
-            gap = abs(rho - p.bca_tlast_spearman) if np.isfinite(rho) else np.inf
-            if best is None or gap < best_gap - 1e-12:
-                best, best_gap = cand, gap
-        duration[bi] = best
-    bca_latent = np.where(bca, duration, 0.0)
-
-    # ---- relapse ---------------------------------------------------------------------------
-    c = p.relapse_counts  # published: relapse yes/no, then CD19-negative/positive within
-    rel_top = sc((c[0] + c[1], c[2]))
-    rel_counts = np.concatenate([scale_counts(c[:2], int(rel_top[0])), rel_top[1:]])
-    n_rel = int(rel_counts[:2].sum())
-    log_bca = np.log(np.maximum(bca_latent, 1.0) / p.bca_duration_median)
-    rel_lw = (p.relapse_logw_male * male + p.relapse_logw_per_log_bca * np.where(bca, log_bca, 0)
-              + p.relapse_logw_no_bca * ~bca + p.relapse_logw_mrd_positive * mrdpos
-              + p.relapse_logw_post_ld_high * post_high)
-    rel_lw = np.where(nr, _FORCE, rel_lw)
-    g = r_rel.gumbel(size=n)
-    rel_key = rel_lw + g                      # Plackett-Luce order = order of events
-    # how many relapses in each sex is fixed (C: 11 male, 4 female, i.e. P: the female
-    # hazard ratio 0.235 of Table 1A), then who relapses within a sex follows the keys
-    relapse = np.zeros(n, dtype=bool)
-    if p.relapse_sex_counts is None:
-        # who relapses follows the keys alone: sex acts through relapse_logw_male
-        relapse[np.argsort(-rel_key, kind="stable")[:n_rel]] = True
-    else:
-        k_male = int(min(scale_counts(p.relapse_sex_counts, n_rel)[0], male.sum()))
-        k_female = int(min(n_rel - k_male, (~male).sum()))
-        k_male = n_rel - k_female
-        for sel, k in ((male, k_male), (~male, k_female)):
-            members = np.flatnonzero(sel)
-            relapse[members[np.argsort(-rel_key[members], kind="stable")[:k]]] = True
-    n_nr = int(nr.sum())
-    # CD19-negative relapses: responders with longer BCA (antigen escape under CAR-T pressure)
-    k_neg = int(min(rel_counts[0], n_rel - n_nr))
-    neg_idx = _choose(r_rel, k_neg, np.where(relapse & bca & ~nr, p.cd19neg_logw_per_log_bca
-                                             * np.where(bca, log_bca, 0), -np.inf))
-    cd19neg = _mask(n, neg_idx)
-    cd19pos = relapse & ~cd19neg
-    m_neg, m_pos = int(cd19neg.sum()), int(cd19pos.sum())
-    relapse_day = np.full(n, -1, dtype=np.int64)
-    if m_neg:
-        vals = np.rint(_pinned_sorted(r_rel, m_neg, _mmm_pins(
-            m_neg, p.relapse_neg_day_min, p.relapse_neg_day_median, p.relapse_neg_day_max)))
-        relapse_day[cd19neg] = _assign_by_key(vals, -rel_key[cd19neg])
-    if m_pos:
-        # non-responders progress by day 28; the earliest is pinned at the published minimum
-        n_nr_pos = int((cd19pos & nr).sum())
-        nr_vals = (_pinned_sorted(r_rel, n_nr_pos, {0: p.relapse_day_min,
-                                                    n_nr_pos - 1: p.nr_progression_day_max}
-                                  if n_nr_pos > 1 else {0: p.relapse_day_min}, log=False)
-                   if n_nr_pos else np.empty(0))
-        m_r = m_pos - n_nr_pos
-        if m_r:
-            pins = {0: p.relapse_pos_first_responder_day, m_r - 1: p.relapse_day_max}
-            mids = [q - n_nr_pos for q in _median_positions(m_pos)]
-            overall = [q - m_neg - n_nr_pos for q in _median_positions(m_neg + m_pos)]
-            if m_r == 1:
-                pins = {0: p.relapse_day_max}
-            elif all(0 < q < m_r - 1 for q in mids):
-                for q in mids:
-                    pins[q] = p.relapse_pos_day_median
-                if all(0 < q < min(mids) for q in overall):
-                    for q in overall:
-                        pins[q] = p.relapse_day_median
-            r_vals = _pinned_sorted(r_rel, m_r, pins, log=True)
-        else:
-            r_vals = np.empty(0)
-        vals = np.rint(np.concatenate([nr_vals, r_vals]))
-        relapse_day[cd19pos] = _assign_by_key(vals, -rel_key[cd19pos])
-    relapse_day[nr] = np.minimum(relapse_day[nr], p.nr_progression_day_max)
-
-    # ---- accrual and administrative censoring (calendar dates stay internal) --------------
-    start = np.datetime64(p.enrolment_start, "D")
-    end = np.datetime64(p.enrolment_end, "D")
-    cutoff = np.datetime64(p.data_cutoff, "D")
-    window = int((end - start).astype(np.int64))
-    strata_u = (r_accr.permutation(n) + r_accr.random(n)) / n     # stratified uniforms
-    offset = np.minimum(np.floor(strata_u ** (1.0 / p.accrual_shape) * (window + 1)),
-                        window).astype(np.int64)
-    infusion = start + offset.astype("timedelta64[D]")
-    admin_fu = (cutoff - infusion).astype(np.int64)
-
-    # ---- HSCT after CAR-T ------------------------------------------------------------------
-    hsct_k = int(sc(p.hsct_counts)[0])
-    eligible = ~nr & (~relapse | (relapse_day > p.hsct_day_max))
-    hsct_lw = (p.hsct_logw_prior_hsct * prior_hsct + p.hsct_logw_high_risk * (genetic == 1)
-               + p.hsct_logw_per_log_tlast * np.log1p(tlast))
-    hsct_idx = _choose(r_hsct, hsct_k, np.where(eligible, hsct_lw, -np.inf))
-    hsct = _mask(n, hsct_idx)
-    hsct_day = np.full(n, -1, dtype=np.int64)
-    mh = len(hsct_idx)
-    if mh:
-        hsct_day[hsct_idx] = r_hsct.permutation(np.rint(_pinned_sorted(
-            r_hsct, mh, _mmm_pins(mh, p.hsct_day_min, p.hsct_day_median, p.hsct_day_max)))
-        ).astype(np.int64)
-    hsct_day[hsct] = np.minimum(hsct_day[hsct], np.where(relapse[hsct], relapse_day[hsct] - 1,
-                                                         hsct_day[hsct]))
-
-    # ---- death -----------------------------------------------------------------------------
-    death_counts = sc(p.death_counts)
-    leuk_lw = np.where(relapse, p.leukemia_death_logw_per_log_relapse_day
-                       * np.log(np.maximum(relapse_day, 1)) + p.leukemia_death_logw_cd19neg
-                       * cd19neg, -np.inf)
-    leuk_lw = np.where(nr, _FORCE, leuk_lw)
-    leuk_idx = _choose(r_death, int(death_counts[0]), leuk_lw)
-    trm_idx = _choose(r_death, int(death_counts[1]),
-                      np.where(hsct & ~relapse, p.trm_logw_mrd_zero * (pre_stratum == 0), -np.inf))
-    death_day = np.full(n, -1, dtype=np.int64)
-    cause = np.full(n, -1, dtype=np.int64)
-    if len(leuk_idx):
-        # from relapse (a non-responder who is not counted as relapsed: from day 28)
-        base = np.where(relapse_day[leuk_idx] >= 0, relapse_day[leuk_idx],
-                        p.nr_progression_day_max)
-        gap = _trunc_lognormal(r_death, p.leukemia_death_gap_median, p.gap_sigma,
-                               np.full(len(leuk_idx), p.leukemia_death_gap_range[0]),
-                               np.minimum(p.leukemia_death_gap_range[1],
-                                          admin_fu[leuk_idx] - base - 1))
-        death_day[leuk_idx] = base + np.rint(gap).astype(np.int64)
-        cause[leuk_idx] = DEATH_CAUSES.index("leukemia")
-    if len(trm_idx):
-        base = hsct_day[trm_idx]
-        gap = _trunc_lognormal(r_death, p.trm_gap_median, p.gap_sigma,
-                               np.full(len(trm_idx), p.trm_gap_range[0]),
-                               np.minimum(p.trm_gap_range[1], admin_fu[trm_idx] - base - 1))
-        death_day[trm_idx] = base + np.rint(gap).astype(np.int64)
-        cause[trm_idx] = DEATH_CAUSES.index("transplant_related")
-    death = death_day >= 0
-    death_day[death] = np.minimum(death_day[death], admin_fu[death])
-    last_fu = np.where(death, death_day, admin_fu).astype(np.int64)
-
-    # ---- B-cell aplasia: ongoing episodes and censoring at last follow-up ------------------
-    ongoing = np.zeros(n, dtype=bool)
-    if mb:
-        k_on = int(sc(p.bca_ongoing_counts)[0])
-        cand = bca & ~relapse & ~death & ~hsct & (duration > p.bca_duration_median)
-        on_idx = _choose(r_bca, k_on, np.where(cand, 25.0 * np.log(np.where(cand, duration, 1.0)),
-                                               -np.inf))
-        ongoing[on_idx] = True
-        cens = bca & (onset + np.nan_to_num(duration) > last_fu)
-        ongoing |= cens
-        duration[ongoing] = np.maximum(last_fu - onset, 0)[ongoing]
-
-    # ---- kinetics table: cut at last follow-up -----------------------------------------------
-    kept &= days[None, :] <= last_fu[:, None]
+    The kinetics are cut at each patient's last follow-up (no sample after death or the
+    cut-off); codes become the categories of :mod:`analysis_lib.data.schema`; columns that do
+    not apply are missing (for example ``hsct_day`` without HSCT, ``gvhd`` without prior HSCT:
+    P: no patient with a prior transplant developed GVHD). No random number is drawn.
+    """
+    n = len(base.sex)
+    kept = kin.kept & (kin.days[None, :] <= fu.last[:, None])
     rows, cols = np.nonzero(kept)
-
     ids = patient_ids(n)
     kinetics = _frame(KINETICS, {
         "patient_id": (ids[rows], None),
-        "day": (days[cols].astype(float), None),
-        "copies_per_ug_dna": (conc[rows, cols], None),
-        "below_lloq": (blq[rows, cols], None),
+        "day": (kin.days[cols].astype(float), None),
+        "copies_per_ug_dna": (kin.conc[rows, cols], None),
+        "below_lloq": (kin.blq[rows, cols], None),
         "lloq_copies_per_ug_dna": (np.full(len(rows), float(p.lloq)), None),
     })
 
-    d28_cats = np.array(D28_RESPONSES, dtype=object)
+    def cat(levels: tuple[str, ...], codes: np.ndarray) -> np.ndarray:
+        return np.array(levels, dtype=object)[codes]
+
     patients = _frame(PATIENTS, {
         "patient_id": (ids, None),
-        "sex": (np.array(SEX, dtype=object)[sex], None),
-        "age_years": (age, None),
-        "genetic_risk": (np.array(GENETIC_RISK, dtype=object)[genetic], None),
-        "enrolment_reason": (np.array(ENROLMENT_REASONS, dtype=object)[reason], None),
-        "prior_hsct": (prior_hsct, None),
-        "prior_cart": (prior_cart, None),
-        "diagnosis_to_infusion_days": (diag_days, None),
+        "sex": (cat(SEX, base.sex), None),
+        "age_years": (base.age, None),
+        "genetic_risk": (cat(GENETIC_RISK, base.genetic), None),
+        "enrolment_reason": (cat(ENROLMENT_REASONS, base.reason), None),
+        "prior_hsct": (base.prior_hsct, None),
+        "prior_cart": (base.prior_cart, None),
+        "diagnosis_to_infusion_days": (base.diag_days, None),
         "ld_regimen": (np.full(n, LD_REGIMENS[0], dtype=object), None),
         "ld_start_day": (np.full(n, -5, dtype=np.int64), None),
-        "cart_dose_1e6_per_kg": (dose, None),
-        "mrd_pre_ld": (mrd_pre, None),
-        "mrd_post_ld": (mrd_post, None),
-        "d28_response": (d28_cats[resp], None),
-        "d28_mrd": (d28_mrd, None),
-        "crs_grade": (crs, None),
-        "icans_grade": (icans, None),
-        "tocilizumab": (tocilizumab, None),
-        "corticosteroids": (steroids, None),
-        "neutropenia_grade4": (neutro, None),
-        "anc_nadir_1e9_per_l": (anc, None),
-        "infection_bacterial": (inf_type == 0, None),
-        "infection_cmv": (inf_type == 1, None),
-        "infection_ebv": (inf_type == 2, None),
-        "infection_fungal": (inf_type == 3, None),
-        "hlh": (hlh, None),
-        "gvhd": (np.zeros(n, dtype=bool), ~prior_hsct),
-        "il6_elevated": (il6_el, None),
-        "il6_peak_pg_per_ml": (il6, None),
-        "il6_peak_above_uloq": (il6_uloq, None),
-        "il6_peak_day": (il6_day, None),
-        "bca": (bca, None),
-        "bca_onset_day": (onset, ~bca),
-        "bca_duration_days": (np.where(bca, duration, np.nan), None),
-        "bca_ongoing": (ongoing, ~bca),
-        "hsct_after": (hsct, None),
-        "hsct_day": (hsct_day, ~hsct),
-        "relapse": (relapse, None),
-        "relapse_day": (relapse_day, ~relapse),
-        "relapse_cd19": (np.where(cd19neg, CD19_STATUS[0],
-                                  np.where(cd19pos, CD19_STATUS[1], None)).astype(object), None),
-        "death": (death, None),
-        "death_day": (death_day, ~death),
-        "death_cause": (np.where(death, np.array(DEATH_CAUSES, dtype=object)[np.maximum(cause, 0)],
+        "cart_dose_1e6_per_kg": (base.dose, None),
+        "mrd_pre_ld": (mrd.pre, None),
+        "mrd_post_ld": (mrd.post, None),
+        "d28_response": (cat(D28_RESPONSES, resp.code), None),
+        "d28_mrd": (resp.d28_mrd, None),
+        "crs_grade": (tox.crs, None),
+        "icans_grade": (tox.icans, None),
+        "tocilizumab": (tox.tocilizumab, None),
+        "corticosteroids": (tox.steroids, None),
+        "neutropenia_grade4": (tox.neutropenia, None),
+        "anc_nadir_1e9_per_l": (tox.anc, None),
+        "infection_bacterial": (tox.infection == 0, None),
+        "infection_cmv": (tox.infection == 1, None),
+        "infection_ebv": (tox.infection == 2, None),
+        "infection_fungal": (tox.infection == 3, None),
+        "hlh": (mrd.hlh, None),
+        "gvhd": (np.zeros(n, dtype=bool), ~base.prior_hsct),
+        "il6_elevated": (il6.elevated, None),
+        "il6_peak_pg_per_ml": (il6.peak, None),
+        "il6_peak_above_uloq": (il6.above_uloq, None),
+        "il6_peak_day": (il6.peak_day, None),
+        "bca": (bca.bca, None),
+        "bca_onset_day": (bca.onset, ~bca.bca),
+        "bca_duration_days": (np.where(bca.bca, bca.duration, np.nan), None),
+        "bca_ongoing": (bca.ongoing, ~bca.bca),
+        "hsct_after": (hsct.hsct, None),
+        "hsct_day": (hsct.day, ~hsct.hsct),
+        "relapse": (rel.relapse, None),
+        "relapse_day": (rel.day, ~rel.relapse),
+        "relapse_cd19": (np.where(rel.cd19neg, CD19_STATUS[0], np.where(
+            rel.cd19pos, CD19_STATUS[1], None)).astype(object), None),
+        "death": (fu.death, None),
+        "death_day": (fu.day, ~fu.death),
+        "death_cause": (np.where(fu.death, cat(DEATH_CAUSES, np.maximum(fu.cause, 0)),
                                  None).astype(object), None),
-        "last_followup_day": (last_fu, None),
+        "last_followup_day": (fu.last, None),
     })
 
     metadata = {

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PUBLISHED_N", "SyntheticParams"]
-
 #: Number of infused patients in the paper (Results, "Patient characteristics").
 PUBLISHED_N: int = 50
 

@@ -14,12 +14,6 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = [
-    "FORCE", "scale_counts", "round_sig", "round_dec", "choose", "mask", "exact_shuffle",
-    "median_positions", "pinned_sorted", "mmm_pins", "assign_by_key", "normal_scores",
-    "stratified_normal", "spearman", "trunc_lognormal",
-]
-
 #: Log-weight that forces a patient into a weighted draw (ahead of everyone else).
 FORCE: float = 1.0e6
 
