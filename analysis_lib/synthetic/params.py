@@ -1,7 +1,7 @@
 """The parameters of the synthetic-cohort model (:class:`SyntheticParams`), each with its source.
 
-Used by the stages of :mod:`analysis_lib.synthetic.stages` and documented, parameter by
-parameter, in the book's chapter "The synthetic cohort" (:func:`analysis_lib.synthetic.generator.parameter_table`).
+Used by the stages of :mod:`analysis_lib.synthetic.stages`; the book's chapter "The synthetic
+cohort" lists every parameter (:func:`analysis_lib.synthetic.generator.parameter_table`).
 """
 
 from __future__ import annotations
