@@ -60,14 +60,10 @@ per block of variables, via ``Generator.spawn``), never from global state; the o
 pure function of ``(n, seed, params)``. Calendar dates are used internally to place
 infusions in the enrolment window and to censor at the data cut-off; they are never output.
 
-Layout
-------
-:func:`generate_cohort` is a pipeline of named stages, in the order of the design
-(:mod:`analysis_lib.synthetic.stages`: baseline and enrolment; MRD and response; toxicity and
-IL-6; CAR-T kinetics; B-cell aplasia; relapse, transplant, death and follow-up; censoring at
-the last follow-up), ending in :func:`assemble_cohort`. The parameters are
-:class:`~analysis_lib.synthetic.params.SyntheticParams`; the sampling primitives are in
-:mod:`analysis_lib.synthetic.sampling`. This module writes the files.
+:func:`generate_cohort` runs the named stages of :mod:`analysis_lib.synthetic.stages` in the
+order of the design, then :func:`assemble_cohort`; the parameters are in
+:mod:`analysis_lib.synthetic.params`, the sampling primitives in
+:mod:`analysis_lib.synthetic.sampling`; this module also writes the files.
 """
 
 from __future__ import annotations
