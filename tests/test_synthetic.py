@@ -22,6 +22,7 @@ import pytest
 
 from analysis_lib.data.schema import DAYS_PER_MONTH, KINETICS, PATIENTS, TableSchema
 from analysis_lib.synthetic import generator as synthetic
+from analysis_lib.synthetic import stages
 from analysis_lib.synthetic.generator import (
     DEFAULT_SEED,
     PUBLISHED_N,
@@ -345,7 +346,7 @@ def test_diagnosis_is_never_before_birth(n, seed):
 def test_fit_within_age_swaps_values_and_keeps_the_multiset():
     days = np.array([4018, 46, 481, 1414, 300])
     age = np.array([7.4, 15.0, 12.0, 1.0, 3.0])
-    out = synthetic._fit_within_age(days, age)
+    out = stages._fit_within_age(days, age)
     assert sorted(out) == sorted(days)
     assert (out <= np.floor(age * 365.25)).all()
     assert list(days) == [4018, 46, 481, 1414, 300]  # the input is not modified
