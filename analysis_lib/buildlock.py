@@ -52,8 +52,10 @@ def busy_message(folder: str, pid: int | None) -> str:
 
 @dataclass(frozen=True)
 class Fault:
-    """Why the build folder cannot be written: ``kind`` is one of ``deleted``, ``replaced``,
-    ``full``, ``read-only``, ``denied``, ``other``; ``text`` says it in words."""
+    """Why the build folder cannot be written; ``text`` says it in words. ``kind``: the folder
+    was ``deleted``; deleted and ``recreated`` by the build's own writes (it has no lock file);
+    ``replaced`` by a folder of another build (with a lock file); ``emptied`` (its lock file
+    deleted); or it is ``full``, ``read-only``, ``denied`` (no permission), ``other``."""
     kind: str
     text: str
 
@@ -102,8 +104,8 @@ class BuildLock:
                 ) -> "BuildLock":
         """Create the folder if needed and lock it; if another build holds it, call
         ``on_wait(pid)`` and wait, or raise :class:`BuildBusy` when ``wait`` is false."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         while True:
+            self.folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 try:
@@ -157,19 +159,22 @@ class BuildLock:
         the folder was locked)."""
         if self._folder_id is None:
             return None
+        deleted = f"the build folder {self.shown} was deleted during the build"
         try:
             folder = _ident(os.stat(self.folder))
         except OSError:
-            return Fault("deleted", f"the build folder {self.shown} was deleted during the build")
-        if folder != self._folder_id:
-            return Fault("replaced", f"the build folder {self.shown} was deleted and created "
-                                     "again during the build")
+            return Fault("deleted", deleted)
         try:
             lock = _ident(os.stat(self.path))
         except OSError:
             lock = None
+        if folder != self._folder_id:
+            if lock is None:
+                return Fault("recreated", deleted)
+            return Fault("replaced", f"the build folder {self.shown} was deleted during the "
+                                     "build and another build has created it again")
         if lock != self._file_id:
-            return Fault("deleted", f"the contents of the build folder {self.shown} were "
+            return Fault("emptied", f"the contents of the build folder {self.shown} were "
                                     "deleted during the build")
         return None
 

@@ -603,7 +603,7 @@ class FolderFault(BuildError):
 
 def _kept(build_dir: Path, fault: Fault | None = None) -> str:
     """What became of the previous book, for the end of an error message."""
-    if fault is not None and fault.kind in ("deleted", "replaced"):
+    if fault is not None and fault.kind in ("deleted", "recreated", "replaced", "emptied"):
         return "nothing was published"
     if (build_dir / "html" / "index.html").is_file():
         return "the previous book is unchanged"
@@ -677,14 +677,31 @@ def _build(given: Path, build_dir: Path, shown: str, *, root: Path, jobs: int | 
             raise _folder_error(lock, exc, build_dir) from None
         finally:
             with processes.critical():
-                if lock.changed() is None:  # never clean a folder that is no longer ours
-                    for scratch in ("work", "stage"):
-                        shutil.rmtree(build_dir / scratch, ignore_errors=True)
+                _tidy(lock, build_dir)
                 lock.release()
     except processes.Interrupted as exc:
         exc.published = exc.published or published
         raise
     return result
+
+
+def _tidy(lock: BuildLock, build_dir: Path) -> None:
+    """Remove the build's scratch folders (``work``, ``stage``), never another build's.
+
+    If the build folder was deleted during the build, a helper's writes (jupyter-book creates
+    its output folders with their parents) may have created it again: a folder with no lock
+    file is no other build's, so what this build put there is removed, and the folder too if
+    that leaves it empty."""
+    fault = lock.changed()
+    if fault is not None and fault.kind in ("deleted", "replaced"):
+        return  # nothing to tidy, or another build's folder now
+    for scratch in ("work", "stage"):
+        shutil.rmtree(build_dir / scratch, ignore_errors=True)
+    if fault is not None and fault.kind == "recreated":
+        try:
+            build_dir.rmdir()
+        except OSError:
+            pass
 
 
 def _check(lock: BuildLock, build_dir: Path) -> None:
@@ -776,6 +793,7 @@ def _locked_build(lock: BuildLock, data_dir: Path, given: Path, build_dir: Path,
         detail = "\n".join(problems) if problems else out[-4000:]
         raise BuildError(f"jupyter-book failed (exit {proc.returncode}):\n{detail}\n\n"
                          f"{_kept(build_dir).capitalize()}.")
+    _check(lock, build_dir)
     built = src / "_build" / "html"
     leaks = find_private(built, private_paths(given, build_dir, root))
     if leaks:
