@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_BUILD, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+#: A build stopped by a signal exits with this plus the signal's number (Ctrl-C: 130).
+EXIT_SIGNAL = 128
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -170,7 +172,7 @@ def _build(args: argparse.Namespace) -> int:
         published = (getattr(exc, "published", False)
                      or (result is not None and result.book_built))
         _stderr(interrupted_message(*_build_folder(args), published))
-        return 128 + signum
+        return EXIT_SIGNAL + signum
 
 
 def _clean(args: argparse.Namespace) -> int:
