@@ -17,6 +17,21 @@ Steps, each of which must succeed before anything is published:
 Executed notebooks are stripped of wall-clock metadata, so the same inputs give the same
 outputs.
 
+Faults
+------
+- One build per build folder: the build holds an exclusive lock on it from the moment the
+  data are valid (:mod:`analysis_lib.buildlock`); another build waits, or stops with
+  ``wait=False``.
+- Each notebook runs in a worker process of its own that dies with the build, even when the
+  build is killed with SIGKILL, and stops its kernel when it is stopped
+  (:mod:`analysis_lib.processes`); a finished notebook enters the cache whole (one rename) at
+  once, so an interrupted build loses only the notebooks still running.
+- SIGINT, SIGTERM and SIGHUP raise :class:`~analysis_lib.processes.Interrupted` once the
+  workers, kernels and jupyter-book are stopped; the renames that publish are never cut in half.
+- The book and cache entries are replaced by an atomic exchange of two folders.
+- A build folder that is deleted, read-only or not writable, or whose disk is full, is
+  reported as such in one line (:class:`FolderFault`); the previous book stays.
+
 Nothing of the build machine is published
 ------------------------------------------
 The notebooks never receive a path: their ``data_dir`` parameter is the reference
