@@ -362,10 +362,11 @@ def test_signals_at_random_moments_leave_a_whole_book_and_a_reusable_cache(stub,
     rng.shuffle(plan)
     # one moment in each of TRIALS equal slices of a build: validation, kernels starting,
     # notebooks running and finishing, jupyter-book, publishing
-    start, end = 0.2, 0.95 * duration
+    start, end = 0.2, 0.8 * duration
     width = (end - start) / TRIALS
     moments = [rng.uniform(start + k * width, start + (k + 1) * width) for k in range(TRIALS)]
     report = []
+    kernels_hit = 0
     for i, ((sig, group), delay) in enumerate(zip(plan, moments)):
         label = f"trial {i}"
         before = tree(base / "html")
@@ -373,6 +374,9 @@ def test_signals_at_random_moments_leave_a_whole_book_and_a_reusable_cache(stub,
         b = Build(stub_build(stub, base, "--label", label), env={"JUPYTER_RUNTIME_DIR":
                                                                  str(runtime)})
         time.sleep(delay)
+        running = survivors(b.tag, timeout=0)  # the build's processes as the signal is sent
+        kernels = sum("ipykernel" in p for p in running)
+        kernels_hit += kernels > 0
         sent = time.monotonic()
         b.send(sig, group)
         rc = b.finish()
@@ -405,11 +409,13 @@ def test_signals_at_random_moments_leave_a_whole_book_and_a_reusable_cache(stub,
         assert finished.isdisjoint(again.executed())
         assert complete_book(base / "html", label)
         report.append(f"{signal.Signals(sig).name:7} {'group' if group else 'build'} "
-                      f"at {delay:4.1f} s of {duration:.1f}: exit {rc}, "
+                      f"at {delay:4.1f} s of {duration:.1f} ({len(running)} processes, "
+                      f"{kernels} kernels): exit {rc}, "
                       f"{errors(b) or '(silent)'}, "
                       f"finished {sorted(finished)}, reused {sorted(again.cached())}, "
                       f"every process gone {gone_after:.2f} s after the signal")
     print("\n".join(report))
+    assert kernels_hit, "no signal reached a build while a kernel ran"
 
 
 # --------------------------------------------------------------------------------------------
@@ -429,6 +435,10 @@ def test_ctrl_c_during_a_real_book_build(built_book: Path, tmp_path: Path):
     b = Build([sys.executable, "-m", "analysis_lib.cli", "build", "--build-dir", str(build),
                "--label", label])
     assert b.wait_for(r"\]\s+\w+: executed in", timeout=600), (b.out, b.err)
+    deadline = time.monotonic() + 30
+    while not any("ipykernel" in p for p in survivors(b.tag, timeout=0)):
+        assert time.monotonic() < deadline, "no kernel running"
+        time.sleep(0.05)
     b.send(signal.SIGINT, group=True)
     assert b.finish() == 130
     assert errors(b) == [f"interrupted: the previous book in {build} is unchanged"]
