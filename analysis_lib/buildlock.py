@@ -111,12 +111,15 @@ class BuildLock:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
+                    from .processes import checkpoint
+
                     pid = _holder(fd)
                     if not wait:
                         raise BuildBusy(self.shown, pid) from None
                     if on_wait is not None:
                         on_wait(pid)
                     self.waited = True
+                    checkpoint()
                     fcntl.flock(fd, fcntl.LOCK_EX)  # a signal interrupts the wait
                 # the file locked must still be the folder's lock file (a folder deleted and
                 # created again while we waited has a new one): else lock the new one

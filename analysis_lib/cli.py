@@ -119,9 +119,7 @@ def _build_folder(args: argparse.Namespace) -> tuple[str, Path]:
     """The build folder as the user named it (for messages) and its path."""
     if args.build_dir:
         return args.build_dir, Path(args.build_dir)
-    from .pipeline import ROOT
-
-    return "_build", ROOT / "_build"
+    return "_build", Path(__file__).resolve().parent.parent / "_build"  # pipeline.ROOT
 
 
 def interrupted_message(shown: str, folder: Path, published: bool) -> str:
@@ -135,13 +133,15 @@ def interrupted_message(shown: str, folder: Path, published: bool) -> str:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .processes import Interrupted, interrupts
+    from .processes import Interrupted, checkpoint, interrupts
 
     result = None
     try:
         with interrupts():  # from here on, a signal stops the build in order
             from .buildlock import BuildBusy
             from .pipeline import BuildError, InvalidDataError, build_book
+
+            checkpoint()  # a signal whose exception an import lost (processes.checkpoint)
 
             if args.min_cell_count < 0:
                 print("cartbook build: --min-cell-count must be >= 0", file=sys.stderr)
@@ -180,13 +180,14 @@ def _clean(args: argparse.Namespace) -> int:
     import shutil
 
     from .buildlock import BuildBusy, BuildLock, busy_message
-    from .processes import Interrupted, interrupts
+    from .processes import Interrupted, checkpoint, interrupts
 
     shown, folder = _build_folder(args)
     if not folder.exists():
         return EXIT_OK
     try:
         with interrupts():
+            checkpoint()
             lock = BuildLock(folder, shown)
             try:
                 lock.acquire(not args.no_wait, on_wait=lambda pid: print(
@@ -218,7 +219,39 @@ def _dialect_option(p: argparse.ArgumentParser) -> None:
                         "semicolon-decimal-comma (European-locale spreadsheet exports)")
 
 
+#: Commands that a signal stops in order, with one line (:func:`main`).
+STOPPABLE = ("build", "clean")
+
+
+def _folder_in(argv: list[str]) -> tuple[str, Path]:
+    """The build folder named by ``--build-dir``/``--out`` in ``argv`` (before parsing)."""
+    for i, arg in enumerate(argv):
+        for flag in ("--build-dir", "--out"):
+            if arg == flag and i + 1 < len(argv):
+                return argv[i + 1], Path(argv[i + 1])
+            if arg.startswith(flag + "="):
+                return arg[len(flag) + 1:], Path(arg[len(flag) + 1:])
+    return _build_folder(argparse.Namespace(build_dir=None))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in STOPPABLE:
+        return _main(argv)
+    from .processes import Interrupted, interrupts
+
+    try:
+        with interrupts():  # from the first moment: parsing already imports pandas
+            return _main(argv)
+    except (Interrupted, KeyboardInterrupt) as exc:  # before the command itself had started
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        shown, folder = _folder_in(argv)
+        _stderr(interrupted_message(shown, folder, False) if argv[0] == "build"
+                else f"interrupted: {shown} was not touched")
+        return EXIT_SIGNAL + signum
+
+
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="cartbook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -427,6 +427,7 @@ def _run_jobs(todo: list[Job], executor: Callable[[Job], NotebookResult], worker
     running: dict[Any, tuple[Any, Job]] = {}  # result pipe -> (process, job)
     try:
         while queue or running:
+            processes.checkpoint()
             while queue and len(running) < workers:
                 job = queue.pop(0)
                 reader, writer = ctx.Pipe(duplex=False)
@@ -567,6 +568,7 @@ def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root
         (build_dir / "work").mkdir(parents=True, exist_ok=True)
         if workers == 1 and executor is not _execute_job:
             for t in todo:  # a test's executor, in this process
+                processes.checkpoint()
                 done(executor(t))
         else:
             _run_jobs(todo, executor, workers, done)
@@ -670,6 +672,7 @@ def _build(given: Path, build_dir: Path, shown: str, *, root: Path, jobs: int | 
     data_dir = given.resolve()
     label = label or default_label(given)
     _validated(data_dir, csv_dialect, label)
+    processes.checkpoint()
 
     lock = BuildLock(build_dir, shown)
     try:
@@ -681,6 +684,7 @@ def _build(given: Path, build_dir: Path, shown: str, *, root: Path, jobs: int | 
     published = False
     try:
         try:
+            processes.checkpoint()
             if lock.waited:
                 _log("the other build has finished")
                 _validated(data_dir, csv_dialect, label)  # the data may have changed meanwhile
@@ -741,6 +745,7 @@ def _locked_build(lock: BuildLock, data_dir: Path, given: Path, build_dir: Path,
     keys: dict[str, str] = {}
     failed: list[NotebookResult] = []
     for i, stage in enumerate(stages):
+        processes.checkpoint()
         _check(lock, build_dir)
         later = dict(overrides or {})
         if i > 0:  # relative to the kernel's working directory <build>/work/<name>
@@ -772,6 +777,7 @@ def _locked_build(lock: BuildLock, data_dir: Path, given: Path, build_dir: Path,
         _log("book unchanged; nothing to rebuild")
         return BuildResult(html / "index.html", results, False, time.perf_counter() - t0)
 
+    processes.checkpoint()
     _check(lock, build_dir)
     stage = build_dir / "stage"
     if stage.exists():
@@ -786,6 +792,7 @@ def _locked_build(lock: BuildLock, data_dir: Path, given: Path, build_dir: Path,
         shutil.copytree(build_dir / "cache" / name, src / GENERATED, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".key"))
     _stage_mathjax(src)
+    processes.checkpoint()
     _log("building the book (jupyter-book build --all -W -n --keep-going)")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", "--all", "-W", "-n", "--keep-going", str(src)]
@@ -815,6 +822,7 @@ def _locked_build(lock: BuildLock, data_dir: Path, given: Path, build_dir: Path,
         raise BuildError("the book would publish paths of this machine; nothing was published "
                          f"and {_kept(build_dir)}:\n  " + "\n  ".join(leaks[:20]))
     (built / ".cartbook-key").write_text(book_key)
+    processes.checkpoint()
     _check(lock, build_dir)
     try:
         with processes.critical():  # the one step that publishes: whole, or not at all

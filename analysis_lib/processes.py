@@ -15,7 +15,10 @@ the build, however the build ends:
   exception in the build's main thread, so the build stops its workers and kernels (see
   :func:`stop_workers`) and the command line prints one line instead of a traceback. Inside a
   :func:`critical` section (renaming a finished result into place) a signal is held until the
-  section ends, so nothing is ever left half-done.
+  section ends, so nothing is ever left half-done. An exception raised by a signal handler
+  can be lost in C code that clears errors (seen: a signal while Python compiled a module
+  being imported), so the signal is also remembered and raised again at the build's next
+  :func:`checkpoint` (between steps and before every wait).
 
 Workers ignore SIGINT: Ctrl-C reaches every process of the terminal's foreground group, and
 it is the build that decides what happens to them. On systems without ``/proc`` and ``prctl``
@@ -89,13 +92,13 @@ def _handler(signum: int, frame: Any) -> None:
         if signum == signal.SIGINT:
             return
         os._exit(128 + signum)
-    if st.fired:
-        return  # already stopping: a second Ctrl-C must not break the clean-up
-    if st.depth:
-        st.pending = st.pending or signum
+    st.pending = st.pending or signum
+    if st.fired or st.depth:
+        # raised once already (the clean-up must not be broken by a second Ctrl-C; if the
+        # exception was lost, checkpoint() raises it again), or held by critical()
         return
     st.fired = True
-    raise Interrupted(signum)
+    raise Interrupted(st.pending)
 
 
 @contextmanager
@@ -140,9 +143,14 @@ def critical() -> Iterator[None]:
         raise Interrupted(signum)
 
 
-def stopping() -> bool:
-    """Whether an interrupt has been raised (the build is cleaning up)."""
-    return _STATE.fired
+def checkpoint() -> None:
+    """Raise :class:`Interrupted` if a stop signal has arrived (within :func:`interrupts`,
+    outside :func:`critical`). Called on the build's way forward, never in its clean-up: if
+    the exception the signal raised was lost, the build still stops here."""
+    st = _STATE
+    if st.pending and st.active and not st.depth:
+        st.fired = True
+        raise Interrupted(st.pending)
 
 
 # --------------------------------------------------------------------------------------------

@@ -354,15 +354,18 @@ def test_signals_at_random_moments_leave_a_whole_book_and_a_reusable_cache(stub,
     whole new book), every cache entry whole, and the next build reuses each notebook that
     had finished."""
     rng = random.Random(19)
-    t0 = time.monotonic()
     timing = Build(stub_build(stub, base, "--label", "timing"))
+    # moments count from the build's first line: the driver of this test imports the pipeline
+    # before cartbook's main() installs its handlers (cartbook itself installs them at once)
+    assert timing.wait_for(r"validating")
+    t0 = time.monotonic()
     assert timing.finish() == 0
     duration = time.monotonic() - t0
     plan = VARIANTS[:FIXED] + [rng.choice(VARIANTS) for _ in range(TRIALS - FIXED)]
     rng.shuffle(plan)
     # one moment in each of TRIALS equal slices of a build: validation, kernels starting,
     # notebooks running and finishing, jupyter-book, publishing
-    start, end = 0.2, 0.8 * duration
+    start, end = 0.0, 0.8 * duration
     width = (end - start) / TRIALS
     moments = [rng.uniform(start + k * width, start + (k + 1) * width) for k in range(TRIALS)]
     report = []
@@ -373,6 +376,7 @@ def test_signals_at_random_moments_leave_a_whole_book_and_a_reusable_cache(stub,
         runtime = tmp_path / f"runtime{i}"  # the kernels' connection files
         b = Build(stub_build(stub, base, "--label", label), env={"JUPYTER_RUNTIME_DIR":
                                                                  str(runtime)})
+        assert b.wait_for(r"validating")
         time.sleep(delay)
         running = survivors(b.tag, timeout=0)  # the build's processes as the signal is sent
         kernels = sum("ipykernel" in p for p in running)
@@ -416,6 +420,34 @@ def test_signals_at_random_moments_leave_a_whole_book_and_a_reusable_cache(stub,
                       f"every process gone {gone_after:.2f} s after the signal")
     print("\n".join(report))
     assert kernels_hit, "no signal reached a build while a kernel ran"
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` (``SigCgt`` in /proc/<pid>/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            mask = next(ln for ln in fh if ln.startswith("SigCgt:")).split()[1]
+    except (OSError, StopIteration):
+        return False
+    return bool(int(mask, 16) >> (sig - 1) & 1)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_cartbook_starts_up(tmp_path, sig):
+    """cartbook build handles the stop signals from the start of main(), before parsing (which
+    imports pandas) and long before it validates or writes anything."""
+    build = tmp_path / "_build"
+    b = Build([sys.executable, "-m", "analysis_lib.cli", "build", "--data", str(VALID),
+               "--build-dir", str(build)])
+    deadline = time.monotonic() + 30
+    while not _catches(b.pid, signal.SIGTERM):
+        assert time.monotonic() < deadline and b.proc.poll() is None
+        time.sleep(0.001)
+    b.send(sig)
+    assert b.finish() == 128 + sig
+    one_line(b, rf"interrupted: no book was published in {re.escape(str(build))} "
+                r"\(there was none before\)")
+    assert not build.exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -684,6 +716,23 @@ def test_a_signal_inside_a_critical_section_waits_for_its_end():
     assert steps == ["finished the critical step"]
     assert exc.value.signum == signal.SIGTERM and exc.value.exit_code == 143
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+
+
+def test_a_lost_interrupt_is_raised_again_at_the_next_checkpoint():
+    """The exception a signal handler raises can be lost in C code that clears errors (seen
+    while Python compiled a module being imported): the build stops at its next checkpoint."""
+    steps = []
+    with pytest.raises(processes.Interrupted) as exc:
+        with processes.interrupts():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+            except processes.Interrupted:
+                steps.append("lost")  # as the compiler did
+            steps.append("went on")
+            processes.checkpoint()
+            steps.append("never")
+    assert steps == ["lost", "went on"] and exc.value.exit_code == 130
 
 
 def test_exchange_swaps_two_folders_atomically(tmp_path):
