@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from .synthetic.centres import parse_overrides
 
@@ -208,15 +209,29 @@ def _folder_in(argv: list[str]) -> tuple[str, Path]:
     return _build_folder(argparse.Namespace(build_dir=None))
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> NoReturn:
+    """The ``cartbook`` program: :func:`main`, then exit with its code. Once the command has
+    finished, the stop signals are ignored: a SIGHUP or SIGTERM that arrives while the
+    interpreter shuts down cannot turn a finished build's exit code into -signal."""
+    sys.exit(main(argv, program=True))
+
+
+def main(argv: list[str] | None = None, program: bool = False) -> int:
+    """Run one ``cartbook`` command; return its exit code (callable from Python: the signal
+    handlers are restored afterwards unless ``program``, see :func:`run`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] not in STOPPABLE:
         return _main(argv)
-    from .book.processes import Interrupted, interrupts
+    import signal
+
+    from .book.processes import Interrupted, interrupts, settled
 
     try:
-        with interrupts():  # from the first moment: parsing already imports pandas
-            return _main(argv)
+        # from the first moment: parsing already imports pandas
+        with interrupts(then=signal.SIG_IGN if program else None):
+            code = _main(argv)
+            settled()
+            return code
     except (Interrupted, KeyboardInterrupt) as exc:  # before the command itself had started
         signum = exc.signum if isinstance(exc, Interrupted) else 2
         shown, folder = _folder_in(argv)
@@ -296,4 +311,4 @@ def _main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

@@ -75,7 +75,7 @@ from analysis_lib import cli
 from analysis_lib.book import pipeline
 pipeline.build_book = functools.partial(pipeline.build_book, root=Path(sys.argv[1]),
                                         notebooks=sys.argv[2].split(","))
-sys.exit(cli.main(sys.argv[3:]))
+cli.run(sys.argv[3:])
 '''
 
 
@@ -449,6 +449,32 @@ def test_a_signal_while_cartbook_starts_up(tmp_path, sig):
     one_line(b, rf"interrupted: no book was published in {re.escape(str(build))} "
                 r"\(there was none before\)")
     assert not build.exists()
+
+
+def test_a_signal_after_the_command_has_finished_keeps_its_exit_code(tmp_path):
+    """Once a command has finished, the program ignores the stop signals: one that arrives
+    while the interpreter shuts down (seconds with pandas loaded) cannot turn a finished
+    build's exit code 0 into -signal (seen in CI: SIGHUP at the very end of a build). Checked
+    in the program itself (the handlers at exit) and by a signal sent during shut-down."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import atexit, os, signal, sys, time\n"
+        "from analysis_lib import cli\n"
+        "def at_exit():\n"
+        "    print([signal.getsignal(s) == signal.SIG_IGN for s in\n"
+        "           (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)], flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    time.sleep(0.2)\n"
+        "atexit.register(at_exit)\n"
+        "cli.run(sys.argv[1:])\n")
+    b = Build([sys.executable, str(probe), "clean", "--build-dir", str(tmp_path / "_build")])
+    assert b.finish() == 0, b.err
+    assert b.out == ["[True, True, True]"]
+    # called from Python, main() gives the caller its handlers back
+    before = [signal.getsignal(s) for s in processes.STOP_SIGNALS]
+    from analysis_lib import cli
+    assert cli.main(["clean", "--build-dir", str(tmp_path / "_other")]) == 0
+    assert [signal.getsignal(s) for s in processes.STOP_SIGNALS] == before
 
 
 # --------------------------------------------------------------------------------------------

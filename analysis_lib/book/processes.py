@@ -102,10 +102,13 @@ def _handler(signum: int, frame: Any) -> None:
 
 
 @contextmanager
-def interrupts() -> Iterator[None]:
+def interrupts(then: Any = None) -> Iterator[None]:
     """Within this block (main thread only; elsewhere it does nothing), SIGINT, SIGTERM and
-    SIGHUP raise :class:`Interrupted` once; the previous handlers are restored afterwards.
-    Re-entrant: nested blocks share the outermost one's handlers."""
+    SIGHUP raise :class:`Interrupted` once; the previous handlers are restored afterwards,
+    or, with ``then`` (``signal.SIG_IGN``), replaced by it: a program whose command has
+    finished must not be killed by a signal while the interpreter shuts down (its exit code
+    would become -signal instead of the command's). Re-entrant: nested blocks share the
+    outermost one's handlers."""
     st = _STATE
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -120,8 +123,14 @@ def interrupts() -> Iterator[None]:
         st.active -= 1
         if st.active == 0:
             for s, h in (st.saved or {}).items():
-                signal.signal(s, h)
+                signal.signal(s, h if then is None else then)
             st.saved = None
+
+
+def settled() -> None:
+    """The command has finished: a stop signal from now on changes nothing (it is ignored
+    by the handler of :func:`interrupts` instead of raising :class:`Interrupted`)."""
+    _STATE.fired = True
 
 
 @contextmanager
