@@ -58,5 +58,6 @@ example: $(STAMP)
 bench: $(STAMP) data/synthetic/patients.csv
 	$(BIN)/python benchmarks/bench_build.py
 
+# waits for a build that is still using $(BUILD) (cartbook clean), if the environment exists
 clean:
-	rm -rf $(BUILD)
+	if test -x $(BIN)/cartbook; then $(BIN)/cartbook clean --build-dir $(BUILD); else rm -rf $(BUILD); fi

@@ -1,8 +1,11 @@
 """``cartbook``: command-line entry point.
 
-Exit codes (stable, for scripts): 0 success; 1 a notebook or the book build failed (the
-previous book is unchanged); 2 command-line usage error; 3 the input data are invalid
-(nothing was written).
+Exit codes (stable, for scripts): 0 success; 1 a notebook or the book build failed, or the
+build folder was deleted, is read-only or its disk is full (the previous book is unchanged
+unless the folder itself was deleted); 2 command-line usage error, or ``--no-wait`` and another
+build is using the build folder; 3 the input data are invalid (nothing was written);
+128 + the signal number when the build was stopped by a signal (SIGINT 130, SIGTERM 143,
+SIGHUP 129): one line says what became of the book, and no worker or kernel is left running.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from .synthetic.centres import parse_overrides
 
 EXIT_OK, EXIT_BUILD, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+#: A build stopped by a signal exits with this plus the signal's number (Ctrl-C: 130).
+EXIT_SIGNAL = 128
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -75,26 +81,107 @@ def _calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _build(args: argparse.Namespace) -> int:
-    from .book.pipeline import BuildError, InvalidDataError, build_book
-
+def _stderr(line: str) -> None:
     try:
-        if args.min_cell_count < 0:
-            print("cartbook build: --min-cell-count must be >= 0", file=sys.stderr)
-            return EXIT_USAGE
-        overrides = {"min_cell_count": args.min_cell_count} if args.min_cell_count else None
-        result = build_book(Path(args.data), Path(args.build_dir) if args.build_dir else None,
-                            jobs=args.jobs, force=args.force, overrides=overrides,
-                            label=args.label, csv_dialect=args.csv_dialect)
-    except InvalidDataError as exc:
-        print(exc.report.to_text(), file=sys.stderr)
-        print("Build stopped: the data are invalid. Nothing was written.", file=sys.stderr)
-        return EXIT_INVALID
-    except BuildError as exc:
-        print(str(exc), file=sys.stderr)
+        print(line, file=sys.stderr, flush=True)
+    except OSError:  # the terminal is gone (SIGHUP)
+        pass
+
+
+def _build_folder(args: argparse.Namespace) -> tuple[str, Path]:
+    """The build folder as the user named it (for messages) and its path."""
+    if args.build_dir:
+        return args.build_dir, Path(args.build_dir)
+    from .core.paths import ROOT
+
+    return "_build", ROOT / "_build"
+
+
+def interrupted_message(shown: str, folder: Path, published: bool) -> str:
+    """The one line printed when a build is stopped by a signal (the folder ``shown`` as the
+    user gave it: this goes to the terminal, never into the book)."""
+    if published:
+        return f"interrupted: the new book in {shown} had already been published"
+    if (folder / "html" / "index.html").is_file():
+        return f"interrupted: the previous book in {shown} is unchanged"
+    return f"interrupted: no book was published in {shown} (there was none before)"
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .book.processes import Interrupted, checkpoint, interrupts
+
+    result = None
+    try:
+        with interrupts():  # from here on, a signal stops the build in order
+            from .book.buildlock import BuildBusy
+            from .book.pipeline import BuildError, InvalidDataError, build_book
+
+            checkpoint()  # a signal whose exception an import lost (processes.checkpoint)
+
+            if args.min_cell_count < 0:
+                print("cartbook build: --min-cell-count must be >= 0", file=sys.stderr)
+                return EXIT_USAGE
+            overrides = {"min_cell_count": args.min_cell_count} if args.min_cell_count else None
+            try:
+                result = build_book(Path(args.data),
+                                    Path(args.build_dir) if args.build_dir else None,
+                                    jobs=args.jobs, force=args.force, overrides=overrides,
+                                    label=args.label, csv_dialect=args.csv_dialect,
+                                    wait=not args.no_wait)
+            except InvalidDataError as exc:
+                print(exc.report.to_text(), file=sys.stderr)
+                print("Build stopped: the data are invalid. Nothing was written.",
+                      file=sys.stderr)
+                return EXIT_INVALID
+            except BuildBusy as exc:
+                print(f"cartbook build: {exc}; not waiting (--no-wait)", file=sys.stderr)
+                return EXIT_USAGE
+            except BuildError as exc:
+                print(str(exc), file=sys.stderr)
+                return EXIT_BUILD
+            print(f"[cartbook] done in {result.seconds:.1f} s")
+            print(result.index_html)
+            return EXIT_OK
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        published = (getattr(exc, "published", False)
+                     or (result is not None and result.book_built))
+        _stderr(interrupted_message(*_build_folder(args), published))
+        return EXIT_SIGNAL + signum
+
+
+def _clean(args: argparse.Namespace) -> int:
+    """Delete a build folder, after any build still using it has finished."""
+    import shutil
+
+    from .book.buildlock import BuildBusy, BuildLock, busy_message
+    from .book.processes import Interrupted, checkpoint, interrupts
+
+    shown, folder = _build_folder(args)
+    if not folder.exists():
+        return EXIT_OK
+    try:
+        with interrupts():
+            checkpoint()
+            lock = BuildLock(folder, shown)
+            try:
+                lock.acquire(not args.no_wait, on_wait=lambda pid: print(
+                    f"[cartbook] {busy_message(shown, pid)}; waiting for it to finish",
+                    flush=True))
+            except BuildBusy as exc:
+                print(f"cartbook clean: {exc}; not waiting (--no-wait)", file=sys.stderr)
+                return EXIT_USAGE
+            try:
+                shutil.rmtree(folder)  # the lock file last of all goes with it
+            finally:
+                lock.release()
+    except Interrupted as exc:
+        _stderr(f"interrupted: {shown} may be partly deleted")
+        return exc.exit_code
+    except OSError as exc:
+        print(f"cartbook clean: cannot delete {shown}: {exc.strerror}", file=sys.stderr)
         return EXIT_BUILD
-    print(f"[cartbook] done in {result.seconds:.1f} s")
-    print(result.index_html)
+    print(f"deleted {shown}")
     return EXIT_OK
 
 
@@ -107,7 +194,53 @@ def _dialect_option(p: argparse.ArgumentParser) -> None:
                         "semicolon-decimal-comma (European-locale spreadsheet exports)")
 
 
-def main(argv: list[str] | None = None) -> int:
+#: Commands that a signal stops in order, with one line (:func:`main`).
+STOPPABLE = ("build", "clean")
+
+
+def _folder_in(argv: list[str]) -> tuple[str, Path]:
+    """The build folder named by ``--build-dir``/``--out`` in ``argv`` (before parsing)."""
+    for i, arg in enumerate(argv):
+        for flag in ("--build-dir", "--out"):
+            if arg == flag and i + 1 < len(argv):
+                return argv[i + 1], Path(argv[i + 1])
+            if arg.startswith(flag + "="):
+                return arg[len(flag) + 1:], Path(arg[len(flag) + 1:])
+    return _build_folder(argparse.Namespace(build_dir=None))
+
+
+def run(argv: list[str] | None = None) -> NoReturn:
+    """The ``cartbook`` program: :func:`main`, then exit with its code. Once the command has
+    finished, the stop signals are ignored: a SIGHUP or SIGTERM that arrives while the
+    interpreter shuts down cannot turn a finished build's exit code into -signal."""
+    sys.exit(main(argv, program=True))
+
+
+def main(argv: list[str] | None = None, program: bool = False) -> int:
+    """Run one ``cartbook`` command; return its exit code (callable from Python: the signal
+    handlers are restored afterwards unless ``program``, see :func:`run`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in STOPPABLE:
+        return _main(argv)
+    import signal
+
+    from .book.processes import Interrupted, interrupts, settled
+
+    try:
+        # from the first moment: parsing already imports pandas
+        with interrupts(then=signal.SIG_IGN if program else None):
+            code = _main(argv)
+            settled()
+            return code
+    except (Interrupted, KeyboardInterrupt) as exc:  # before the command itself had started
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        shown, folder = _folder_in(argv)
+        _stderr(interrupted_message(shown, folder, False) if argv[0] == "build"
+                else f"interrupted: {shown} was not touched")
+        return EXIT_SIGNAL + signum
+
+
+def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="cartbook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -160,11 +293,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="how the book names the data (default: the data folder's own name); "
                         "no path of this machine is ever published")
     _dialect_option(p)
+    p.add_argument("--no-wait", action="store_true",
+                   help="if another build is using the build folder, stop at once (exit code 2) "
+                        "instead of waiting for it to finish")
     p.set_defaults(func=_build)
+
+    p = sub.add_parser("clean", help="delete a build folder, waiting for a build that is "
+                       "still using it")
+    p.add_argument("--build-dir", "--out", dest="build_dir", default=None,
+                   help="the build folder (default _build)")
+    p.add_argument("--no-wait", action="store_true",
+                   help="if a build is using the folder, stop at once (exit code 2)")
+    p.set_defaults(func=_clean)
 
     args = parser.parse_args(argv)
     return int(args.func(args))
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

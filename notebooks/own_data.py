@@ -189,14 +189,21 @@ display(Markdown("````text\n$ cartbook validate broken_example\n" + broken.to_te
 # unchanged chapters from its cache on later runs. Its exit codes are stable for scripts
 # ({numref}`tbl-own-exit-codes`). Whatever fails, nothing half-written is published: invalid
 # data stop the build before anything is written, and a failing chapter or book build leaves
-# the previous book in place.
+# the previous book in place. One build at a time uses a build directory: a second one waits
+# for the first (or, with `--no-wait`, stops at once). Ctrl-C stops the build and everything it
+# started, keeps the previous book, and keeps every chapter that had finished for the next run.
 
 # %% tags=["hide-input"]
 report.show_table(pd.DataFrame({
-    "exit code": [cli.EXIT_OK, cli.EXIT_BUILD, cli.EXIT_USAGE, cli.EXIT_INVALID],
-    "meaning": ["the book was built", "a chapter or the book build failed; the previous book "
-                "is unchanged", "the command line was wrong", "the data are invalid; nothing "
-                "was written (the report is printed)"]}),
+    "exit code": [str(cli.EXIT_OK), str(cli.EXIT_BUILD), str(cli.EXIT_USAGE),
+                  str(cli.EXIT_INVALID), f"{cli.EXIT_SIGNAL} + signal"],
+    "meaning": ["the book was built", "a chapter or the book build failed, or the build "
+                "directory was made read-only, its disk is full or it was deleted; the "
+                "previous book is unchanged (unless the directory itself was deleted)", "the command line was wrong, or `--no-wait` and another build is "
+                "using the build directory", "the data are invalid; nothing was written (the "
+                "report is printed)", "stopped by a signal: "
+                f"{cli.EXIT_SIGNAL + 2} for Ctrl-C, {cli.EXIT_SIGNAL + 15} for SIGTERM; the "
+                "previous book is unchanged"]}),
     "Exit codes of cartbook.", "tbl-own-exit-codes")
 
 # %% [markdown]

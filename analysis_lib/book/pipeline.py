@@ -17,6 +17,21 @@ Steps, each of which must succeed before anything is published:
 Executed notebooks are stripped of wall-clock metadata, so the same inputs give the same
 outputs.
 
+Faults
+------
+- One build per build folder: the build holds an exclusive lock on it from the moment the
+  data are valid (:mod:`analysis_lib.book.buildlock`); another build waits, or stops with
+  ``wait=False``.
+- Each notebook runs in a worker process of its own that dies with the build, even when the
+  build is killed with SIGKILL, and stops its kernel when it is stopped
+  (:mod:`analysis_lib.book.processes`); a finished notebook enters the cache whole (one rename) at
+  once, so an interrupted build loses only the notebooks still running.
+- SIGINT, SIGTERM and SIGHUP raise :class:`~analysis_lib.book.processes.Interrupted` once the
+  workers, kernels and jupyter-book are stopped; the renames that publish are never cut in half.
+- The book and cache entries are replaced by an atomic exchange of two folders.
+- A build folder that is deleted, read-only or not writable, or whose disk is full, is
+  reported as such in one line (:class:`FolderFault`); the previous book stays.
+
 Nothing of the build machine is published
 ------------------------------------------
 The notebooks never receive a path: their ``data_dir`` parameter is the reference
@@ -37,16 +52,18 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from ..core.paths import ROOT as REPO_ROOT
 from ..data.schema import TABLES
+from . import processes
+from .buildlock import BuildLock, Fault, busy_message, exchange
 
 #: Repository root (the directory holding ``_config.yml``).
 ROOT = REPO_ROOT
@@ -94,6 +111,9 @@ class NotebookResult:
     status: str  # "executed" | "cached" | "failed"
     seconds: float = 0.0
     error: str = ""
+    #: errno of a failure that was an ``OSError`` (in papermill or in a cell), else None:
+    #: lets the build tell a full or read-only build folder from a notebook's own error
+    errno: int | None = None
 
 
 @dataclass
@@ -245,6 +265,15 @@ def find_private(root_dir: Path, needles: Iterable[str]) -> list[str]:
 # Executing one notebook (runs in a worker process)
 # --------------------------------------------------------------------------------------------
 
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
+
+
+def _errno_of(text: str) -> int | None:
+    """The errno in an ``OSError``'s text (``[Errno 28] No space left on device``), if any."""
+    m = _ERRNO.search(text or "")
+    return int(m.group(1)) if m else None
+
+
 def _format_failure(nb: Any) -> str:
     """The failing cell's source and traceback, from an executed notebook."""
     for i, cell in enumerate(nb.cells):
@@ -284,14 +313,28 @@ def clean_executed(nb: Any, paths: Mapping[str, str] | None = None) -> Any:
 
 def execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_dir: Path,
                      timeout: int = 1800, env: Mapping[str, str] | None = None,
-                     paths: Mapping[str, str] | None = None) -> NotebookResult:
+                     paths: Mapping[str, str] | None = None, *,
+                     create_parents: bool = True) -> NotebookResult:
     """Execute ``source`` (py:percent) with papermill in ``work_dir``.
 
     Writes ``work_dir/<name>.ipynb`` and whatever the notebook writes under ``work_dir``.
     ``env`` is added to the kernel's environment (:func:`kernel_environment`); ``paths`` are
-    scrubbed from the executed notebook (:func:`clean_executed`).
-    Returns a failed result carrying the failing cell's traceback instead of raising.
+    scrubbed from the executed notebook (:func:`clean_executed`). Without ``create_parents``
+    (as the build runs it) a missing parent of ``work_dir`` is a failure: a build folder
+    deleted during the build is never silently created again.
+    Returns a failed result carrying the failing cell's traceback instead of raising; a
+    failure that is an ``OSError`` carries its errno.
     """
+    try:
+        return _execute_notebook(name, source, params, work_dir, timeout, env, paths,
+                                 create_parents)
+    except OSError as exc:  # writing the work folder (full, read-only, deleted)
+        return NotebookResult(name, "failed", 0.0, f"{type(exc).__name__}: {exc}", exc.errno)
+
+
+def _execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_dir: Path,
+                      timeout: int, env: Mapping[str, str] | None,
+                      paths: Mapping[str, str] | None, create_parents: bool) -> NotebookResult:
     import jupytext
     import nbformat
     import papermill as pm
@@ -299,7 +342,7 @@ def execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_di
     t0 = time.perf_counter()
     if work_dir.exists():
         shutil.rmtree(work_dir)
-    work_dir.mkdir(parents=True)
+    work_dir.mkdir(parents=create_parents)
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
@@ -317,12 +360,16 @@ def execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_di
                             # the kernel's own start-up chatter is not the reader's concern;
                             # its errors still reach the cell outputs and this log
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    except pm.PapermillExecutionError:
-        executed = nbformat.read(out_ipynb, as_version=4)
-        return NotebookResult(name, "failed", time.perf_counter() - t0, _format_failure(executed))
-    except Exception as exc:  # kernel death, missing kernel, bad notebook
+    except pm.PapermillExecutionError as exc:
+        try:
+            error = _format_failure(nbformat.read(out_ipynb, as_version=4))
+        except Exception:  # the executed notebook could not be written (a full disk)
+            error = f"{exc.ename}: {exc.evalue}"
+        code = _errno_of(exc.evalue) if "Error" in exc.ename else None
+        return NotebookResult(name, "failed", time.perf_counter() - t0, error, code)
+    except Exception as exc:  # kernel death, missing kernel, bad notebook, a full disk
         return NotebookResult(name, "failed", time.perf_counter() - t0,
-                              f"{type(exc).__name__}: {exc}")
+                              f"{type(exc).__name__}: {exc}", getattr(exc, "errno", None))
     finally:
         src_ipynb.unlink(missing_ok=True)
         for k, v in saved.items():
@@ -340,23 +387,109 @@ Job = tuple[str, str, dict, str, dict, dict]
 
 def _execute_job(job: Job) -> NotebookResult:
     name, source, params, work, env, paths = job
-    return execute_notebook(name, Path(source), params, Path(work), env=env, paths=paths)
+    return execute_notebook(name, Path(source), params, Path(work), env=env, paths=paths,
+                            create_parents=False)
+
+
+def _worker(writer: Any, parent: int, executor: Callable[[Job], NotebookResult],
+            job: Job) -> None:
+    """A worker process: run one job and send its result to the build (``parent``).
+
+    The worker dies with the build and stops its kernel when told to
+    (:func:`analysis_lib.book.processes.become_worker`); any error becomes a failed result."""
+    processes.become_worker(parent)
+    try:
+        res = executor(job)
+    except BaseException as exc:  # a result for the build, never a traceback on its terminal
+        res = NotebookResult(job[0], "failed", 0.0, f"{type(exc).__name__}: {exc}",
+                             getattr(exc, "errno", None))
+    writer.send(res)
+    writer.close()
+
+
+def _ended(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"killed by {signal.Signals(-exitcode).name}"
+    return f"exit code {exitcode}"
+
+
+def _run_jobs(todo: list[Job], executor: Callable[[Job], NotebookResult], workers: int,
+              done: Callable[[NotebookResult], None]) -> None:
+    """Run ``executor(job)`` for each job in a worker process of its own, ``workers`` at a
+    time, and call ``done(result)`` here as each one finishes (so a finished notebook is
+    cached even if the build is stopped later). However this ends (an error, an interrupt),
+    no worker and no kernel outlives it (:func:`analysis_lib.book.processes.stop_workers`)."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    queue = list(todo)
+    running: dict[Any, tuple[Any, Job]] = {}  # result pipe -> (process, job)
+    try:
+        while queue or running:
+            processes.checkpoint()
+            while queue and len(running) < workers:
+                job = queue.pop(0)
+                reader, writer = ctx.Pipe(duplex=False)
+                with processes.critical():  # a started worker is always in `running`
+                    proc = ctx.Process(target=_worker, name=f"cartbook-{job[0]}",
+                                       args=(writer, os.getpid(), executor, job))
+                    proc.start()
+                    running[reader] = (proc, job)
+                writer.close()
+            for reader in wait(list(running)):
+                proc, job = running.pop(reader)
+                try:
+                    res = reader.recv()
+                except (EOFError, OSError):  # the worker died (out of memory, killed)
+                    proc.join()
+                    res = NotebookResult(job[0], "failed", 0.0, "the worker process ended "
+                                         f"without a result ({_ended(proc.exitcode)})")
+                reader.close()
+                proc.join()
+                done(res)
+    finally:
+        if running:
+            processes.stop_workers([proc for proc, _ in running.values()])
+            for reader in running:
+                reader.close()
 
 
 # --------------------------------------------------------------------------------------------
 # The whole build
 # --------------------------------------------------------------------------------------------
 
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Put ``src`` at ``dst`` by renames, so ``dst`` is never half-written."""
+def _replace_dir(src: Path, dst: Path) -> Path | None:
+    """Put ``src`` at ``dst`` so that ``dst`` is never half-written and never missing: by one
+    atomic exchange where the system can (:func:`analysis_lib.book.buildlock.exchange`), else by
+    two renames (a build stopped between them is repaired by :func:`_recover`). Returns where
+    the previous ``dst`` now is, for the caller to remove (None if there was none)."""
+    if not dst.exists():
+        os.replace(src, dst)
+        return None
+    if exchange(src, dst):
+        return src
     old = dst.with_name(dst.name + ".old")
     if old.exists():
         shutil.rmtree(old)
-    if dst.exists():
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old.exists():
-        shutil.rmtree(old)
+    os.replace(dst, old)
+    try:
+        os.replace(src, dst)
+    except BaseException:
+        os.replace(old, dst)
+        raise
+    return old
+
+
+def _recover(dst: Path) -> None:
+    """Undo a two-rename :func:`_replace_dir` that was stopped half-way (``dst`` missing,
+    ``dst.old`` present), or remove a leftover ``dst.old``."""
+    old = dst.with_name(dst.name + ".old")
+    if old.is_dir():
+        if dst.exists():
+            shutil.rmtree(old)
+        else:
+            os.replace(old, dst)
 
 
 def _stage_mathjax(src: Path) -> None:
@@ -417,22 +550,28 @@ def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root
             results[name] = NotebookResult(name, "cached")
             continue
         todo.append((name, str(source), params, str(build_dir / "work" / name), env, paths))
+    def done(res: NotebookResult) -> None:
+        results[res.name] = res
+        if res.status == "executed":
+            with processes.critical():  # the cache holds whole results only
+                (build_dir / "work" / res.name / ".key").write_text(keys[res.name])
+                cache.mkdir(exist_ok=True)
+                previous = _replace_dir(build_dir / "work" / res.name, cache / res.name)
+                if previous is not None:
+                    shutil.rmtree(previous)
+        _log(f"  {res.name}: {res.status} in {res.seconds:.1f} s")
+
     if todo:
         workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
         _log(f"executing {len(todo)} notebook(s), {workers} at a time: "
              + ", ".join(t[0] for t in todo))
-        if workers == 1:
-            done = [executor(t) for t in todo]
+        (build_dir / "work").mkdir(parents=True, exist_ok=True)
+        if workers == 1 and executor is not _execute_job:
+            for t in todo:  # a test's executor, in this process
+                processes.checkpoint()
+                done(executor(t))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                done = list(pool.map(executor, todo))
-        for res in done:
-            results[res.name] = res
-            if res.status == "executed":
-                (build_dir / "work" / res.name / ".key").write_text(keys[res.name])
-                cache.mkdir(parents=True, exist_ok=True)
-                _replace_dir(build_dir / "work" / res.name, cache / res.name)
-            _log(f"  {res.name}: {res.status} in {res.seconds:.1f} s")
+            _run_jobs(todo, executor, workers, done)
     ordered = [results[n] for n in keys]
     for r in ordered:
         if r.status == "cached":
@@ -444,23 +583,53 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
                root: Path = ROOT, jobs: int | None = None, force: bool = False,
                overrides: Mapping[str, Any] | None = None,
                notebooks: Iterable[str] | None = None, label: str | None = None,
-               csv_dialect: str = "auto") -> BuildResult:
+               csv_dialect: str = "auto", wait: bool = True) -> BuildResult:
     """Validate, execute and build; returns the path of the published ``index.html``.
 
     ``notebooks`` (default: the :data:`STAGES` of the book) runs the given notebooks as a
     single stage instead. ``label`` is how the book names the data (default: the data folder's
     own name; never a path); ``csv_dialect`` as in :func:`analysis_lib.data.validation.validate_dir`.
 
-    Raises :class:`InvalidDataError` (nothing written) or :class:`BuildError` (the previous
-    book left in place).
-    """
-    from ..data.validation import default_label, validate_dir
+    One build at a time per build folder (:class:`~analysis_lib.book.buildlock.BuildLock`,
+    taken once the data are valid): another build's folder is waited for, or with
+    ``wait=False`` refused (:class:`~analysis_lib.book.buildlock.BuildBusy`). SIGINT, SIGTERM
+    and SIGHUP stop the build, its workers and their kernels and raise
+    :class:`~analysis_lib.book.processes.Interrupted`; notebooks that had finished stay cached.
 
-    t0 = time.perf_counter()
+    Raises :class:`InvalidDataError` (nothing written), :class:`FolderFault` (the build folder
+    was deleted, is read-only or not writable, or its disk is full) or :class:`BuildError`
+    (the previous book left in place).
+    """
     given = Path(data_dir).absolute()
-    data_dir = Path(data_dir).resolve()
-    label = label or default_label(given)
+    shown = str(build_dir) if build_dir else "_build"
     build_dir = Path(build_dir).resolve() if build_dir else root / "_build"
+    with processes.interrupts():
+        return _build(given, build_dir, shown, root=root, jobs=jobs, force=force,
+                      overrides=overrides, notebooks=notebooks, label=label,
+                      csv_dialect=csv_dialect, wait=wait)
+
+
+class FolderFault(BuildError):
+    """The build folder changed under the build: deleted, read-only or not writable, or its
+    disk full. The message says which, in one line, with the folder as the user named it."""
+
+    def __init__(self, fault: Fault, kept: str):
+        self.fault = fault
+        super().__init__(f"{fault.text}; {kept}")
+
+
+def _kept(build_dir: Path, fault: Fault | None = None) -> str:
+    """What became of the previous book, for the end of an error message."""
+    if fault is not None and fault.kind in ("deleted", "recreated", "replaced", "emptied"):
+        return "nothing was published"
+    if (build_dir / "html" / "index.html").is_file():
+        return "the previous book is unchanged"
+    return "no book was published (there was none before)"
+
+
+def _validated(data_dir: Path, csv_dialect: str, label: str) -> Any:
+    from ..data.validation import validate_dir
+
     _log(f"validating {data_dir}")
     report = validate_dir(data_dir, csv_dialect=csv_dialect, label=label)
     if not report.ok:
@@ -469,6 +638,106 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
     n_smp = len(report.tables["kinetics"])
     _log(f"  ok: {n_pat} patients, {n_smp} CAR-T samples"
          + (" (synthetic)" if report.synthetic else ""))
+    return report
+
+
+def _where(exc: OSError, build_dir: Path, shown: str) -> tuple[str, bool]:
+    """The file an ``OSError`` names (inside the build folder: as ``shown/relative``) and
+    whether it is inside the build folder."""
+    for name in (exc.filename, exc.filename2):
+        if name is None:
+            continue
+        path = Path(os.fsdecode(name)).absolute()
+        if path.is_relative_to(build_dir):
+            return str(Path(shown) / path.relative_to(build_dir)), True
+    name = exc.filename if exc.filename is not None else exc.filename2
+    return (os.fsdecode(name) if name is not None else ""), False
+
+
+def _folder_error(lock: BuildLock, exc: OSError, build_dir: Path) -> BuildError:
+    """The one-line error for an ``OSError`` met while writing the build."""
+    where, inside = _where(exc, build_dir, lock.shown)
+    fault = lock.fault(exc.errno, where, confirm=not inside)
+    if fault is not None:
+        return FolderFault(fault, _kept(build_dir, fault))
+    return BuildError(f"{exc.strerror or exc}: {where or 'unknown file'}; {_kept(build_dir)}")
+
+
+def _build(given: Path, build_dir: Path, shown: str, *, root: Path, jobs: int | None,
+           force: bool, overrides: Mapping[str, Any] | None, notebooks: Iterable[str] | None,
+           label: str | None, csv_dialect: str, wait: bool) -> BuildResult:
+    from ..data.validation import default_label
+
+    t0 = time.perf_counter()
+    data_dir = given.resolve()
+    label = label or default_label(given)
+    _validated(data_dir, csv_dialect, label)
+    processes.checkpoint()
+
+    lock = BuildLock(build_dir, shown)
+    try:
+        lock.acquire(wait, on_wait=lambda pid: _log(
+            f"{busy_message(shown, pid)}; waiting for it to finish "
+            "(cartbook build --no-wait stops instead)"))
+    except OSError as exc:
+        raise _folder_error(lock, exc, build_dir) from None
+    published = False
+    try:
+        try:
+            processes.checkpoint()
+            if lock.waited:
+                _log("the other build has finished")
+                _validated(data_dir, csv_dialect, label)  # the data may have changed meanwhile
+            result = _locked_build(lock, data_dir, given, build_dir, t0, root=root, jobs=jobs,
+                                   force=force, overrides=overrides, notebooks=notebooks,
+                                   label=label, csv_dialect=csv_dialect)
+            published = result.book_built
+        except OSError as exc:
+            raise _folder_error(lock, exc, build_dir) from None
+        finally:
+            with processes.critical():
+                _tidy(lock, build_dir)
+                lock.release()
+    except processes.Interrupted as exc:
+        exc.published = exc.published or published
+        raise
+    return result
+
+
+def _tidy(lock: BuildLock, build_dir: Path) -> None:
+    """Remove the build's scratch folders (``work``, ``stage``), never another build's.
+
+    If the build folder was deleted during the build, a helper's writes (jupyter-book creates
+    its output folders with their parents) may have created it again: a folder with no lock
+    file is no other build's, so what this build put there is removed, and the folder too if
+    that leaves it empty."""
+    fault = lock.changed()
+    if fault is not None and fault.kind in ("deleted", "replaced"):
+        return  # nothing to tidy, or another build's folder now
+    for scratch in ("work", "stage"):
+        shutil.rmtree(build_dir / scratch, ignore_errors=True)
+    if fault is not None and fault.kind == "recreated":
+        try:
+            build_dir.rmdir()
+        except OSError:
+            pass
+
+
+def _check(lock: BuildLock, build_dir: Path) -> None:
+    """Stop if the build folder is no longer the one locked (deleted, or created anew)."""
+    fault = lock.changed()
+    if fault is not None:
+        raise FolderFault(fault, _kept(build_dir, fault))
+
+
+def _locked_build(lock: BuildLock, data_dir: Path, given: Path, build_dir: Path, t0: float, *,
+                  root: Path, jobs: int | None, force: bool,
+                  overrides: Mapping[str, Any] | None, notebooks: Iterable[str] | None,
+                  label: str, csv_dialect: str) -> BuildResult:
+    html = build_dir / "html"
+    _recover(html)
+    for old in sorted((build_dir / "cache").glob("*.old")):
+        _recover(old.with_suffix(""))
 
     stages = STAGES if notebooks is None else (tuple(notebooks),)
     names = [n for stage in stages for n in stage]
@@ -476,6 +745,8 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
     keys: dict[str, str] = {}
     failed: list[NotebookResult] = []
     for i, stage in enumerate(stages):
+        processes.checkpoint()
+        _check(lock, build_dir)
         later = dict(overrides or {})
         if i > 0:  # relative to the kernel's working directory <build>/work/<name>
             later["notebooks_dir"] = os.path.join("..", "..", "cache")
@@ -488,10 +759,13 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
         if failed:
             break
     if failed:
+        code = next((r.errno for r in failed if r.errno is not None), None)
+        fault = lock.fault(code, confirm=True)
+        if fault is not None:
+            raise FolderFault(fault, _kept(build_dir, fault))
         msg = "\n\n".join(f"notebook {r.name!r} failed.\n{r.error}" for r in failed)
-        raise BuildError(msg + "\n\nThe book was not rebuilt; the previous build is unchanged.")
+        raise BuildError(f"{msg}\n\nThe book was not rebuilt; {_kept(build_dir)}.")
 
-    html = build_dir / "html"
     # the repository links are filled in at book-build time from these (analysis_lib.book.sphinxext)
     link_env = {k: os.environ.get(k, "") for k in ("CARTBOOK_REPOSITORY_URL",
                                                    "CARTBOOK_REPOSITORY_REF")}
@@ -503,9 +777,12 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
         _log("book unchanged; nothing to rebuild")
         return BuildResult(html / "index.html", results, False, time.perf_counter() - t0)
 
+    processes.checkpoint()
+    _check(lock, build_dir)
     stage = build_dir / "stage"
     if stage.exists():
         shutil.rmtree(stage)
+    stage.mkdir()
     src = stage / "src"
     for p in _book_sources(root):
         dst = src / p.relative_to(root)
@@ -515,22 +792,43 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
         shutil.copytree(build_dir / "cache" / name, src / GENERATED, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".key"))
     _stage_mathjax(src)
+    processes.checkpoint()
     _log("building the book (jupyter-book build --all -W -n --keep-going)")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", "--all", "-W", "-n", "--keep-going", str(src)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=src)
+    # its own session (Ctrl-C is the build's to handle), killed with the build, and holding
+    # the lock file open so that the folder stays locked until it has ended
+    proc = processes.popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           cwd=src, pass_fds=() if lock.fd is None else (lock.fd,))
+    try:
+        stdout, stderr = proc.communicate()
+    finally:
+        if proc.returncode is None:
+            processes.kill([processes.Proc(proc.pid)])
+            proc.wait()
     if proc.returncode != 0 or not (src / "_build" / "html" / "index.html").is_file():
-        out = _ANSI.sub("", proc.stdout + proc.stderr)
+        out = _ANSI.sub("", stdout + stderr)
+        fault = lock.fault(_errno_of(out), confirm=True)
+        if fault is not None:
+            raise FolderFault(fault, _kept(build_dir, fault))
         problems = [ln for ln in out.splitlines() if "WARNING" in ln or "ERROR" in ln]
         detail = "\n".join(problems) if problems else out[-4000:]
         raise BuildError(f"jupyter-book failed (exit {proc.returncode}):\n{detail}\n\n"
-                         "The previous build is unchanged.")
+                         f"{_kept(build_dir).capitalize()}.")
+    _check(lock, build_dir)
     built = src / "_build" / "html"
     leaks = find_private(built, private_paths(given, build_dir, root))
     if leaks:
         raise BuildError("the book would publish paths of this machine; nothing was published "
-                         "and the previous build is unchanged:\n  " + "\n  ".join(leaks[:20]))
+                         f"and {_kept(build_dir)}:\n  " + "\n  ".join(leaks[:20]))
     (built / ".cartbook-key").write_text(book_key)
-    _replace_dir(built, html)
-    shutil.rmtree(stage, ignore_errors=True)
+    processes.checkpoint()
+    _check(lock, build_dir)
+    try:
+        with processes.critical():  # the one step that publishes: whole, or not at all
+            _replace_dir(built, html)
+        shutil.rmtree(stage, ignore_errors=True)  # with it, the previous book
+    except processes.Interrupted as exc:  # raised only once the new book is in place
+        exc.published = True
+        raise
     return BuildResult(html / "index.html", results, True, time.perf_counter() - t0)
