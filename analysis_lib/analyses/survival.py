@@ -852,10 +852,21 @@ PAPER_COVARIATE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Characters that keep "0.43 (0.15–1.21)" on one line in a narrow table column: a no-break
+#: space before the interval and a word joiner after its dash (browsers break after a dash).
+_NBSP, _WJ = "\u00a0", "\u2060"
+
+
+def _unbroken(text: str) -> str:
+    """An estimate with its interval as one unbreakable line (display only; the CSV has the
+    numbers)."""
+    return text.replace(" (", _NBSP + "(").replace("–", "–" + _WJ)
+
+
 def _hr_cell(hr: float, lower: float, upper: float, why: str = "", digits: int = 2) -> str:
     if why:
         return f"not estimable ({_short_reason(why)})"
-    return fmt.estimate_ci(hr, lower, upper, digits)
+    return _unbroken(fmt.estimate_ci(hr, lower, upper, digits))
 
 
 def _univariate_table(design: Design, screens: dict[str, pd.DataFrame], o: SurvivalOptions,
@@ -879,7 +890,7 @@ def _univariate_table(design: Design, screens: dict[str, pd.DataFrame], o: Survi
                 row[f"{lab} HR ({lvl}% CI)"] = ""
                 row[f"{lab} p"] = p_cell(name, float(part["term_p"].iloc[0]),
                                          bool(part["infinite"].iloc[0]))
-            row["Selected for"] = ", ".join(chosen)
+            row["Selected"] = ", ".join(chosen)
             rows.append(row)
         for i, c in enumerate(cols):
             row = {"Covariate (comparison)": (f"{term} ({design.reference[term]})"
@@ -891,7 +902,7 @@ def _univariate_table(design: Design, screens: dict[str, pd.DataFrame], o: Survi
                 text = fmt.DASH if r["infinite"] else fmt.p_value(r["p"])
                 row[f"{lab} p"] = p_cell(name, float(r["p"]), bool(r["infinite"])) \
                     if len(cols) == 1 else text
-            row["Selected for"] = ", ".join(chosen) if len(cols) == 1 else ""
+            row["Selected"] = ", ".join(chosen) if len(cols) == 1 else ""
             rows.append(row)
     disp = pd.DataFrame(rows)
     data = pd.concat({"lfs": screens["lfs"], "os": screens["os"]},
@@ -899,7 +910,7 @@ def _univariate_table(design: Design, screens: dict[str, pd.DataFrame], o: Survi
     caption = (f"Reproduces the paper's Supplementary Table S2: univariate Cox models for LFS "
                f"and OS, hazard ratio with Wald {lvl}% CI and p (Efron ties). For the pre-LD "
                f"MRD factor each stratum is compared with the lowest, and its joint Wald p "
-               f"decides selection. Selected for: the multivariable models the covariate "
+               f"decides selection. Selected: the multivariable models the covariate "
                f"entered (p < {fmt.number(o.screen_p)}). The supplementary table itself is not "
                f"available; under a p-value, the paper's statement about it in the Results "
                f"(n.s.: no significant association), with its status.")
@@ -919,7 +930,7 @@ def _multivariable_table(design: Design, fits: dict, o: SurvivalOptions) -> Chap
             continue
         for r in hazard_ratio_table(f, design, o.conf_level).itertuples():
             rows.append({"Model": label, "Covariate": r.term, "Comparison": r.comparison,
-                         f"HR ({lvl}% CI)": fmt.estimate_ci(r.hr, r.lower, r.upper, 3),
+                         f"HR ({lvl}% CI)": _hr_cell(r.hr, r.lower, r.upper, digits=3),
                          "p": fmt.p_value(r.p)})
     disp = pd.DataFrame(rows)
     disp.loc[disp["Model"].duplicated(), "Model"] = ""
@@ -1115,14 +1126,14 @@ def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> Cha
         if r["end_point"] == "OS":
             base = s.removesuffix("_os")
             cell = [("–" if not np.isfinite(r[f"nrm5_{g}"]) else
-                     f"{fmt.fixed(100 * r[f'nrm5_{g}'], 1)} "
+                     f"{fmt.fixed(100 * r[f'nrm5_{g}'], 1)}{_NBSP}"
                      f"({fmt.fixed(100 * np.sqrt(r[f'nrm5_var_{g}']), 1)})") for g in (h, nh)]
             nrm = paper.pair([f"{base}_nrm_hsct", f"{base}_nrm_nohsct"], " vs ".join(cell))
         rows.append({
             "MRD": f"{r['timing']} {r['stratum']}", "End point": r["end_point"],
             "Patients (events), HSCT vs none":
-                f"{count_text(r[f'n_{h}'])} ({count_text(r[f'events_{h}'])}) vs "
-                f"{count_text(r[f'n_{nh}'])} ({count_text(r[f'events_{nh}'])})",
+                f"{count_text(r[f'n_{h}'])}{_NBSP}({count_text(r[f'events_{h}'])}) vs "
+                f"{count_text(r[f'n_{nh}'])}{_NBSP}({count_text(r[f'events_{nh}'])})",
             "Median, months, HSCT vs none": paper.pair(
                 [f"{s}_median_hsct", f"{s}_median_nohsct"], medians),
             "Log-rank p": paper.beside(f"{s}_p", fmt.p_value(r["logrank_p"])),
@@ -1237,7 +1248,7 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
                 "n": r.n, "HSCT": r.n_hsct, "Events": r.events,
                 f"HR ({lvl}% CI)": (
                     "not estimable (no events in one group)"
-                    if r.infinite else fmt.estimate_ci(r.hr, r.lower, r.upper)),
+                    if r.infinite else _hr_cell(r.hr, r.lower, r.upper)),
                 "p": fmt.DASH if r.infinite else fmt.p_value(r.p)})
     disp = pd.DataFrame(rows)
     dup_end = disp["End point"].duplicated()
