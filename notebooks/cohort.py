@@ -37,7 +37,8 @@ from analysis_lib.book.figures import cohort as plots
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
     dict(data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
-         mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below, conf_level=conf_level))
+         mrd_cuts=repr(mrd_cuts),  # a list: shown as written
+         mrd_negative_below=mrd_negative_below, conf_level=conf_level))
 res = cohort.analyse(data.tables["patients"], age_cut=age_cut_years, mrd_cuts=mrd_cuts,
                      mrd_negative_below=mrd_negative_below, conf_level=conf_level)
 report.glue_all(res.glue)

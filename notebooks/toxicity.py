@@ -42,13 +42,19 @@ from analysis_lib.analyses import toxicity
 from analysis_lib.book import report
 from analysis_lib.book.figures import toxicity as plots
 
-params = dict(conf_level=conf_level, age_cut=age_cut_years, severe_grade=severe_crs_grade,
-              mrd_cut=model_mrd_cut, dose_cut=dose_cut, dose_cut_text=dose_cut_text,
-              screen_threshold=screen_threshold, screen_test=screen_test,
-              il6_thresholds=il6_thresholds, epv_advised=epv_advised)
-data = report.open_chapter(chapter, data_dir, min_cell_count,
-                           dict(data_dir=data_dir, output_dir=output_dir, **params))
-res = toxicity.analyse(data.tables["patients"], **params)
+data = report.open_chapter(
+    chapter, data_dir, min_cell_count,
+    dict(data_dir=data_dir, output_dir=output_dir, conf_level=conf_level,
+         age_cut_years=age_cut_years, severe_crs_grade=severe_crs_grade,
+         model_mrd_cut=model_mrd_cut, dose_cut=dose_cut, dose_cut_text=dose_cut_text,
+         screen_threshold=screen_threshold, screen_test=screen_test,
+         il6_thresholds=repr(il6_thresholds),  # a list: shown as written
+         epv_advised=epv_advised))
+res = toxicity.analyse(
+    data.tables["patients"], conf_level=conf_level, age_cut=age_cut_years,
+    severe_grade=severe_crs_grade, mrd_cut=model_mrd_cut, dose_cut=dose_cut,
+    dose_cut_text=dose_cut_text, screen_threshold=screen_threshold, screen_test=screen_test,
+    il6_thresholds=il6_thresholds, epv_advised=epv_advised)
 report.glue_all(res.glue)
 
 # %% [markdown]
@@ -274,8 +280,8 @@ report.glue_figure("fig_roc", plots.roc_curves(res.rocs, marker="IL-6"))
 # {glue:text}`roc_crs_severe_n_neg:d` without) and {glue:md}`roc_icans_any_text` for ICANS
 # ({glue:text}`roc_icans_any_n_pos:d` with, {glue:text}`roc_icans_any_n_neg:d` without). The
 # AUC is the Mann–Whitney probability that a patient with the event has the higher peak (ties
-# count one half); its interval is DeLong's {cite:p}`delong1988`, AUC ± z·SE cut to [0, 1] as
-# in R's pROC. With few events these intervals are approximate. The paper reports no AUC.
+# count one half); its interval is DeLong's {cite:p}`delong1988`, AUC ± z·SE cut to the range
+# 0 to 1 as in R's pROC. With few events these intervals are approximate. The paper reports no AUC.
 #
 # {numref}`tbl-il6-thresholds` gives sensitivity and specificity at fixed thresholds, with
 # exact intervals. The threshold that maximises Youden's index for severe CRS is
@@ -335,7 +341,7 @@ report.write_output(t.data, output_dir, t.file, data.synthetic);
 # penalised likelihood, as in R's `logistf`. *Events per variable* is the smaller outcome
 # class divided by the number of covariates. *Fisher's exact test* reports the conditional ML
 # odds ratio and its exact interval, as R's `fisher.test`. *AUC* is the Mann–Whitney
-# statistic scaled to [0, 1], with DeLong's standard error. An odds ratio that is infinite or
+# statistic scaled to lie between 0 and 1, with DeLong's standard error. An odds ratio that is infinite or
 # zero (a group without events, or separation) is written "not estimable" with the reason.
 #
 # The test suite checks these against R while it runs: coefficients, standard errors, Wald
