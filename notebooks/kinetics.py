@@ -199,14 +199,15 @@ report.glue_figure("fig_median_profiles", plots.median_profiles(res.profiles))
 # trends that did not reach significance.
 
 # %% tags=["hide-input"]
-report.show_table(plots.beside_table(res.tables["tbl-table3"]),
+report.show_table(plots.table3_table(res.tables["tbl-table3"]),
                   "Reproduces the paper's Table 3, clinical determinants of CAR-T kinetics "
                   "(qPCR, peripheral blood): number of patients (N) and median Cmax, AUC0–28d "
                   "and Tlast in each group. On each factor's row, the two-sided Mann–Whitney "
                   "p-value of the parameter in that column (the paper prints it in a p column "
                   "after the median). Under each of this build's values, the paper's value and "
                   "the scorecard's status (hover over the dot). MRD cut-points, age cut and "
-                  "dose threshold are those in the parameters of this run.", "tbl-table3")
+                  "dose threshold are those in the parameters of this run.",
+                  "tbl-table3")
 t3_csv = report.write_output(res.downloads["table3_kinetics_by_factor"], output_dir,
                              "table3_kinetics_by_factor", data.synthetic)
 t3_paper_csv = report.write_output(res.downloads["table3_published_vs_reproduced"],

@@ -237,6 +237,15 @@ def test_beside_table_shows_the_paper_under_this_build(res):
         "p &lt; 0.001")
 
 
+def test_table3_as_shown_keeps_the_dot_beside_the_papers_count(res):
+    from analysis_lib.book.figures import kinetics as plots
+
+    t = plots.table3_table(res.tables["tbl-table3"])
+    assert list(t.columns)[1] == plots.TABLE3_N_HEADER and "min-width" in t.columns[1]
+    assert re.search(r">N</span>$", t.columns[1])
+    assert len(t) == len(res.tables["tbl-table3"])
+
+
 def test_downloads_are_plain_csv_with_a_sidecar(res, tmp_path: Path):
     from analysis_lib.book import report
 

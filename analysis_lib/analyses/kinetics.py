@@ -20,6 +20,12 @@ Beyond the paper (not reported there): the half-life of the persistence phase, f
 terminal phase of each profile after the peak (λz by Phoenix WinNonlin's best-fit rule,
 :mod:`analysis_lib.stats.nca`), per patient and by day-28 response: :func:`persistence_half_life`.
 
+The chapter's entry point is :func:`analyse`: from the patients and kinetics tables it
+returns a :class:`KineticsResults` with every glued value, the displayed tables (formatted by
+:mod:`analysis_lib.core.formatting`), the downloads and what the figures need. Cells the paper
+prints are :class:`Compared` cells: this build's value, the paper's (from the registry, through
+the reproduction map: :class:`PaperValues`) and the scorecard's status of the number.
+
 Units: transgene levels in copies/µg genomic DNA (qPCR; LLOQ 100 copies/µg in the paper),
 times in days from infusion, AUC in day·copies/µg DNA.
 
@@ -97,7 +103,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import suppression
-from ..core.formatting import DASH, count, fixed, number, p_phrase, p_value, percent
+from ..core.formatting import DASH, count, fixed, number, p_phrase, p_value
 from ..core.units import cut_id, format_mrd
 from ..stats.descriptive import geometric_stats
 from ..stats.nca import (
@@ -1129,8 +1135,8 @@ def persistence_display(res: PersistenceHalfLife, level_labels: dict | None = No
                                         f"{suppression.count_text(r.n)}",
             "Half-life (d), median (range)": (
                 f"{number(r.median, 3)} ({number(r.min, 3)}–"
-                f"{number(r.max, 3)})" if est else "–"),
-            "Points used, median": number(r.points_median, 2) if est else "–",
+                f"{number(r.max, 3)})" if est else DASH),
+            "Points used, median": number(r.points_median, 2) if est else DASH,
             "Adjusted R², median (min)": (f"{fixed(r.adj_r2_median, 3)} "
                                           f"({fixed(r.adj_r2_min, 3)})" if est else DASH),
             "p (Mann–Whitney)": p_value(res.test.p_value) if i == 1 else "",

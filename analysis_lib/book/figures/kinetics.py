@@ -55,6 +55,18 @@ def beside_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Header of Table 3's N column: at least as wide as "paper 48 ●", so that the status dot
+#: stays on the line of the paper's count (browsers lay the table out automatically, and
+#: MyST's Markdown tables take no column widths).
+TABLE3_N_HEADER = '<span style="display: inline-block; min-width: 4.4rem">N</span>'
+
+
+def table3_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 (:func:`analysis_lib.analyses.kinetics.table3_display`) as the page shows it:
+    :func:`beside_table`, with an N column wide enough for the paper's counts."""
+    return beside_table(frame).rename(columns={"N": TABLE3_N_HEADER})
+
+
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
