@@ -106,12 +106,7 @@ summary_csv = report.write_output(res.downloads["kinetics_summary"], output_dir,
 
 # %% [markdown]
 # The table as a file: {download}`kinetics_summary.csv <outputs/kinetics/kinetics_summary.csv>`.
-
-# %% tags=["hide-input", "remove-output"]
-report.glue_figure("fig_kinetic_profiles",
-                   plots.kinetic_profiles(res.samples, res.response, res.lloq))
-
-# %% [markdown]
+#
 # ```{glue:figure} fig_kinetic_profiles
 # :name: fig-kinetic-profiles
 #
@@ -119,7 +114,12 @@ report.glue_figure("fig_kinetic_profiles",
 # monitoring period (bottom), one line per patient, coloured by day-28 response. Open
 # triangles are results below the LLOQ, drawn at half the LLOQ; the dashed line is the LLOQ.
 # ```
-#
+
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_kinetic_profiles",
+                   plots.kinetic_profiles(res.samples, res.response, res.lloq))
+
+# %% [markdown]
 # {numref}`tbl-nca` lists every patient's parameters. Patients are numbered by decreasing
 # Cmax, not by study code; the same table with study codes, and with Clast, AUClast and the
 # NCA's notes, is available as a file:
@@ -161,11 +161,7 @@ gm_csv = report.write_output(res.downloads["cmax_by_response"], output_dir,
 
 # %% [markdown]
 # The table as a file: {download}`cmax_by_response.csv <outputs/kinetics/cmax_by_response.csv>`.
-
-# %% tags=["hide-input", "remove-output"]
-report.glue_figure("fig_median_profiles", plots.median_profiles(res.profiles))
-
-# %% [markdown]
+#
 # ```{glue:figure} fig_median_profiles
 # :name: fig-median-profiles
 #
@@ -176,7 +172,11 @@ report.glue_figure("fig_median_profiles", plots.median_profiles(res.profiles))
 # two consecutive results below the LLOQ counts as below the LLOQ on later scheduled days, up
 # to the last follow-up. The numbers under the points are the patients counted on each day.
 # ```
-#
+
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_median_profiles", plots.median_profiles(res.profiles))
+
+# %% [markdown]
 # (sec-kinetics-table3)=
 # ## Clinical factors and kinetics (Table 3)
 #
@@ -213,17 +213,16 @@ t3_csv = report.write_output(res.downloads["table3_kinetics_by_factor"], output_
 t3_paper_csv = report.write_output(res.downloads["table3_published_vs_reproduced"],
                                    output_dir, "table3_published_vs_reproduced",
                                    data.synthetic)
+report.glue_text("table3_status_legend", plots.status_legend(res.tables["tbl-table3"]))
 
 # %% [markdown]
-# Table 3 as files: this build's values with the method of every test,
+# The scorecard's status of the table's cells (its definitions on the scorecard page):
+# {glue:md}`table3_status_legend`. Table 3 as files: this build's values with the method of
+# every test,
 # {download}`table3_kinetics_by_factor.csv <outputs/kinetics/table3_kinetics_by_factor.csv>`,
 # and every cell beside the paper's with its status,
 # {download}`table3_published_vs_reproduced.csv <outputs/kinetics/table3_published_vs_reproduced.csv>`.
-
-# %% tags=["hide-input", "remove-output"]
-report.glue_figure("fig_kinetics_by_burden", plots.kinetics_by_burden(res.params, res.mrd_cuts))
-
-# %% [markdown]
+#
 # (sec-kinetics-burden)=
 # ## Tumour burden (Supplementary Figure S4)
 #
@@ -244,13 +243,7 @@ report.glue_figure("fig_kinetics_by_burden", plots.kinetics_by_burden(res.params
 # ```
 
 # %% tags=["hide-input", "remove-output"]
-report.glue_figure("fig_tlast_correlations",
-                   plots.correlation_panels(res.params, res.correlations,
-                                            ["tlast_cmax", "tlast_auc"], res.figure_notes))
-report.glue_figure("fig_bca_correlations",
-                   plots.correlation_panels(res.params, res.correlations,
-                                            ["bca_tlast", "bca_cmax", "bca_auc"],
-                                            res.figure_notes))
+report.glue_figure("fig_kinetics_by_burden", plots.kinetics_by_burden(res.params, res.mrd_cuts))
 
 # %% [markdown]
 # (sec-kinetics-persistence)=
@@ -270,7 +263,13 @@ report.glue_figure("fig_bca_correlations",
 # panel and the paper's r and p under them. Cmax and AUC on log scales.
 # {glue:md}`paper_tlast_correlations`
 # ```
-#
+
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_tlast_correlations",
+                   plots.correlation_panels(res.params, res.correlations,
+                                            ["tlast_cmax", "tlast_auc"], res.figure_notes))
+
+# %% [markdown]
 # (sec-kinetics-bca)=
 # ## B-cell aplasia and kinetics (Figure 2)
 #
@@ -295,8 +294,10 @@ report.glue_figure("fig_bca_correlations",
 # ```
 
 # %% tags=["hide-input", "remove-output"]
-report.glue_figure("fig_half_life", plots.half_life_by_response(res.half_life.per_patient,
-                                                                res.half_life.test.p_value))
+report.glue_figure("fig_bca_correlations",
+                   plots.correlation_panels(res.params, res.correlations,
+                                            ["bca_tlast", "bca_cmax", "bca_auc"],
+                                            res.figure_notes))
 
 # %% [markdown]
 # (sec-kinetics-half-life)=
@@ -355,7 +356,12 @@ hl_summary_csv = report.write_output(res.downloads["persistence_half_life_summar
 # every patient is a point, with the number of patients with a half-life out of the group's
 # patients), and against the first day of the regression window (right).
 # ```
-#
+
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_half_life", plots.half_life_by_response(res.half_life.per_patient,
+                                                                res.half_life.test.p_value))
+
+# %% [markdown]
 # {numref}`tbl-half-life-patients` lists each of these patients, numbered as in
 # {numref}`tbl-nca`; the same values with study codes, and the reason for every patient
 # without a half-life, are available as a file:

@@ -246,6 +246,19 @@ def test_table3_as_shown_keeps_the_dot_beside_the_papers_count(res):
     assert len(t) == len(res.tables["tbl-table3"])
 
 
+def test_status_legend_counts_the_tables_statuses(res):
+    from analysis_lib.book.figures import kinetics as plots
+
+    legend = plots.status_legend(res.tables["tbl-table3"])
+    card = res.paper.card
+    t3 = card[card.index.str.startswith("t3_")]["status"].value_counts()
+    assert int(t3.sum()) == 187
+    for status, n in t3.items():
+        assert f"{status} ({n})" in legend, (status, legend)
+    assert legend.count('class="sc-dot sc-') == len(t3)
+    assert "<script" not in legend
+
+
 def test_downloads_are_plain_csv_with_a_sidecar(res, tmp_path: Path):
     from analysis_lib.book import report
 

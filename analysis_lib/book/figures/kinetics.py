@@ -55,6 +55,27 @@ def beside_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def status_legend(frame: pd.DataFrame) -> str:
+    """What the status dots of ``frame`` mean and how many cells have each: every status
+    present among its :class:`~analysis_lib.analyses.kinetics.Compared` cells, in the
+    scorecard's order, as its dot, its name and its count in brackets (HTML for a
+    ``{glue:md}`` phrase; the definition on hover, as in
+    :func:`analysis_lib.book.report.beside`)."""
+    import html
+    from collections import Counter
+
+    from ...analyses.kinetics import Compared
+    from ...paper.scorecard import BADGES, DEFINITIONS, STATUSES
+
+    counts = Counter(v.status for col in frame.columns for v in frame[col]
+                     if isinstance(v, Compared) and v.status)
+    return "; ".join(
+        f'<span class="sc-dot sc-{BADGES[st]}" title="'
+        f'{html.escape(st + ": " + DEFINITIONS[st], quote=True)}"></span> '
+        f"{html.escape(st, quote=False)} ({formatting.count(counts[st])})"
+        for st in STATUSES if counts[st])
+
+
 #: Header of Table 3's N column: at least as wide as "paper 48 ●", so that the status dot
 #: stays on the line of the paper's count (browsers lay the table out automatically, and
 #: MyST's Markdown tables take no column widths).
