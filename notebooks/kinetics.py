@@ -54,14 +54,13 @@ from analysis_lib.book.figures import kinetics as plots
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
-    dict(data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
-         mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
-         dose_threshold=dose_threshold, conf_level=conf_level, auc_method=auc_method,
-         expansion_threshold=("2 × LLOQ" if expansion_threshold is None
-                              else expansion_threshold),
-         mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method,
-         lambda_z_min_points=lambda_z_min_points,
-         lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance))
+    plots.parameters_shown(dict(
+        data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
+        mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
+        dose_threshold=dose_threshold, conf_level=conf_level, auc_method=auc_method,
+        expansion_threshold=expansion_threshold, mw_method=mw_method, mw_correct=mw_correct,
+        spearman_method=spearman_method, lambda_z_min_points=lambda_z_min_points,
+        lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance)))
 res = kinetics.analyse(
     data.tables["patients"], data.tables["kinetics"], age_cut_years=age_cut_years,
     mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below, dose_threshold=dose_threshold,

@@ -259,6 +259,20 @@ def test_status_legend_counts_the_tables_statuses(res):
     assert "<script" not in legend
 
 
+def test_parameters_are_shown_without_python_reprs():
+    from analysis_lib.book import report
+    from analysis_lib.book.figures import kinetics as plots
+
+    shown = plots.parameters_shown({"mrd_cuts": [1e-4, 1e-3, 1e-2], "expansion_threshold": None,
+                                    "dose_threshold": 3.68, "mw_correct": True})
+    assert shown["mrd_cuts"] == "10⁻⁴, 10⁻³, 10⁻²"
+    assert shown["expansion_threshold"] == "2 × LLOQ"
+    assert shown["dose_threshold"] == 3.68 and shown["mw_correct"] is True
+    assert plots.parameters_shown({"expansion_threshold": 500.0})["expansion_threshold"] == 500.0
+    table = report.parameters_table(shown).to_string()
+    assert "[" not in table and "None" not in table and "0.0001" not in table
+
+
 def test_downloads_are_plain_csv_with_a_sidecar(res, tmp_path: Path):
     from analysis_lib.book import report
 

@@ -202,10 +202,10 @@ def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
     w["lloq"] = w["patient_id"].map(lloq).astype(float)
     if expansion_threshold is None:
         w["expansion_threshold"] = EXPANSION_LLOQ_MULTIPLE * w["lloq"].fillna(0.0)
-        rule = f"Cmax >= {EXPANSION_LLOQ_MULTIPLE:g} × LLOQ"
+        rule = f"Cmax >= {number(EXPANSION_LLOQ_MULTIPLE)} × LLOQ"
     else:
         w["expansion_threshold"] = float(expansion_threshold)
-        rule = f"Cmax >= {float(expansion_threshold):g} copies/µg DNA"
+        rule = f"Cmax >= {number(float(expansion_threshold))} copies/µg DNA"
     w["expanded"] = (w["cmax"] >= w["expansion_threshold"]).fillna(False).astype(bool)
     keep = ["patient_id", "cmax", "tmax", "tlast", "auc_0_28", "clast", "auclast", "n_samples",
             "n_measurable", "lloq", "expansion_threshold", "expanded", "persistence_ended",
