@@ -178,6 +178,20 @@ def test_half_life_tables_use_the_formatter(res):
     assert small and all(re.fullmatch(r"\d\.\d+×10⁻[¹²³⁴⁵⁶⁷⁸⁹]", v) for v in small)
 
 
+def test_half_life_summary_shows_a_single_value_without_a_range(res):
+    summary = res.half_life.summary.reset_index(drop=True)
+    shown = res.tables["tbl-half-life"].reset_index(drop=True)
+    assert len(shown) == len(summary) == 3
+    col, r2 = "Half-life (d), median (range)", "Adjusted R², median (min)"
+    for i, r in summary.iterrows():
+        if r["n_estimable"] == 1:  # one half-life: the value alone, no "(x–x)"
+            assert "(" not in shown.loc[i, col] and "(" not in shown.loc[i, r2]
+            assert float(shown.loc[i, col]) == pytest.approx(r["median"], rel=5e-3)
+        elif r["n_estimable"] > 1:
+            assert re.fullmatch(r"[\d.,]+ \([\d.,]+–[\d.,]+\)", shown.loc[i, col])
+    assert (summary["n_estimable"] == 1).any()  # the synthetic cohort has such a group
+
+
 def test_published_values_are_formatted_at_the_printed_precision(res):
     paper = res.paper
     assert paper.text("t3_steroids_p_tlast") == "0.502"

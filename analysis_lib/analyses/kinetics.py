@@ -1123,22 +1123,25 @@ def persistence_display(res: PersistenceHalfLife, level_labels: dict | None = No
                         ) -> pd.DataFrame:
     """The summary of :func:`persistence_half_life` for the book: one row for all patients
     and one per group, with the half-life's median (range) in days, the points used and the
-    Mann–Whitney p-value (on the first group's row)."""
+    Mann–Whitney p-value (on the first group's row). A group with a single half-life shows
+    that value alone (no range or minimum of one value)."""
     labels = level_labels or {True: "MRD-negative CR/CRi", False: "Not MRD-negative CR/CRi"}
     out = []
     for i, r in enumerate(res.summary.itertuples()):
         est = r.n_estimable > 0
+        one = r.n_estimable == 1
         out.append({
             "Patients": "All" if r.group == "all" else labels.get(r.group, str(r.group)),
             "n": suppression.count_text(r.n),
             "Terminal phase estimable": f"{suppression.count_text(r.n_estimable)} of "
                                         f"{suppression.count_text(r.n)}",
             "Half-life (d), median (range)": (
-                f"{number(r.median, 3)} ({number(r.min, 3)}–"
-                f"{number(r.max, 3)})" if est else DASH),
+                DASH if not est else number(r.median, 3) if one else
+                f"{number(r.median, 3)} ({number(r.min, 3)}–{number(r.max, 3)})"),
             "Points used, median": number(r.points_median, 2) if est else DASH,
-            "Adjusted R², median (min)": (f"{fixed(r.adj_r2_median, 3)} "
-                                          f"({fixed(r.adj_r2_min, 3)})" if est else DASH),
+            "Adjusted R², median (min)": (
+                DASH if not est else fixed(r.adj_r2_median, 3) if one else
+                f"{fixed(r.adj_r2_median, 3)} ({fixed(r.adj_r2_min, 3)})"),
             "p (Mann–Whitney)": p_value(res.test.p_value) if i == 1 else "",
         })
     return pd.DataFrame(out)
