@@ -215,7 +215,7 @@ t3_paper_csv = report.write_output(res.downloads["table3_published_vs_reproduced
 report.glue_text("table3_status_legend", plots.status_legend(res.tables["tbl-table3"]))
 
 # %% [markdown]
-# The scorecard's status of the table's cells (its definitions on the scorecard page):
+# The scorecard's status of the table's cells (defined on the {doc}`scorecard` page):
 # {glue:md}`table3_status_legend`. Table 3 as files: this build's values with the method of
 # every test,
 # {download}`table3_kinetics_by_factor.csv <outputs/kinetics/table3_kinetics_by_factor.csv>`,
