@@ -353,7 +353,7 @@ hl_summary_csv = report.write_output(res.downloads["persistence_half_life_summar
 # Persistence-phase half-life (beyond the paper; log scale) of every patient with an
 # estimable terminal phase: by day-28 response (left; boxes show the quartiles and the median,
 # every patient is a point, with the number of patients with a half-life out of the group's
-# patients), and against the first day of the regression window (right).
+# patients), and against the first day of the regression window (right; log scale).
 # ```
 
 # %% tags=["hide-input", "remove-output"]

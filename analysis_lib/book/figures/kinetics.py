@@ -394,7 +394,7 @@ def half_life_by_response(per_patient: pd.DataFrame, p_value: float) -> Figure:
                    alpha=0.8, linewidths=0, label=RESPONSE_LABELS[g])
     _log(bx, "x", fine=True)
     _log(bx, "y", fine=True)
-    bx.set_xlabel("First day of the regression window")
+    bx.set_xlabel("Regression window start (day, log scale)")
     bx.set_ylabel("Half-life (days)")
     bx.set_title("Against the start of the fitted decline", loc="left", fontsize=10)
     fig.legend(*bx.get_legend_handles_labels(), loc="outside lower center", ncols=2,
