@@ -108,6 +108,22 @@ def test_without_a_repository_links_point_into_the_site():
         "../../_static/source/notebooks/cohort.py"
     assert sphinxext.repo_uri("analysis_lib/book/report.py", "index", ("", "main")) == \
         "_static/source/analysis_lib/book/report.py"
+    # a folder opens the listing the build writes into each shipped folder
+    assert sphinxext.repo_uri("analysis_lib/", "book/methods", ("", "main")) == \
+        "../_static/source/analysis_lib/index.html"
+
+
+def test_shipped_folders_get_a_listing_with_escaped_names(tmp_path):
+    out = tmp_path / "_static" / "source"
+    (out / "analysis_lib" / "stats").mkdir(parents=True)
+    (out / "analysis_lib" / "stats" / "cox.py").write_text("")
+    (out / "analysis_lib" / "<b>odd.py").write_text("")
+    sphinxext._write_indexes(out)
+    top = (out / "analysis_lib" / "index.html").read_text()
+    assert '<a href="stats/index.html">stats/</a>' in top
+    assert "&lt;b&gt;odd.py" in top and "<b>" not in top
+    assert '<a href="cox.py">cox.py</a>' in (out / "analysis_lib" / "stats" / "index.html").read_text()
+    assert (out / "index.html").exists()
 
 
 def test_configure_sets_role_and_theme(monkeypatch):

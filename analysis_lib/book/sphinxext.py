@@ -62,7 +62,8 @@ def file_url_pattern(url: str, ref: str) -> str:
 #: configured (relative to the site's root).
 LOCAL_DIR = "_static/source"
 #: Repository files copied into the site in that case (glob patterns from the root).
-LOCAL_FILES: tuple[str, ...] = ("notebooks/*.py", "analysis_lib/**/*.py")
+LOCAL_FILES: tuple[str, ...] = ("notebooks/*.py", "analysis_lib/**/*.py", "book/*.md",
+                                 "book/references.bib")
 
 
 def _configure(app: Any, config: Any) -> None:
@@ -83,7 +84,8 @@ def repo_uri(target: str, docname: str, repository: tuple[str, str]) -> str:
     url, ref = repository
     if url:
         return file_url_pattern(url, ref) % target
-    return "../" * docname.count("/") + f"{LOCAL_DIR}/{target}"
+    local = target + "index.html" if target.endswith("/") else target
+    return "../" * docname.count("/") + f"{LOCAL_DIR}/{local}"
 
 
 def _repo_role(name: str, rawtext: str, text: str, lineno: int, inliner: Any,
@@ -109,6 +111,26 @@ def _copy_sources(app: Any, exception: Exception | None) -> None:
             dest = out / f.relative_to(ROOT)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(f, dest)
+    if out.is_dir():
+        _write_indexes(out)
+
+
+def _write_indexes(out: Path) -> None:
+    """An ``index.html`` in every folder of the shipped copies, listing its files and
+    folders, so that a Source line naming a folder (``{repo}`analysis_lib/```) opens a page."""
+    import html
+
+    for folder in sorted([out, *(d for d in out.rglob("*") if d.is_dir())]):
+        entries = sorted(folder.iterdir(), key=lambda p: (p.is_file(), p.name))
+        items = "".join(
+            f'<li><a href="{html.escape(e.name)}{"/index.html" if e.is_dir() else ""}">'
+            f'{html.escape(e.name)}{"/" if e.is_dir() else ""}</a></li>\n'
+            for e in entries if e.name != "index.html" and e.name != "__pycache__")
+        rel = folder.relative_to(out).as_posix()
+        name = html.escape("the project's files" if rel == "." else rel + "/")
+        (folder / "index.html").write_text(
+            f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title></head>"
+            f"<body><h1>{name}</h1>\n<ul>\n{items}</ul></body></html>\n", encoding="utf-8")
 
 
 def _script_key(script: Any) -> tuple:
@@ -201,12 +223,33 @@ def _artefacts_directive() -> Any:
     return PaperArtefacts
 
 
+#: The metadata sidecar a table download carries (``report.write_output``): ``x.csv.json``.
+SIDECAR_SUFFIX = ".json"
+
+
+def _copy_sidecars(app: Any, exception: Exception | None) -> None:
+    """Publish each downloadable file's metadata sidecar beside it: Sphinx copies only the
+    file a ``{download}`` role names (``x.csv``), so its ``x.csv.json`` (synthetic or not,
+    description, columns) is copied to the same folder of ``_downloads``."""
+    import shutil
+
+    if exception is not None or app.builder.format != "html":
+        return
+    for source, (_docs, dest) in sorted(app.env.dlfiles.items()):
+        sidecar = Path(app.srcdir) / (source + SIDECAR_SUFFIX)
+        if sidecar.is_file():
+            target = Path(app.outdir) / "_downloads" / (dest + SIDECAR_SUFFIX)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sidecar, target)
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.connect("env-get-updated", _paper_numbers, priority=900)  # after the toctree numbers
     app.add_directive("paper-artefacts", _artefacts_directive())
     app.add_config_value("cartbook_repository", ("", DEFAULT_REF), "env")
     app.add_role(ROLE, _repo_role)
     app.connect("build-finished", _copy_sources)
+    app.connect("build-finished", _copy_sidecars)
     # late, after the extensions that add page scripts have run
     app.connect("html-page-context", _page_context, priority=900)
     # before the theme reads its options
