@@ -47,7 +47,7 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 chapter = "data_dictionary"
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 from analysis_lib.book import report
 from analysis_lib.data import schema
 from analysis_lib.data.datadict import field_table, rules_table
@@ -67,7 +67,7 @@ for t in schema.TABLES:
 # One row per infused patient ({glue:text}`n_fields_patients:d` columns;
 # {glue:text}`n_rows_patients:d` rows in the data of this build).
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(field_table(schema.PATIENTS), "Columns of the patients table.",
                   "tbl-dict-patients")
 
@@ -78,7 +78,7 @@ report.show_table(field_table(schema.PATIENTS), "Columns of the patients table."
 # {glue:text}`n_rows_kinetics:d` rows in the data of this build). A result below the lower
 # limit of quantification (LLOQ) is a row with `below_lloq` = `true` and an empty level.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(field_table(schema.KINETICS), "Columns of the kinetics table.",
                   "tbl-dict-kinetics")
 
@@ -100,5 +100,5 @@ report.show_table(field_table(schema.KINETICS), "Columns of the kinetics table."
 # Timelines are checked too: no dated event (IL-6 peak, B-cell aplasia, HSCT, relapse, death,
 # kinetics sample) after the last follow-up or after death, and no diagnosis before birth.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(rules_table(), "Rules applied by the validator.", "tbl-dict-rules")

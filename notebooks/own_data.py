@@ -23,7 +23,7 @@ data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an
 output_dir = "outputs/own_data"
 chapter = "own_data"
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 import shlex
 from pathlib import Path
 
@@ -88,7 +88,7 @@ for rule in ("identifier_like", "calendar_date", "direct_identifier", "unknown_p
 # named after it, and the other sheets are ignored. Empty templates are not yet data:
 # validating them reports only the rule `empty_table` ({glue:md}`rule_empty_table`).
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 template_files = templates.write_templates(Path(output_dir) / "templates")
 report.show_table(templates.dictionary_frame().head(8)[["table", "column", "type", "unit",
                                                          "allowed_values"]],
@@ -137,7 +137,7 @@ report.show_table(templates.dictionary_frame().head(8)[["table", "column", "type
 #
 # {glue:md}`broken_mistakes`
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 # the example rows are always synthetic: this build's rows if they are, else generated ones
 example = data.tables if data.synthetic else vars(generate_cohort())
 broken_dir = Path(output_dir) / "broken_example"
@@ -161,7 +161,7 @@ report.show_table(report.escape_frame(broken.frame()),
 # one per planted mistake, with no knock-on noise: an invalid cell is reported once, not
 # again by the checks that combine columns. At the terminal, the same report reads:
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 display(Markdown("````text\n$ cartbook validate broken_example\n" + broken.to_text()
                  + "\n````"))
 
@@ -193,7 +193,7 @@ display(Markdown("````text\n$ cartbook validate broken_example\n" + broken.to_te
 # for the first (or, with `--no-wait`, stops at once). Ctrl-C stops the build and everything it
 # started, keeps the previous book, and keeps every chapter that had finished for the next run.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(pd.DataFrame({
     "exit code": [str(cli.EXIT_OK), str(cli.EXIT_BUILD), str(cli.EXIT_USAGE),
                   str(cli.EXIT_INVALID), f"{cli.EXIT_SIGNAL} + signal"],
@@ -216,7 +216,7 @@ report.show_table(pd.DataFrame({
 # patients and scaled to the cohort size). It then builds the complete book from it. The
 # data are generated, not stored in the repository; `make example` runs:
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 shipped = generate_cohort()
 centre_b = centres.CENTRE_B.generate()
 data_b = "_build/example/centre_b/data"
@@ -230,8 +230,8 @@ centre_b_commands = "\n".join([
 report.glue_text("centre_b_commands", centre_b_commands)
 display(Markdown("```text\n" + centre_b_commands + "\n```"))
 
-# %% tags=["remove-input"]
-report.show_table(centres.CENTRE_B.changes().astype(str),
+# %% tags=["hide-input"]
+report.show_table(centres.CENTRE_B.changes().map(lambda v: report.md_code(repr(v))),
                   "Parameters of the synthetic generator changed for centre B.",
                   "tbl-own-centre-b-params")
 report.show_table(centres.contrast_table({"shipped cohort": shipped.patients,

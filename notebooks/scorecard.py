@@ -26,9 +26,9 @@ data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an
 notebooks_dir = "../_build/cache"
 chapter = "scorecard"
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 from analysis_lib.book import report
-from analysis_lib.book import report as book_report
+from analysis_lib.core import formatting
 from analysis_lib.data.validation import load_dataset
 from analysis_lib.paper import audit, registry
 from analysis_lib.paper import scorecard as sc
@@ -39,9 +39,9 @@ report.show_parameters(dict(data_dir=data_dir, notebooks_dir=notebooks_dir),
                        report.dataset_fingerprint(data.files))
 display(report.source_links(chapter))
 
-# %% tags=["remove-cell"]
+# %% tags=["hide-input"]
 card = sc.scorecard(registry.load_registry(), sc.load_map(),
-                    book_report.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
+                    report.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
                                                      "toxicity"]),
                     sc.load_claims())
 s = sc.score(card)
@@ -67,7 +67,7 @@ card_csv = report.write_output(sc.download_frame(card), "outputs/scorecard", "sc
 # findings are confirmed. This score is also the objective the synthetic cohort was chosen by
 # ({doc}`synthetic_data`).
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(sc.breakdown_table(s), "Reproduction status of the paper's numbers and "
                   "claims (definitions in the next table).", "tbl-scorecard-summary")
 
@@ -82,7 +82,7 @@ report.show_table(sc.breakdown_table(s), "Reproduction status of the paper's num
 # median from its range {cite:p}`wan2014`, or the published CI where the audit finds it
 # feasible. Hover over a status badge to see its definition.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(sc.definitions_table(), "Status definitions, in the order the rules are "
                   "applied.", "tbl-status-definitions")
 
@@ -94,20 +94,20 @@ report.show_table(sc.definitions_table(), "Status definitions, in the order the 
 # scorecard, with each status's definition, is downloadable:
 # {download}`scorecard.csv <outputs/scorecard/scorecard.csv>`.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 numbers = card[card["kind"] == "number"]
 report.show_table(sc.display_table(numbers), "Scorecard of the published numbers: where each "
                   "stands in the paper, the published and the reproduced value, the status "
                   "and where the book shows it.", "tbl-scorecard-numbers")
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(sc.display_table(card[card["kind"] == "claim"]),
                   "Scorecard of the paper's claims of significance and direction: what the "
                   "paper states, what this build finds (p-values of the tests that bear on "
                   "each claim), the status and where the book shows the tests.",
                   "tbl-scorecard-claims")
 
-# %% tags=["remove-cell"]
+# %% tags=["hide-input"]
 checks = audit.run_audit()
 found = audit.inconsistencies(checks)
 report.glue_number("audit_n_checks", len(checks))
@@ -134,15 +134,17 @@ report.glue_number("audit_n_decision", int((found["severity"] == "decision").sum
 # too narrow for 50 patients, a range, a ± SE), the scorecard marks the interval and scores
 # the point estimate.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 summ = audit.audit_summary(checks).reset_index()
 report.show_table(summ[["check", "total", "consistent", "inconsistent", "not checkable"]]
                   .rename(columns=str.capitalize),
                   "Consistency checks run over the registry of published numbers.",
                   "tbl-audit-summary")
 
-# %% tags=["remove-input"]
-report.show_table(found[["location", "published", "recomputed", "severity", "arithmetic"]]
-                  .rename(columns=str.capitalize),
+# %% tags=["hide-input"]
+shown = found[["location", "published", "recomputed", "severity", "arithmetic"]].map(
+    lambda v: formatting.prose(str(v).replace("\n", "; ")))
+shown["arithmetic"] = shown["arithmetic"].map(lambda v: report.md_code(v, None))
+report.show_table(shown.rename(columns=str.capitalize),
                   "Inconsistencies in the published numbers, with the arithmetic.",
                   "tbl-audit-findings")

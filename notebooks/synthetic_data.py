@@ -23,7 +23,7 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 chapter = "synthetic_data"
 
-# %% tags=["remove-cell"]
+# %% tags=["hide-input"]
 import numpy as np
 
 from analysis_lib.book import report
@@ -48,6 +48,7 @@ for name in ("cmax_typical", "cmax_omega", "tmax_typical", "tmax_omega", "alpha_
              "icans_logw_severe_crs", "tocilizumab_logw_severe_crs",
              "infection_logw_neutropenia", "relapse_logw_per_log_bca", "trm_logw_mrd_zero"):
     report.glue_number(f"p_{name}", float(getattr(params, name)))
+report.glue_text("p_fb_typical_text", formatting.sci(params.fb_typical, 2))
 report.glue_number("seed", synthetic.DEFAULT_SEED)
 report.glue_number("n_shipped", len(shipped.patients))
 report.glue_number("n_targets", len(cal))
@@ -57,7 +58,7 @@ report.glue_number("n_within", int(cal["status"].isin(fit[:2]).sum()))
 report.glue_number("n_outside", int((cal["status"] == fit[2]).sum()))
 report.glue_number("distance", calibration.distance(achieved))
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 display(report.data_notice(True))
 report.show_parameters(dict(generator="analysis_lib.synthetic.generator", seed=synthetic.DEFAULT_SEED,
                             n=len(shipped.patients)))
@@ -117,7 +118,7 @@ display(report.source_links(chapter))
 # {glue:text}`p_cmax_typical:,.0f` copies/µg
 # ($\omega_C$ = {glue:text}`p_cmax_omega:.2f`), $T_{\max}$ = {glue:text}`p_tmax_typical:.1f`
 # days ($\omega$ = {glue:text}`p_tmax_omega:.2f`), $\alpha$ = {glue:text}`p_alpha_typical:.3f`
-# per day ($\omega$ = {glue:text}`p_alpha_omega:.2f`), $f_B$ = {glue:text}`p_fb_typical:.1e`
+# per day ($\omega$ = {glue:text}`p_alpha_omega:.2f`), $f_B$ = {glue:md}`p_fb_typical_text`
 # ($\omega$ = {glue:text}`p_fb_omega:.1f`), $\beta$ = {glue:text}`p_beta_typical:.4f` per day,
 # $C_0$ = {glue:text}`p_initial_level_typical:.0f` copies/µg, residual SD
 # $\sigma$ = {glue:text}`p_residual_sd:.2f`, LLOQ {glue:text}`p_lloq:.0f` copies/µg. Covariate
@@ -190,20 +191,20 @@ display(report.source_links(chapter))
 # the published number behind each target, computed as the book's chapters compute it, the
 # same status the {doc}`scorecard` shows.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 fit_record = calibration.load_fit_record()
 report.show_table(calibration.fitted_table(fit_record),
                   "Parameters fitted by least squares on a simulated population, with "
                   "approximate standard errors at the information of n = 50.", "tbl-fitted")
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 shipped_card = calibration.load_shipped_scorecard()
 target_status = calibration.target_scorecard_status(registry.load_registry(), shipped_card)
 shown = cal.assign(
     target=[f"{d} ({w})" for d, w in zip(cal["description"], cal["source"])],
     published=[formatting.format_number(v) for v in cal["published"]],
     achieved=[formatting.format_number(v) for v in cal["achieved"]],
-    se=[f"{v:.3g} ({s})" for v, s in zip(cal["se"], cal["scale"])],
+    se=[f"{formatting.number(v, 3)} ({s})" for v, s in zip(cal["se"], cal["scale"])],
     z=[(f"{v:+.2f}" if np.isfinite(v) else "–") + (f" ({st})" if st == fit[3] else "")
        for v, st in zip(cal["z"], cal["status"])],
     card=["<br>".join(sc.badge(x) for x in dict.fromkeys(target_status.get(k, []))) or "–"
@@ -217,7 +218,7 @@ report.show_table(shown, "Calibration report: each published statistic, its valu
                   "are marked), with the scorecard's status of the published number(s) behind "
                   "the target.", "tbl-calibration")
 
-# %% tags=["remove-cell"]
+# %% tags=["hide-input"]
 search = calibration.load_scorecard_search()
 exclusions = calibration.objective_exclusions()
 best = search.iloc[0]
@@ -263,26 +264,26 @@ report.glue_number("sc_eligible", recorded["eligible"])
 # published interval that the audit finds infeasible leaves its point estimate in the
 # objective.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(sc.breakdown_table(recorded), "The shipped cohort's scorecard by status, "
                   "numbers and claims, as recorded by the calibration's stage 3.",
                   "tbl-shipped-breakdown")
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(calibration.scorecard_search_table(search),
                   "Stage 3: the best candidate synthetic cohorts by their scorecard (published "
                   "results reproduced at the paper's precision or within sampling error), with "
                   "their rank and distance in the stage-2 seed search.", "tbl-scorecard-search")
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 report.show_table(calibration.exclusion_summary(exclusions),
                   "Published numbers left out of the scorecard objective.",
                   "tbl-objective-exclusions")
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 audit_ex = exclusions[exclusions["excluded as"] != "study design"]
 report.show_table(audit_ex[["section", "quantity", "published", "excluded as", "reason"]]
-                  .rename(columns=str.capitalize),
+                  .map(formatting.prose).rename(columns=str.capitalize),
                   "Published results excluded from the scorecard objective, with the reason "
                   "(the audit finding, or why the number is not scored).",
                   "tbl-objective-audit")
@@ -293,11 +294,14 @@ report.show_table(audit_ex[["section", "quantity", "published", "excluded as", "
 # Some published numbers cannot all hold together. Each is shown with the arithmetic that
 # exposes it and is left out of the calibration objective rather than silently missed.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 fx = findings_frame()
 fx = fx[fx["verdict"] != "feasible"]
 report.show_table(
-    fx.assign(arithmetic=fx["arithmetic"].str.replace("\n", "; ", regex=False))[
+    fx.assign(reason=fx["reason"].map(formatting.prose),
+              published=fx["published"].map(formatting.prose),
+              arithmetic=[report.md_code(formatting.prose(a.replace("\n", "; ")), None)
+                          for a in fx["arithmetic"]])[
         ["published", "verdict", "reason", "arithmetic"]].rename(columns=str.capitalize),
     "Published numbers that are impossible, inconsistent or ambiguous, with the arithmetic.",
     "tbl-excluded-targets")
@@ -310,8 +314,10 @@ report.show_table(
 # (`SyntheticParams(...)`), with any seed and cohort size:
 # `cartbook generate --out DIR --n 1000 --seed 7`.
 
-# %% tags=["remove-input"]
+# %% tags=["hide-input"]
 pt = synthetic.parameter_table(params, fitted=list(calibration.FREE_PARAMETERS))
+pt["value"] = pt["value"].map(lambda v: report.md_code(repr(v), None))  # as a user sets it
+pt["meaning"] = pt["meaning"].map(formatting.prose)
 display(report.Markdown(":::{dropdown} Parameter table\n"
                         + report.md_pipe_table(pt[["parameter", "value", "origin", "meaning"]])
                         + "\n:::"))

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis_lib.core.formatting import prose
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "data" / "validation" / "r_parity.csv"
 ENGINES = ROOT / "data" / "validation" / "engines.csv"
@@ -34,7 +36,10 @@ R_SIDE = {"Fisher conditional MLE*": "R fisher.test: uniroot stops at about 1e-4
 
 
 def _fmt(x: float) -> str:
-    return "0" if x == 0 else f"{x:.1e}"
+    """A measured relative difference as the book writes numbers (``1.3×10⁻¹⁴``)."""
+    from analysis_lib.core.formatting import sci
+
+    return "0" if x == 0 else sci(x, 2)
 
 
 def methods_table(engines: pd.DataFrame, record: pd.DataFrame) -> pd.DataFrame:
@@ -52,7 +57,7 @@ def methods_table(engines: pd.DataFrame, record: pd.DataFrame) -> pd.DataFrame:
                      "Max. rel. diff. from R": _fmt(max(rec[q] for q in hits)) if hits
                      else "–",
                      "Compared": len(hits),
-                     "Hand-written because / note": r.why_hand_written_or_note})
+                     "Hand-written because / note": prose(r.why_hand_written_or_note)})
     return pd.DataFrame(rows)
 
 
@@ -60,11 +65,11 @@ def gaps_table(record: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for q, v in zip(record["quantity"], record["max_rel_diff"]):
         if q.startswith("gap: "):
-            rows.append({"Gap": q.removeprefix("gap: "), "Whose": q.split()[1],
+            rows.append({"Gap": prose(q.removeprefix("gap: ")), "Whose": q.split()[1],
                          "Measured rel. difference": _fmt(v)})
         for pat, what in R_SIDE.items():
             if fnmatch.fnmatchcase(q, pat):
-                rows.append({"Gap": f"{q}: {what}", "Whose": "R",
+                rows.append({"Gap": prose(f"{q}: {what}"), "Whose": "R",
                              "Measured rel. difference": _fmt(v)})
     return pd.DataFrame(rows)
 

@@ -408,7 +408,7 @@ class PageAudit:
     external_requests: list[str] = field(default_factory=list)
     broken_images: list[str] = field(default_factory=list)
     layout_problems: list[str] = field(default_factory=list)
-    scrolling_tables: list[str] = field(default_factory=list)   # fine, but worth knowing
+    scrolling_tables: list[str] = field(default_factory=list)   # hides columns: a failure
     n_images: int = 0
     n_tables: int = 0
     width: int = 0
@@ -424,7 +424,9 @@ class PageAudit:
                             ("external request (the book must work offline)",
                              self.external_requests),
                             ("image not shown", self.broken_images),
-                            (f"layout at {self.width} px", self.layout_problems)):
+                            (f"layout at {self.width} px", self.layout_problems),
+                            (f"layout at {self.width} px: table hides columns",
+                             self.scrolling_tables)):
             out += [f"{self.path}: {kind}: {item}" for item in items]
         return out
 

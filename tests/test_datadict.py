@@ -1,5 +1,6 @@
 """The data dictionary is generated from the schema and documents every column and rule."""
 
+from analysis_lib.core.formatting import prose
 from analysis_lib.data import schema
 from analysis_lib.data.datadict import field_table, rules_table
 from analysis_lib.data.validation import RULES
@@ -10,8 +11,9 @@ def test_every_schema_field_is_documented_with_type_and_allowed_values():
         t = field_table(table)
         assert t["Column"].tolist() == [f"`{f.name}`" for f in table.fields]
         for f, (_, row) in zip(table.fields, t.iterrows()):
-            assert row["Description"].startswith(f.description)
-            assert (f"({f.unit})" in row["Type (unit)"]) == bool(f.unit)
+            assert row["Description"].startswith(prose(f.description))
+            # units as the book writes them (10^6 -> 10⁶)
+            assert (f"({prose(f.unit)})" in row["Type (unit)"]) == bool(f.unit)
             assert row["Allowed values"].endswith("; may be empty") == f.nullable
             for c in f.categories:
                 assert f"`{c}`" in row["Allowed values"]

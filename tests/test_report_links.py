@@ -101,22 +101,45 @@ def test_repository_target_environment_overrides():
         "https://github.com/o/r", "main")
 
 
-def test_repository_target_requires_a_url():
-    with pytest.raises(ValueError, match="repository.url"):
-        sphinxext.repository_target({}, {})
+def test_without_a_repository_links_point_into_the_site():
+    assert sphinxext.repository_target({}, {}) == ("", "main")
+    # relative to the page: the copies live in _static/source at the site's root
+    assert sphinxext.repo_uri("notebooks/cohort.py", "book/_generated/cohort", ("", "main")) == \
+        "../../_static/source/notebooks/cohort.py"
+    assert sphinxext.repo_uri("analysis_lib/book/report.py", "index", ("", "main")) == \
+        "_static/source/analysis_lib/book/report.py"
+    # a folder opens the listing the build writes into each shipped folder
+    assert sphinxext.repo_uri("analysis_lib/", "book/methods", ("", "main")) == \
+        "../_static/source/analysis_lib/index.html"
+
+
+def test_shipped_folders_get_a_listing_with_escaped_names(tmp_path):
+    out = tmp_path / "_static" / "source"
+    (out / "analysis_lib" / "stats").mkdir(parents=True)
+    (out / "analysis_lib" / "stats" / "cox.py").write_text("")
+    (out / "analysis_lib" / "<b>odd.py").write_text("")
+    sphinxext._write_indexes(out)
+    top = (out / "analysis_lib" / "index.html").read_text()
+    assert '<a href="stats/index.html">stats/</a>' in top
+    assert "&lt;b&gt;odd.py" in top and "<b>" not in top
+    assert '<a href="cox.py">cox.py</a>' in (out / "analysis_lib" / "stats" / "index.html").read_text()
+    assert (out / "index.html").exists()
 
 
 def test_configure_sets_role_and_theme(monkeypatch):
     monkeypatch.delenv(sphinxext.ENV_URL, raising=False)
     monkeypatch.delenv(sphinxext.ENV_REF, raising=False)
     config = types.SimpleNamespace(
-        html_theme_options={"repository_url": "https://github.com/cartbook/cartbook",
-                            "repository_branch": "main"},
-        extlinks={})
+        html_theme_options={"repository_url": "https://github.com/o/r", "repository_branch": "main"})
     sphinxext._configure(None, config)
-    assert config.extlinks == {"repo": (
-        "https://github.com/cartbook/cartbook/blob/main/%s", "%s")}
+    assert config.cartbook_repository == ("https://github.com/o/r", "main")
+    assert sphinxext.repo_uri("notebooks/x.py", "book/_generated/x", config.cartbook_repository) \
+        == "https://github.com/o/r/blob/main/notebooks/x.py"
     assert config.html_theme_options["use_download_button"] is True
+    assert config.html_theme_options["use_repository_button"] is True
+    config = types.SimpleNamespace(html_theme_options={"repository_url": ""})
+    sphinxext._configure(None, config)
+    assert config.html_theme_options["use_repository_button"] is False
 
 
 def test_role_renders_in_sphinx(tmp_path, monkeypatch):
@@ -151,3 +174,39 @@ def test_repeated_page_scripts_are_dropped_once_each():
     scripts = [a, b, js("", body="const X = 1"), js("x.js", defer="defer"), js("x.js")]
     out = dedupe_scripts(scripts)
     assert out == [a, b, scripts[3]]
+
+
+def test_without_a_repository_the_site_ships_the_files_it_links_to(tmp_path, monkeypatch):
+    """A minimal Sphinx build with no repository configured: the Source links point at
+    copies inside the site, and the copies are there."""
+    from sphinx.application import Sphinx
+
+    monkeypatch.delenv(sphinxext.ENV_URL, raising=False)
+    monkeypatch.delenv(sphinxext.ENV_REF, raising=False)
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "conf.py").write_text("extensions = ['myst_parser', 'analysis_lib.book.sphinxext']\n")
+    (src / "index.md").write_text("# T\n\n```{toctree}\nsub/page\n```\n")
+    (src / "sub" / "page.md").write_text("# P\n\n" + report.source_links(
+        "cohort", ["analyses.cohort"]).data.replace("{download}`cohort.ipynb`", "x") + "\n")
+    app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctree"), "html",
+                 status=None, warning=None, freshenv=True)
+    app.build()
+    html = (tmp_path / "out" / "sub" / "page.html").read_text()
+    assert 'href="../_static/source/notebooks/cohort.py"' in html
+    assert 'href="../_static/source/analysis_lib/analyses/cohort.py"' in html
+    for f in ("notebooks/cohort.py", "analysis_lib/analyses/cohort.py"):
+        assert (tmp_path / "out" / "_static" / "source" / f).read_bytes() == (ROOT / f).read_bytes()
+
+
+def test_paper_labels_replace_the_chapter_numbers_of_what_reproduces_the_paper():
+    numbers = {"book/_generated/kinetics": {"table": {"tbl-a": (4, 1), "tbl-table3": (4, 2),
+                                                      "tbl-b": (4, 3)},
+                                            "figure": {"fig-x": (4, 1)}},
+               "book/_generated/index": {"table": {"tbl-key": (1,), "tbl-score": (2,)}}}
+    out = sphinxext.renumber(numbers, {"tbl-table3": "3", "fig-x": "S4"})
+    assert out["book/_generated/kinetics"]["table"] == {"tbl-a": (4, 1), "tbl-table3": ("3",),
+                                                         "tbl-b": (4, 2)}
+    assert out["book/_generated/kinetics"]["figure"] == {"fig-x": ("S4",)}
+    # the landing page's own tables are chapter 0: never "Table 1"
+    assert out["book/_generated/index"]["table"] == {"tbl-key": (0, 1), "tbl-score": (0, 2)}

@@ -446,10 +446,15 @@ def test_candidate_covariates_on_the_shipped_cohort():
 
 
 def test_text_helpers():
-    assert survival_analyses.p_text(0.0004) == "<0.001" and survival_analyses.p_text(np.nan) == "–"
-    assert survival_analyses.p_phrase(0.0004) == "p < 0.001" and survival_analyses.p_phrase(0.0213) == "p = 0.021"
-    assert survival_analyses.hr_text(0.5, 0.25, 1.0) == "0.50 (0.25–1.00)"
-    assert survival_analyses.hr_text(np.inf, 0, np.inf) == "not estimable"
+    # the chapter's numbers go through the book's one formatter (core.formatting)
+    assert formatting.p_value(0.0004) == "<0.001" and formatting.p_value(np.nan) == "–"
+    assert formatting.p_phrase(0.0004) == "p < 0.001" and formatting.p_phrase(0.0213) == "p = 0.021"
+    assert formatting.estimate_ci(0.5, 0.25, 1.0) == "0.50 (0.25–1.00)"
+    assert formatting.estimate_ci(np.inf, 0, np.inf) == "not estimable"
+    assert not hasattr(survival_analyses, "hr_text")  # no chapter-local formatter left
+    summary = survival_analyses.TimeSummary(3, 2.04, 0.5, 1234.56)
+    assert summary.text() == "2.0 months (range 0.5–1,234.6)"
+    assert survival_analyses.TimeSummary(0, np.nan, np.nan, np.nan).text() == "none"
     assert formatting.medians_text(np.nan, np.nan) == "not reached in either group"
     assert formatting.medians_text(22.24, np.nan) == "22.2 vs not reached months"
     assert formatting.percent_ci_text(0.5, 0.4, 0.6) == "50.0% (40.0–60.0%)"
@@ -510,8 +515,19 @@ def test_survival_notebook_glues_the_library_results(tmp_path: Path):
     low = p["mrd_pre_ld"].astype(float).to_numpy() < 1e-4
     lr = sv.survdiff(ep["os_time"][low], ep["os_event"][low], ep["hsct"][low])
     assert g["fig1_pre_low_os_p"] == pytest.approx(lr.p_value)
-    written = pd.read_csv(work / "outputs" / "survival" / "multivariable_cox.csv", comment="#")
+    written = pd.read_csv(work / "outputs" / "survival" / "multivariable_cox.csv")
     assert set(written["end_point"]) == {"lfs", "os"}
+    # every displayed table has its download (plain CSV and metadata sidecar)
+    for name in ("survival_at_times", "univariate_cox", "table1_paper_covariate_sets",
+                 "multivariable_cox", "ph_tests", "figure1_hsct_by_mrd", "hsct_immortal_time",
+                 "gray_tests"):
+        path = work / "outputs" / "survival" / f"{name}.csv"
+        assert not pd.read_csv(path).empty, name
+        assert path.with_name(f"{name}.csv.json").is_file(), name
+    # the figures are glued, Figure 1 as one figure
+    assert {"fig_os_lfs", "fig_cif", "fig_figure1", "fig_s1", "fig_s2",
+            "fig_simon_makuch"} <= set(g)
+    assert not {"fig_figure1_pre", "fig_figure1_pos"} & set(g)
     raw = (work / "survival.ipynb").read_text()
     assert "papermill-error-cell-tag" not in raw
 

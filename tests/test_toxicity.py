@@ -34,6 +34,7 @@ import pytest
 from scipy import optimize, special, stats
 
 from analysis_lib.analyses import toxicity
+from analysis_lib.core import formatting
 from analysis_lib.data.validation import load_dataset
 from analysis_lib.stats import contingency
 from analysis_lib.stats import logistic as regression
@@ -385,8 +386,13 @@ def test_adverse_event_counts_and_denominators():
     assert t.loc["infection_any", ["k", "n"]].tolist() == [3, 5]  # patients, not infections
     assert t.loc["gvhd", ["k", "n"]].tolist() == [1, 2]           # prior-HSCT patients only
     assert t.loc["il6_elevated", ["k", "n"]].tolist() == [3, 4]   # missing left out
-    assert t.loc["crs_severe", "published"] == "8/50 (16.0%)"
+    # the paper's values as its Results text prints them (read from the registry)
+    assert t.loc["crs_severe", "published"] == "16.0%"
+    assert t.loc["neutropenia_g4", "published"] == "24/50 (48%)"
+    assert t.loc["infection_bacterial", "published"] == "n = 4"
+    assert t.loc["gvhd", "published"] == "0/5"
     assert t.loc["icans_severe", "published"] == ""
+    assert t.loc["crs_severe", "display"] == "2/5 (40.0%)"
     from analysis_lib.stats.proportions import clopper_pearson
     lo, hi = clopper_pearson(2, 5)
     assert t.loc["crs_severe", ["ci_low", "ci_high"]].tolist() == [100 * lo, 100 * hi]
@@ -396,7 +402,8 @@ def test_continuous_summaries_mark_a_censored_maximum():
     s = toxicity.continuous_summaries(ae_frame()).set_index("key")
     assert s.loc["anc_nadir", ["n", "median", "min", "max"]].tolist() == [4, 0.55, 0.1, 1.5]
     # peak among the 3 elevated: 20, 400, 5000 (the last above the limit)
-    assert s.loc["il6_peak", "display"] == "400.0 (20.0–>5000)"
+    assert s.loc["il6_peak", "display"] == "400.0 (20.0–>5,000)"
+    assert s.loc["il6_peak", "published"] == "33.3 (7.6–>5000)"  # as the paper prints it
     assert bool(s.loc["il6_peak", "max_censored"])
     assert s.loc["il6_peak_day", ["n", "median"]].tolist() == [3, 9.0]
 
@@ -437,13 +444,17 @@ def test_univariate_screen_rules():
         toxicity.univariate_screen(factors, y, test="score")
 
 
-def test_published_table2_comes_from_the_feasibility_constants():
+def test_published_table2_comes_from_the_registry_and_agrees_with_the_audit():
     from analysis_lib.paper import feasibility
     t = toxicity.published_table2()
     assert len(t) == 13 and t["model"].value_counts().to_dict() == {
         "univariate": 5, "model 1": 4, "model 2": 4}
     row = t[(t.model == "model 2") & (t.term == "female")].iloc[0]
     assert (row["or"], row["lower"], row["upper"], row["p"]) == feasibility.MV2_FEMALE
+    assert (row["or_text"], row["p_text"]) == ("0.185 (0.017–62.070)", "0.171")  # as printed
+    uni = t[t.model == "univariate"].set_index("finding")
+    for key, _label, _n, est, lo, hi, p in feasibility.TABLE2_UNIVARIATE:
+        assert tuple(uni.loc[key, ["or", "lower", "upper", "p"]]) == (est, lo, hi, p)
     for key in t["finding"]:
         assert toxicity.finding(key).key == key
 
@@ -499,12 +510,169 @@ def test_or_estimates_explain_separation():
     assert est.loc["b", "not_estimable"] == "" and est.loc["c", "p"] == 0.03
 
 
-def test_format_ratio():
-    f = toxicity.format_ratio
-    assert [f(np.inf), f(0.0), f(np.nan), f(0.13), f(12.66), f(1234.5), f(5.25e-4)] == [
-        "∞", "0", "–", "0.130", "12.7", "1,234", "5.2×10⁻⁴"]
-    assert toxicity.format_ci(0.0, np.inf) == "0–∞"
-    assert toxicity.format_p(0.0004) == "<0.001" and toxicity.format_p(0.0496) == "0.050"
+def test_odds_ratios_are_written_by_the_books_formatter():
+    f = toxicity.ratio_ci
+    assert f(0.34, 0.11, 1.07) == "0.34 (0.11–1.07)"
+    assert f(0.0348, 0.00108, 0.310) == "0.035 (0.0011–0.31)"  # no raw 0.00108
+    assert f(0.0125, 2.7e-4, 0.145) == "0.013 (2.7×10⁻⁴–0.14)"
+    assert f(6.21, 0.673, np.inf) == "6.21 (0.67–∞)"
+    assert f(2.5, np.nan, np.nan) == "2.50"
+    # infinite or zero: not estimable, with the reason and a finite limit when there is one
+    assert f(np.inf, 0.501, np.inf, "a zero cell") == "not estimable (a zero cell; CI 0.50–∞)"
+    assert f(0.0, 0.0, 0.2) == "not estimable (CI 0–0.20)"
+    assert f(np.inf, np.nan, np.nan, "separation") == "not estimable (separation)"
+    assert f(np.nan, 1, 2) == "–"
+    assert toxicity.zero_cell_reason(8, 31, 0, 11, "elevated IL-6", "severe CRS") == (
+        "no severe CRS among the 11 patients without elevated IL-6")
+    assert toxicity.zero_cell_reason(5, 0, 2, 9, "x", "CRS") == "CRS in all 5 patients with x"
+
+
+# ---------------------------------------------------------------------------------------
+# The chapter's entry point and its results object
+
+
+@pytest.fixture(scope="module")
+def shipped_results() -> toxicity.ToxicityResults:
+    return toxicity.analyse(shipped_patients())
+
+
+def test_results_glue_plain_values_and_every_key_the_map_and_claims_read(shipped_results):
+    from analysis_lib.paper import scorecard
+
+    g = shipped_results.glue
+    assert all(type(v) in (int, float, str) for v in g.values()), \
+        {k: type(v) for k, v in g.items() if type(v) not in (int, float, str)}
+    m = scorecard.load_map()
+    for key in m.loc[m["chapter"] == "toxicity", "glue_key"]:
+        assert key in g, key
+    c = scorecard.load_claims()
+    for r in c[c["chapter"] == "toxicity"].itertuples():
+        for k in (r.p_keys + ";" + r.effect_keys).split(";"):
+            assert not k.strip() or k.strip() in g, k
+
+
+def test_results_agree_with_the_library_functions(shipped_results):
+    p = shipped_patients()
+    g = shipped_results.glue
+    f, labels = toxicity.risk_factors(p)
+    y = toxicity.outcomes(p)["crs_severe"].astype(int)
+    screen, _ = toxicity.univariate_screen(f, y, labels)
+    assert g["n_selected"] == int(screen["selected"].sum())
+    a = toxicity.risk_model(f, y, toxicity.MODEL_1)
+    t = a.odds_ratios().set_index("term")
+    assert g["m1_or__pre_ld_mrd_low"] == t.loc["pre_ld_mrd_low", "or_ml"]
+    assert g["m1_p__pre_ld_mrd_low"] == t.loc["pre_ld_mrd_low", "wald_p"]
+    assert g["uni_or__female"] == screen.set_index("term").loc["female", "or_ml"]
+
+
+def test_table2_has_the_papers_layout_with_the_published_values_beside(shipped_results):
+    from analysis_lib.analyses.cohort import Paired
+    from analysis_lib.paper.scorecard import chapter_statuses
+
+    t = shipped_results.tables["table2"]
+    assert list(t.frame.columns) == ["Clinical factor", "Univariate: OR (95% CI)", "p",
+                                     "Model 1: OR (95% CI)", "p", "Model 2: OR (95% CI)", "p"]
+    assert t.frame["Clinical factor"].tolist() == [
+        "Female", "No HSCT history", "Pre-LD MRD < 10⁻³", "Post-LD MRD < 10⁻³",
+        "CAR-T dose < 3.68 ×10⁶/kg"]
+    assert t.caption.startswith("Reproduces the paper's Table 2")
+    cells = t.frame.to_numpy()
+    # pre-LD MRD is not in model 2, post-LD MRD not in model 1
+    assert cells[2, 5] == cells[2, 6] == cells[3, 3] == cells[3, 4] == "–"
+    # the paper's values as printed in its Table 2
+    assert (cells[0, 1].published, cells[0, 2].published) == ("0.544 (0.361–0.821)", "0.055")
+    assert cells[0, 5].published == "0.185 (0.017–62.070)"
+    assert (cells[4, 3].published, cells[4, 4].published) == ("0.089 (0.008–0.968)", "0.047")
+    # the reproduced univariate OR of female sex is the cross-product ratio with Woolf's CI
+    p = shipped_patients()
+    sev = p["crs_grade"].astype(int) >= 3
+    fem = p["sex"] == "female"
+    a, b, c, d = (int((fem & sev).sum()), int((fem & ~sev).sum()), int((~fem & sev).sum()),
+                  int((~fem & ~sev).sum()))
+    est, se = a * d / (b * c), math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    z = stats.norm.ppf(0.975)
+    assert cells[0, 1].reproduced == formatting.estimate_ci(
+        est, est * math.exp(-z * se), est * math.exp(z * se))
+    # every status is the scorecard's, from the chapter's own glued values
+    st = chapter_statuses("toxicity", shipped_results.glue)
+    keys = {(0, 1): "or_severe_crs_female", (0, 2): "or_severe_crs_female_p",
+            (2, 3): "mv1_or_pre_ld_low", (3, 6): "mv2_or_post_ld_low_p"}
+    for (i, j), key in keys.items():
+        assert isinstance(cells[i, j], Paired) and cells[i, j].status == st.loc[key, "status"]
+
+
+def test_tables_s3_and_s4_show_the_papers_values_with_the_scorecard_status(shipped_results):
+    from analysis_lib.paper.scorecard import MATCH, chapter_statuses
+
+    st = chapter_statuses("toxicity", shipped_results.glue)
+    ae = shipped_results.tables["adverse_events"]
+    assert ae.caption.startswith("Reproduces the paper's Supplementary Table S3")
+    rows = ae.frame.set_index("Event")
+    pct = rows.loc["CRS, any grade", "%"]
+    assert (pct.published, pct.status) == ("68.0%", st.loc["crs_pct", "status"])
+    nn = rows.loc["Grade 4 neutropenia", "n/N"]  # Table 3's count (the kinetics chapter maps it)
+    assert (nn.published, nn.status) == ("24/50", MATCH)
+    assert rows.loc["ICANS, grade ≥3", "%"].published == ""  # not in the paper's text
+    s4 = shipped_results.tables["screen"]
+    assert s4.caption.startswith("Reproduces the paper's Supplementary Table S4")
+    f = s4.frame.set_index("Factor")
+    assert f.loc["Female", "ML OR (Wald CI)"].published == "0.544 (0.361–0.821)"
+    assert f.loc["Age > 10 years", "ML OR (Wald CI)"].published == ""
+
+
+def test_no_number_in_the_chapters_tables_escapes_the_formatter(shipped_results):
+    from htmlscan import RAW
+
+    for name, t in shipped_results.tables.items():
+        texts = [t.caption, *map(str, t.frame.columns)]
+        texts += [str(v) for v in t.render().to_numpy().ravel()]
+        for text in texts:
+            for what, pat in RAW:
+                assert not pat.search(text), (name, what, text)
+    for key, v in shipped_results.glue.items():
+        if isinstance(v, str):
+            for what, pat in RAW:
+                assert not pat.search(v), (key, what, v)
+
+
+def test_each_paper_artefact_of_the_chapter_is_labelled_once_in_the_notebook():
+    from analysis_lib.paper.artefacts import load_artefacts
+
+    source = (ROOT / "notebooks" / "toxicity.py").read_text(encoding="utf-8")
+    a = load_artefacts()
+    labels = a.loc[a["chapter"] == "toxicity"].set_index("paper_label")["book_label"]
+    assert labels.to_dict() == {"Table 2": "tbl-table2", "Table S3": "tbl-adverse-events",
+                                "Table S4": "tbl-screen"}
+    for label in labels:
+        assert source.count(f'"{label}")') == 1, label
+
+
+def test_figures_pass_the_books_checks(shipped_results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis_lib.book.figures import style
+    from analysis_lib.book.figures import toxicity as plots
+
+    figs = {"grades": plots.grade_distributions(shipped_results.grades),
+            "forest": plots.odds_ratio_forest(shipped_results.models,
+                                              shipped_results.published_models),
+            "roc": plots.roc_curves(shipped_results.rocs)}
+    for name, fig in figs.items():
+        assert style.problems(fig) == [], name
+        assert fig.get_figwidth() == pytest.approx(style.WIDTH), name
+    fig = figs["grades"]
+    fig.canvas.draw()
+    for ax in fig.axes:  # count axes: integer ticks only
+        assert all(float(v).is_integer() for v in ax.get_yticks())
+    # the forest plot shows the paper's Table 2 beside the two fits: three series per panel
+    assert [len(ax.collections) >= 3 for ax in figs["forest"].axes[:2]] == [True, True]
+    labels = [t.get_text() for t in figs["forest"].legends[0].get_texts()]
+    assert labels[-1] == "Paper's Table 2 (Wald CI)"
+    for fig in figs.values():
+        plt.close(fig)
 
 
 # ---------------------------------------------------------------------------------------
@@ -789,7 +957,7 @@ def test_notebook_glues_the_library_results(tmp_path: Path):
         assert g[f"m{m}_epv"] == pytest.approx(a.epv) and g[f"m{m}_events"] == a.events
         assert g[f"m{m}_separation"] == toxicity.describe_separation(a, labels)
         row = a.odds_ratios().set_index("term").loc[terms[2]]
-        assert toxicity.format_ratio(row["or_firth"]) in g[f"m{m}_{terms[2]}_firth"]
+        assert g[f"m{m}_{terms[2]}_firth"].startswith(formatting.ratio(row["or_firth"]) + " (")
 
     il6 = toxicity.il6_odds_ratios(p).set_index("outcome")
     assert g["il6_crs_severe_fisher_p"] == pytest.approx(il6.loc["crs_severe", "fisher_p"])
@@ -799,6 +967,11 @@ def test_notebook_glues_the_library_results(tmp_path: Path):
     assert g["roc_crs_severe_lower"] == pytest.approx(roc.lower)
     dose = toxicity.dose_threshold_comparison(p).set_index("cut")
     assert g["dose_table_n_between"] == dose.loc[3.68, "n_between"]
-    assert g["fig_forest"] == g["fig_roc"] == g["fig_grades"] == "<figure>"
+    for k in ("fig_forest", "fig_roc", "fig_grades"):  # glued figures (SVG: their repr)
+        assert str(g[k]).startswith(("<figure>", "<Figure size")), (k, g[k])
     assert not [k for k, v in g.items() if isinstance(v, str) and v.startswith("np.")]
-    assert (tmp_path / "work" / "outputs" / "toxicity" / "model_2.csv").is_file()
+    out = tmp_path / "work" / "outputs" / "toxicity"
+    for t in toxicity.analyse(p).tables.values():
+        assert (out / f"{t.file}.csv").is_file() and (out / f"{t.file}.csv.json").is_file()
+    table2 = pd.read_csv(out / "table2.csv")  # plain CSV, no options needed
+    assert len(table2) == 13 and set(table2["model"]) == {"univariate", "model 1", "model 2"}

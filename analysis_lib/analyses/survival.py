@@ -6,16 +6,18 @@ multivariable Cox models of Table 1 and the immortal-time analyses of bridging H
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..core import formatting as fmt
 from ..core.units import DAYS_PER_YEAR
 from ..stats.cox import CoxFit, Design, Ties, coxph, design_frame, hazard_ratio_table, not_estimable
-from ..stats.survival import CENSORED, NRM, RELAPSE
+from ..stats.competing_risks import CumulativeIncidence
+from ..stats.survival import CENSORED, NRM, RELAPSE, KaplanMeier
 
 
 def univariate_screen(design: Design, time: pd.Series | np.ndarray,
@@ -225,10 +227,11 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
 
     def add(label: str, lm: float, fit: CoxFit, n_hsct: int, lr: float) -> None:
         b, se = float(fit.coef[0]), float(fit.se[0])
+        with np.errstate(over="ignore"):  # an infinite estimate has an infinite limit
+            hr, lower, upper = np.exp(b), np.exp(b - q * se), np.exp(b + q * se)
         rows.append({"analysis": label, "landmark": lm, "n": fit.n, "n_hsct": n_hsct,
-                     "events": fit.n_events, "coef": b, "se": se, "hr": np.exp(b),
-                     "lower": np.exp(b - q * se),
-                     "upper": np.exp(b + q * se), "p": float(fit.p_value[0]),
+                     "events": fit.n_events, "coef": b, "se": se, "hr": hr,
+                     "lower": lower, "upper": upper, "p": float(fit.p_value[0]),
                      "logrank_p": lr, "infinite": bool(fit.infinite[0])})
 
     ever = (~np.isnan(c)).astype(float)
@@ -253,28 +256,6 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
     return pd.DataFrame(rows)
 
 
-def hr_text(hr: float, lower: float, upper: float, digits: int = 2) -> str:
-    """``0.34 (0.11–1.07)``; an infinite (non-estimable) ratio is written "not estimable"."""
-    if not (np.isfinite(hr) and np.isfinite(lower) and np.isfinite(upper)) or hr <= 0:
-        return "not estimable"
-    return f"{hr:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
-
-
-def p_text(p: float) -> str:
-    """``0.021``; ``<0.001``; "–" when missing."""
-    if p is None or not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def p_phrase(p: float) -> str:
-    """``p = 0.021``, ``p < 0.001`` or ``p not available``."""
-    t = p_text(p)
-    if t == "–":
-        return "p not available"
-    return f"p {t[0]} {t[1:]}" if t.startswith("<") else f"p = {t}"
-
-
 def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float = 0.05,
                           conf_level: float = 0.95) -> str:
     """One paragraph comparing the published (fixed) HSCT hazard ratio with the
@@ -284,8 +265,8 @@ def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float 
     def est(r: pd.Series) -> str:
         if bool(r["infinite"]) or not np.isfinite(r["hr"]):
             return "not estimable (no events in one group)"
-        return (f"HR {r['hr']:.2f} ({lvl}% CI {r['lower']:.2f}–{r['upper']:.2f}, "
-                f"{p_phrase(r['p'])})")
+        return (f"HR {fmt.ratio(r['hr'])} ({lvl}% CI {fmt.interval(r['lower'], r['upper'])}, "
+                f"{fmt.p_phrase(r['p'])})")
 
     fx = table.loc[table["analysis"] == "fixed"].iloc[0]
     td = table.loc[table["analysis"] == "time-dependent"].iloc[0]
@@ -305,7 +286,8 @@ def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float 
     if finite:
         toward = abs(np.log(td["hr"])) < abs(np.log(fx["hr"]))
         move = (f"The hazard ratio {'rises' if td['hr'] > fx['hr'] else 'falls'} from "
-                f"{fx['hr']:.2f} to {td['hr']:.2f} ({'toward' if toward else 'away from'} 1)")
+                f"{fmt.ratio(fx['hr'])} to {fmt.ratio(td['hr'])} "
+                f"({'toward' if toward else 'away from'} 1)")
     else:
         move = "The two estimates cannot be compared"
     text = (f"With HSCT fixed at infusion (as published): {est(fx)}; with HSCT as a "
@@ -361,8 +343,8 @@ class TimeSummary:
     def text(self, digits: int = 1, unit: str = "months") -> str:
         if self.n == 0:
             return "none"
-        return (f"{self.median:.{digits}f} {unit} (range {self.minimum:.{digits}f}–"
-                f"{self.maximum:.{digits}f})")
+        return (f"{fmt.fixed(self.median, digits)} {unit} (range "
+                f"{fmt.fixed(self.minimum, digits)}–{fmt.fixed(self.maximum, digits)})")
 
 
 def _time_summary(x: np.ndarray) -> TimeSummary:
@@ -403,3 +385,979 @@ def median_or_infinity(median: float, n: int) -> float:
     if n <= 0:
         return float("nan")
     return float(median) if np.isfinite(median) else float("inf")
+
+
+# ============================================================================================
+# The chapter: one entry point, one results object
+# ============================================================================================
+
+#: The horizon of the paper's survival estimates (5 years), months.
+FIVE_YEARS_MONTHS: float = 60.0
+#: Group labels of the bridging-HSCT comparisons, in display order.
+HSCT_GROUPS: tuple[str, str] = ("HSCT", "No HSCT")
+#: Group labels of the genetic-risk comparison (Supplementary Figure S2), in display order.
+GENETIC_GROUPS: tuple[str, str] = ("High risk", "Low/intermediate risk")
+#: Registry keys of published Figure 1 numbers that the reproduction map leaves out (the
+#: audit finds them inconsistent, finding ``median_os_low_burden``), by the glue key of the
+#: cell that shows the reproduced value: pairing by identity, for display only.
+UNMAPPED_PUBLISHED: dict[str, str] = {
+    "fig1_pre_low_os_median_hsct": "os_median_pre_ld_low_hsct",
+    "fig1_pre_low_os_median_nohsct": "os_median_pre_ld_low_no_hsct",
+}
+
+
+@dataclass(frozen=True)
+class SurvivalOptions:
+    """The chapter's parameters (the notebook's parameters cell).
+
+    Times are in months of 365.25/12 days. ``mrd_cuts``: MRD strata (fractions; Figure 1
+    compares below vs at or above the first, Supplementary Figure S1 at or above the last);
+    ``screen_p``: entry threshold of the univariate screen; ``horizons_years``: times of the
+    survival table; ``landmarks_months``: landmarks of the immortal-time analysis, of which
+    ``main_landmark_months`` is discussed; ``bca_unit_days``: unit of B-cell-aplasia duration
+    in the Cox models; ``risk_table_step_months``: spacing of the time ticks and of the
+    numbers at risk under the Kaplan–Meier curves.
+    """
+    conf_level: float = 0.95
+    age_cut_years: float = 10.0
+    mrd_cuts: tuple[float, ...] = (1e-4, 1e-3, 1e-2)
+    mrd_negative_below: float = 1e-4
+    dose_cut: float = 3.68
+    screen_p: float = 0.2
+    horizons_years: tuple[float, ...] = (1, 2, 3, 5)
+    landmarks_months: tuple[float, ...] = (3.0, 6.0, 9.0)
+    main_landmark_months: float = 6.0
+    bca_unit_days: float = DAYS_PER_YEAR / 12
+    risk_table_step_months: float = 12.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.conf_level < 1:
+            raise ValueError(f"conf_level must lie between 0 and 1, got {self.conf_level!r}")
+        cuts = tuple(float(c) for c in self.mrd_cuts)
+        if not cuts or any(not 0 < c < 1 for c in cuts) or list(cuts) != sorted(set(cuts)):
+            raise ValueError(f"mrd_cuts must be increasing fractions in (0, 1), got {cuts!r}")
+        if self.risk_table_step_months <= 0:
+            raise ValueError("risk_table_step_months must be positive")
+        object.__setattr__(self, "mrd_cuts", tuple(self.mrd_cuts))
+        for name in ("horizons_years", "landmarks_months"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options by name (for the page's table of the parameters used)."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+class Beside(NamedTuple):
+    """A table cell showing a reproduced value with the paper's (``published``; empty: the
+    paper prints none) and the scorecard status of the pair. The book renders it with
+    :func:`analysis_lib.book.report.beside`; :meth:`ChapterTable.display` does the mapping."""
+    reproduced: str
+    published: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class ChapterTable:
+    """One displayed table of the chapter: its Sphinx ``label``, ``caption``, the display
+    ``frame`` (text cells, formatted by :mod:`analysis_lib.core.formatting`, and
+    :class:`Beside` cells), and ``data``, the numbers behind it for the CSV download
+    ``<name>.csv``."""
+    label: str
+    caption: str
+    frame: pd.DataFrame
+    data: pd.DataFrame
+    name: str
+
+    def display(self, beside: Callable[..., str] | None = None) -> pd.DataFrame:
+        """The display frame with every :class:`Beside` cell rendered by ``beside``
+        (``beside(reproduced, published, status) -> str``; default: plain text
+        "reproduced (paper published)")."""
+        def plain(rep: str, pub: str = "", status: str = "") -> str:
+            return f"{rep} (paper {pub})" if pub else rep
+
+        render = beside or plain
+        return self.frame.map(lambda v: render(*v) if isinstance(v, Beside) else v)
+
+
+@dataclass(frozen=True)
+class KMPanel:
+    """What one Kaplan–Meier panel shows: the curves (label -> estimate), the numbers at risk
+    at :attr:`SurvivalResults.risk_times`, a title, the y-axis label, the test to print inside
+    the panel (e.g. "Log-rank p = 0.022"; empty: none), whether censorings are marked, and
+    when a curve begins (label -> months; default 0: a Simon–Makuch curve of patients who
+    enter at their transplant begins with the first transplant)."""
+    title: str
+    curves: dict[str, KaplanMeier]
+    at_risk: dict[str, np.ndarray]
+    ylabel: str
+    test: str = ""
+    censor_marks: bool = True
+    entry: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SurvivalResults:
+    """Everything the survival chapter shows.
+
+    ``glue``: every value the page and other pages read (glue key -> number or phrase;
+    :func:`analysis_lib.book.report.glue_all`); ``tables``: the displayed tables by label;
+    the figures' inputs: ``os_lfs`` (OS and LFS of all patients, with plain confidence
+    bands), ``cif`` (cumulative incidence of relapse and NRM), ``figure1`` (the paper's
+    Figure 1: OS and LFS by bridging HSCT in the MRD strata before and after
+    lymphodepletion, panels in reading order), ``s1``, ``s2`` (Supplementary Figures S1 and
+    S2) and ``simon_makuch``; ``risk_times`` (months) are the time ticks under which the
+    numbers at risk stand.
+    """
+    glue: dict[str, Any]
+    tables: dict[str, ChapterTable]
+    risk_times: np.ndarray
+    os_lfs: list[KMPanel]
+    cif: dict[str, CumulativeIncidence]
+    figure1: list[KMPanel]
+    s1: list[KMPanel]
+    s2: list[KMPanel]
+    simon_makuch: list[KMPanel]
+    options: SurvivalOptions = field(default_factory=SurvivalOptions)
+
+
+def shown_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The notebook's parameters as its parameters table shows them: a list or tuple as its
+    Python literal (shown as code, ``[0.0001, 0.001, 0.01]``, the value a user passes),
+    everything else unchanged."""
+    return {k: repr(list(v)) if isinstance(v, (list, tuple)) else v for k, v in params.items()}
+
+
+def _plain(v: Any) -> Any:
+    """A glued value as a plain Python number (``np.float64(0.5)`` would be glued as its
+    repr) or text."""
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _test_phrase(test: str, p: float) -> str:
+    """"Log-rank p = 0.022" for a panel; empty when there is no test."""
+    return f"{test} {fmt.p_phrase(p)}" if np.isfinite(p) else ""
+
+
+def _short_reason(why: str) -> str:
+    """A not-estimable reason short enough for a table cell (the full one is in the CSV)."""
+    if not why:
+        return ""
+    if why.startswith("no events"):
+        return "no events in one group"
+    if why.startswith("monotone"):
+        return "monotone likelihood"
+    return "infinite estimate"
+
+
+# --------------------------------------------------------------------------------------------
+# The paper's values and their statuses
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Paper:
+    """The paper's numbers and claims for this chapter's glue keys, with their scorecard
+    statuses (:func:`analysis_lib.paper.scorecard.scorecard` on this chapter's values: the
+    function :func:`~analysis_lib.paper.scorecard.chapter_statuses` wraps, here with the
+    claims and with the published numbers the map leaves unscored)."""
+    card: pd.DataFrame                  # by key: numbers and claims
+    registry: pd.DataFrame              # by key
+    by_glue: dict[str, str]             # glue key -> registry key
+    claim_of: dict[str, str]            # p or effect glue key -> claim key
+    claims: pd.DataFrame                # by key
+
+    @classmethod
+    def load(cls, glue: Mapping[str, Any]) -> "_Paper":
+        from ..paper import scorecard as sc
+        from ..paper.registry import load_registry
+
+        registry = load_registry()
+        mapping = sc.load_map()
+        claims = sc.load_claims()
+        card = sc.scorecard(registry, mapping, {"survival": dict(glue)}, claims)
+        mine = mapping[mapping["chapter"] == "survival"]
+        by_glue = dict(zip(mine["glue_key"], mine["key"]))
+        by_glue.update(UNMAPPED_PUBLISHED)
+        claim_of: dict[str, str] = {}
+        for c in claims[claims["chapter"] == "survival"].itertuples():
+            for k in [*c.p_keys.split(";"), *str(c.effect_keys or "").split(";")]:
+                if k.strip():
+                    claim_of.setdefault(k.strip(), c.key)
+        return cls(card.set_index("key"), registry.set_index("key"), by_glue, claim_of,
+                   claims.set_index("key"))
+
+    def key(self, glue_key: str) -> str | None:
+        return self.by_glue.get(glue_key)
+
+    def status(self, glue_key: str) -> str:
+        k = self.key(glue_key)
+        return str(self.card.loc[k, "status"]) if k in self.card.index else ""
+
+    def row(self, glue_key: str) -> pd.Series | None:
+        k = self.key(glue_key)
+        return self.registry.loc[k] if k is not None and k in self.registry.index else None
+
+    def text(self, glue_key: str, digits: int = 3) -> str:
+        """The published value as the book shows it: a hazard ratio with its interval by the
+        book's formatter, anything else as printed (``0.021``, ``<0.001``, ``15.4 ± 1.1``)."""
+        r = self.row(glue_key)
+        if r is None:
+            return ""
+        if r["statistic"] == "hazard_ratio":
+            return fmt.estimate_ci(r["value"], r["lower"], r["upper"], digits)
+        if r["interval_type"] == "pm_se" and r["interval_text"]:
+            return f"{r['value_text']} {r['interval_text']}"
+        return str(r["value_text"])
+
+    def beside(self, glue_key: str, reproduced: str, digits: int = 3,
+               part: str = "all") -> Beside | str:
+        """A :class:`Beside` cell when the paper prints the value (or a claim about it:
+        ``part`` of the claim, see :meth:`claim_text`), else the reproduced text alone."""
+        pub = self.text(glue_key, digits)
+        if pub:
+            return Beside(reproduced, pub, self.status(glue_key))
+        claim = self.claim_of.get(glue_key)
+        if claim is not None:
+            return Beside(reproduced, self.claim_text(claim, part),
+                          str(self.card.loc[claim, "status"]))
+        return reproduced
+
+    def pair(self, keys: Sequence[str], reproduced: str, joiner: str = " vs ") -> Beside | str:
+        """One cell for two published values shown together ("22.2 vs 67.0"); the status
+        is the less favourable of the two (later in the scorecard's order)."""
+        from ..paper.scorecard import STATUSES
+
+        texts = [self.text(k) for k in keys]
+        if not any(texts):
+            return reproduced
+        statuses = [s for s in (self.status(k) for k in keys) if s]
+        worst = max(statuses, key=STATUSES.index) if statuses else ""
+        return Beside(reproduced, joiner.join(t or fmt.DASH for t in texts), worst)
+
+    def claim_text(self, claim: str, part: str = "all") -> str:
+        """A claim in a few words for a table cell: "n.s." (no significant association),
+        "HR < 1, n.s."; ``part`` "direction" or "significance" gives that half alone (the
+        direction beside an estimate, the verdict beside its p), "all" both."""
+        c = self.claims.loc[claim]
+        way = {"lower": "HR < 1", "higher": "HR > 1"}.get(c["expected_direction"], "")
+        sig = {"not significant": "n.s.", "significant": "p < 0.05"}.get(
+            c["expected_significance"], str(c["expected_significance"]))
+        if part == "direction" and way:
+            return way
+        if part == "significance":
+            return sig
+        return ", ".join(x for x in (way, sig) if x)
+
+    def percent_ci(self, glue_key: str) -> str:
+        """"74.9% (64.8–85.1%)" as printed."""
+        r = self.row(glue_key)
+        if r is None:
+            return fmt.DASH
+        return f"{r['value_text']}% ({r['interval_text']}%)" if r["interval_text"] else \
+            f"{r['value_text']}%"
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+
+def _os_lfs(ep: pd.DataFrame, o: SurvivalOptions, risk_times: np.ndarray, glue: dict
+            ) -> tuple[dict[str, KaplanMeier], pd.DataFrame, list[KMPanel]]:
+    from ..paper import feasibility
+    from ..stats.survival import kaplan_meier, number_at_risk, survival_table
+
+    km = {name: kaplan_meier(ep[f"{name}_time"], ep[f"{name}_event"], o.conf_level)
+          for name in ("os", "lfs")}
+    for name in ("os", "lfs"):
+        glue[f"{name}_events"] = int(ep[f"{name}_event"].sum())
+        at = {}
+        for ct in ("plain", "log", "log-log"):
+            s, lo, hi = km[name].survival_at(FIVE_YEARS_MONTHS, ct)
+            key = f"{name}_5y_{ct.replace('-', '')}"
+            glue[f"{key}_lower"], glue[f"{key}_upper"] = 100 * lo, 100 * hi
+            at[ct] = (s, lo, hi)
+        glue[f"{name}_5y"] = 100 * at["plain"][0]
+        glue[f"{name}_5y_text"] = fmt.percent_ci_text(*at["plain"])
+        glue[f"{name}_5y_log_text"] = fmt.percent_ci_text(*at["log"])
+        glue[f"{name}_median"] = km[name].median("log").estimate
+    glue["os_lfs_medians_text"] = fmt.medians_text(km["os"].median("log").estimate,
+                                                   km["lfs"].median("log").estimate)
+    findings = {f.key: f for f in feasibility.FINDINGS}
+    for key in ("os_5y_ci", "lfs_5y_ci"):
+        glue[f"audit_{key}_min_halfwidth"] = 100 * feasibility.Z95 * findings[key].bound
+
+    rows = []
+    horizons = [12.0 * y for y in o.horizons_years]
+    for name, label in (("os", "OS"), ("lfs", "LFS")):
+        for ct in ("plain", "log", "log-log"):
+            tab = survival_table(km[name], horizons, ct)
+            for y, r in zip(o.horizons_years, tab.itertuples()):
+                rows.append({"end point": label, "years": y, "conf_type": ct,
+                             "n_risk": r.n_risk, "surv": r.surv, "std_err": r.std_err,
+                             "lower": r.lower, "upper": r.upper})
+    km_times = pd.DataFrame(rows)
+    panels = [KMPanel(title, {"All": km[name]},
+                      {"All": number_at_risk(ep[f"{name}_time"], risk_times)}, ylabel)
+              for name, title, ylabel in (
+                  ("os", "Overall survival", "Overall survival (%)"),
+                  ("lfs", "Leukaemia-free survival", "Leukaemia-free survival (%)"))]
+    return km, km_times, _lettered(panels, [p.title for p in panels])
+
+
+def _km_times_table(km_times: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> ChapterTable:
+    lvl = round(100 * o.conf_level)
+    shown = km_times.pivot_table(index=["end point", "years", "n_risk", "surv"],
+                                 columns="conf_type", values=["lower", "upper"],
+                                 sort=False).reset_index()
+    cells = []
+    for i in range(len(shown)):
+        end, years = shown["end point"].iloc[i], float(shown["years"].iloc[i])
+        s = fmt.fixed(100 * shown["surv"].iloc[i], 1)
+        ci = {ct: f"{fmt.fixed(100 * shown[('lower', ct)].iloc[i], 1)}–"
+                  f"{fmt.fixed(100 * shown[('upper', ct)].iloc[i], 1)}"
+              for ct in ("plain", "log", "log-log")}
+        key = f"{end.lower()}_5y"
+        if 12.0 * years == FIVE_YEARS_MONTHS and paper.row(key) is not None:
+            r = paper.row(key)
+            s = Beside(s, str(r["value_text"]), paper.status(key))
+            ci["plain"] = Beside(ci["plain"], str(r["interval_text"]), "")
+        cells.append({"End point": end, "Years": fmt.count(years),
+                      "At risk": int(shown["n_risk"].iloc[i]), "S(t), %": s,
+                      **{f"{lvl}% CI, {ct}": ci[ct] for ct in ("plain", "log", "log-log")}})
+    disp = pd.DataFrame(cells)
+    disp.loc[disp["End point"].duplicated(), "End point"] = ""
+    caption = (f"Kaplan–Meier OS and LFS at {_years_text(o.horizons_years)} years with the "
+               "three usual pointwise confidence intervals: plain (S ± z·SE, the paper's), "
+               "log (R's default) and log-log. At risk: patients still followed at that time. "
+               "Under the 5-year estimates, the paper's (its plain interval is narrower than "
+               "50 patients allow: see the audit note above).")
+    return ChapterTable("tbl-km-times", caption, disp, km_times, "survival_at_times")
+
+
+def _years_text(years: Sequence[float]) -> str:
+    ys = [fmt.number(y) for y in years]
+    return ys[0] if len(ys) == 1 else ", ".join(ys[:-1]) + " and " + ys[-1]
+
+
+def _relapse(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions, glue: dict
+             ) -> dict[str, CumulativeIncidence]:
+    from ..stats import competing_risks as cr
+
+    n = len(patients)
+    rel = relapse_summary(patients)
+    glue["n_relapse"] = fmt.count_percent(rel["all"].n, n)
+    glue["n_relapse_k"] = rel["all"].n
+    glue["relapse_pct"] = 100 * rel["all"].n / n
+    for key in ("all", "negative", "positive"):
+        glue[f"relapse_{key}_n"] = rel[key].n
+        glue[f"relapse_{key}_median"] = rel[key].median
+        glue[f"relapse_{key}_text"] = rel[key].text()
+    hs = hsct_summary(patients)
+    glue["n_hsct"] = fmt.count_percent(hs.n, n)
+    glue["n_hsct_k"] = hs.n
+    glue["hsct_pct"] = 100 * hs.n / n
+    glue["hsct_interval_median"] = hs.median
+    glue["hsct_interval_text"] = hs.text()
+
+    cif = cr.cuminc(ep["cr_time"], ep["cr_status"])
+    cir = next(c for (_, cause), c in cif.curves.items() if cause == RELAPSE)
+    nrm_curves = [c for (_, cause), c in cif.curves.items() if cause == NRM]
+    nrm = nrm_curves[0] if nrm_curves else cr.CumulativeIncidence(
+        np.array([]), np.array([]), np.array([]), float(ep["cr_time"].max()), n, 0, NRM)
+    for key, curve in (("cir", cir), ("nrm", nrm)):
+        est, lo, hi = curve.confidence_interval(FIVE_YEARS_MONTHS, o.conf_level, "log-log")
+        var = curve.at(FIVE_YEARS_MONTHS)[1][0]
+        glue[f"{key}_5y"] = float(100 * est[0])
+        glue[f"{key}_5y_se"] = float(100 * np.sqrt(var))
+        glue[f"{key}_5y_text"] = fmt.percent_ci_text(est[0], lo[0], hi[0])
+        glue[f"{key}_events"] = curve.n_events
+    return {"Relapse": cir, "Non-relapse mortality": nrm}
+
+
+def _estimates_glue(prefix: str, estimates: pd.DataFrame, glue: dict) -> None:
+    """As :func:`analysis_lib.book.report.glue_estimates`: ``{prefix}_hr__{slug}``,
+    ``{prefix}_p__{slug}`` and, for a non-estimable estimate, its reason under both keys with
+    the suffix ``__not_estimable`` (the scorecard reads it)."""
+    for r in estimates.itertuples():
+        keys = (f"{prefix}_hr__{r.slug}", f"{prefix}_p__{r.slug}")
+        glue[keys[0]], glue[keys[1]] = float(r.estimate), float(r.p)
+        if r.not_estimable:
+            for k in keys:
+                glue[k + "__not_estimable"] = str(r.not_estimable)
+
+
+def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> dict[str, Any]:
+    from ..stats.cox import cox_zph
+
+    screens, fits, selected, zph = {}, {}, {}, {}
+    for name in ("lfs", "os"):
+        t, e = ep[f"{name}_time"], ep[f"{name}_event"]
+        screens[name] = univariate_screen(design, t, e, threshold=o.screen_p,
+                                          conf_level=o.conf_level)
+        selected[name] = select_terms(screens[name])
+        fits[name] = multivariable_cox(design, selected[name], t, e) if selected[name] else None
+        glue[f"{name}_n_selected"] = len(selected[name])
+        glue[f"{name}_selected_text"] = ", ".join(selected[name]) or "none"
+        inf = list(dict.fromkeys(screens[name].loc[screens[name]["infinite"], "term"]))
+        glue[f"{name}_infinite_text"] = ", ".join(inf) if inf else "no covariate"
+        _estimates_glue(f"uni_{name}", screen_estimates(screens[name]), glue)
+    glue["screen_p"] = o.screen_p
+    glue["bca_unit"] = ("month" if abs(o.bca_unit_days - DAYS_PER_YEAR / 12) < 1e-9
+                        else f"{fmt.number(o.bca_unit_days)} days")
+
+    for name in ("lfs", "os"):
+        f = fits[name]
+        if f is None:  # nothing passed the screen: no model (the narrative's keys stay defined)
+            for k in ("n", "events", "params"):
+                glue[f"{name}_mv_{k}"] = 0
+            glue[f"{name}_mv_epv"] = float("nan")
+            glue[f"{name}_zph_global_ptext"] = "p not available (no model)"
+            glue[f"{name}_zph_flagged"] = "none (no model)"
+            continue
+        glue[f"{name}_mv_n"] = f.n
+        glue[f"{name}_mv_events"] = f.n_events
+        glue[f"{name}_mv_params"] = f.n_parameters
+        glue[f"{name}_mv_epv"] = f.events_per_variable
+        zph[name] = cox_zph(f)
+        g = zph[name].iloc[-1]
+        glue[f"{name}_zph_global_p"] = float(g["p"])
+        glue[f"{name}_zph_global_ptext"] = fmt.p_phrase(float(g["p"]))
+        hr = f.hazard_ratios(o.conf_level)
+        for cols in f.terms.values():
+            for c in cols:
+                key = "".join(ch if ch.isalnum() else "_" for ch in f.names[c].lower()).strip("_")
+                glue[f"{name}_mv_hr__{key}"] = float(hr["hr"][c])
+                glue[f"{name}_mv_p__{key}"] = float(hr["p"][c])
+        bad = zph[name].iloc[:-1].query("p < 0.05")["term"].tolist()
+        glue[f"{name}_zph_flagged"] = ", ".join(bad) if bad else "none"
+
+    paper_fits = {}
+    for name, terms in PAPER_COVARIATE_SETS.items():
+        paper_fits[name] = multivariable_cox(design, terms, ep[f"{name}_time"],
+                                             ep[f"{name}_event"])
+        _estimates_glue(f"paper_{name}", fit_estimates(paper_fits[name], design, o.conf_level),
+                        glue)
+    return {"screens": screens, "fits": fits, "zph": zph, "paper_fits": paper_fits}
+
+
+#: The paper's own covariate sets (Table 1): Table 1A's for LFS; for OS the rows of Table 1B
+#: that the text extraction kept plus the two the Results name (no prior HSCT, no ICANS).
+PAPER_COVARIATE_SETS: dict[str, tuple[str, ...]] = {
+    "lfs": ("BCA duration", "Female", "MRD-CR on day 28"),
+    "os": ("No CAR-T history", "Grade 4 neutropenia", "Severe CRS (grade ≥ 3)",
+           "No HSCT history", "No ICANS"),
+}
+
+
+#: Characters that keep "0.43 (0.15–1.21)" on one line in a narrow table column: a no-break
+#: space before the interval and a word joiner after its dash (browsers break after a dash).
+_NBSP, _WJ = "\u00a0", "\u2060"
+
+
+def _unbroken(text: str) -> str:
+    """An estimate with its interval as one unbreakable line (display only; the CSV has the
+    numbers)."""
+    return text.replace(" (", _NBSP + "(").replace("–", "–" + _WJ)
+
+
+def _hr_cell(hr: float, lower: float, upper: float, why: str = "", digits: int = 2) -> str:
+    if why:
+        return f"not estimable ({_short_reason(why)})"
+    return _unbroken(fmt.estimate_ci(hr, lower, upper, digits))
+
+
+def _univariate_table(design: Design, screens: dict[str, pd.DataFrame], o: SurvivalOptions,
+                      paper: _Paper) -> ChapterTable:
+    lvl = round(100 * o.conf_level)
+    rows = []
+    for term, cols in design.terms.items():
+        parts = {name: screens[name][screens[name]["term"] == term] for name in ("lfs", "os")}
+        chosen = [lab for name, lab in (("lfs", "LFS"), ("os", "OS"))
+                  if bool(parts[name]["selected"].iloc[0])]
+
+        def p_cell(name: str, p: float, infinite: bool) -> Beside | str:
+            text = fmt.DASH if infinite else fmt.p_value(p)
+            return paper.beside(f"uni_{name}_p__{slug(term)}", text)
+
+        if len(cols) > 1:  # a factor: its joint Wald test, then one row per level
+            row = {"Covariate (comparison)":
+                   f"{term} ({design.reference[term]}): joint test"}
+            for name, lab in (("lfs", "LFS"), ("os", "OS")):
+                part = parts[name]
+                row[f"{lab} HR ({lvl}% CI)"] = ""
+                row[f"{lab} p"] = p_cell(name, float(part["term_p"].iloc[0]),
+                                         bool(part["infinite"].iloc[0]))
+            row["Selected"] = ", ".join(chosen)
+            rows.append(row)
+        for i, c in enumerate(cols):
+            row = {"Covariate (comparison)": (f"{term} ({design.reference[term]})"
+                                              if len(cols) == 1 else c)}
+            for name, lab in (("lfs", "LFS"), ("os", "OS")):
+                r = parts[name].iloc[i]
+                why = str(r["not_estimable"])
+                row[f"{lab} HR ({lvl}% CI)"] = _hr_cell(r["hr"], r["lower"], r["upper"], why)
+                text = fmt.DASH if r["infinite"] else fmt.p_value(r["p"])
+                row[f"{lab} p"] = p_cell(name, float(r["p"]), bool(r["infinite"])) \
+                    if len(cols) == 1 else text
+            row["Selected"] = ", ".join(chosen) if len(cols) == 1 else ""
+            rows.append(row)
+    disp = pd.DataFrame(rows)
+    data = pd.concat({"lfs": screens["lfs"], "os": screens["os"]},
+                     names=["end_point"]).reset_index(level=0)
+    caption = (f"Reproduces the paper's Supplementary Table S2: univariate Cox models for LFS "
+               f"and OS, hazard ratio with Wald {lvl}% CI and p (Efron ties). For the pre-LD "
+               f"MRD factor each stratum is compared with the lowest, and its joint Wald p "
+               f"decides selection. Selected: the multivariable models the covariate "
+               f"entered (p < {fmt.number(o.screen_p)}). The supplementary table itself is not "
+               f"available; under a p-value, the paper's statement about it in the Results "
+               f"(n.s.: no significant association), with its status.")
+    return ChapterTable("tbl-univariate", caption, disp, data, "univariate_cox")
+
+
+def _multivariable_table(design: Design, fits: dict, o: SurvivalOptions) -> ChapterTable:
+    from ..stats.cox import hazard_ratio_table
+
+    lvl = round(100 * o.conf_level)
+    rows = []
+    for name, label in (("lfs", "A. LFS"), ("os", "B. OS")):
+        f = fits[name]
+        if f is None:
+            rows.append({"Model": label, "Covariate": "no covariate selected",
+                         "Comparison": "", f"HR ({lvl}% CI)": "", "p": ""})
+            continue
+        for r in hazard_ratio_table(f, design, o.conf_level).itertuples():
+            rows.append({"Model": label, "Covariate": r.term, "Comparison": r.comparison,
+                         f"HR ({lvl}% CI)": _hr_cell(r.hr, r.lower, r.upper, digits=3),
+                         "p": fmt.p_value(r.p)})
+    disp = pd.DataFrame(rows)
+    disp.loc[disp["Model"].duplicated(), "Model"] = ""
+    bits = "; ".join(
+        f"{lab}: n = {fmt.count(fits[nm].n)}, {fmt.count(fits[nm].n_events)} events, "
+        f"{fmt.count(fits[nm].n_parameters)} coefficients, EPV "
+        f"{fmt.fixed(fits[nm].events_per_variable, 1)}"
+        for nm, lab in (("lfs", "LFS"), ("os", "OS")) if fits[nm] is not None)
+    parts = [hazard_ratio_table(fits[nm], design, o.conf_level)
+             .assign(end_point=nm, n=fits[nm].n, events=fits[nm].n_events,
+                     epv=fits[nm].events_per_variable)
+             for nm in ("lfs", "os") if fits[nm] is not None]
+    data = pd.concat(parts) if parts else pd.DataFrame(
+        columns=["term_label", "comparison", "term", "hr", "lower", "upper", "p", "end_point"])
+    caption = (f"Multivariable Cox models with the covariates this cohort's univariate screen "
+               f"selected (p < {fmt.number(o.screen_p)}); Efron ties, Wald {lvl}% CI. EPV: "
+               f"events per estimated coefficient ({bits}). The paper's own covariate sets "
+               f"are in Table 1.")
+    return ChapterTable("tbl-multivariable", caption, disp, data, "multivariable_cox")
+
+
+def _paper_sets_table(design: Design, paper_fits: dict, o: SurvivalOptions, paper: _Paper
+                      ) -> ChapterTable:
+    from ..stats.cox import hazard_ratio_table
+
+    lvl = round(100 * o.conf_level)
+    rows, data = [], []
+    for name, label in (("lfs", "A. LFS"), ("os", "B. OS")):
+        f = paper_fits[name]
+        why = not_estimable(f)
+        for r in hazard_ratio_table(f, design, o.conf_level).itertuples():
+            s = slug(r.term)
+            hr_key, p_key = f"paper_{name}_hr__{s}", f"paper_{name}_p__{s}"
+            reason = why.get(r.term, "")
+            rows.append({
+                "Model": f"{label} (EPV {fmt.fixed(f.events_per_variable, 1)})",
+                "Covariate": r.term, "Comparison": r.comparison,
+                f"HR ({lvl}% CI)": paper.beside(hr_key, _hr_cell(r.hr, r.lower, r.upper,
+                                                                 reason, 3), part="direction"),
+                "p": paper.beside(p_key, fmt.DASH if reason else fmt.p_value(r.p),
+                                  part="significance")})
+            pub = paper.row(hr_key)
+            pub_p = paper.row(p_key)
+            data.append({
+                "end_point": name, "term": r.term, "comparison": r.comparison, "n": f.n,
+                "events": f.n_events, "epv": f.events_per_variable, "coef": r.coef,
+                "se": r.se, "hr": r.hr, "lower": r.lower, "upper": r.upper, "p": r.p,
+                "not_estimable": reason,
+                "published_key": paper.key(hr_key) or "",
+                "published_hr": pub["value"] if pub is not None else np.nan,
+                "published_lower": pub["lower"] if pub is not None else np.nan,
+                "published_upper": pub["upper"] if pub is not None else np.nan,
+                "published_p": pub_p["value_text"] if pub_p is not None else "",
+                "status_hr": paper.status(hr_key), "status_p": paper.status(p_key),
+                "published_claim": (paper.claim_text(paper.claim_of[hr_key])
+                                    if hr_key in paper.claim_of else ""),
+                "status_claim": (str(paper.card.loc[paper.claim_of[hr_key], "status"])
+                                 if hr_key in paper.claim_of else "")})
+    disp = pd.DataFrame(rows)
+    disp.loc[disp["Model"].duplicated(), "Model"] = ""
+    caption = (f"Reproduces the paper's Table 1: multivariable Cox models of LFS (A) and OS "
+               f"(B) with the paper's covariates, fitted on this cohort (Efron ties, Wald "
+               f"{lvl}% CI). Under each value, the paper's (Table 1A, and the three rows of "
+               f"Table 1B legible in the published version; for no prior HSCT and no ICANS, "
+               f"the Results' statement: HR < 1, not significant (n.s.)) with its scorecard "
+               f"status. EPV: events per estimated coefficient.")
+    return ChapterTable("tbl-paper-sets", caption, disp, pd.DataFrame(data),
+                        "table1_paper_covariate_sets")
+
+
+def _zph_table(zph: dict[str, pd.DataFrame]) -> ChapterTable:
+    rows = []
+    for name, label in (("lfs", "LFS"), ("os", "OS")):
+        for r in zph.get(name, pd.DataFrame()).itertuples():
+            rows.append({"Model": label, "Term": r.term, "χ²": fmt.fixed(r.chisq, 3),
+                         "df": int(r.df), "p": fmt.p_value(r.p)})
+    disp = pd.DataFrame(rows, columns=["Model", "Term", "χ²", "df", "p"])
+    disp.loc[disp["Model"].duplicated(), "Model"] = ""
+    data = (pd.concat(zph, names=["end_point"]).reset_index(level=0) if zph
+            else pd.DataFrame(columns=["end_point", "term", "chisq", "df", "p"]))
+    caption = ("Proportional-hazards tests of the multivariable models (R's cox.zph, "
+               "survival 3.x: score test for x·g(t) with g the Kaplan–Meier transform of "
+               "time; GLOBAL tests all terms together).")
+    return ChapterTable("tbl-zph", caption, disp, data, "ph_tests")
+
+
+def _compare_in(ep: pd.DataFrame, masks: dict[tuple[str, str], np.ndarray], groups: np.ndarray,
+                order: Sequence[str], o: SurvivalOptions, risk_times: np.ndarray,
+                nrm: bool = True) -> tuple[pd.DataFrame, dict[tuple[str, str, str], KMPanel]]:
+    """Kaplan–Meier comparison of ``groups`` (log-rank) within each mask, for OS and LFS;
+    with ``nrm``, the 5-year cumulative incidence of NRM by group (OS rows)."""
+    from ..stats import competing_risks as cr
+    from ..stats.survival import compare_groups
+
+    results, panels = [], {}
+    for (when, stratum), m in masks.items():
+        for name, title in (("os", "OS"), ("lfs", "LFS")):
+            gc = compare_groups(ep[f"{name}_time"][m], ep[f"{name}_event"][m], groups[m],
+                                list(order), o.conf_level)
+            p = gc.logrank.p_value if gc.logrank is not None else np.nan
+            row = {"timing": when, "stratum": stratum, "end_point": title,
+                   "logrank_chi2": gc.logrank.chi2 if gc.logrank is not None else np.nan,
+                   "logrank_p": p}
+            for lab in order:
+                row[f"n_{lab}"] = gc.n.get(lab, 0)
+                row[f"events_{lab}"] = gc.events.get(lab, 0)
+                row[f"median_{lab}"] = gc.medians[lab].estimate if lab in gc.medians else np.nan
+            if nrm and name == "os":
+                res = cr.cuminc(ep["cr_time"][m], ep["cr_status"][m], groups[m])
+                for lab in order:
+                    c = res.curves.get((lab, NRM))
+                    est, var = c.at(FIVE_YEARS_MONTHS) if c is not None else (
+                        np.array([0.0]), np.array([0.0]))
+                    row[f"nrm5_{lab}"] = float(est[0]) if lab in gc.n else np.nan
+                    row[f"nrm5_var_{lab}"] = float(var[0]) if lab in gc.n else np.nan
+            results.append(row)
+            panels[(when, stratum, title)] = KMPanel(
+                title, gc.curves, gc.at_risk(risk_times),
+                "Overall survival (%)" if name == "os" else "Leukaemia-free survival (%)",
+                _test_phrase("Log-rank", p))
+    return pd.DataFrame(results), panels
+
+
+def _stratum_masks(patients: pd.DataFrame, cut: float, upper_only: bool
+                   ) -> dict[tuple[str, str], np.ndarray]:
+    from ..core.units import format_mrd
+
+    out = {}
+    for col, when in (("mrd_pre_ld", "Pre-LD"), ("mrd_post_ld", "Post-LD")):
+        m = patients[col].astype(float).to_numpy()
+        if not upper_only:
+            out[(when, f"<{format_mrd(cut)}")] = m < cut
+        out[(when, f"≥{format_mrd(cut)}")] = m >= cut
+    return out
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _when(timing: str) -> str:
+    """"Pre-LD" as it reads inside a title: "pre-LD"."""
+    return timing[:1].lower() + timing[1:]
+
+
+def _lettered(panels: list[KMPanel], titles: list[str]) -> list[KMPanel]:
+    return [KMPanel(f"{_LETTERS[i]}  {t}", p.curves, p.at_risk, p.ylabel, p.test,
+                    p.censor_marks, p.entry) for i, (p, t) in enumerate(zip(panels, titles))]
+
+
+def _figure1(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
+             risk_times: np.ndarray, glue: dict) -> tuple[pd.DataFrame, list[KMPanel]]:
+    from ..core.units import format_mrd
+
+    low, high = o.mrd_cuts[0], o.mrd_cuts[-1]
+    hsct = np.where(ep["hsct"], HSCT_GROUPS[0], HSCT_GROUPS[1])
+    fig1, panels = _compare_in(ep, _stratum_masks(patients, low, False), hsct, HSCT_GROUPS, o,
+                               risk_times)
+    h, nh = HSCT_GROUPS
+    for r in fig1.to_dict("records"):
+        level = "low" if r["stratum"].startswith("<") else "high"
+        s = f"{r['timing'][:3].lower()}_{level}_{r['end_point'].lower()}"
+        glue[f"fig1_{s}_p"] = float(r["logrank_p"])
+        glue[f"fig1_{s}_ptext"] = fmt.p_phrase(r["logrank_p"])
+        glue[f"fig1_{s}_medians"] = fmt.medians_text(r[f"median_{h}"], r[f"median_{nh}"])
+        glue[f"fig1_{s}_n"] = f"{r[f'n_{h}']} vs {r[f'n_{nh}']}"
+        glue[f"fig1_{s}_median_hsct"] = median_or_infinity(r[f"median_{h}"], r[f"n_{h}"])
+        glue[f"fig1_{s}_median_nohsct"] = median_or_infinity(r[f"median_{nh}"], r[f"n_{nh}"])
+        if r["end_point"] == "OS":
+            base = f"fig1_{s.removesuffix('_os')}"
+            glue[f"{base}_nrm_hsct"] = float(100 * r[f"nrm5_{h}"])
+            glue[f"{base}_nrm_hsct_se"] = float(100 * np.sqrt(r[f"nrm5_var_{h}"]))
+            glue[f"{base}_nrm_hsct_var"] = float(r[f"nrm5_var_{h}"])
+            glue[f"{base}_nrm_nohsct"] = float(100 * r[f"nrm5_{nh}"])
+    glue["low_cut"] = format_mrd(low)
+    glue["high_cut"] = format_mrd(high)
+    # reading order: one row per MRD stratum (pre-LD below, at or above; post-LD below, at or
+    # above), OS left and LFS right, as the paper's Figure 1 pairs them
+    keys = list(panels)
+    titles = [f"{k[2]}, {_when(k[0])} MRD {k[1]}" for k in keys]
+    return fig1, _lettered([panels[k] for k in keys], titles)
+
+
+def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> ChapterTable:
+    from ..core.suppression import count_text
+
+    h, nh = HSCT_GROUPS
+    rows = []
+    for r in fig1.to_dict("records"):
+        level = "low" if r["stratum"].startswith("<") else "high"
+        s = f"fig1_{r['timing'][:3].lower()}_{level}_{r['end_point'].lower()}"
+        medians = fmt.medians_text(r[f"median_{h}"], r[f"median_{nh}"], unit="").strip()
+        nrm = ""
+        if r["end_point"] == "OS":
+            base = s.removesuffix("_os")
+            cell = [("–" if not np.isfinite(r[f"nrm5_{g}"]) else
+                     f"{fmt.fixed(100 * r[f'nrm5_{g}'], 1)}{_NBSP}"
+                     f"({fmt.fixed(100 * np.sqrt(r[f'nrm5_var_{g}']), 1)})") for g in (h, nh)]
+            nrm = paper.pair([f"{base}_nrm_hsct", f"{base}_nrm_nohsct"], " vs ".join(cell))
+        rows.append({
+            "MRD": f"{r['timing']} {r['stratum']}", "End point": r["end_point"],
+            "Patients (events), HSCT vs none":
+                f"{count_text(r[f'n_{h}'])}{_NBSP}({count_text(r[f'events_{h}'])}) vs "
+                f"{count_text(r[f'n_{nh}'])}{_NBSP}({count_text(r[f'events_{nh}'])})",
+            "Median, months, HSCT vs none": paper.pair(
+                [f"{s}_median_hsct", f"{s}_median_nohsct"], medians),
+            "Log-rank p": paper.beside(f"{s}_p", fmt.p_value(r["logrank_p"])),
+            "5-year NRM, % (SE), HSCT vs none": nrm})
+    disp = pd.DataFrame(rows)
+    disp.loc[disp["MRD"].duplicated(), "MRD"] = ""
+    caption = ("The numbers behind Figure 1: bridging HSCT vs none within MRD strata, "
+               "patients and events, Kaplan–Meier median ('not reached' when the curve "
+               "stays above 0.5), log-rank p, and the 5-year cumulative incidence of NRM "
+               "with its standard error (cmprsk variance) in parentheses. Under a value, "
+               "the paper's (Results; n.s.: no significant effect) with its scorecard "
+               "status; a pair's dot is the less favourable status of the two.")
+    return ChapterTable("tbl-figure1", caption, disp, fig1, "figure1_hsct_by_mrd")
+
+
+def _s1_s2(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
+           risk_times: np.ndarray, glue: dict) -> tuple[list[KMPanel], list[KMPanel]]:
+    high = o.mrd_cuts[-1]
+    hsct = np.where(ep["hsct"], HSCT_GROUPS[0], HSCT_GROUPS[1])
+    s1, s1_panels = _compare_in(ep, _stratum_masks(patients, high, True), hsct, HSCT_GROUPS,
+                                o, risk_times, nrm=False)
+    for r in s1.to_dict("records"):
+        s = f"{r['timing'][:3].lower()}_{r['end_point'].lower()}"
+        glue[f"s1_{s}_n"] = f"{r['n_HSCT']} vs {r['n_No HSCT']}"
+        glue[f"s1_{s}_p"] = fmt.p_phrase(r["logrank_p"])
+        glue[f"s1_{s}_p_value"] = float(r["logrank_p"])
+    keys = list(s1_panels)
+    s1_out = _lettered([s1_panels[k] for k in keys],
+                       [f"{k[2]}, {_when(k[0])} MRD {k[1]}" for k in keys])
+
+    genetic = np.where(patients["genetic_risk"].to_numpy() == "high", GENETIC_GROUPS[0],
+                       GENETIC_GROUPS[1])
+    s2, s2_panels = _compare_in(ep, {("All", "patients"): np.ones(len(ep), dtype=bool)},
+                                genetic, GENETIC_GROUPS, o, risk_times, nrm=False)
+    a, b = GENETIC_GROUPS
+    for r in s2.to_dict("records"):
+        e = r["end_point"].lower()
+        glue[f"s2_{e}_p"] = fmt.p_phrase(r["logrank_p"])
+        glue[f"s2_{e}_p_value"] = float(r["logrank_p"])
+        glue[f"s2_{e}_n"] = f"{r[f'n_{a}']} vs {r[f'n_{b}']}"
+    keys = list(s2_panels)
+    s2_out = _lettered([s2_panels[k] for k in keys],
+                       [f"{'Overall' if k[2] == 'OS' else 'Leukaemia-free'} survival"
+                        for k in keys])
+    return s1_out, s2_out
+
+
+def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
+                   risk_times: np.ndarray, glue: dict
+                   ) -> tuple[ChapterTable, list[KMPanel]]:
+    from ..core.units import format_mrd
+    from ..stats.survival import kaplan_meier_counting, landmark, number_at_risk, split_at
+
+    lvl = round(100 * o.conf_level)
+    low = o.mrd_cuts[0]
+    effects = {}
+    low_pre = patients["mrd_pre_ld"].astype(float).to_numpy() < low
+    for name in ("os", "lfs"):
+        t, e, h = ep[f"{name}_time"], ep[f"{name}_event"], ep["hsct_time"]
+        effects[(name, "all")] = hsct_effect(t, e, h, landmarks=o.landmarks_months,
+                                             conf_level=o.conf_level)
+        effects[(name, "low")] = hsct_effect(t[low_pre], e[low_pre], h[low_pre],
+                                             landmarks=[o.main_landmark_months],
+                                             conf_level=o.conf_level)
+        glue[f"it_{name}_verdict"] = immortal_time_verdict(
+            effects[(name, "all")], o.main_landmark_months, conf_level=o.conf_level)
+        glue[f"it_{name}_low_verdict"] = immortal_time_verdict(
+            effects[(name, "low")], o.main_landmark_months, conf_level=o.conf_level)
+        tab = effects[(name, "all")].set_index("analysis")
+        glue[f"it_{name}_fixed_hr"] = float(tab.loc["fixed", "hr"])
+        glue[f"it_{name}_td_hr"] = float(tab.loc["time-dependent", "hr"])
+        glue[f"it_{name}_fixed_p"] = float(tab.loc["fixed", "p"])
+        glue[f"it_{name}_td_p"] = float(tab.loc["time-dependent", "p"])
+    lm = landmark(ep["os_time"], ep["os_event"], ep["hsct_time"], o.main_landmark_months)
+    glue["it_late_hsct"] = int(((ep["hsct_time"] > o.main_landmark_months)
+                                & (ep["os_time"] > o.main_landmark_months)).sum())
+    glue["it_main_landmark"] = float(o.main_landmark_months)
+    glue["it_main_landmark_n"] = len(lm)
+    immortal = ep.loc[ep["hsct"], "hsct_time"]
+    glue["it_immortal_total"] = float(immortal.sum())
+    glue["it_immortal_share"] = (100 * float(immortal.sum())
+                                 / float(ep.loc[ep["hsct"], "os_time"].sum())
+                                 if ep["hsct"].any() else float("nan"))
+
+    panels = []
+    for name, title, ylabel in (("os", "OS: Simon–Makuch", "Overall survival (%)"),
+                                ("lfs", "LFS: Simon–Makuch", "Leukaemia-free survival (%)")):
+        sp = split_at(ep[f"{name}_time"], ep[f"{name}_event"], ep["hsct_time"])
+        curves, risk, entry = {}, {}, {}
+        for lab, flag in (("HSCT (from transplant)", 1), ("No HSCT yet", 0)):
+            rows = sp[sp["exposed"] == flag]
+            curves[lab] = kaplan_meier_counting(rows["start"], rows["stop"], rows["event"],
+                                                o.conf_level)
+            # at risk in (start, stop]: at the first tick, time 0, just after it (every
+            # patient is then at risk in the "no HSCT yet" state)
+            ticks = np.where(risk_times > 0, risk_times, np.nextafter(0.0, 1.0))
+            risk[lab] = number_at_risk(rows["stop"], ticks, start=rows["start"])
+            entry[lab] = float(rows["start"].min()) if len(rows) else 0.0
+        panels.append(KMPanel(title, curves, risk, ylabel, censor_marks=False, entry=entry))
+    panels = _lettered(panels, [p.title for p in panels])
+
+    labels = {"fixed": "As published: ever transplanted, fixed at infusion",
+              "time-dependent": "HSCT as a time-dependent covariate"}
+    rows = []
+    for (name, pop), tab in effects.items():
+        for r in tab.itertuples():
+            rows.append({
+                "End point": name.upper(),
+                "Patients": "All" if pop == "all" else f"Pre-LD MRD <{format_mrd(low)}",
+                "Analysis": labels.get(r.analysis,
+                                       f"Landmark at {fmt.number(r.landmark)} months"),
+                "n": r.n, "HSCT": r.n_hsct, "Events": r.events,
+                f"HR ({lvl}% CI)": (
+                    "not estimable (no events in one group)"
+                    if r.infinite else _hr_cell(r.hr, r.lower, r.upper)),
+                "p": fmt.DASH if r.infinite else fmt.p_value(r.p)})
+    disp = pd.DataFrame(rows)
+    dup_end = disp["End point"].duplicated()
+    dup_pop = disp[["End point", "Patients"]].duplicated()
+    disp.loc[dup_end, "End point"] = ""
+    disp.loc[dup_pop, "Patients"] = ""
+    data = pd.concat({f"{k[0]}_{k[1]}": v for k, v in effects.items()},
+                     names=["analysis_set"]).reset_index(level=0)
+    caption = (f"Hazard ratio of death (OS) or of relapse or death (LFS) with vs without "
+               f"bridging HSCT: the published fixed comparison and three analyses free of "
+               f"immortal time. HSCT: patients transplanted (time-dependent model) or "
+               f"transplanted by the landmark. Wald {lvl}% CI and p.")
+    return ChapterTable("tbl-immortal", caption, disp, data, "hsct_immortal_time"), panels
+
+
+def _gray_table(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions) -> ChapterTable:
+    from ..core.units import format_mrd
+    from ..stats import competing_risks as cr
+
+    low = o.mrd_cuts[0]
+    low_pre = patients["mrd_pre_ld"].astype(float).to_numpy() < low
+    groups = {
+        f"Pre-LD MRD <{format_mrd(low)} vs ≥": np.where(low_pre, "low", "high"),
+        "Genetic risk, high vs low/intermediate": np.where(
+            patients["genetic_risk"].to_numpy() == "high", "high", "low/intermediate"),
+        "Bridging HSCT, ever vs never (immortal time: biased)":
+            np.where(ep["hsct"], "HSCT", "No HSCT"),
+    }
+    rows, data = [], []
+    for label, grp in groups.items():
+        res = cr.cuminc(ep["cr_time"], ep["cr_status"], grp)
+        for cause, t in res.tests.items():
+            what = "Relapse" if cause == RELAPSE else "Non-relapse mortality"
+            rows.append({"Groups": label, "Cause": what, "Gray χ²": fmt.fixed(t.stat, 3),
+                         "df": int(t.df), "p": fmt.p_value(t.p_value)})
+            data.append({"groups": label, "cause": what, "statistic": t.stat, "df": t.df,
+                         "p": t.p_value})
+    disp = pd.DataFrame(rows, columns=["Groups", "Cause", "Gray χ²", "df", "p"])
+    disp.loc[disp["Groups"].duplicated(), "Groups"] = ""
+    caption = ("Gray's test of equal cumulative incidence of relapse and of non-relapse "
+               "mortality across groups (cmprsk, rho = 0).")
+    return ChapterTable("tbl-gray", caption, disp, pd.DataFrame(data), "gray_tests")
+
+
+def _published_phrases(paper: _Paper, glue: dict) -> None:
+    """The paper's numbers that captions and the narrative quote, from the registry."""
+    glue["pub_os_5y_text"] = paper.percent_ci("os_5y")
+    bca = paper.row("paper_lfs_hr__bca_duration")
+    glue["pub_hr_bca_lfs"] = str(bca["value_text"]) if bca is not None else fmt.DASH
+    glue["pub_lfs_5y_text"] = paper.percent_ci("lfs_5y")
+    for when in ("pre", "pos"):
+        s = f"fig1_{when}_low_os"
+        med = [paper.text(f"{s}_median_hsct"), paper.text(f"{s}_median_nohsct")]
+        p = paper.text(f"{s}_p")
+        glue[f"pub_fig1_{when}_low_os"] = (
+            f"{med[0]} vs {med[1]} months (p = {p})" if all(med) and p else fmt.DASH)
+    nrm = [paper.row("fig1_pre_low_nrm_hsct"), paper.row("fig1_pre_low_nrm_nohsct")]
+    glue["pub_nrm_pre_low_hsct"] = (f"{nrm[0]['value_text']}% {nrm[0]['interval_text']}%"
+                                    if nrm[0] is not None else fmt.DASH)
+    glue["pub_fig1_pre_low_nrm"] = (
+        f"{nrm[0]['value_text']}% {nrm[0]['interval_text']}% vs {nrm[1]['value_text']}%"
+        if all(r is not None for r in nrm) else fmt.DASH)
+
+
+def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
+            options: SurvivalOptions | None = None) -> SurvivalResults:
+    """The survival chapter: OS and LFS (Kaplan–Meier), relapse and NRM (competing risks),
+    the univariate screen (Supplementary Table S2) and the multivariable Cox models (Table 1,
+    with the paper's covariates and with this cohort's selection), proportional-hazards
+    tests, bridging HSCT within MRD strata (Figure 1, Supplementary Figure S1), genetic risk
+    (Supplementary Figure S2), the immortal-time analyses of transplantation and Gray's
+    tests; with the paper's values and their scorecard statuses beside the reproduced ones.
+
+    ``patients``, ``kinetics``: the validated tables (:mod:`analysis_lib.data.schema`).
+    Times are in months. Methods and references: :func:`endpoints`,
+    :func:`univariate_screen`, :func:`hsct_effect` and :mod:`analysis_lib.stats`.
+    """
+    o = options or SurvivalOptions()
+    ep = endpoints(patients)
+    step = float(o.risk_table_step_months)
+    longest = float(max(ep["os_time"].max(), ep["lfs_time"].max()))
+    risk_times = np.arange(0.0, np.ceil(longest / step) * step + 1e-9, step)
+    glue: dict[str, Any] = {"n_patients": len(patients),
+                            "conf_lvl": f"{round(100 * o.conf_level)}%"}
+
+    km, km_times, os_lfs = _os_lfs(ep, o, risk_times, glue)
+    cif = _relapse(patients, ep, o, glue)
+    design = candidate_covariates(patients, kinetics, age_cut=o.age_cut_years,
+                                  dose_cut=o.dose_cut, mrd_cuts=o.mrd_cuts,
+                                  mrd_negative_below=o.mrd_negative_below,
+                                  bca_unit_days=o.bca_unit_days)
+    cox = _cox(design, ep, o, glue)
+    fig1, figure1 = _figure1(patients, ep, o, risk_times, glue)
+    s1, s2 = _s1_s2(patients, ep, o, risk_times, glue)
+    immortal, simon_makuch = _immortal_time(patients, ep, o, risk_times, glue)
+    glue = {k: _plain(v) for k, v in glue.items()}
+
+    paper = _Paper.load(glue)
+    _published_phrases(paper, glue)
+    tables = [
+        _km_times_table(km_times, o, paper),
+        _univariate_table(design, cox["screens"], o, paper),
+        _multivariable_table(design, cox["fits"], o),
+        _paper_sets_table(design, cox["paper_fits"], o, paper),
+        _zph_table(cox["zph"]),
+        _figure1_table(fig1, o, paper),
+        immortal,
+        _gray_table(patients, ep, o),
+    ]
+    return SurvivalResults(glue=glue, tables={t.label: t for t in tables},
+                           risk_times=risk_times, os_lfs=os_lfs, cif=cif, figure1=figure1,
+                           s1=s1, s2=s2, simon_makuch=simon_makuch, options=o)

@@ -54,10 +54,13 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell(v: Any) -> str:
+    from ..core import formatting
+
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
-    if isinstance(v, float):
-        return f"{v:g}"
+    if isinstance(v, (float, int)) and not isinstance(v, bool):
+        # numbers in a table go through the book's one formatter (never 29.0 or 1.2e+06)
+        return formatting.count(v) if float(v).is_integer() else formatting.number(v)
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
@@ -113,11 +116,47 @@ def glue_estimates(prefix: str, estimates: pd.DataFrame, estimate: str = "hr") -
                 glue_number(k + "__not_estimable", str(r.not_estimable))
 
 
+def glue_all(values: Mapping[str, Any]) -> None:
+    """Glue every value of a chapter's results: numbers (and ``None``/NaN) with
+    :func:`glue_number`, strings as Markdown phrases with :func:`glue_text`."""
+    for key, v in values.items():
+        if isinstance(v, str):
+            glue_text(key, v)
+        else:
+            glue_number(key, v)
+
+
 def glue_figure(key: str, fig: Any) -> None:
-    """Glue a matplotlib figure for a ``{glue:figure}`` directive (numbered caption)."""
+    """Glue a matplotlib figure for a ``{glue:figure}`` directive (numbered caption), after
+    checking it (:func:`analysis_lib.book.figures.style.problems`: no overlapping text, no
+    text below the minimum size); a figure that fails stops the build with the problems."""
     from myst_nb import glue
 
+    from .figures.style import problems
+
+    found = problems(fig)
+    if found:
+        raise ValueError(f"figure {key!r} is not fit to publish: " + "; ".join(found[:10]))
     glue(key, fig, display=True)
+
+
+def beside(reproduced: str, published: str = "", status: str = "") -> str:
+    """A table cell with the reproduced value, the paper's value under it in small type and
+    the scorecard status as a coloured dot with its definition on hover (HTML, escaped);
+    ``published`` empty: the reproduced value alone."""
+    import html as _html
+
+    cell = _html.escape(str(reproduced), quote=False)
+    if published:
+        dot = ""
+        if status:
+            from ..paper.scorecard import BADGES, DEFINITIONS
+
+            dot = (f' <span class="sc-dot sc-{BADGES[status]}" title="'
+                   f'{_html.escape(status + ": " + DEFINITIONS[status], quote=True)}"></span>')
+        cell += (f'<br><span class="sc-pub">paper {_html.escape(str(published), quote=False)}'
+                 f"</span>{dot}")
+    return cell
 
 
 def dataset_fingerprint(files: Mapping[str, Path]) -> str:
@@ -146,8 +185,8 @@ def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None) 
             value = md_escape(data_label(v), 80)
         elif k.endswith("_dir"):
             value = md_code(Path(str(v)).name, 80)
-        else:
-            value = md_code(v) if isinstance(v, str) else _cell(v)
+        else:  # the value as a user would write it (-p NAME=VALUE), in code font
+            value = md_code(v if isinstance(v, str) else repr(v))
         rows.append({"Parameter": md_code(k), "Value": value})
     if fingerprint is not None:
         rows.append({"Parameter": "data fingerprint (SHA-256)", "Value": f"`{fingerprint}`"})
@@ -160,11 +199,15 @@ def open_chapter(chapter: str, data_dir: str | Path, min_cell_count: int,
     pseudonymised unless synthetic: :func:`analysis_lib.data.validation.load_dataset`), set
     small-cell suppression to ``min_cell_count`` (:mod:`analysis_lib.data.privacy`), and show the
     page's header: the data notice, the parameters of this run (``params`` plus
-    ``min_cell_count``) with the data fingerprint, and the source links. Returns the loaded
+    ``min_cell_count``) with the data fingerprint, and the source links; figures from here on
+    use the book's style, as SVG (:mod:`analysis_lib.book.figures.style`). Returns the loaded
     dataset (a :class:`~analysis_lib.data.validation.ValidationReport`)."""
     from ..core.suppression import set_min_cell_count
     from ..data.validation import load_dataset
+    from .figures import style
 
+    style.theme()
+    style.use_svg()
     data = load_dataset(data_dir)
     set_min_cell_count(min_cell_count)
     display(data_notice(data.synthetic))
@@ -180,17 +223,35 @@ def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None) -
 
 
 def write_output(frame: pd.DataFrame, output_dir: str | Path, name: str, synthetic: bool) -> Path:
-    """Write a result table as CSV under ``output_dir``, marked synthetic when it is (small
-    counts suppressed as in the book's tables when suppression is on)."""
+    """Write a result table for download: ``<name>.csv``, plain CSV that ``pandas.read_csv``
+    reads with no options (header row, comma, UTF-8, numbers in shortest round-trip form),
+    and ``<name>.csv.json`` beside it with the metadata (synthetic or not, description, the
+    table's name and its columns). Small counts are suppressed as in the book's tables when
+    suppression is on. Both files are written atomically."""
+    import json
+
     from ..core.suppression import suppress_table
-    from ..data.io import write_table
+    from ..data.io import atomic_write_bytes, csv_bytes
 
     frame = suppress_table(frame)
-    meta = {"synthetic": "true" if synthetic else "false",
+    meta = {"synthetic": bool(synthetic),
             "description": ("SYNTHETIC data: derived from a synthetic cohort, not patients"
                             if synthetic else "derived from the supplied cohort"),
-            "table": name}
-    return write_table(frame, Path(output_dir) / f"{name}.csv", meta)
+            "table": name, "columns": [str(c) for c in frame.columns],
+            "source": "Wang et al. 2025 re-analysis (cartbook)"}
+    path = Path(output_dir) / f"{name}.csv"
+    atomic_write_bytes(path.with_name(path.name + ".json"),
+                       (json.dumps(meta, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, csv_bytes(frame))
+    return path
+
+
+def read_output_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata sidecar (``<name>.csv.json``) of a table written by :func:`write_output`."""
+    import json
+
+    path = Path(path)
+    return json.loads(path.with_name(path.name + ".json").read_text(encoding="utf-8"))
 
 
 SYNTHETIC_NOTICE = (

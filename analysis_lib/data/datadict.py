@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..core.formatting import prose
 from .schema import TableSchema
 from .validation import RULES, SEVERITIES, severity
 
@@ -18,10 +19,11 @@ def field_table(table: TableSchema) -> pd.DataFrame:
     the paper uses it."""
     return pd.DataFrame({
         "Column": [f"`{f.name}`" for f in table.fields],
-        "Type (unit)": [KIND_NAMES[f.kind] + (f" ({f.unit})" if f.unit else "") for f in table.fields],
+        "Type (unit)": [KIND_NAMES[f.kind] + (f" ({prose(f.unit)})" if f.unit else "")
+                        for f in table.fields],
         "Allowed values": [f.allowed() + ("; may be empty" if f.nullable else "")
                            for f in table.fields],
-        "Description": [f.description + (f" *Paper: {f.paper}.*" if f.paper else "")
+        "Description": [prose(f.description) + (f" *Paper: {f.paper}.*" if f.paper else "")
                         for f in table.fields],
     })
 

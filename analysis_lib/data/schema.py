@@ -70,7 +70,9 @@ class Field:
 
 
 def _fmt_bound(x: float) -> str:
-    return f"{x:g}"
+    from ..core.formatting import number, sci
+
+    return sci(x, 3) if abs(x) >= 1e5 else number(x, 6)
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ DEATH_CAUSES = ("leukemia", "transplant_related", "infection", "toxicity", "othe
 
 _MRD_DESC = (
     "bone-marrow MRD by flow cytometry as a fraction of nucleated cells "
-    "(1e-4 = 0.01 %); 0 = not detected"
+    "(10⁻⁴ = 0.01 %; write it `0.0001` or `1e-4`); 0 = not detected"
 )
 
 PATIENTS = TableSchema(

@@ -537,6 +537,20 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
     return pd.DataFrame(rows, columns=list(CARD_COLUMNS))
 
 
+def chapter_statuses(chapter: str, values: Mapping[str, Any],
+                     registry: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The scorecard rows of the published numbers one chapter computes, from that chapter's
+    own values (its glue keys -> values): what a chapter shows beside its reproduced values.
+    The same function as the scorecard page decides every status, and the evidence of each
+    number (a p-value's estimate, an estimate's p-value) lies in the same chapter, so the
+    statuses are those of the scorecard."""
+    from .registry import load_registry
+
+    card = scorecard(load_registry() if registry is None else registry, load_map(),
+                     {chapter: values})
+    return card[card["chapter"] == chapter].set_index("key")
+
+
 def claim_row(claim: Mapping, glued: Mapping[str, Mapping], a: float) -> dict[str, Any]:
     """Score one claim: every test's p-value against the stated verdict at ``a`` and, where the
     claim states a direction, every estimate against it (:func:`classify_claim`)."""
@@ -729,7 +743,18 @@ def anchor_link(anchor: str) -> str:
 
 
 def _esc(text: str) -> str:
-    return html.escape(str(text), quote=False).replace("|", "\\|")
+    """A generated or registry string for a table cell: numbers in the book's form
+    (:func:`analysis_lib.core.formatting.prose`: ``10^-3`` as ``10⁻³``), escaped."""
+    from ..core.formatting import prose
+
+    return html.escape(prose(str(text)), quote=False).replace("|", "\\|")
+
+
+def printed_interval(text: str) -> str:
+    """A published interval as the book writes intervals: ``0.944,0.995`` -> ``0.944–0.995``
+    (the paper prints Table 1's confidence intervals with a comma)."""
+    t = str(text).strip()
+    return re.sub(r"^\s*([-\d.]+)\s*,\s*([-\d.]+)\s*$", r"\1–\2", t)
 
 
 def display_table(card: pd.DataFrame) -> pd.DataFrame:
@@ -749,7 +774,7 @@ def display_table(card: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "Section": [_esc(s) for s in card["section"]],
         "Number or claim": card.apply(what, axis=1),
-        "Published": [_esc(f"{p} ({i})" if i else p)
+        "Published": [_esc(f"{p} ({printed_interval(i)})" if i else p)
                       for p, i in zip(card["published"], card["interval"])],
         "Reproduced": [_esc(t) for t in card["reproduced_text"]],
         "Status": card.apply(status, axis=1),
@@ -768,3 +793,50 @@ def download_frame(card: pd.DataFrame) -> pd.DataFrame:
     version of the status definitions."""
     return card.assign(status_definition=[DEFINITIONS[s] for s in card["status"]],
                        status_rules_version=STATUS_RULES_VERSION)
+
+
+# ============================================================================================
+# The answer at a glance (the landing page)
+# ============================================================================================
+
+#: The paper's headline results on the landing page: registry key, label, and the glue keys
+#: of the reproduced interval's limits (chapter, lower, upper), or None.
+KEY_RESULTS: tuple[tuple[str, str, tuple[str, str, str] | None], ...] = (
+    ("cr_d28_pct", "CR/CRi at day 28, %", ("cohort", "cr_ci_low", "cr_ci_high")),
+    ("mrd_neg_cr_d28_pct", "MRD-negative CR/CRi at day 28, %",
+     ("cohort", "mrd_negative_cr_ci_low", "mrd_negative_cr_ci_high")),
+    ("os_5y", "5-year overall survival, %", ("survival", "os_5y_plain_lower",
+                                             "os_5y_plain_upper")),
+    ("lfs_5y", "5-year leukaemia-free survival, %", ("survival", "lfs_5y_plain_lower",
+                                                      "lfs_5y_plain_upper")),
+    ("severe_crs_pct", "Grade ≥3 CRS, %", None),
+    ("icans_pct", "ICANS, %", None),
+    ("cmax_median", "Median Cmax, copies/µg DNA", None),
+)
+
+
+def key_results(card: pd.DataFrame, glued: Mapping[str, Mapping]) -> pd.DataFrame:
+    """The landing page's table: each headline result as the paper prints it (with its
+    interval) beside this build's value (with the interval the chapter computes, the same
+    kind as the paper's where it says), and the scorecard's status badge."""
+    from ..core.formatting import fixed, number
+
+    by_key = card.set_index("key")
+    rows = []
+    for key, label, ci in KEY_RESULTS:
+        r = by_key.loc[key]
+        pub = r["published"] + (f" ({printed_interval(r['interval'])})" if r["interval"] else "")
+        value = r["reproduced"]
+        shown = r["reproduced_text"]
+        if np.isfinite(value):
+            shown = fixed(value, 1) if "%" in label else number(value)
+            if ci is not None:
+                lo = _number(glued.get(ci[0], {}).get(ci[1]))
+                hi = _number(glued.get(ci[0], {}).get(ci[2]))
+                if np.isfinite(lo) and np.isfinite(hi):
+                    shown += f" ({fixed(lo, 1)}–{fixed(hi, 1)})"
+        rows.append({"Result": label, "Paper": _esc(pub), "This build": _esc(shown),
+                     "Status": badge(r["status"]) + (
+                         f'<br><span class="sc-note">{_esc(r["interval_note"])}</span>'
+                         if r["interval_note"] else "")})
+    return pd.DataFrame(rows)

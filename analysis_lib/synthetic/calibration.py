@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ..analyses.cohort import follow_up
+from ..core.formatting import number
 from ..core.paths import ROOT
 from ..paper.registry import sigma_log_cmax
 from ..stats.survival import kaplan_meier, logrank_test
@@ -540,9 +541,9 @@ def fitted_table(record: Mapping) -> pd.DataFrame:
     se = record.get("approximate_se_at_n50", {})
     return pd.DataFrame({
         "Parameter": [f"`{k}`" for k in record["rounded"]],
-        "Start": [f"{record['start'][k]:.4g}" for k in record["rounded"]],
-        "Fitted": [f"{v:.4g}" for v in record["rounded"].values()],
-        "Approx. SE": [f"{se.get(k, float('nan')):.3g}" for k in record["rounded"]],
+        "Start": [number(record["start"][k]) for k in record["rounded"]],
+        "Fitted": [number(v) for v in record["rounded"].values()],
+        "Approx. SE": [number(se.get(k, float("nan")), 3) for k in record["rounded"]],
     })
 
 
@@ -628,21 +629,23 @@ def target_scorecard_status(registry: pd.DataFrame, card: pd.DataFrame) -> dict[
 
 
 def scorecard_search_table(record: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """The best ``top`` candidates of the stage-3 record as shown in the book: seed, rank in
-    the stage-2 seed search, stage-2 distance, the score and its breakdown."""
+    """The best ``top`` candidates of the stage-3 record as shown in the book: seed, rank and
+    distance in the stage-2 seed search, the score and its breakdown (numbers reproduced at
+    the paper's precision + within sampling error; claims upheld; numbers not reproduced:
+    right direction only / not estimable / differ), in six columns that fit the page."""
     r = record.head(top)
     return pd.DataFrame({
-        "Seed": r["seed"].astype(int),
-        "Stage-2 rank": r["distance_rank"].astype(int),
-        "Stage-2 distance": [f"{v:.2f}" for v in r["distance"]],
+        "Seed": r["seed"].astype(int).astype(str),  # an identifier: no thousands separator
+        "Stage-2 rank (distance)": [f"{k} ({number(v, 3)})" for k, v in zip(r["distance_rank"],
+                                                                      r["distance"])],
         "Score": [f"{s} of {e}" for s, e in zip(r["score"], r["eligible"])],
-        "Numbers at precision": r["n_match"].astype(int),
-        "Numbers within sampling error": r["n_within"].astype(int),
+        "Numbers reproduced: at precision + within error": [
+            f"{a} + {b}" for a, b in zip(r["n_match"], r["n_within"])],
         "Claims upheld": [f"{s} of {e}" for s, e in zip(r["claims_score"],
                                                          r["claims_eligible"])],
-        "Direction only": r["n_direction"].astype(int),
-        "Not estimable": r["n_not_estimable"].astype(int),
-        "Differ": r["n_differs"].astype(int),
+        "Not reproduced: direction only / not estimable / differ": [
+            f"{a} / {b} / {c}" for a, b, c in zip(r["n_direction"], r["n_not_estimable"],
+                                                  r["n_differs"])],
     })
 
 

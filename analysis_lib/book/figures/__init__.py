@@ -1,0 +1,1 @@
+"""The book's figures: one module per chapter, one style (:mod:`.style`)."""
