@@ -34,7 +34,7 @@ min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.pri
 age_cut_years = 10.0
 mrd_cuts = [1e-4, 1e-3, 1e-2]
 mrd_negative_below = 1e-4
-dose_threshold = 3.68  # 10^6 cells/kg: the cohort median of the paper (Table 3's cut)
+dose_cut = 3.68  # 10^6 cells/kg: the cohort median of the paper (Table 3's cut), or "median"
 conf_level = 0.95
 auc_method = "linear-up/log-down"
 expansion_threshold = None  # copies/µg DNA, or None for twice the LLOQ of the assay
@@ -47,7 +47,7 @@ lambda_z_adj_r2_tolerance = 1e-4  # best fit: adjusted R² within this of the be
 # %% tags=["remove-input"]
 import pandas as pd
 
-from analysis_lib.analyses import kinetics
+from analysis_lib.analyses import kinetics, options
 from analysis_lib.book import report
 from analysis_lib.book.figures import kinetics as plots
 from analysis_lib.core import formatting, units
@@ -57,15 +57,9 @@ from analysis_lib.stats.nca import TerminalRules
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
-    dict(data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
-         mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
-         dose_threshold=dose_threshold, conf_level=conf_level, auc_method=auc_method,
-         expansion_threshold=("2 × LLOQ" if expansion_threshold is None
-                              else expansion_threshold),
-         mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method,
-         lambda_z_min_points=lambda_z_min_points,
-         lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance))
+    dict(data_dir=data_dir, output_dir=output_dir, **options.chapter_values(chapter, globals())))
 patients = data.tables["patients"]
+dose_cut = options.resolve("dose_cut", dose_cut, patients)
 samples = data.tables["kinetics"]
 
 # %% tags=["remove-cell"]
@@ -160,7 +154,7 @@ nca_csv = report.write_output(kinetics.nca_table(params), output_dir, "kinetic_p
 gm = kinetics.geometric_means(params, "mrd_cr", "cmax", conf_level=conf_level,
                               method=mw_method, correct=mw_correct)
 t3 = kinetics.table3(params, kinetics.table3_factors(age_cut=age_cut_years, mrd_cuts=mrd_cuts,
-                                                     dose_threshold=dose_threshold),
+                                                     dose_threshold=dose_cut),
                      method=mw_method, correct=mw_correct)
 for key, level in (("mrdcr", True), ("other", False)):
     row = gm[gm["level"] == level].iloc[0]
