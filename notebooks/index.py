@@ -38,8 +38,10 @@ data = report.open_chapter(
     chapter, data_dir, min_cell_count,
     dict(data_dir=data_dir, **options.chapter_values(chapter, globals())))
 patients = data.tables["patients"]
-glued = report.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival", "toxicity"])
-card = sc.scorecard(registry.load_registry(), sc.load_map(), glued, sc.load_claims())
+chapters = ["cohort", "kinetics", "survival", "toxicity"]
+glued = report.collect_glued(notebooks_dir, chapters)
+changed, affected = report.parameter_changes(notebooks_dir, chapters, patients)
+card = sc.scorecard(registry.load_registry(), sc.load_map(), glued, sc.load_claims(), affected)
 score = sc.score(card)
 report.glue_all({
     "n_patients": len(patients), "n_samples": len(data.tables["kinetics"]),

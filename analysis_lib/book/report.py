@@ -393,6 +393,50 @@ def glued_values(notebook: str | Path) -> dict[str, Any]:
     return out
 
 
+def collect_parameters(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, dict]:
+    """The parameters each executed chapter notebook ran with (its
+    ``metadata.papermill.parameters``: the values as given, ``"median"`` unresolved)."""
+    import json
+
+    out = {}
+    for ch in chapters:
+        path = Path(notebooks_dir) / ch / f"{ch}.ipynb"
+        if path.is_file():
+            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+            out[ch] = dict(meta.get("papermill", {}).get("parameters", {}))
+    return out
+
+
+def parameter_changes(notebooks_dir: Path | str, chapters: list[str],
+                      patients: pd.DataFrame) -> tuple[list[Any], dict[str, str]]:
+    """The analysis options that the executed ``chapters`` ran with other than the paper's
+    (:func:`analysis_lib.analyses.options.changed_parameters`, cohort-relative values resolved
+    from ``patients``) and the published numbers and claims that depend on them: registry or
+    claim key -> reason, for :func:`analysis_lib.paper.scorecard.scorecard`'s ``changed``."""
+    from ..analyses import options
+    from ..paper import scorecard as sc
+
+    changed = options.changed_parameters(collect_parameters(notebooks_dir, chapters), patients)
+    keys: dict[str, list[str]] = {}
+    for frame in (sc.load_map(), sc.load_claims()):
+        for key, ch in zip(frame["key"], frame["chapter"]):
+            if ch:
+                keys.setdefault(ch, []).append(key)
+    return changed, options.affected_keys(changed, keys)
+
+
+def changed_note(changed: list[Any], n_keys: int) -> Markdown | None:
+    """A note for the scorecard: which parameters differ from the paper's and how many
+    published numbers and claims were therefore not compared (``None`` when none differ)."""
+    if not changed:
+        return None
+    items = "\n".join(f"- {c.chapter}: {md_escape(c.text())}" for c in changed)
+    return Markdown(":::{note}\nThis build used analysis parameters that differ from the "
+                    "paper's, so the published numbers and claims computed under them "
+                    f"({n_keys}) are marked *computed under another parameter* and not "
+                    f"compared:\n\n{items}\n:::")
+
+
 def collect_glued(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, dict]:
     """Glued values of each executed chapter notebook (``<dir>/<chapter>/<chapter>.ipynb``)."""
     out = {}
