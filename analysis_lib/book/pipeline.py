@@ -74,7 +74,7 @@ ROOT = REPO_ROOT
 STAGES: tuple[tuple[str, ...], ...] = (
     ("cohort", "kinetics", "survival", "toxicity", "data_dictionary", "synthetic_data",
      "own_data"),
-    ("scorecard", "index"),
+    ("scorecard", "index", "parameters"),
 )
 #: Every notebook of the book, in build order.
 NOTEBOOKS: tuple[str, ...] = tuple(n for stage in STAGES for n in stage)
