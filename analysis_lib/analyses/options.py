@@ -2,9 +2,9 @@
 
 Each :class:`Option` has a name, a type, a default, a unit, a one-line description, its source
 (the paper's section, or the convention followed), a validator and the chapters that use it,
-as ``PKNCA.options`` does for PKNCA. Defaults that are numbers of the paper (the dose cut of
-3.68 × 10⁶ cells/kg, the screening p of 0.2, the text's dose threshold of 3.66, the MRD
-sensitivity of 10⁻⁴) are *read* from the published registry (``data/published/registry.csv``,
+as ``PKNCA.options`` does for PKNCA. Defaults that are numbers of the paper (the dose cut at
+the paper's median dose, the screening p, the text's dose threshold, the MRD sensitivity)
+are *read* from the published registry (``data/published/registry.csv``,
 :mod:`analysis_lib.paper.registry`), never typed a second time.
 
 The notebooks' parameters cells (``notebooks/*.py``, the cell tagged ``parameters``) stay the
@@ -556,7 +556,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def shown_value(name: str, value: Any, resolved: Any) -> str:
-    """The value as the parameters table shows it: ``median (= 3.61)`` for a cohort-relative
+    """The value as the parameters table shows it: ``median (= 2.1)`` for a cohort-relative
     value, else the literal."""
     if isinstance(value, str) and value == MEDIAN and resolved is not value:
         from ..core import formatting
@@ -577,7 +577,7 @@ class Changed:
     affects: tuple[str, ...] = field(default=())
 
     def text(self) -> str:
-        """"computed with dose_cut = median (= 3.61); the paper's 3.68"."""
+        """E.g. "computed with dose_cut = median (= 2.1); the paper's <default>"."""
         return (f"computed with {self.name} = {shown_value(self.name, self.value, self.resolved)}"
                 f"; the paper's {_literal(self.paper)}")
 
