@@ -88,9 +88,10 @@ DESIGN = "study design, not a result"
 NOT_SCORED = "not scored, reason given"
 UNMAPPED = "not mapped yet"
 
-#: Every status, in the order of the rules and of the summary tables.
+#: Every status, in the order of the rules and of the summary tables ("computed under another
+#: parameter", which only a build with changed parameters gives, last).
 STATUSES: tuple[str, ...] = (MATCH, WITHIN, DIRECTION, NOT_ESTIMABLE, DIFFERS, INCONSISTENT,
-                             CHANGED, NOT_COMPUTED, DESIGN, NOT_SCORED, UNMAPPED)
+                             NOT_COMPUTED, DESIGN, NOT_SCORED, UNMAPPED, CHANGED)
 #: One written definition per status (shown on the scorecard page and as the badges' tooltip).
 DEFINITIONS: dict[str, str] = {
     MATCH: "The reproduced value, rounded to the decimals the paper prints, equals the printed "
