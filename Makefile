@@ -2,11 +2,13 @@
 #   make book   creates .venv, installs the pinned dependencies, generates missing inputs,
 #               executes the notebooks and builds the book into _build/html/
 #   make test   runs the whole test suite in the same environment
+# make book PARAMS=FILE.yml passes a parameters file (cartbook build --params; see cartbook params).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   ?= data/synthetic
 BUILD  ?= _build
+PARAMS ?=
 STAMP  := $(VENV)/.installed
 
 .PHONY: book test env lock data clean bench example
@@ -17,7 +19,7 @@ BOOK_INPUTS := data/synthetic/patients.csv
 endif
 
 book: $(STAMP) $(BOOK_INPUTS)
-	$(BIN)/cartbook build --data $(DATA) --build-dir $(BUILD)
+	$(BIN)/cartbook build --data $(DATA) --build-dir $(BUILD) $(if $(PARAMS),--params $(PARAMS))
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -49,11 +51,12 @@ lock:
 
 # Worked example of the book's "Use your own cohort" chapter: a second synthetic centre of
 # another size, generated (never committed) and built under _build/example/centre_b. The
-# arguments are analysis_lib.synthetic.centres.CENTRE_B (tests/test_example_centre.py checks this).
+# arguments are analysis_lib.synthetic.centres.CENTRE_B (tests/test_example_centre.py checks this);
+# the build takes the parameters of examples/centre_b.yml (dose cut at the centre's own median).
 EXAMPLE := _build/example/centre_b
 example: $(STAMP)
 	$(BIN)/cartbook generate --n 120 --seed 2026 --set "sex_counts=(20, 30)" --set "enrolment_reason_counts=(12, 30, 8)" --out $(EXAMPLE)/data
-	$(BIN)/cartbook build --data $(EXAMPLE)/data --build-dir $(EXAMPLE)/_build
+	$(BIN)/cartbook build --data $(EXAMPLE)/data --build-dir $(EXAMPLE)/_build --params examples/centre_b.yml
 
 bench: $(STAMP) data/synthetic/patients.csv
 	$(BIN)/python benchmarks/bench_build.py

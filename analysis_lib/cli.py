@@ -107,6 +107,45 @@ def interrupted_message(shown: str, folder: Path, published: bool) -> str:
     return f"interrupted: no book was published in {shown} (there was none before)"
 
 
+def build_overrides(args: argparse.Namespace) -> dict:
+    """The analysis options of ``cartbook build``: ``--params FILE`` first, then each
+    ``-p NAME=VALUE`` (later ones win), then ``--min-cell-count`` unless ``-p`` set it;
+    checked and coerced (:func:`analysis_lib.book.pipeline.checked_overrides`). Raises
+    :class:`analysis_lib.analyses.options.ParameterError` (exit code 2)."""
+    from .analyses import options
+    from .book.pipeline import checked_overrides
+
+    given: dict = {}
+    if args.params:
+        given.update(options.load_params_file(args.params))
+    for item in args.param or []:
+        name, value = options.parse_assignment(item)
+        given[name] = value
+    if args.min_cell_count and "min_cell_count" not in given:
+        given["min_cell_count"] = args.min_cell_count
+    return checked_overrides(given)
+
+
+def _params(args: argparse.Namespace) -> int:
+    """Print every analysis option: default, type, unit, chapters, meaning (and source)."""
+    from .analyses import options
+
+    frame = options.parameters_frame()
+    if args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+        return EXIT_OK
+    cols = ["parameter", "default", "type", "unit", "chapters", "meaning"]
+    if args.source:
+        cols.append("source")
+    rows = [cols] + frame[cols].astype(str).values.tolist()
+    width = [max(len(r[i]) for r in rows) for i in range(len(cols) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, width)) + "  " + r[-1])
+    print("\nSet with: cartbook build -p NAME=VALUE (all chapters using it), "
+          "-p CHAPTER.NAME=VALUE (one chapter), or --params FILE.yml")
+    return EXIT_OK
+
+
 def _build(args: argparse.Namespace) -> int:
     from .book.processes import Interrupted, checkpoint, interrupts
 
@@ -121,7 +160,13 @@ def _build(args: argparse.Namespace) -> int:
             if args.min_cell_count < 0:
                 print("cartbook build: --min-cell-count must be >= 0", file=sys.stderr)
                 return EXIT_USAGE
-            overrides = {"min_cell_count": args.min_cell_count} if args.min_cell_count else None
+            from .analyses.options import ParameterError
+
+            try:
+                overrides = build_overrides(args)
+            except ParameterError as exc:
+                print(f"cartbook build: {exc}\nNothing was built.", file=sys.stderr)
+                return EXIT_USAGE
             try:
                 result = build_book(Path(args.data),
                                     Path(args.build_dir) if args.build_dir else None,
@@ -296,7 +341,19 @@ def _main(argv: list[str]) -> int:
     p.add_argument("--no-wait", action="store_true",
                    help="if another build is using the build folder, stop at once (exit code 2) "
                         "instead of waiting for it to finish")
+    p.add_argument("-p", "--param", action="append", metavar="[CHAPTER.]NAME=VALUE",
+                   help="set an analysis parameter (repeatable), e.g. -p dose_cut=median or "
+                        "-p survival.screen_p=0.1 for one chapter; cartbook params lists them")
+    p.add_argument("--params", metavar="FILE.yml", default=None,
+                   help="a YAML file of parameters (NAME: VALUE, or CHAPTER: {NAME: VALUE}); "
+                        "-p values win over it")
     p.set_defaults(func=_build)
+
+    p = sub.add_parser("params", help="list every analysis parameter: default, type, unit, "
+                       "chapters using it and meaning")
+    p.add_argument("--format", choices=["text", "csv"], default="text")
+    p.add_argument("--source", action="store_true", help="also show each default's source")
+    p.set_defaults(func=_params)
 
     p = sub.add_parser("clean", help="delete a build folder, waiting for a build that is "
                        "still using it")

@@ -30,15 +30,13 @@ mrd_negative_below = 1e-4
 conf_level = 0.95
 
 # %% tags=["hide-input"]
-from analysis_lib.analyses import cohort
+from analysis_lib.analyses import cohort, options
 from analysis_lib.book import report
 from analysis_lib.book.figures import cohort as plots
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
-    dict(data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
-         mrd_cuts=repr(mrd_cuts),  # a list: shown as written
-         mrd_negative_below=mrd_negative_below, conf_level=conf_level))
+    dict(data_dir=data_dir, output_dir=output_dir, **options.chapter_values(chapter, globals())))
 res = cohort.analyse(data.tables["patients"], age_cut=age_cut_years, mrd_cuts=mrd_cuts,
                      mrd_negative_below=mrd_negative_below, conf_level=conf_level)
 report.glue_all(res.glue)

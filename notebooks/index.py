@@ -28,6 +28,7 @@ min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.pri
 conf_level = 0.95
 
 # %% tags=["hide-input"]
+from analysis_lib.analyses import options
 from analysis_lib.book import report
 from analysis_lib.book.provenance import provenance_table
 from analysis_lib.paper import registry
@@ -35,10 +36,12 @@ from analysis_lib.paper import scorecard as sc
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
-    dict(data_dir=data_dir, conf_level=conf_level))
+    dict(data_dir=data_dir, **options.chapter_values(chapter, globals())))
 patients = data.tables["patients"]
-glued = report.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival", "toxicity"])
-card = sc.scorecard(registry.load_registry(), sc.load_map(), glued, sc.load_claims())
+chapters = ["cohort", "kinetics", "survival", "toxicity"]
+glued = report.collect_glued(notebooks_dir, chapters)
+changed, affected = report.parameter_changes(notebooks_dir, chapters, patients)
+card = sc.scorecard(registry.load_registry(), sc.load_map(), glued, sc.load_claims(), affected)
 score = sc.score(card)
 report.glue_all({
     "n_patients": len(patients), "n_samples": len(data.tables["kinetics"]),

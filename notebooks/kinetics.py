@@ -37,7 +37,7 @@ min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.pri
 age_cut_years = 10.0
 mrd_cuts = [1e-4, 1e-3, 1e-2]
 mrd_negative_below = 1e-4
-dose_threshold = 3.68  # 10^6 cells/kg: the cohort median of the paper (Table 3's cut)
+dose_cut = 3.68  # 10^6 cells/kg: the cohort median of the paper (Table 3's cut), or "median"
 conf_level = 0.95
 auc_method = "linear-up/log-down"
 expansion_threshold = None  # copies/µg DNA, or None for twice the LLOQ of the assay
@@ -48,22 +48,17 @@ lambda_z_min_points = 3  # terminal phase: fewest measurable levels after the pe
 lambda_z_adj_r2_tolerance = 1e-4  # best fit: adjusted R² within this of the best (WinNonlin)
 
 # %% tags=["hide-input"]
-from analysis_lib.analyses import kinetics
+from analysis_lib.analyses import kinetics, options
 from analysis_lib.book import report
 from analysis_lib.book.figures import kinetics as plots
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
-    plots.parameters_shown(dict(
-        data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
-        mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
-        dose_threshold=dose_threshold, conf_level=conf_level, auc_method=auc_method,
-        expansion_threshold=expansion_threshold, mw_method=mw_method, mw_correct=mw_correct,
-        spearman_method=spearman_method, lambda_z_min_points=lambda_z_min_points,
-        lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance)))
+    dict(data_dir=data_dir, output_dir=output_dir, **options.chapter_values(chapter, globals())))
 res = kinetics.analyse(
     data.tables["patients"], data.tables["kinetics"], age_cut_years=age_cut_years,
-    mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below, dose_threshold=dose_threshold,
+    mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
+    dose_threshold=options.resolve("dose_cut", dose_cut, data.tables["patients"]),
     conf_level=conf_level, auc_method=auc_method, expansion_threshold=expansion_threshold,
     mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method,
     lambda_z_min_points=lambda_z_min_points,

@@ -40,10 +40,10 @@ report.show_parameters(dict(data_dir=data_dir, notebooks_dir=notebooks_dir),
 display(report.source_links(chapter))
 
 # %% tags=["hide-input"]
+chapters = ["cohort", "kinetics", "survival", "toxicity"]
+changed, affected = report.parameter_changes(notebooks_dir, chapters, data.tables["patients"])
 card = sc.scorecard(registry.load_registry(), sc.load_map(),
-                    report.collect_glued(notebooks_dir, ["cohort", "kinetics", "survival",
-                                                     "toxicity"]),
-                    sc.load_claims())
+                    report.collect_glued(notebooks_dir, chapters), sc.load_claims(), affected)
 s = sc.score(card)
 for k, v in s.items():
     report.glue_number(f"score_{k}", v)
@@ -68,6 +68,8 @@ card_csv = report.write_output(sc.download_frame(card), "outputs/scorecard", "sc
 # ({doc}`synthetic_data`).
 
 # %% tags=["hide-input"]
+if changed:
+    display(report.changed_note(changed, len(affected)))
 report.show_table(sc.breakdown_table(s), "Reproduction status of the paper's numbers and "
                   "claims (definitions in the next table).", "tbl-scorecard-summary")
 

@@ -45,21 +45,21 @@ bca_unit_days = 30.4375
 risk_table_step_months = 12
 
 # %% tags=["hide-input"]
-from analysis_lib.analyses import survival
+from analysis_lib.analyses import options, survival
 from analysis_lib.book import report
 from analysis_lib.book.figures import survival as plots
 
-options = survival.SurvivalOptions(
+data = report.open_chapter(
+    chapter, data_dir, min_cell_count,
+    dict(data_dir=data_dir, output_dir=output_dir, **options.chapter_values(chapter, globals())))
+chosen = survival.SurvivalOptions(
     conf_level=conf_level, age_cut_years=age_cut_years, mrd_cuts=tuple(mrd_cuts),
-    mrd_negative_below=mrd_negative_below, dose_cut=dose_cut, screen_p=screen_p,
+    mrd_negative_below=mrd_negative_below,
+    dose_cut=options.resolve("dose_cut", dose_cut, data.tables["patients"]), screen_p=screen_p,
     horizons_years=tuple(horizons_years), landmarks_months=tuple(landmarks_months),
     main_landmark_months=main_landmark_months, bca_unit_days=bca_unit_days,
     risk_table_step_months=risk_table_step_months)
-data = report.open_chapter(
-    chapter, data_dir, min_cell_count,
-    survival.shown_parameters(dict(data_dir=data_dir, output_dir=output_dir,
-                                   **options.as_dict())))
-res = survival.analyse(data.tables["patients"], data.tables["kinetics"], options)
+res = survival.analyse(data.tables["patients"], data.tables["kinetics"], chosen)
 report.glue_all(res.glue)
 
 # %% [markdown]

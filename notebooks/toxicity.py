@@ -32,28 +32,24 @@ severe_crs_grade = 3
 model_mrd_cut = 1e-3
 dose_cut = 3.68
 dose_cut_text = 3.66
-screen_threshold = 0.2
+screen_p = 0.2
 screen_test = "lr"
 il6_thresholds = [10.0, 20.0, 40.0, 100.0, 500.0, 1000.0]
 epv_advised = 10
 
 # %% tags=["hide-input"]
-from analysis_lib.analyses import toxicity
+from analysis_lib.analyses import options, toxicity
 from analysis_lib.book import report
 from analysis_lib.book.figures import toxicity as plots
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
-    dict(data_dir=data_dir, output_dir=output_dir, conf_level=conf_level,
-         age_cut_years=age_cut_years, severe_crs_grade=severe_crs_grade,
-         model_mrd_cut=model_mrd_cut, dose_cut=dose_cut, dose_cut_text=dose_cut_text,
-         screen_threshold=screen_threshold, screen_test=screen_test,
-         il6_thresholds=repr(il6_thresholds),  # a list: shown as written
-         epv_advised=epv_advised))
+    dict(data_dir=data_dir, output_dir=output_dir, **options.chapter_values(chapter, globals())))
 res = toxicity.analyse(
     data.tables["patients"], conf_level=conf_level, age_cut=age_cut_years,
-    severe_grade=severe_crs_grade, mrd_cut=model_mrd_cut, dose_cut=dose_cut,
-    dose_cut_text=dose_cut_text, screen_threshold=screen_threshold, screen_test=screen_test,
+    severe_grade=severe_crs_grade, mrd_cut=model_mrd_cut,
+    dose_cut=options.resolve("dose_cut", dose_cut, data.tables["patients"]),
+    dose_cut_text=dose_cut_text, screen_threshold=screen_p, screen_test=screen_test,
     il6_thresholds=il6_thresholds, epv_advised=epv_advised)
 report.glue_all(res.glue)
 

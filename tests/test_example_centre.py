@@ -4,6 +4,7 @@ built into a whole book, whose pages must show centre B's numbers."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from analysis_lib.analyses import cohort
+from analysis_lib.analyses.options import OPTIONS
 from analysis_lib.book.pipeline import NOTEBOOKS, ROOT, build_book
 from analysis_lib.book.report import glued_values
 from analysis_lib.core import formatting
@@ -22,6 +24,8 @@ from analysis_lib.synthetic.generator import scale_counts, write_cohort
 
 pytestmark = pytest.mark.slow
 SHIPPED = ROOT / "data" / "synthetic"
+#: The parameters file of the example (make example passes it with --params).
+PARAMS = ROOT / "examples" / "centre_b.yml"
 
 
 def _text(path: Path) -> str:
@@ -44,7 +48,9 @@ def centre_b(tmp_path_factory) -> tuple[Path, Path]:
     data = root / "data"
     write_cohort(CENTRE_B.generate(), data)
     build = root / "_build"
-    result = build_book(data, build, force=True)
+    from analysis_lib.analyses.options import load_params_file
+
+    result = build_book(data, build, force=True, overrides=load_params_file(PARAMS))
     assert result.book_built
     assert {r.status for r in result.notebooks} == {"executed"}
     return data, build
@@ -61,6 +67,30 @@ def test_make_example_runs_the_library_definition_of_centre_b():
     assert generate[1:] == CENTRE_B.generate_argv(out)
     assert build[build.index("--data") + 1] == out
     assert "--build-dir" in build
+    assert ROOT / build[build.index("--params") + 1] == PARAMS
+
+
+def test_centre_b_ran_with_its_parameters_file(centre_b):
+    """The dose cut at centre B's own median, resolved and shown; the survival screen at 0.1
+    in that chapter only; the scorecard marks the numbers under the changed dose cut."""
+    data, build = centre_b
+    patients = load_dataset(data).tables["patients"]
+    median = float(patients["cart_dose_1e6_per_kg"].dropna().median())
+    cache = build / "cache"
+    for name in ("kinetics", "survival", "toxicity"):
+        nb = json.loads((cache / name / f"{name}.ipynb").read_text(encoding="utf-8"))
+        params = nb["metadata"]["papermill"]["parameters"]
+        assert params["dose_cut"] == "median", name
+        if name != "kinetics":
+            assert params["screen_p"] == (0.1 if name == "survival"
+                                          else OPTIONS["screen_p"].default), name
+        text = _text(build / "html" / f"book/_generated/{name}.html")
+        assert f"median (= {formatting.number(median)})" in text, name
+        assert "changed" in text
+    card = _text(build / "html" / "book/_generated/scorecard.html")
+    assert "computed under another parameter" in card and "dose_cut = median" in card
+    page = _text(build / "html" / "book/_generated/parameters.html")
+    assert "median (changed)" in page
 
 
 def test_centre_b_data_are_valid_synthetic_and_differ_from_the_shipped_cohort(centre_b):

@@ -630,9 +630,9 @@ def test_kinetics_notebook_on_a_different_cohort(tmp_path: Path):
     data = tmp_path / "centre5"
     write_cohort(generate_cohort(n=300, seed=5), data)
     source = ROOT / "notebooks" / "kinetics.py"
-    over = {"conf_level": 0.9, "dose_threshold": 3.0, "expansion_threshold": 500.0}
+    over = {"conf_level": 0.9, "dose_cut": 3.0, "expansion_threshold": 500.0}
     params = notebook_parameters("kinetics", source, data, over)
-    assert params["dose_threshold"] == 3.0 and params["expansion_threshold"] == 500.0
+    assert params["dose_cut"] == 3.0 and params["expansion_threshold"] == 500.0
     work = tmp_path / "work"
     res = execute_notebook("kinetics", source, params, work)
     assert res.status == "executed", res.error

@@ -522,13 +522,6 @@ class SurvivalResults:
     options: SurvivalOptions = field(default_factory=SurvivalOptions)
 
 
-def shown_parameters(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The notebook's parameters as its parameters table shows them: a list or tuple as its
-    Python literal (shown as code, ``[0.0001, 0.001, 0.01]``, the value a user passes),
-    everything else unchanged."""
-    return {k: repr(list(v)) if isinstance(v, (list, tuple)) else v for k, v in params.items()}
-
-
 def _plain(v: Any) -> Any:
     """A glued value as a plain Python number (``np.float64(0.5)`` would be glued as its
     repr) or text."""

@@ -74,21 +74,20 @@ ROOT = REPO_ROOT
 STAGES: tuple[tuple[str, ...], ...] = (
     ("cohort", "kinetics", "survival", "toxicity", "data_dictionary", "synthetic_data",
      "own_data"),
-    ("scorecard", "index"),
+    ("scorecard", "index", "parameters"),
 )
 #: Every notebook of the book, in build order.
 NOTEBOOKS: tuple[str, ...] = tuple(n for stage in STAGES for n in stage)
 #: Where executed notebooks sit inside the book sources.
 GENERATED = Path("book") / "_generated"
 
-#: Default analysis parameters, passed to every notebook that declares them.
-DEFAULT_PARAMETERS: dict[str, Any] = {
-    "age_cut_years": 10.0,
-    "mrd_cuts": [1e-4, 1e-3, 1e-2],
-    "mrd_negative_below": 1e-4,
-    "conf_level": 0.95,
-    "min_cell_count": 0,
-}
+
+def default_parameters() -> dict[str, Any]:
+    """The default of every analysis option (:mod:`analysis_lib.analyses.options`), passed to
+    every notebook that declares it."""
+    from ..analyses import options
+
+    return options.defaults()
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _VOLATILE_NB_META = ("start_time", "end_time", "duration", "exception")
@@ -160,10 +159,14 @@ def code_fingerprint(root: Path = ROOT) -> str:
     return _sha(items)
 
 
-def notebook_key(source: Path, params: Mapping[str, Any], data_dir: Path, code: str) -> str:
-    """Cache key of one notebook: source, parameters, data bytes and code fingerprint."""
+def notebook_key(source: Path, params: Mapping[str, Any], data_dir: Path, code: str,
+                 resolved: Mapping[str, Any] | None = None) -> str:
+    """Cache key of one notebook: source, parameters (as given, and ``resolved``: the numbers
+    that cohort-relative values such as ``dose_cut=median`` resolved to), data bytes and code
+    fingerprint."""
     items = [("source", source.read_bytes()),
              ("params", json.dumps(params, sort_keys=True, default=str).encode()),
+             ("resolved", json.dumps(dict(resolved or {}), sort_keys=True, default=str).encode()),
              ("code", code.encode())]
     items += [(f"data/{p.name}", p.read_bytes()) for p in data_files(data_dir)]
     return _sha(items)
@@ -183,7 +186,12 @@ def declared_parameters(source: Path) -> list[str]:
 def notebook_parameters(name: str, source: Path, data_dir: Path,
                         overrides: Mapping[str, Any] | None = None, *,
                         by_reference: bool = False) -> dict[str, Any]:
-    """The parameters passed to notebook ``name``: those its parameters cell declares.
+    """The parameters passed to notebook ``name``: those its parameters cell declares, each
+    from ``overrides`` (``"NAME"`` for every notebook, ``"CHAPTER.NAME"`` for notebook
+    ``CHAPTER`` only, which wins), else the option's default
+    (:func:`default_parameters`), else the plumbing (``data_dir``, ``output_dir``, ``chapter``).
+    ``overrides`` are used as given: :func:`build_book` checks them first
+    (:func:`analysis_lib.analyses.options.check_overrides`).
 
     With ``by_reference`` (as the build runs every notebook: :func:`run_notebooks`),
     ``data_dir`` is the reference :data:`~analysis_lib.data.validation.DATA_DIR_REF`, never a path:
@@ -193,10 +201,33 @@ def notebook_parameters(name: str, source: Path, data_dir: Path,
     from ..data.validation import DATA_DIR_REF
 
     where = DATA_DIR_REF if by_reference else str(Path(data_dir).resolve())
-    values = {**DEFAULT_PARAMETERS, **(overrides or {}),
+    over = dict(overrides or {})
+    plain = {k: v for k, v in over.items() if "." not in k}
+    scoped = {k.split(".", 1)[1]: v for k, v in over.items() if k.startswith(name + ".")}
+    values = {**default_parameters(), **plain, **scoped,
               "data_dir": where, "output_dir": f"outputs/{name}", "chapter": name}
     declared = declared_parameters(source)
     return {k: values[k] for k in declared if k in values}
+
+
+def resolved_parameters(params: Mapping[str, Any], data_dir: Path, csv_dialect: str = "auto",
+                        _patients: list[Any] | None = None) -> dict[str, Any]:
+    """The numbers that the cohort-relative values among ``params`` (``dose_cut="median"``)
+    resolve to in the data of ``data_dir`` (:func:`analysis_lib.analyses.options.resolve`);
+    empty when there are none. ``_patients`` caches the loaded patients table."""
+    from ..analyses import options
+
+    relative = {k: v for k, v in params.items()
+                if k in options.OPTIONS and options.OPTIONS[k].cohort_relative
+                and isinstance(v, str) and v == options.MEDIAN}
+    if not relative:
+        return {}
+    cache = _patients if _patients is not None else []
+    if not cache:
+        from ..data.validation import load_dataset
+
+        cache.append(load_dataset(data_dir, csv_dialect=csv_dialect).tables["patients"])
+    return options.resolve_all(relative, cache[0])
 
 
 def kernel_environment(data_dir: Path, label: str, csv_dialect: str = "auto") -> dict[str, str]:
@@ -539,12 +570,14 @@ def run_notebooks(names: Iterable[str], data_dir: Path, build_dir: Path, *, root
     keys: dict[str, str] = {}
     results: dict[str, NotebookResult] = {}
     todo: list[Job] = []
+    patients: list[Any] = []  # loaded once, only if a value is cohort-relative
     for name in names:
         source = root / "notebooks" / f"{name}.py"
         params = notebook_parameters(name, source, data_dir, overrides, by_reference=True)
         keys[name] = notebook_key(source, params, data_dir,
                                   code + json.dumps(dict(upstream or {}), sort_keys=True)
-                                  + json.dumps([label, csv_dialect]))
+                                  + json.dumps([label, csv_dialect]),
+                                  resolved_parameters(params, data_dir, csv_dialect, patients))
         entry = cache / name
         if not force and (entry / ".key").is_file() and (entry / ".key").read_text() == keys[name]:
             results[name] = NotebookResult(name, "cached")
@@ -586,6 +619,13 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
                csv_dialect: str = "auto", wait: bool = True) -> BuildResult:
     """Validate, execute and build; returns the path of the published ``index.html``.
 
+    ``overrides`` are the analysis options a user set (``{"dose_cut": "median",
+    "survival.screen_p": 0.1}``: a name for every chapter that uses it, ``CHAPTER.NAME`` for
+    one chapter); they are checked before anything else
+    (:func:`analysis_lib.analyses.options.check_overrides`): an unknown name, a wrong type or an
+    impossible value raises :class:`~analysis_lib.analyses.options.ParameterError` (a
+    ``ValueError``) and nothing is read, locked or written.
+
     ``notebooks`` (default: the :data:`STAGES` of the book) runs the given notebooks as a
     single stage instead. ``label`` is how the book names the data (default: the data folder's
     own name; never a path); ``csv_dialect`` as in :func:`analysis_lib.data.validation.validate_dir`.
@@ -600,6 +640,7 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
     was deleted, is read-only or not writable, or its disk is full) or :class:`BuildError`
     (the previous book left in place).
     """
+    overrides = checked_overrides(overrides)
     given = Path(data_dir).absolute()
     shown = str(build_dir) if build_dir else "_build"
     build_dir = Path(build_dir).resolve() if build_dir else root / "_build"
@@ -607,6 +648,16 @@ def build_book(data_dir: Path | str, build_dir: Path | str | None = None, *,
         return _build(given, build_dir, shown, root=root, jobs=jobs, force=force,
                       overrides=overrides, notebooks=notebooks, label=label,
                       csv_dialect=csv_dialect, wait=wait)
+
+
+def checked_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The options a user set, checked and coerced
+    (:func:`analysis_lib.analyses.options.check_overrides`), as ``{"CHAPTER.NAME": value}``
+    for every chapter that uses each (what :func:`notebook_parameters` reads)."""
+    from ..analyses import options
+
+    per_chapter = options.check_overrides(dict(overrides or {}))
+    return {f"{ch}.{k}": v for ch, values in per_chapter.items() for k, v in values.items()}
 
 
 class FolderFault(BuildError):

@@ -168,29 +168,42 @@ def dataset_fingerprint(files: Mapping[str, Path]) -> str:
     return h.hexdigest()[:12]
 
 
-def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None) -> pd.DataFrame:
-    """The parameters a notebook ran with, as a two-column table.
+def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None,
+                     patients: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The parameters a notebook ran with: Parameter, Value, Default.
 
     ``data_dir`` is shown as the data's label (``cartbook build --label``, default: the data
     folder's own name: :func:`analysis_lib.data.validation.data_label`) and other directories by
-    their last component only: a path of the build machine is never published. Every value
-    is escaped (a folder named like an HTML tag shows as text); the data fingerprint
-    identifies the input exactly.
+    their last component only: a path of the build machine is never published. Options of the
+    registry (:mod:`analysis_lib.analyses.options`) are shown as a user writes them with
+    ``-p NAME=VALUE``, with their default; a value other than the default is marked
+    **changed**, and a cohort-relative value shows the number it resolved to from
+    ``patients`` (``median (= 3.61)``). Every value is escaped (a folder named like an HTML
+    tag shows as text); the data fingerprint identifies the input exactly.
     """
+    from ..analyses import options
     from ..data.validation import data_label
 
     rows = []
     for k, v in params.items():
+        default = ""
         if k == "data_dir":
             value = md_escape(data_label(v), 80)
         elif k.endswith("_dir"):
             value = md_code(Path(str(v)).name, 80)
+        elif k in options.OPTIONS:
+            resolved = options.resolve(k, v, patients) if patients is not None else v
+            value = md_code(options.shown_value(k, v, resolved))
+            default = md_code(options.literal(options.OPTIONS[k].default))
+            if not options.is_default(k, v):
+                value += " **changed**"
         else:  # the value as a user would write it (-p NAME=VALUE), in code font
             value = md_code(v if isinstance(v, str) else repr(v))
-        rows.append({"Parameter": md_code(k), "Value": value})
+        rows.append({"Parameter": md_code(k), "Value": value, "Default": default})
     if fingerprint is not None:
-        rows.append({"Parameter": "data fingerprint (SHA-256)", "Value": f"`{fingerprint}`"})
-    return pd.DataFrame(rows, columns=["Parameter", "Value"])
+        rows.append({"Parameter": "data fingerprint (SHA-256)", "Value": f"`{fingerprint}`",
+                     "Default": ""})
+    return pd.DataFrame(rows, columns=["Parameter", "Value", "Default"])
 
 
 def open_chapter(chapter: str, data_dir: str | Path, min_cell_count: int,
@@ -198,10 +211,12 @@ def open_chapter(chapter: str, data_dir: str | Path, min_cell_count: int,
     """Open a chapter that shows data: load ``data_dir`` (validated, patient codes
     pseudonymised unless synthetic: :func:`analysis_lib.data.validation.load_dataset`), set
     small-cell suppression to ``min_cell_count`` (:mod:`analysis_lib.data.privacy`), and show the
-    page's header: the data notice, the parameters of this run (``params`` plus
-    ``min_cell_count``) with the data fingerprint, and the source links; figures from here on
-    use the book's style, as SVG (:mod:`analysis_lib.book.figures.style`). Returns the loaded
-    dataset (a :class:`~analysis_lib.data.validation.ValidationReport`)."""
+    page's header: the data notice, the parameters of this run (``params``, e.g.
+    :func:`analysis_lib.analyses.options.chapter_values` of the notebook, plus
+    ``min_cell_count``; :func:`show_parameters`) with the data fingerprint, and the source
+    links; figures from here on use the book's style, as SVG
+    (:mod:`analysis_lib.book.figures.style`). Returns the loaded dataset (a
+    :class:`~analysis_lib.data.validation.ValidationReport`)."""
     from ..core.suppression import set_min_cell_count
     from ..data.validation import load_dataset
     from .figures import style
@@ -211,15 +226,23 @@ def open_chapter(chapter: str, data_dir: str | Path, min_cell_count: int,
     data = load_dataset(data_dir)
     set_min_cell_count(min_cell_count)
     display(data_notice(data.synthetic))
-    show_parameters({**params, "min_cell_count": min_cell_count}, dataset_fingerprint(data.files))
+    show_parameters({**params, "min_cell_count": min_cell_count}, dataset_fingerprint(data.files),
+                    data.tables.get("patients"))
     display(source_links(chapter))
     return data
 
 
-def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None) -> None:
-    """Show the parameters actually used, in a collapsible block (not a numbered table)."""
-    table = md_pipe_table(parameters_table(params, fingerprint))
-    display(Markdown(":::{dropdown} Parameters of this run\n" + table + "\n:::"))
+def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None,
+                    patients: pd.DataFrame | None = None) -> None:
+    """Show the parameters actually used (:func:`parameters_table`), in a collapsible block
+    (not a numbered table); the title says how many differ from the defaults."""
+    from ..analyses import options
+
+    n = sum(1 for k, v in params.items()
+            if k in options.OPTIONS and not options.is_default(k, v))
+    title = "Parameters of this run" + (f" ({n} changed from the defaults)" if n else "")
+    table = md_pipe_table(parameters_table(params, fingerprint, patients))
+    display(Markdown(f":::{{dropdown}} {title}\n" + table + "\n:::"))
 
 
 def write_output(frame: pd.DataFrame, output_dir: str | Path, name: str, synthetic: bool) -> Path:
@@ -368,6 +391,50 @@ def glued_values(notebook: str | Path) -> dict[str, Any]:
                     # float('inf') and float('nan') print as 'inf' and 'nan'
                     out[meta["name"]] = float(text) if text in ("inf", "-inf", "nan") else text
     return out
+
+
+def collect_parameters(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, dict]:
+    """The parameters each executed chapter notebook ran with (its
+    ``metadata.papermill.parameters``: the values as given, ``"median"`` unresolved)."""
+    import json
+
+    out = {}
+    for ch in chapters:
+        path = Path(notebooks_dir) / ch / f"{ch}.ipynb"
+        if path.is_file():
+            meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+            out[ch] = dict(meta.get("papermill", {}).get("parameters", {}))
+    return out
+
+
+def parameter_changes(notebooks_dir: Path | str, chapters: list[str],
+                      patients: pd.DataFrame) -> tuple[list[Any], dict[str, str]]:
+    """The analysis options that the executed ``chapters`` ran with other than the paper's
+    (:func:`analysis_lib.analyses.options.changed_parameters`, cohort-relative values resolved
+    from ``patients``) and the published numbers and claims that depend on them: registry or
+    claim key -> reason, for :func:`analysis_lib.paper.scorecard.scorecard`'s ``changed``."""
+    from ..analyses import options
+    from ..paper import scorecard as sc
+
+    changed = options.changed_parameters(collect_parameters(notebooks_dir, chapters), patients)
+    keys: dict[str, list[str]] = {}
+    for frame in (sc.load_map(), sc.load_claims()):
+        for key, ch in zip(frame["key"], frame["chapter"]):
+            if ch:
+                keys.setdefault(ch, []).append(key)
+    return changed, options.affected_keys(changed, keys)
+
+
+def changed_note(changed: list[Any], n_keys: int) -> Markdown | None:
+    """A note for the scorecard: which parameters differ from the paper's and how many
+    published numbers and claims were therefore not compared (``None`` when none differ)."""
+    if not changed:
+        return None
+    items = "\n".join(f"- {c.chapter}: {md_escape(c.text())}" for c in changed)
+    return Markdown(":::{note}\nThis build used analysis parameters that differ from the "
+                    "paper's, so the published numbers and claims computed under them "
+                    f"({n_keys}) are marked *computed under another parameter* and not "
+                    f"compared:\n\n{items}\n:::")
 
 
 def collect_glued(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, dict]:

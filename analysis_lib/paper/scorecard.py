@@ -19,6 +19,10 @@ status from a scorecard frame made by :func:`scorecard`; the definitions are
 :data:`DEFINITIONS` (version :data:`STATUS_RULES_VERSION`, carried by the downloadable CSV).
 The rules, in order:
 
+0. **computed under another parameter** — the build was run with an analysis option that
+   differs from the paper's (another dose cut, another MRD cut-point; ``cartbook build -p``)
+   and the number depends on it (:func:`analysis_lib.analyses.options.affected_keys`): it is
+   shown, with the parameter, but not compared with the paper's (unless rule 1 applies).
 1. **not reproducible: paper inconsistent** — the audit (:mod:`analysis_lib.paper.feasibility`)
    shows that the printed *value* is impossible or inconsistent with the paper's own numbers.
    A finding about a printed *interval* (``Finding.concerns == "interval"``) marks the
@@ -70,7 +74,7 @@ MAP_PATH = ROOT / "data" / "published" / "reproduction_map.csv"
 CLAIMS_PATH = ROOT / "data" / "published" / "claims.csv"
 
 #: Version of the status definitions below; written into every downloadable scorecard.
-STATUS_RULES_VERSION = "2"
+STATUS_RULES_VERSION = "3"
 
 MATCH = "matches at the paper's precision"
 WITHIN = "within sampling error"
@@ -79,13 +83,15 @@ NOT_ESTIMABLE = "not estimable in this cohort"
 DIFFERS = "differs"
 INCONSISTENT = "not reproducible: paper inconsistent"
 NOT_COMPUTED = "not computed"
+CHANGED = "computed under another parameter"
 DESIGN = "study design, not a result"
 NOT_SCORED = "not scored, reason given"
 UNMAPPED = "not mapped yet"
 
-#: Every status, in the order of the rules and of the summary tables.
+#: Every status, in the order of the rules and of the summary tables ("computed under another
+#: parameter", which only a build with changed parameters gives, last).
 STATUSES: tuple[str, ...] = (MATCH, WITHIN, DIRECTION, NOT_ESTIMABLE, DIFFERS, INCONSISTENT,
-                             NOT_COMPUTED, DESIGN, NOT_SCORED, UNMAPPED)
+                             NOT_COMPUTED, DESIGN, NOT_SCORED, UNMAPPED, CHANGED)
 #: One written definition per status (shown on the scorecard page and as the badges' tooltip).
 DEFINITIONS: dict[str, str] = {
     MATCH: "The reproduced value, rounded to the decimals the paper prints, equals the printed "
@@ -104,6 +110,9 @@ DEFINITIONS: dict[str, str] = {
     INCONSISTENT: "The audit shows the printed value cannot hold together with the paper's "
                   "own numbers, so no data could reproduce it (an infeasible printed interval "
                   "marks the interval only).",
+    CHANGED: "Computed with an analysis parameter other than the paper's (for example "
+             "another dose cut), on which this number depends; shown, but not compared with "
+             "the paper's value.",
     NOT_COMPUTED: "Mapped to a value that this build did not produce (for example an empty "
                   "group).",
     DESIGN: "A dose, date, schedule or threshold of the study design, not a result.",
@@ -113,12 +122,13 @@ DEFINITIONS: dict[str, str] = {
 #: Short names, used as CSS classes of the status badges.
 BADGES: dict[str, str] = {MATCH: "match", WITHIN: "within", DIRECTION: "direction",
                           NOT_ESTIMABLE: "not-estimable", DIFFERS: "differs",
-                          INCONSISTENT: "inconsistent", NOT_COMPUTED: "not-computed",
+                          INCONSISTENT: "inconsistent", CHANGED: "changed",
+                          NOT_COMPUTED: "not-computed",
                           DESIGN: "design", NOT_SCORED: "not-scored", UNMAPPED: "unmapped"}
 #: Statuses that count as reproduced (numbers) or upheld (claims).
 REPRODUCED: tuple[str, ...] = (MATCH, WITHIN, DIRECTION)
 #: Statuses that no data could change: left out of the calibration objective.
-NOT_SCORABLE: tuple[str, ...] = (INCONSISTENT, DESIGN, NOT_SCORED)
+NOT_SCORABLE: tuple[str, ...] = (INCONSISTENT, CHANGED, DESIGN, NOT_SCORED)
 
 #: Registry statistics that describe the study's design or analysis choices (doses, dates,
 #: schedules, thresholds), which no analysis of the data can reproduce.
@@ -416,13 +426,20 @@ CARD_COLUMNS: tuple[str, ...] = (
 
 
 def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
-              glued: Mapping[str, Mapping], claims: pd.DataFrame | None = None) -> pd.DataFrame:
+              glued: Mapping[str, Mapping], claims: pd.DataFrame | None = None,
+              changed: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per canonical published number (``kind == "number"``) and per claim
     (``kind == "claim"``, when ``claims`` is given) with the reproduced value and its status.
 
-    ``reason`` holds the reason of "not scored" and "not estimable"; ``interval_note`` says
-    when the audit found the printed interval (not the value) infeasible.
+    ``changed``: registry or claim key -> why its value was computed under a parameter that
+    differs from the paper's (:func:`analysis_lib.analyses.options.affected_keys`); those get
+    the status "computed under another parameter" with that reason, unless the audit shows the
+    printed value inconsistent or the map leaves it unscored.
+    ``reason`` holds the reason of "not scored", "not estimable" and "computed under another
+    parameter"; ``interval_note`` says when the audit found the printed interval (not the
+    value) infeasible.
     """
+    changed = dict(changed or {})
     from .feasibility import FINDINGS
     from .registry import canonical
 
@@ -516,7 +533,9 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
             chapter, anchor = m.loc[key, "chapter"], m.loc[key, "anchor"]
             value, _ = reproduced(key)
             status = classify(r, value, ev)
-            if status == NOT_ESTIMABLE:
+            if key in changed and status != INCONSISTENT:
+                status, reason = CHANGED, changed[key]
+            elif status == NOT_ESTIMABLE:
                 reason = ev.not_estimable or "the estimate is infinite"
         elif ev.value_inconsistent:
             status = INCONSISTENT
@@ -533,7 +552,11 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
             "anchor": anchor, "status": status, "reason": reason, "interval_note": note,
             "audit": ", ".join(k for k in audit_keys if k in bad)})
     if claims is not None:
-        rows += [claim_row(c, glued, a) for c in claims.to_dict("records")]
+        for c in claims.to_dict("records"):
+            row = claim_row(c, glued, a)
+            if c["key"] in changed:
+                row["status"], row["reason"] = CHANGED, changed[c["key"]]
+            rows.append(row)
     return pd.DataFrame(rows, columns=list(CARD_COLUMNS))
 
 
@@ -690,6 +713,7 @@ PHRASES: dict[str, str] = {
     DIRECTION: "agree in direction and significance", NOT_ESTIMABLE: "are not estimable in "
     "this cohort", DIFFERS: "differ", INCONSISTENT: "cannot be reproduced because the "
     "paper's own numbers contradict them", NOT_COMPUTED: "were not computed in this build",
+    CHANGED: "were computed under a parameter other than the paper's",
     DESIGN: "describe the study's design rather than a result", NOT_SCORED: "are left "
     "unscored for a stated reason", UNMAPPED: "are not yet computed by any chapter"}
 #: The statuses a claim can have.
@@ -699,11 +723,14 @@ CLAIM_STATUSES: tuple[str, ...] = (DIRECTION, NOT_ESTIMABLE, DIFFERS, NOT_COMPUT
 def status_counts_text(card: pd.DataFrame, kind: str = "number") -> str:
     """Every status's count in one phrase, in the order of :data:`STATUSES` (all of them for
     numbers, zeros included, so no count is left unsaid; the statuses a claim can have for
-    claims; "hold" for claims in direction and significance)."""
+    claims; "hold" for claims in direction and significance). "Computed under another
+    parameter" is said only when the build changed a parameter (a count of it)."""
     counts = card.loc[card["kind"] == kind, "status"].value_counts()
-    statuses = STATUSES if kind == "number" else CLAIM_STATUSES
+    statuses = STATUSES if kind == "number" else CLAIM_STATUSES + (CHANGED,)
     parts = []
     for st in statuses:
+        if st == CHANGED and not counts.get(st, 0):
+            continue
         phrase = PHRASES[st]
         if kind == "claim" and st == DIRECTION:
             phrase = "hold (same direction and significance)"
