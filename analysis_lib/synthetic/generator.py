@@ -285,6 +285,11 @@ class SyntheticParams:
         S: 0.0032 /day (half-life about 220 days).
     residual_sd : float
         S: 0.56; C: 0.5 (log-scale SD of the assay error).
+    counts_base_n : int
+        C: the cohort size the count vectors above describe: the paper's 50 (P), so that
+        every count is scaled by ``n / 50``. The simulation study
+        (:mod:`analysis_lib.simulation`) draws the counts of each simulated trial at random
+        for its own size and sets this to that size, so they are used as drawn.
     """
 
     # --- enrolment and follow-up ----------------------------------------------------------
@@ -432,6 +437,8 @@ class SyntheticParams:
     beta_typical: float = 0.0032
     beta_omega: float = 0.4
     residual_sd: float = 0.5
+    # --- what the count vectors refer to ----------------------------------------------------
+    counts_base_n: int = PUBLISHED_N
 
     def sampling_days(self) -> np.ndarray:
         """All possible sampling days (core schedule, extra visits, 6-monthly visits), sorted.
@@ -880,7 +887,7 @@ def generate_cohort(n: int = PUBLISHED_N, seed: int = DEFAULT_SEED,
     p = params or SyntheticParams()
     (r_base, r_mrd, r_resp, r_tox, r_il6, r_kin, r_bca, r_rel, r_hsct, r_death,
      r_accr) = np.random.default_rng(seed).spawn(11)
-    sc = lambda counts: scale_counts(counts, n, PUBLISHED_N)  # noqa: E731
+    sc = lambda counts: scale_counts(counts, n, p.counts_base_n)  # noqa: E731
     idx = np.arange(n)
 
     # ---- baseline -------------------------------------------------------------------------
