@@ -75,6 +75,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulation.command import run
+
+    return run(args)
+
+
 def _build(args: argparse.Namespace) -> int:
     from .book.pipeline import BuildError, InvalidDataError, build_book
 
@@ -145,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="best seeds of the seed search scored by the book's scorecard (scorecard)")
     p.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel (scorecard)")
     p.set_defaults(func=_calibrate)
+
+    from .simulation.command import add_arguments as simulate_arguments
+
+    p = sub.add_parser("simulate", help="simulation study of the paper's analysis plan on "
+                       "synthetic trials, on Dask (local cluster or --scheduler)")
+    simulate_arguments(p)
+    p.set_defaults(func=_simulate)
 
     p = sub.add_parser("build", help="validate, execute the notebooks and build the book")
     p.add_argument("--data", default="data/synthetic", help="data directory")
