@@ -134,7 +134,7 @@ def trial():
 
 
 def test_plan_records_the_chapters_screen_and_model(trial):
-    rows = plan.run_plan(trial, ["cox"])
+    rows = plan.run_plan(trial, ["cox_lfs", "cox_os"])
     ep = sa.endpoints(trial.patients)
     d = sa.candidate_covariates(trial.patients, trial.kinetics)
     screen = sa.univariate_screen(d, ep["lfs_time"], ep["lfs_event"])

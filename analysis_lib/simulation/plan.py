@@ -5,28 +5,25 @@ Nothing is re-implemented here: every estimate comes from the function the book'
 calls, with the chapter's default options (:class:`PlanOptions`; a test checks them against
 the chapters' parameter cells).
 
-=============  ===============================================================================
-component      what runs (chapter function)
-=============  ===============================================================================
-``cox``        for LFS and OS: the candidate covariates of Supplementary Table S2
-               (:func:`analysis_lib.analyses.survival.candidate_covariates`), the univariate
-               screen with the p < 0.2 rule (:func:`~analysis_lib.analyses.survival.univariate_screen`,
-               :func:`~analysis_lib.analyses.survival.select_terms`) and the multivariable Cox
-               model of the selected terms (:func:`~analysis_lib.analyses.survival.multivariable_cox`)
-               with its exact monotone-likelihood check (:func:`analysis_lib.stats.cox.not_estimable`)
-``hsct``       bridging HSCT fixed at infusion (as published), as a time-dependent covariate
-               and at the 6-month landmark (:func:`~analysis_lib.analyses.survival.hsct_effect`)
-``km``         5-year OS and LFS, Kaplan-Meier with plain, log and log-log intervals
-               (:func:`analysis_lib.stats.survival.kaplan_meier`)
-``logistic``   Table 2's two models of severe CRS (:data:`analysis_lib.analyses.toxicity.MODEL_1`,
-               ``MODEL_2``, on :func:`~analysis_lib.analyses.toxicity.risk_factors`) as
-               :func:`~analysis_lib.analyses.toxicity.risk_model` fits them
-               (:func:`logistic_model`): maximum likelihood with Wald intervals, Firth with
-               profile penalised-likelihood intervals, separation by linear programming
-``table3``     Table 3: Mann-Whitney tests of Cmax, AUC0-28d and Tlast by clinical factor
-               (:func:`analysis_lib.analyses.kinetics.kinetic_parameters`,
-               :func:`~analysis_lib.analyses.kinetics.table3`)
-=============  ===============================================================================
+* ``cox_lfs``, ``cox_os``: for LFS and for OS, the candidate covariates of Supplementary
+  Table S2 (:func:`analysis_lib.analyses.survival.candidate_covariates`), the univariate
+  screen with the p < 0.2 rule (:func:`~analysis_lib.analyses.survival.univariate_screen`,
+  :func:`~analysis_lib.analyses.survival.select_terms`) and the multivariable Cox model of the
+  selected terms (:func:`~analysis_lib.analyses.survival.multivariable_cox`) with its exact
+  monotone-likelihood check (:func:`analysis_lib.stats.cox.not_estimable`);
+* ``hsct``: bridging HSCT fixed at infusion (as published), as a time-dependent covariate and
+  at the 6-month landmark (:func:`~analysis_lib.analyses.survival.hsct_effect`);
+* ``km``: 5-year OS and LFS, Kaplan-Meier with plain, log and log-log intervals
+  (:func:`analysis_lib.stats.survival.kaplan_meier`);
+* ``logistic``: Table 2's two models of severe CRS
+  (:data:`analysis_lib.analyses.toxicity.MODEL_1`, ``MODEL_2``, on
+  :func:`~analysis_lib.analyses.toxicity.risk_factors`) as
+  :func:`~analysis_lib.analyses.toxicity.risk_model` fits them (:func:`logistic_model`):
+  maximum likelihood with Wald intervals, Firth with profile penalised-likelihood intervals,
+  separation by linear programming;
+* ``table3``: Table 3, Mann-Whitney tests of Cmax, AUC0-28d and Tlast by clinical factor
+  (:func:`analysis_lib.analyses.kinetics.kinetic_parameters`,
+  :func:`~analysis_lib.analyses.kinetics.table3`).
 
 The toxicity chapter's univariate logistic screen is not run: Table 2's models have fixed
 covariates (the paper's), so the screen does not feed them.
@@ -344,7 +341,8 @@ def run_plan(cohort: SyntheticCohort, components: Sequence[str] = COMPONENTS,
             ep = sa.endpoints(p)
             rows += _cohort_rows(p, ep)
             steps: list[tuple[str, Callable[[], list[dict]]]] = []
-            if "cox" in components:
+            cox_endpoints = [e for e in ENDPOINTS if f"cox_{e}" in components]
+            if cox_endpoints:
                 design: list[cox.Design] = []
 
                 def covariates() -> list[dict]:
@@ -357,7 +355,7 @@ def run_plan(cohort: SyntheticCohort, components: Sequence[str] = COMPONENTS,
                 # without covariates (their error is recorded) the screens cannot run
                 steps += [(f"{e}_screen", lambda e=e: (_cox_rows(design[0], ep, e, options)
                                                         if design else []))
-                          for e in ENDPOINTS]
+                          for e in cox_endpoints]
             if "hsct" in components:
                 steps += [(f"hsct_{e}", lambda e=e: _hsct_rows(ep, e, options))
                           for e in ENDPOINTS]

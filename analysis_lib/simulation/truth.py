@@ -140,12 +140,13 @@ def compute_truth(scen: Scenario | str, n_population: int = TRUTH_N, seed: int =
         warnings.simplefilter("ignore")
         with np.errstate(all="ignore"):
             ep = sa.endpoints(p)
-            if "cox" in scen.components:
+            cox_endpoints = [e for e in ENDPOINTS if f"cox_{e}" in scen.components]
+            if cox_endpoints:
                 design = sa.candidate_covariates(
                     p, k, age_cut=options.age_cut_years, dose_cut=options.dose_cut,
                     mrd_cuts=options.mrd_cuts, mrd_negative_below=options.mrd_negative_below,
                     bca_unit_days=options.bca_unit_days)
-                for e in ENDPOINTS:
+                for e in cox_endpoints:
                     rows += _cox_truth(design, ep, e)
             if "hsct" in scen.components:
                 for e in ENDPOINTS:
