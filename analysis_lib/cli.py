@@ -70,7 +70,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     elif args.stage == "seeds":
         print(f"wrote {calibration.write_seed_search(out, range(1, args.seeds + 1))}")
     elif args.stage == "scorecard":
-        print(f"wrote {calibration_run.write_scorecard_search(out, args.candidates, jobs=args.jobs, progress=lambda m: print(m, flush=True))}")
+        print(f"wrote {calibration_run.write_scorecard_search(out, args.candidates, jobs=args.jobs, progress=lambda m: print(m, flush=True), serial=args.serial, scheduler=args.scheduler, workers=args.workers)}")
     print(f"wrote {calibration.write_report(out)}")
     return EXIT_OK
 
@@ -149,7 +149,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3000, help="candidate seeds 1..N (seeds)")
     p.add_argument("--candidates", type=int, default=60,
                    help="best seeds of the seed search scored by the book's scorecard (scorecard)")
-    p.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel (scorecard)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="notebooks run in parallel (scorecard with --serial)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="scorecard: score the candidates on an existing Dask cluster")
+    where.add_argument("--workers", type=int, default=None,
+                       help="scorecard: workers of the local Dask cluster (default: one per "
+                            "core)")
+    where.add_argument("--serial", action="store_true",
+                       help="scorecard: one candidate after the other in this process")
     p.set_defaults(func=_calibrate)
 
     from .simulation.command import add_arguments as simulate_arguments
