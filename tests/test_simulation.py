@@ -328,3 +328,38 @@ def test_sample_size_interpolates_probit_power_in_log_n():
     assert summary.sample_size_for_power(sizes, [0.9] * 4, [100] * 4)[3] == "at or below"
     est, *_, status = summary.sample_size_for_power(sizes, [0.1, 0.2, 0.3, 0.4], [100] * 4)
     assert status == "above" and math.isnan(est)
+
+
+def test_commands_reproduce_the_studies_table():
+    """The chapter's commands: one ``cartbook simulate`` per size and number of replicates,
+    and parsing them back gives exactly the studies of the table (scenarios in the
+    scenarios' order)."""
+    import argparse
+    import shlex
+
+    from analysis_lib.simulation import study
+    from analysis_lib.simulation.command import add_arguments
+
+    table = pd.DataFrame({"scenario": ["null_bca", "calibrated", "calibrated", "null_bca",
+                                       "calibrated"],
+                          "n": [50, 50, 100, 100, 500],
+                          "replicates": [200, 200, 100, 50, 50]})
+    cmds = study.commands(table, out="results")
+    assert cmds[0] == ("cartbook simulate --replicates 200 --n 50 --scenario calibrated "
+                       "--scenario null_bca --out results")
+    assert len(cmds) == 4
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    parsed = set()
+    for c in cmds:
+        a = p.parse_args(shlex.split(c)[2:])
+        assert a.out == "results"
+        parsed |= {(s, n, a.replicates) for s in a.scenario for n in a.n}
+    assert parsed == set(zip(table["scenario"], table["n"], table["replicates"]))
+    # the default: the full study of FULL_STUDY
+    full = {(s, n, r) for n, r, scen in study.FULL_STUDY for s in scen}
+    parsed = set()
+    for c in study.commands():
+        a = p.parse_args(shlex.split(c)[2:])
+        parsed |= {(s, n, a.replicates) for s in a.scenario for n in a.n}
+    assert parsed == full

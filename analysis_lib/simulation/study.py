@@ -24,7 +24,8 @@ from ..core.paths import ROOT
 from .scenarios import DEFAULT_STUDY_SEED, SCENARIOS
 from .summary import Summary, load_summary, summarise
 
-__all__ = ["RESULTS_DIR", "QUICK_SCENARIOS", "QUICK_TRUTH_N", "StudySource", "load_or_run"]
+__all__ = ["RESULTS_DIR", "QUICK_SCENARIOS", "QUICK_TRUTH_N", "StudySource", "load_or_run",
+           "FULL_STUDY", "commands"]
 
 #: The project's results folder (relative to the repository root).
 RESULTS_DIR: Path = Path("data") / "simulation"
@@ -32,6 +33,35 @@ RESULTS_DIR: Path = Path("data") / "simulation"
 QUICK_SCENARIOS: tuple[str, ...] = tuple(SCENARIOS)
 #: Population size of a truth computed for the quick study when none is stored.
 QUICK_TRUTH_N: int = 20_000
+
+#: The full study the repository's results come from: (patients per trial, trials,
+#: scenarios), one ``cartbook simulate`` command each (:func:`commands`).
+FULL_STUDY: tuple[tuple[int, int, tuple[str, ...]], ...] = (
+    (50, 2000, tuple(SCENARIOS)),
+    (100, 1000, tuple(SCENARIOS)),
+    (200, 1000, ("calibrated", "null_steroids", "null_expansion")),
+    (200, 500, ("null_female", "null_bca")),
+    (500, 500, tuple(SCENARIOS)),
+)
+
+
+def commands(studies: pd.DataFrame | None = None, out: str = RESULTS_DIR.as_posix()
+             ) -> list[str]:
+    """The ``cartbook simulate`` commands that produce ``studies`` (a studies table: one row
+    per scenario and size with its replicates; default :data:`FULL_STUDY`), one per size and
+    number of replicates."""
+    if studies is None:
+        rows = [(n, r, s) for n, r, scen in FULL_STUDY for s in scen]
+    else:
+        rows = [(int(x.n), int(x.replicates), str(x.scenario)) for x in studies.itertuples()]
+    groups: dict[tuple[int, int], list[str]] = {}
+    for n, r, s in rows:
+        groups.setdefault((n, r), []).append(s)
+    out_cmds = []
+    for (n, r), scen in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1])):
+        names = " ".join(f"--scenario {s}" for s in sorted(scen, key=list(SCENARIOS).index))
+        out_cmds.append(f"cartbook simulate --replicates {r} --n {n} {names} --out {out}")
+    return out_cmds
 
 
 @dataclass

@@ -40,7 +40,13 @@ from scipy import stats
 from .plan import ENDPOINTS, KM_CONF_TYPES, PlanOptions
 
 __all__ = ["Summary", "summarise", "write_summary", "load_summary", "rate_mcse",
+           "EPV_ADVISED", "POWER_TARGET",
            "HEADLINE_EFFECTS", "sample_size_for_power", "HIST_EDGES", "SUMMARY_TABLES"]
+
+#: Events per variable below which a model counts as overfitted (Peduzzi et al. 1996).
+EPV_ADVISED: float = 10.0
+#: The power a new study should have.
+POWER_TARGET: float = 0.8
 
 #: Names of the summary tables (one CSV each).
 SUMMARY_TABLES: tuple[str, ...] = ("studies", "rates", "estimates", "histograms", "cohort",
@@ -135,7 +141,7 @@ def _cox_rates(g: pd.DataFrame, scenario: str, n: int, alpha: float) -> list[dic
         rows.append(_rate_row(scenario, n, "not_converged", f"{e}_mv", "", "", int(nc.sum()), R))
         epv = fit_rows["epv"].first()
         rows.append(_rate_row(scenario, n, "epv_below_10", f"{e}_mv", "", "",
-                              int((epv < 10).sum()), R))
+                              int((epv < EPV_ADVISED).sum()), R))
     return rows
 
 
@@ -200,7 +206,7 @@ def _simple_rates(g: pd.DataFrame, scenario: str, n: int, alpha: float,
                                       "", int((sep == "complete").sum()), R))
                 epv = a.groupby("replicate")["epv"].first()
                 rows.append(_rate_row(scenario, n, "epv_below_10", f"crs_model{m}", "", "",
-                                      int((epv < 10).sum()), R))
+                                      int((epv < EPV_ADVISED).sum()), R))
             for term, part in a.groupby("term", sort=False):
                 inf = _flag(part["infinite"])
                 rej = ~inf & (part["p"] < alpha)
@@ -515,8 +521,8 @@ def sample_size_for_power(sizes: Sequence[int], rates: Sequence[float],
     return (est if np.isfinite(est) else math.nan), lo, hi, status
 
 
-def sample_sizes(summary: Summary, scenario: str = "calibrated", target: float = 0.8
-                 ) -> pd.DataFrame:
+def sample_sizes(summary: Summary, scenario: str = "calibrated",
+                 target: float = POWER_TARGET) -> pd.DataFrame:
     """The cohort size for ``target`` power for each of :data:`HEADLINE_EFFECTS`, with the
     power at each simulated size."""
     rows = []
