@@ -99,6 +99,8 @@ report.show_table(sc.breakdown_table(score), "The reproduction score of this bui
 #   immortal-time bias of comparing patients by later transplantation (Table 1, Figure 1).
 # - {doc}`toxicity`: adverse events and risk models for severe CRS, with small-sample
 #   methods (Table 2, Supplementary Tables S3 and S4).
+# - {doc}`simulation`: how often the paper's analysis plan finds a true effect, declares a
+#   false one and covers the truth, by simulation of many synthetic trials on Dask.
 # - {doc}`../methods`: the statistical methods, with references.
 # - {doc}`data_dictionary`: the tables a user supplies, and the validation rules.
 # - {doc}`synthetic_data`: how the synthetic cohort is generated and calibrated, how close it

@@ -87,6 +87,15 @@ def coverage_curves(summary: Summary, endpoints: Sequence[tuple[str, str]],
     return fig
 
 
+def _log_ratio_axis(ax: plt.Axes, limits: tuple[float, float], ticks: Sequence[float]) -> None:
+    """A log-scale axis of ratios labelled in plain numbers (0.25, 1, 4)."""
+    ax.set_xscale("log")
+    ax.set_xlim(*limits)
+    ax.set_xticks(list(ticks))
+    ax.set_xticklabels([f"{t:g}" if t >= 0.01 else f"1/{1 / t:g}" for t in ticks])
+    ax.minorticks_off()
+
+
 def _hist(ax: plt.Axes, summary: Summary, scenario: str, n: int, analysis: str, term: str,
           coef: str, colour: str, label: str) -> float:
     h = summary.histograms
@@ -132,8 +141,7 @@ def hsct_distributions(summary: Summary, endpoints: Sequence[tuple[str, str]],
                     if np.isfinite(tv):
                         ax.axvline(tv, color=COLOURS[k], linestyle="--", linewidth=1.2)
                 ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
-                ax.set_xscale("log")
-                ax.set_xlim(1 / 40, 8)
+                _log_ratio_axis(ax, (1 / 40, 8), (0.05, 0.1, 0.25, 0.5, 1, 2, 4))
                 ax.set_yticks([])
                 ax.set_title(f"{title}, n = {n}", fontsize=10)
                 if i == len(endpoints) - 1:
@@ -147,10 +155,12 @@ def ml_vs_firth(summary: Summary, analysis: str, terms: Sequence[tuple[str, str]
     """Distributions of the odds ratios of one of Table 2's models over the trials of size
     ``n``: maximum likelihood (finite estimates; the share that is infinite is given) and
     Firth, with the true value (dashed)."""
+    ncols = 2 if len(terms) > 2 else len(terms)
+    nrows = math.ceil(len(terms) / ncols)
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(terms), figsize=(3.0 * len(terms), 2.9),
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 2.8 * nrows),
                                  squeeze=False, layout="constrained", sharex=True)
-        for ax, (term, title) in zip(axes[0], terms):
+        for ax, (term, title) in zip(axes.ravel(), terms):
             inf = _hist(ax, summary, scenario, n, f"{analysis}_ml", term, "", COLOURS[0],
                         "maximum likelihood")
             _hist(ax, summary, scenario, n, f"{analysis}_firth", term, "", COLOURS[1], "Firth")
@@ -158,8 +168,7 @@ def ml_vs_firth(summary: Summary, analysis: str, terms: Sequence[tuple[str, str]
             if np.isfinite(tv):
                 ax.axvline(tv, color="black", linestyle="--", linewidth=1.2, label="truth")
             ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
-            ax.set_xscale("log")
-            ax.set_xlim(1 / 64, 64)
+            _log_ratio_axis(ax, (1 / 64, 64), (1 / 64, 1 / 8, 1, 8, 64))
             ax.set_yticks([])
             ax.set_xlabel("Odds ratio")
             extra = f"\n(ML infinite in {100 * inf:.0f}%)" if np.isfinite(inf) else ""

@@ -16,11 +16,13 @@ import pandas as pd
 
 from ..analyses.kinetics import table3_factors
 from ..core.formatting import format_p, format_value
+from ..core.units import DAYS_PER_YEAR
 from ..simulation.plan import KM_CONF_TYPES, PlanOptions
 from ..simulation.scenarios import SCENARIOS
 from ..simulation.study import RESULTS_DIR, StudySource
-from ..simulation.summary import HEADLINE_EFFECTS, Summary, sample_sizes
+from ..simulation.summary import EPV_ADVISED, POWER_TARGET, Summary, sample_sizes
 from ..simulation.truth import TRUTH_N
+from ..synthetic.generator import SyntheticParams
 
 #: The paper's published estimate and p-value of each headline effect (registry keys).
 PUBLISHED_KEYS: dict[str, tuple[str, str]] = {
@@ -107,6 +109,23 @@ def source_text(source: StudySource) -> str:
             f"in all), against {truth}. Its Monte Carlo errors are large; the larger cohort "
             "sizes and the cohort size for 80% power need the full study (the commands are "
             "at the end of this page).")
+
+
+def commands_block(source: StudySource) -> "Markdown":
+    """The ``cartbook simulate`` commands of the full study, as a code block: those that
+    produced the stored study, or the recommended ones (:data:`~analysis_lib.simulation.study.FULL_STUDY`)
+    when only a quick study ran."""
+    from IPython.display import Markdown
+
+    from ..simulation.study import commands
+
+    cmds = commands(source.summary.studies if source.full else None)
+    wrapped = []
+    for c in cmds:
+        head, rest = c.split(" --scenario ", 1)
+        scen, out = rest.rsplit(" --out ", 1)
+        wrapped.append(f"{head} \\\n    --scenario {scen} \\\n    --out {out}")
+    return Markdown("```\n" + "\n".join(wrapped) + "\n```")
 
 
 def scenario_table(summary: Summary) -> pd.DataFrame:
@@ -360,33 +379,51 @@ def crs_table(summary: Summary, scenario: str = "calibrated") -> pd.DataFrame:
 # Table 3
 # --------------------------------------------------------------------------------------------
 
-def table3_power(summary: Summary, n: int = 50, scenarios: Sequence[str] = (
-        "calibrated", "null_steroids", "null_expansion")) -> pd.DataFrame:
-    """Table 3's Mann-Whitney comparisons at cohort size ``n``: the groups' mean sizes, the
-    true P(first group higher) for Cmax, and the share of trials with p < 0.05 for Cmax,
-    AUC0-28d and Tlast in each scenario."""
+def _factor_label(fac) -> str:
+    base = fac.label.split(" (cut ")[0].split(",")[0]
+    return f"{base}: {fac.levels[0]} vs {fac.levels[1]}"
+
+
+def table3_power(summary: Summary, n: int = 50, scenario: str = "calibrated") -> pd.DataFrame:
+    """Table 3's Mann-Whitney comparisons at cohort size ``n`` in ``scenario``: the groups'
+    mean sizes, the true P(first group has the higher Cmax) and the share of trials with
+    p < 0.05 for Cmax, AUC0-28d and Tlast."""
     rows = []
     coh = summary.cohort
     for fac in table3_factors():
         def size(side: str) -> float:
-            m = coh[(coh["scenario"] == "calibrated") & (coh["n"] == n)
+            m = coh[(coh["scenario"] == scenario) & (coh["n"] == n)
                     & (coh["quantity"] == f"table3_{fac.key}_{side}_group")]
             return float(m["mean"].iloc[0]) if len(m) else math.nan
         a, b = size("first"), size("second")
         t = summary.truth
-        auc = t[(t["scenario"] == "calibrated") & (t["analysis"] == "table3")
+        auc = t[(t["scenario"] == scenario) & (t["analysis"] == "table3")
                 & (t["term"] == fac.key) & (t["coef"] == "cmax")]
-        row = {"Factor": f"{fac.label}: {fac.levels[0]} vs {fac.levels[1]}",
-               "Mean group sizes": (f"{a:.1f} vs {b:.1f}" if np.isfinite(a) else "–"),
+        row = {"Factor": _factor_label(fac),
+               "Mean group sizes": (f"{a:.1f} / {b:.1f}" if np.isfinite(a) else "–"),
                "True P(higher Cmax)": (f"{float(auc['auc'].iloc[0]):.2f}" if len(auc) else "–")}
+        for coef in ("cmax", "auc", "tlast"):
+            r, se, _ = summary.rate(scenario, n, "reject", "table3", fac.key, coef)
+            row[f"{_PARAM_LABEL[coef]}, %"] = rate_cell(r, se)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table3_null(summary: Summary, n: int = 50,
+                scenarios: Sequence[str] = ("null_steroids", "null_expansion")) -> pd.DataFrame:
+    """Table 3's Cmax comparisons at cohort size ``n`` without the steroid effect and
+    without any clinical effect on expansion: the true P(first group has the higher Cmax)
+    and the share of trials with p < 0.05, per scenario."""
+    rows = []
+    t = summary.truth
+    for fac in table3_factors():
+        row = {"Factor": _factor_label(fac)}
         for scen in scenarios:
-            for coef in ("cmax", "auc", "tlast"):
-                r, se, _ = summary.rate(scen, n, "reject", "table3", fac.key, coef)
-                if scen != "calibrated" and coef != "cmax":
-                    continue
-                label = (f"{_PARAM_LABEL[coef]}, %" if scen == "calibrated"
-                         else f"Cmax, % ({scen})")
-                row[label] = rate_cell(r, se)
+            auc = t[(t["scenario"] == scen) & (t["analysis"] == "table3")
+                    & (t["term"] == fac.key) & (t["coef"] == "cmax")]
+            r, se, _ = summary.rate(scen, n, "reject", "table3", fac.key, "cmax")
+            row[f"{scen}: true P"] = f"{float(auc['auc'].iloc[0]):.2f}" if len(auc) else "–"
+            row[f"{scen}: p < 0.05, %"] = rate_cell(r, se)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -483,6 +520,19 @@ def phrases(source: StudySource) -> dict[str, str]:
     out["truth_bca_null"] = ratio_text(truth_value(s, "null_bca", "lfs_screen",
                                                    "bca_duration", "bca_duration"))
     out["truth_os5"] = pct(truth_value(s, "calibrated", "km_os", "survival"))
+    o = PlanOptions()
+    out.update({"screen_p": f"{o.screen_p:g}", "alpha": f"{o.alpha:g}",
+                "level": f"{100 * o.conf_level:g}%", "power": f"{100 * POWER_TARGET:g}%",
+                "epv": f"{EPV_ADVISED:g}", "horizon": f"{o.horizon_months / 12:g}"})
+    out["hsct_last_months"] = (f"{SyntheticParams().hsct_day_max / (DAYS_PER_YEAR / 12):.0f} "
+                               "months")
+    for key in ("n_patients", "n_relapse", "t3_crs_grade3_4_n"):
+        out[f"paper_{key}"] = f"{_published(key):.0f}"
+    from ..paper.registry import load_registry
+
+    reg = load_registry().drop_duplicates("key")
+    t3n = reg[reg["key"].str.fullmatch(r"t3_.*_n") & (reg["value"] > 0)]["value"]
+    out["paper_t3_smallest"] = f"{t3n.min():.0f}"
     out["published_female"] = ratio_text(_published("hr_female_lfs"))
     out["published_female_p"] = format_p(_published("hr_female_lfs_p"))
     out["published_steroids_p"] = format_p(_published("t3_steroids_p_cmax"))

@@ -1,0 +1,41 @@
+"""The simulation chapter on its fallback path: without a stored full study it runs a quick
+study (here 3 trials per scenario) while the book builds, says so, and glues every number
+it shows. The full-study path is built with the book (``test_book.py``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis_lib.book.pipeline import execute_notebook
+from analysis_lib.book.report import glued_values
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_study_chapter(tmp_path: Path):
+    results = tmp_path / "results"
+    (results / "truth").mkdir(parents=True)
+    for f in (ROOT / "data" / "simulation" / "truth").glob("*.parquet"):
+        shutil.copy(f, results / "truth" / f.name)  # the stored truths; no summary
+    res = execute_notebook("simulation", ROOT / "notebooks" / "simulation.py",
+                           {"simulation_dir": str(results), "quick_replicates": 3},
+                           tmp_path / "work")
+    assert res.status == "executed", res.error
+    glued = glued_values(tmp_path / "work" / "simulation.ipynb")
+    source = str(glued["sim_source"])
+    assert "quick study" in source and "3 simulated trials per scenario" in source
+    assert "against the stored truths" in source
+    for key in ("sim_fp_female_first", "sim_cover_os_plain_first", "sim_sep_model1_first",
+                "sim_hsct_lfs_fixed_median_first", "sim_steroids_power_first"):
+        assert key in glued and str(glued[key]) not in ("", "nan"), key
+    assert "% (MC SE " in str(glued["sim_fp_female_first"])
+    import nbformat
+
+    nb = nbformat.read(tmp_path / "work" / "simulation.ipynb", as_version=4)
+    outputs = str([c.get("outputs", []) for c in nb.cells])
+    assert "Synthetic data" in outputs and "fig_sim_hsct" in outputs
+    assert str(results) not in outputs  # the results folder's path is never shown
