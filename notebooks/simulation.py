@@ -32,8 +32,8 @@
 
 # %% tags=["parameters", "remove-cell"]
 chapter = "simulation"
-simulation_dir = ""  # results folder of a full study (empty: data/simulation of the repository)
-quick_replicates = 20  # trials per scenario of the quick study run when no full study is stored
+simulation_dir = ""  # results folder of a stored study (empty: data/simulation of the repository)
+quick_replicates = 20  # trials per scenario of the quick study run when no study is stored
 quick_sizes = [50]
 
 # %% tags=["remove-cell"]
@@ -52,7 +52,7 @@ for key, value in text.items():
 # %% tags=["remove-input"]
 display(report.data_notice(True, "The trials of this chapter are simulated from the "
                            "synthetic generator; none is a real trial."))
-report.show_parameters(dict(results=("full study" if source.full else "quick study"),
+report.show_parameters(dict(results=("stored study" if source.full else "quick study"),
                             quick_replicates=quick_replicates, quick_sizes=quick_sizes))
 display(report.source_links(chapter))
 
@@ -347,8 +347,10 @@ report.show_table(sr.sample_size_table(summary),
 # `dask scheduler`/`dask worker`, Slurm and Kubernetes). Each task is a batch of trials;
 # each batch's results are one Parquet file written atomically, so an interrupted run
 # resumes by computing only the missing batches, and the results are the same bytes
-# whatever the number of workers. The full study (shown on this page when it is stored) is
-# run by these commands:
+# whatever the number of workers. The study shown on this page, when one is stored, was run
+# by the first commands below; the recommended full study, with smaller Monte Carlo errors,
+# by the last ones (`benchmarks/bench_simulate.py` measures what a replicate costs and
+# projects the wall time of a study on a cluster).
 
 # %% tags=["remove-input"]
 display(sr.commands_block(source))

@@ -88,44 +88,72 @@ def sizes_text(sizes: Sequence[int]) -> str:
     return s[0] if len(s) == 1 else ", ".join(s[:-1]) + f" and {s[-1]}"
 
 
+def below_recommended(source: StudySource) -> bool:
+    """Whether the stored study has fewer trials, for some scenario and size of the
+    recommended full study (:data:`~analysis_lib.simulation.study.FULL_STUDY`), than that
+    study has (or lacks it altogether)."""
+    from ..simulation.study import FULL_STUDY
+
+    st = source.summary.studies
+    have = {(str(x.scenario), int(x.n)): int(x.replicates) for x in st.itertuples()}
+    return any(have.get((s, n), 0) < r for n, r, scen in FULL_STUDY for s in scen)
+
+
 def source_text(source: StudySource) -> str:
     """Which results the chapter shows, how many replicates, and how to reproduce them."""
     st = source.summary.studies
     total = int(st["replicates"].sum())
     per = sorted(set(int(x) for x in st["replicates"]))
-    reps = (f"{per[0]:,}" if len(per) == 1 else f"{per[0]:,} to {per[-1]:,}")
+    reps = (format_value(per[0]) if len(per) == 1
+            else f"{format_value(per[0])} to {format_value(per[-1])}")
     sizes = sizes_text(source.summary.sizes())
     scen = len(set(st["scenario"]))
     if source.full:
-        return (f"These results are the **full study** stored in the project's results folder "
-                f"(`{RESULTS_DIR.as_posix()}`): {reps} simulated trials per scenario and "
-                f"cohort size (n = {sizes}), {scen} scenarios, {total:,} trials in all, run "
-                "with `cartbook simulate` (the commands are at the end of this page).")
+        smaller = (" This is a smaller study than the recommended one, so its Monte Carlo "
+                   "errors are larger; the commands of both are at the end of this page."
+                   if below_recommended(source) else
+                   " The commands are at the end of this page.")
+        return (f"These results are the study stored in the project's results folder "
+                f"(`{RESULTS_DIR.as_posix()}`), run with `cartbook simulate`: {reps} "
+                f"simulated trials per scenario and cohort size (n = {sizes}), {scen} "
+                f"scenarios, {format_value(total)} trials in all.{smaller}")
     truth = ("the stored truths" if source.truth_stored else
-             f"truths from a population of {source.truth_n:,} patients (none stored)")
-    return (f"No full study is stored in the project's results folder "
+             f"truths from a population of {format_value(source.truth_n)} patients "
+             "(none stored)")
+    return (f"No study is stored in the project's results folder "
             f"(`{RESULTS_DIR.as_posix()}`), so this build ran a **quick study**: {reps} "
-            f"simulated trials per scenario at n = {sizes} ({scen} scenarios, {total:,} trials "
-            f"in all), against {truth}. Its Monte Carlo errors are large; the larger cohort "
-            "sizes and the cohort size for 80% power need the full study (the commands are "
-            "at the end of this page).")
+            f"simulated trials per scenario at n = {sizes} ({scen} scenarios, "
+            f"{format_value(total)} trials in all), against {truth}. Its Monte Carlo errors "
+            "are large; the larger cohort sizes and the cohort size for 80% power need a "
+            "study run with `cartbook simulate` (the commands are at the end of this page).")
 
 
-def commands_block(source: StudySource) -> "Markdown":
-    """The ``cartbook simulate`` commands of the full study, as a code block: those that
-    produced the stored study, or the recommended ones (:data:`~analysis_lib.simulation.study.FULL_STUDY`)
-    when only a quick study ran."""
-    from IPython.display import Markdown
-
-    from ..simulation.study import commands
-
-    cmds = commands(source.summary.studies if source.full else None)
+def _command_lines(cmds: Sequence[str]) -> list[str]:
     wrapped = []
     for c in cmds:
         head, rest = c.split(" --scenario ", 1)
         scen, out = rest.rsplit(" --out ", 1)
         wrapped.append(f"{head} \\\n    --scenario {scen} \\\n    --out {out}")
-    return Markdown("```\n" + "\n".join(wrapped) + "\n```")
+    return wrapped
+
+
+def commands_block(source: StudySource) -> "Markdown":
+    """The ``cartbook simulate`` commands as code blocks: those that produced the stored
+    study, and the recommended full study's
+    (:data:`~analysis_lib.simulation.study.FULL_STUDY`) when the stored study is smaller or
+    only a quick study ran."""
+    from IPython.display import Markdown
+
+    from ..simulation.study import commands
+
+    parts = []
+    if source.full:
+        parts.append("The stored study:\n\n```\n"
+                     + "\n".join(_command_lines(commands(source.summary.studies))) + "\n```")
+    if not source.full or below_recommended(source):
+        parts.append("The recommended full study:\n\n```\n"
+                     + "\n".join(_command_lines(commands())) + "\n```")
+    return Markdown("\n\n".join(parts))
 
 
 def scenario_table(summary: Summary) -> pd.DataFrame:
