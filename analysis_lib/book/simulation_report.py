@@ -163,7 +163,7 @@ def scenario_table(summary: Summary) -> pd.DataFrame:
         st = summary.studies[summary.studies["scenario"] == s.name]
         if st.empty:
             continue
-        reps = ", ".join(f"{int(r.replicates):,} at n = {int(r.n)}"
+        reps = ", ".join(f"{format_value(int(r.replicates))} at n = {int(r.n)}"
                          for r in st.sort_values("n").itertuples())
         rows.append({"Scenario": f"`{s.name}`: {s.title}", "What it is": s.description,
                      "Parts of the plan": ", ".join(s.components), "Trials": reps})
@@ -501,7 +501,7 @@ def phrases(source: StudySource) -> dict[str, str]:
     n0, nmax = sizes[0], sizes[-1]
     out: dict[str, str] = {"source": source_text(source), "n_first": str(n0),
                            "n_max": str(nmax), "sizes": sizes_text(sizes),
-                           "truth_n": f"{source.truth_n:,}"}
+                           "truth_n": format_value(source.truth_n)}
 
     def r(key: str, scen: str, n: int, metric: str, analysis: str, term: str = "",
           coef: str = "") -> None:
@@ -555,12 +555,12 @@ def phrases(source: StudySource) -> dict[str, str]:
     out["hsct_last_months"] = (f"{SyntheticParams().hsct_day_max / (DAYS_PER_YEAR / 12):.0f} "
                                "months")
     for key in ("n_patients", "n_relapse", "t3_crs_grade3_4_n"):
-        out[f"paper_{key}"] = f"{_published(key):.0f}"
+        out[f"paper_{key}"] = format_value(round(_published(key)))
     from ..paper.registry import load_registry
 
     reg = load_registry().drop_duplicates("key")
     t3n = reg[reg["key"].str.fullmatch(r"t3_.*_n") & (reg["value"] > 0)]["value"]
-    out["paper_t3_smallest"] = f"{t3n.min():.0f}"
+    out["paper_t3_smallest"] = format_value(round(float(t3n.min())))
     out["published_female"] = ratio_text(_published("hr_female_lfs"))
     out["published_female_p"] = format_p(_published("hr_female_lfs_p"))
     out["published_steroids_p"] = format_p(_published("t3_steroids_p_cmax"))
@@ -587,5 +587,5 @@ def phrases(source: StudySource) -> dict[str, str]:
         elif row["status"] == "above":
             out[f"n80_{key}"] = f"more than {sizes[-1]}"
         else:
-            out[f"n80_{key}"] = f"about {row['n80']:,.0f}"
+            out[f"n80_{key}"] = f"about {format_value(round(float(row['n80'])))}"
     return out
