@@ -173,8 +173,8 @@ report.glue_figure("fig_sim_cox", splots.rejection_curves(summary, sr.cox_curves
 # {glue:md}`sim_cover_os_log_first` and the log-log interval in
 # {glue:md}`sim_cover_os_loglog_first` ({glue:md}`sim_cover_os_plain_max`,
 # {glue:md}`sim_cover_os_log_max` and {glue:md}`sim_cover_os_loglog_max` at
-# {glue:md}`sim_n_max`; nominal {glue:md}`sim_level`). The estimate's bias is
-# ({glue:md}`sim_km_bias_first`). {numref}`tbl-sim-km` gives every coverage with the share
+# {glue:md}`sim_n_max`; nominal {glue:md}`sim_level`). The bias of the 5-year OS estimate
+# itself at {glue:md}`sim_n_first` patients is {glue:md}`sim_km_bias_first`. {numref}`tbl-sim-km` gives every coverage with the share
 # of intervals that lie wholly below the truth, and {numref}`fig-sim-km` the course with
 # size.
 
