@@ -27,6 +27,7 @@ What is measured
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from analysis_lib.simulation.cluster import dask_client
@@ -74,6 +75,8 @@ def main() -> None:
     ap.add_argument("--project-workers", type=int, default=100)
     args = ap.parse_args()
 
+    print(f"cores: {os.cpu_count()}; load average at start: "
+          f"{os.getloadavg()[0]:.1f} (above 0 means other processes share the cores)")
     spec = StudySpec("calibrated", args.n, max(args.replicates, args.serial_replicates + 1),
                      args.batch_size)
     with threadpool_limits(limits=1):
@@ -104,6 +107,7 @@ def main() -> None:
     print(f"scheduler overhead: {1000 * overhead:.2f} ms per task ({args.tasks} empty tasks, "
           "2 workers)")
 
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     R, W = args.project_replicates, args.project_workers
     B = default_batch_size(args.n)
     compute = R * per_rep / (W * min(eff, 1.0))
