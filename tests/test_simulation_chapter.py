@@ -80,3 +80,10 @@ def test_stored_study_chapter(tmp_path: Path):
     assert "The stored study" in outputs and "The recommended full study" in outputs
     assert "cartbook simulate --replicates 2 --n 30" in outputs
     assert str(results) not in outputs
+
+
+def test_ratio_axis_labels():
+    from analysis_lib.book.simulation_plots import _ratio_label
+
+    assert [_ratio_label(t) for t in (1 / 64, 1 / 8, 0.05, 0.25, 1, 4, 64)] == [
+        "1/64", "0.125", "0.05", "0.25", "1", "4", "64"]

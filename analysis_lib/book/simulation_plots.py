@@ -87,12 +87,18 @@ def coverage_curves(summary: Summary, endpoints: Sequence[tuple[str, str]],
     return fig
 
 
+def _ratio_label(t: float) -> str:
+    """A tick of a ratio axis: ``0.25``, ``4``, or ``1/64`` where the decimal is long."""
+    txt = f"{t:g}"
+    return txt if len(txt) <= 5 or t >= 1 else f"1/{round(1 / t)}"
+
+
 def _log_ratio_axis(ax: plt.Axes, limits: tuple[float, float], ticks: Sequence[float]) -> None:
     """A log-scale axis of ratios labelled in plain numbers (0.25, 1, 4)."""
     ax.set_xscale("log")
     ax.set_xlim(*limits)
     ax.set_xticks(list(ticks))
-    ax.set_xticklabels([f"{t:g}" if t >= 0.01 else f"1/{1 / t:g}" for t in ticks])
+    ax.set_xticklabels([_ratio_label(t) for t in ticks])
     ax.minorticks_off()
 
 

@@ -163,10 +163,10 @@ def scenario_table(summary: Summary) -> pd.DataFrame:
         st = summary.studies[summary.studies["scenario"] == s.name]
         if st.empty:
             continue
-        reps = ", ".join(f"{format_value(int(r.replicates))} at n = {int(r.n)}"
+        reps = ", ".join(f"{int(r.n)}: {format_value(int(r.replicates))}"
                          for r in st.sort_values("n").itertuples())
         rows.append({"Scenario": f"`{s.name}`: {s.title}", "What it is": s.description,
-                     "Parts of the plan": ", ".join(s.components), "Trials": reps})
+                     "Parts of the plan": ", ".join(s.components), "Trials (n: trials)": reps})
     return pd.DataFrame(rows)
 
 
