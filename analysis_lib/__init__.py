@@ -13,7 +13,9 @@ Subpackages by responsibility, each importing only the ones listed before it (en
    scorecard);
 5. :mod:`~analysis_lib.analyses`: the paper's chapters (cohort, kinetics, survival, toxicity);
 6. :mod:`~analysis_lib.synthetic`: the labelled synthetic cohort and its calibration;
-7. :mod:`~analysis_lib.book`: the notebook pipeline, tables and glue, figures and the Sphinx
+7. :mod:`~analysis_lib.simulation`: the simulation study of the paper's analysis plan on
+   synthetic trials, on Dask distributed;
+8. :mod:`~analysis_lib.book`: the notebook pipeline, tables and glue, figures and the Sphinx
    extension;
 
 and the command line, :mod:`analysis_lib.cli`, on top.

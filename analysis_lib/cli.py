@@ -76,9 +76,15 @@ def _calibrate(args: argparse.Namespace) -> int:
     elif args.stage == "seeds":
         print(f"wrote {calibration.write_seed_search(out, range(1, args.seeds + 1))}")
     elif args.stage == "scorecard":
-        print(f"wrote {calibration_run.write_scorecard_search(out, args.candidates, jobs=args.jobs, progress=lambda m: print(m, flush=True))}")
+        print(f"wrote {calibration_run.write_scorecard_search(out, args.candidates, jobs=args.jobs, progress=lambda m: print(m, flush=True), serial=args.serial, scheduler=args.scheduler, workers=args.workers)}")
     print(f"wrote {calibration.write_report(out)}")
     return EXIT_OK
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .simulation.command import run
+
+    return run(args)
 
 
 def _stderr(line: str) -> None:
@@ -321,8 +327,24 @@ def _main(argv: list[str]) -> int:
     p.add_argument("--seeds", type=int, default=3000, help="candidate seeds 1..N (seeds)")
     p.add_argument("--candidates", type=int, default=60,
                    help="best seeds of the seed search scored by the book's scorecard (scorecard)")
-    p.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel (scorecard)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="notebooks run in parallel (scorecard with --serial)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="scorecard: score the candidates on an existing Dask cluster")
+    where.add_argument("--workers", type=int, default=None,
+                       help="scorecard: workers of the local Dask cluster (default: one per "
+                            "core)")
+    where.add_argument("--serial", action="store_true",
+                       help="scorecard: one candidate after the other in this process")
     p.set_defaults(func=_calibrate)
+
+    from .simulation.command import add_arguments as simulate_arguments
+
+    p = sub.add_parser("simulate", help="simulation study of the paper's analysis plan on "
+                       "synthetic trials, on Dask (local cluster or --scheduler)")
+    simulate_arguments(p)
+    p.set_defaults(func=_simulate)
 
     p = sub.add_parser("build", help="validate, execute the notebooks and build the book")
     p.add_argument("--data", default="data/synthetic", help="data directory")

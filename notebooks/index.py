@@ -111,6 +111,8 @@ report.show_table(provenance_table(data), "Provenance of the data used in this b
 #   Supplementary Table S2 and Figures S1 and S2).
 # - {doc}`toxicity`: adverse events and risk models for severe CRS, with small-sample
 #   methods (Table 2, Supplementary Tables S3 and S4).
+# - {doc}`simulation`: how often the paper's analysis plan finds a true effect, declares a
+#   false one and covers the truth, by simulation of many synthetic trials on Dask.
 # - {doc}`../methods`: the statistical methods, the library that computes each and its
 #   measured agreement with R, with references.
 # - {doc}`data_dictionary`: the tables a user supplies, and the validation rules.

@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "analysis_lib"
 #: The layers, bottom first: a module may import its own layer and the ones before it.
-LAYERS: tuple[str, ...] = ("core", "data", "stats", "paper", "analyses", "synthetic", "book",
-                           "cli")
+LAYERS: tuple[str, ...] = ("core", "data", "stats", "paper", "analyses", "synthetic",
+                           "simulation", "book", "cli")
 RANK = {name: i for i, name in enumerate(LAYERS)}
 
 

@@ -73,7 +73,7 @@ ROOT = REPO_ROOT
 #: whenever any of them changes.
 STAGES: tuple[tuple[str, ...], ...] = (
     ("cohort", "kinetics", "survival", "toxicity", "data_dictionary", "synthetic_data",
-     "own_data"),
+     "own_data", "simulation"),
     ("scorecard", "index", "parameters"),
 )
 #: Every notebook of the book, in build order.
@@ -151,6 +151,9 @@ def code_fingerprint(root: Path = ROOT) -> str:
     them re-executes the notebooks."""
     files = sorted((root / "analysis_lib").rglob("*.py"))
     files += sorted((root / "data" / "calibration").glob("*"))  # read by the data chapter
+    # the simulation study's stored summary and truths (read by the simulation chapter)
+    files += sorted(p for sub in ("summary", "truth")
+                    for p in (root / "data" / "simulation" / sub).glob("*") if p.is_file())
     lock = root / "requirements.lock"
     items = [(str(p.relative_to(root)), p.read_bytes()) for p in files]
     if lock.is_file():

@@ -126,11 +126,18 @@ class CoxFit:
         return chi2, df, float(stats.chi2.sf(chi2, df))
 
     def wald_test(self, positions: Sequence[int] | None = None) -> tuple[float, int, float]:
-        """Joint Wald test that the coefficients at ``positions`` (all by default) are 0."""
+        """Joint Wald test that the coefficients at ``positions`` (all by default) are 0;
+        NaN statistic and p when their covariance is singular (no information, e.g. a
+        covariate that is constant in the data)."""
         idx = np.arange(self.n_parameters) if positions is None else np.asarray(positions)
         b = self.coef[idx]
         v = self.var[np.ix_(idx, idx)]
-        chi2 = float(b @ np.linalg.solve(v, b))
+        try:
+            chi2 = float(b @ np.linalg.solve(v, b))
+        except np.linalg.LinAlgError:
+            # no information on these coefficients (e.g. a covariate constant in the data):
+            # no test, rather than an error that would stop a whole screen
+            return float("nan"), idx.size, float("nan")
         return chi2, idx.size, float(stats.chi2.sf(chi2, idx.size))
 
     def term_p_values(self) -> dict[str, float]:

@@ -253,8 +253,20 @@ def unbounded_directions(M: np.ndarray, tol: float = 1e-6) -> tuple[list[bool], 
     """For the cone ``{d: M d >= 0}``: per coordinate ``j``, whether it holds a direction
     with ``d_j > 0`` and one with ``d_j < 0`` (``max ±d_j`` over the cone within ``|d| <= 1``
     above ``tol``, which sits above the LP solver's feasibility tolerance, 1e-7). Two linear
-    programmes per coordinate (HiGHS, :func:`scipy.optimize.linprog`)."""
+    programmes per coordinate (HiGHS, :func:`scipy.optimize.linprog`).
+
+    One linear programme comes first: ``max 1'M d`` over the cone within the box. When no
+    direction of the cone makes any row positive (optimum at most ``tol``) and ``M`` has full
+    column rank (so ``M d = 0`` forces ``d = 0``), the cone is ``{0}`` and no coordinate is
+    unbounded: the ``2p`` programmes are skipped (the usual case of a finite estimate)."""
     p = M.shape[1]
+    if p and len(M):
+        r = optimize.linprog(-M.sum(axis=0), A_ub=-M, b_ub=np.zeros(len(M)),
+                             bounds=[(-1.0, 1.0)] * p, method="highs")
+        if r.status != 0:
+            raise RuntimeError(f"direction LP failed: {r.message}")
+        if -r.fun <= tol and np.linalg.matrix_rank(M) == p:
+            return [False] * p, [False] * p
     out: tuple[list[bool], list[bool]] = ([], [])
     for j in range(p):
         for sign, store in ((1.0, out[0]), (-1.0, out[1])):

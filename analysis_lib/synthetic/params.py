@@ -189,6 +189,11 @@ class SyntheticParams:
         S: 0.0032 /day (half-life about 220 days).
     residual_sd : float
         S: 0.56; C: 0.5 (log-scale SD of the assay error).
+    counts_base_n : int
+        C: the cohort size the count vectors above describe: the paper's 50 (P), so that
+        every count is scaled by ``n / 50``. The simulation study
+        (:mod:`analysis_lib.simulation`) draws the counts of each simulated trial at random
+        for its own size and sets this to that size, so they are used as drawn.
     """
 
     # --- enrolment and follow-up ----------------------------------------------------------
@@ -336,6 +341,8 @@ class SyntheticParams:
     beta_typical: float = 0.0032
     beta_omega: float = 0.4
     residual_sd: float = 0.5
+    # --- what the count vectors refer to ----------------------------------------------------
+    counts_base_n: int = PUBLISHED_N
 
     def sampling_days(self) -> np.ndarray:
         """All possible sampling days (core schedule, extra visits, 6-monthly visits), sorted.

@@ -41,7 +41,7 @@ from typing import Callable
 import numpy as np
 
 from ..data.schema import DEATH_CAUSES
-from .params import PUBLISHED_N, SyntheticParams
+from .params import SyntheticParams
 from .sampling import (FORCE, assign_by_key, choose, exact_shuffle, mask, median_positions,
                        mmm_pins, normal_scores, pinned_sorted, round_dec, round_sig,
                        scale_counts, spearman, stratified_normal, trunc_lognormal)
@@ -59,9 +59,10 @@ def spawn_streams(seed: int) -> dict[str, Rng]:
     return dict(zip(STREAMS, np.random.default_rng(seed).spawn(len(STREAMS))))
 
 
-def _scaled(counts: tuple[int, ...], n: int) -> np.ndarray:
-    """A count vector published for the 50 patients, scaled to ``n`` (largest remainder)."""
-    return scale_counts(counts, n, PUBLISHED_N)
+def _scaled(counts: tuple[int, ...], n: int, p: SyntheticParams) -> np.ndarray:
+    """A count vector given for ``p.counts_base_n`` patients (the paper's 50 unless the
+    simulation study drew the counts for its own size), scaled to ``n`` (largest remainder)."""
+    return scale_counts(counts, n, p.counts_base_n)
 
 
 _output = dataclass(frozen=True, eq=False)
@@ -95,12 +96,12 @@ def draw_baseline(rng: Rng, p: SyntheticParams, n: int) -> Baseline:
     (P: 15.8 (1.5-132.0) months), within each patient's age (:func:`_fit_within_age`); doses
     with the median 3.68 (0.05-6.33) x 10^6/kg and Table 3's 25/25 split (:func:`_doses`).
     """
-    sex = exact_shuffle(rng, _scaled(p.sex_counts, n))
-    age = _ages(rng, p, exact_shuffle(rng, _scaled(p.age_group_counts, n)))
-    reason = exact_shuffle(rng, _scaled(p.enrolment_reason_counts, n))
-    prior_hsct = exact_shuffle(rng, _scaled(p.prior_hsct_counts, n)) == 0
-    prior_cart = exact_shuffle(rng, _scaled(p.prior_cart_counts, n)) == 0
-    genetic = exact_shuffle(rng, _scaled(p.genetic_risk_counts, n))
+    sex = exact_shuffle(rng, _scaled(p.sex_counts, n, p))
+    age = _ages(rng, p, exact_shuffle(rng, _scaled(p.age_group_counts, n, p)))
+    reason = exact_shuffle(rng, _scaled(p.enrolment_reason_counts, n, p))
+    prior_hsct = exact_shuffle(rng, _scaled(p.prior_hsct_counts, n, p)) == 0
+    prior_cart = exact_shuffle(rng, _scaled(p.prior_cart_counts, n, p)) == 0
+    genetic = exact_shuffle(rng, _scaled(p.genetic_risk_counts, n, p))
     diag_sorted = np.rint(pinned_sorted(
         rng, n, mmm_pins(n, p.diagnosis_days_min, p.diagnosis_days_median,
                          p.diagnosis_days_max), log=True,
@@ -209,7 +210,7 @@ def draw_mrd(rng: Rng, p: SyntheticParams, base: Baseline) -> Mrd:
     """
     n = len(base.reason)
     idx = np.arange(n)
-    pre_counts = _scaled(p.mrd_pre_ld_counts, n)
+    pre_counts = _scaled(p.mrd_pre_ld_counts, n, p)
     pre_stratum = np.empty(n, dtype=np.int64)
     zero = choose(rng, int(pre_counts[0]),
                   np.where(base.reason == 0, p.chemo_intolerance_logw_mrd_zero, 0.0))
@@ -218,12 +219,12 @@ def draw_mrd(rng: Rng, p: SyntheticParams, base: Baseline) -> Mrd:
         np.repeat(np.arange(1, 4), pre_counts[1:]))
     pre = _mrd_values(rng, pre_stratum, p.mrd_max)
 
-    hlh_idx = choose(rng, int(_scaled(p.hlh_counts, n)[0]),
+    hlh_idx = choose(rng, int(_scaled(p.hlh_counts, n, p)[0]),
                      np.where(pre_stratum == 3, 0.0, -np.inf))
     if len(hlh_idx):
         pre[hlh_idx[0]] = p.hlh_mrd_pre_ld
 
-    post_counts = _scaled(p.mrd_post_ld_counts, n)
+    post_counts = _scaled(p.mrd_post_ld_counts, n, p)
     r = p.post_ld_rank_corr
     score = r * normal_scores(pre, rng) + math.sqrt(1 - r * r) * rng.normal(size=n)
     post_stratum = np.zeros(n, dtype=np.int64)
@@ -268,7 +269,7 @@ def draw_response(rng: Rng, p: SyntheticParams, mrd: Mrd) -> Response:
     stratum (never the HLH patient), with a log-uniform day-28 MRD in their range.
     """
     n = len(mrd.hlh)
-    d28_top = _scaled(p.d28_mrd_counts, n)
+    d28_top = _scaled(p.d28_mrd_counts, n, p)
     d28_counts = np.concatenate([scale_counts(p.d28_cr_cri_counts, int(d28_top[:2].sum())),
                                  d28_top[2:]])
     nr = mask(n, choose(rng, int(d28_counts[2]), np.where(
@@ -314,7 +315,7 @@ def draw_toxicity(rng: Rng, p: SyntheticParams, base: Baseline, mrd: Mrd) -> Tox
     """
     n, hlh = len(mrd.hlh), mrd.hlh
     c = p.crs_grade_counts  # published: any grade and grade >= 3; the grades split within
-    crs_top = _scaled((c[0], c[1] + c[2], c[3] + c[4]), n)
+    crs_top = _scaled((c[0], c[1] + c[2], c[3] + c[4]), n, p)
     mild_counts = scale_counts(c[1:3], int(crs_top[1]))
     severe_counts = scale_counts(c[3:5], int(crs_top[2]))
     crs = np.zeros(n, dtype=np.int64)
@@ -331,14 +332,14 @@ def draw_toxicity(rng: Rng, p: SyntheticParams, base: Baseline, mrd: Mrd) -> Tox
     severe = crs >= 3
 
     c = p.icans_grade_counts  # published: any ICANS; the grades split within
-    icans_grades = scale_counts(c[1:], int(_scaled((c[0], sum(c[1:])), n)[1]))
+    icans_grades = scale_counts(c[1:], int(_scaled((c[0], sum(c[1:])), n, p)[1]))
     icans = np.zeros(n, dtype=np.int64)
     icans_idx = choose(rng, int(icans_grades.sum()),
                        p.icans_logw_severe_crs * severe + p.icans_logw_pre_ld_high * mrd.pre_high)
     icans[icans_idx] = _grades(rng, 1, icans_grades, len(icans_idx))
 
     def yes(counts: tuple[int, ...], logw: np.ndarray) -> np.ndarray:
-        return mask(n, choose(rng, int(_scaled(counts, n)[0]), logw))
+        return mask(n, choose(rng, int(_scaled(counts, n, p)[0]), logw))
 
     tocilizumab = yes(p.tocilizumab_counts, np.where(
         crs >= 2, np.where(hlh, FORCE, p.tocilizumab_logw_severe_crs * severe), -np.inf))
@@ -348,7 +349,7 @@ def draw_toxicity(rng: Rng, p: SyntheticParams, base: Baseline, mrd: Mrd) -> Tox
                       np.where(hlh, FORCE, p.neutropenia_logw_severe_crs * severe))
     anc = _anc_nadir(rng, p, neutropenia)
 
-    inf_counts = _scaled(p.infection_counts, n)
+    inf_counts = _scaled(p.infection_counts, n, p)
     inf_idx = choose(rng, int(inf_counts[:4].sum()),
                      p.infection_logw_neutropenia * neutropenia
                      + p.infection_logw_steroids * steroids
@@ -409,7 +410,7 @@ def draw_il6(rng: Rng, p: SyntheticParams, mrd: Mrd, tox: Toxicity) -> Il6:
     """
     n, crs, icans, hlh = len(tox.crs), tox.crs, tox.icans, mrd.hlh
     must = tox.severe | (icans >= 1) | hlh
-    idx = choose(rng, int(_scaled(p.il6_elevated_counts, n)[0]),
+    idx = choose(rng, int(_scaled(p.il6_elevated_counts, n, p)[0]),
                  np.where(must, FORCE, p.il6_logw_any_crs * (crs >= 1)))
     elevated = mask(n, idx)
     peak = np.empty(n)
@@ -622,7 +623,7 @@ def draw_bca(rng: Rng, p: SyntheticParams, resp: Response, kin: Kinetics) -> Bca
     (:func:`_rank_correlated`; P: Spearman 0.570).
     """
     n = len(resp.nr)
-    no_bca = choose(rng, n - int(_scaled(p.bca_counts, n)[0]),
+    no_bca = choose(rng, n - int(_scaled(p.bca_counts, n, p)[0]),
                     np.where(resp.nr | resp.nonexpander, FORCE, -np.log1p(kin.tlast)))
     bca = ~mask(n, no_bca)
     bi = np.flatnonzero(bca)
@@ -685,7 +686,7 @@ def draw_relapse(rng: Rng, p: SyntheticParams, base: Baseline, mrd: Mrd, resp: R
     """
     n, nr = len(resp.nr), resp.nr
     c = p.relapse_counts  # published: relapse yes/no, then CD19-negative/positive within
-    neg_pos = scale_counts(c[:2], int(_scaled((c[0] + c[1], c[2]), n)[0]))
+    neg_pos = scale_counts(c[:2], int(_scaled((c[0] + c[1], c[2]), n, p)[0]))
     n_rel = int(neg_pos.sum())
     log_bca = np.log(np.maximum(np.where(bca.bca, bca.duration, 0.0), 1.0)
                      / p.bca_duration_median)
@@ -778,7 +779,7 @@ def draw_hsct(rng: Rng, p: SyntheticParams, base: Baseline, resp: Response, rel:
     eligible = ~resp.nr & (~relapse | (rel.day > p.hsct_day_max))
     logw = (p.hsct_logw_prior_hsct * base.prior_hsct + p.hsct_logw_high_risk * (base.genetic == 1)
             + p.hsct_logw_per_log_tlast * np.log1p(kin.tlast))
-    idx = choose(rng, int(_scaled(p.hsct_counts, n)[0]), np.where(eligible, logw, -np.inf))
+    idx = choose(rng, int(_scaled(p.hsct_counts, n, p)[0]), np.where(eligible, logw, -np.inf))
     hsct = mask(n, idx)
     day = np.full(n, -1, dtype=np.int64)
     if len(idx):
@@ -809,7 +810,7 @@ def draw_death(rng: Rng, p: SyntheticParams, mrd: Mrd, resp: Response, rel: Rela
     before the cut-off; the others are followed to it (``admin_fu``).
     """
     n, nr, relapse = len(resp.nr), resp.nr, rel.relapse
-    counts = _scaled(p.death_counts, n)
+    counts = _scaled(p.death_counts, n, p)
     leuk_lw = np.where(relapse, p.leukemia_death_logw_per_log_relapse_day
                        * np.log(np.maximum(rel.day, 1)) + p.leukemia_death_logw_cd19neg
                        * rel.cd19neg, -np.inf)
@@ -850,7 +851,7 @@ def censor_bca(rng: Rng, p: SyntheticParams, bca: Bca, rel: Relapse, hsct: Hsct,
     if bca.bca.any():
         cand = (bca.bca & ~rel.relapse & ~fu.death & ~hsct.hsct
                 & (duration > p.bca_duration_median))
-        ongoing[choose(rng, int(_scaled(p.bca_ongoing_counts, n)[0]),
+        ongoing[choose(rng, int(_scaled(p.bca_ongoing_counts, n, p)[0]),
                        np.where(cand, 25.0 * np.log(np.where(cand, duration, 1.0)),
                                 -np.inf))] = True
         ongoing |= bca.bca & (bca.onset + np.nan_to_num(duration) > fu.last)
