@@ -40,7 +40,8 @@ PLUMBING: tuple[str, ...] = ("data_dir", "output_dir", "chapter", "notebooks_dir
 MEDIAN = "median"
 
 #: Chapters (notebooks) that declare analysis options.
-ANALYSIS_CHAPTERS: tuple[str, ...] = ("cohort", "kinetics", "survival", "toxicity", "index")
+ANALYSIS_CHAPTERS: tuple[str, ...] = ("cohort", "kinetics", "survival", "toxicity", "index",
+                                      "simulation")
 
 
 class ParameterError(ValueError):
@@ -147,7 +148,8 @@ class Option:
     def type_text(self) -> str:
         """The type as the parameters table shows it."""
         text = {"float": "number", "int": "integer", "bool": "true/false",
-                "floats": "list of numbers", "choice": " | ".join(self.choices)}[self.kind]
+                "floats": "list of numbers", "ints": "list of whole numbers", "text": "text",
+                "choice": " | ".join(self.choices)}[self.kind]
         if self.cohort_relative:
             text += " | median"
         if self.nullable:
@@ -222,11 +224,29 @@ def _to_floats(v: Any, opt: Option) -> list[float]:
     return [_to_float(x) for x in v]
 
 
+def _to_ints(v: Any, opt: Option) -> list[int]:
+    if isinstance(v, str):
+        try:
+            v = ast.literal_eval(v.strip())
+        except (ValueError, SyntaxError):
+            raise ValueError("expected a list of whole numbers such as [50, 100]") from None
+    if not isinstance(v, (list, tuple)):
+        raise TypeError("expected a list of whole numbers such as [50, 100]")
+    return [_to_int(x, opt) for x in v]
+
+
+def _to_text(v: Any, opt: Option) -> str:
+    if not isinstance(v, str):
+        raise TypeError("expected text")
+    return v
+
+
 _COERCE: dict[str, Callable[[Any, Option], Any]] = {
     "float": _to_float, "int": _to_int, "bool": _to_bool, "choice": _to_choice,
-    "floats": _to_floats}
+    "floats": _to_floats, "ints": _to_ints, "text": _to_text}
 
 _KIN, _SURV, _TOX, _COH, _IDX = "kinetics", "survival", "toxicity", "cohort", "index"
+_SIM = "simulation"
 
 #: Every option, by name (the order of the parameters table).
 OPTIONS: dict[str, Option] = {o.name: o for o in (
@@ -339,6 +359,19 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            "Terminal phase: adjusted R² within this of the best fit",
            "convention: WinNonlin best fit (10⁻⁴)", (_KIN,), fixed=1e-4,
            check=lambda v: "" if 0 <= v < 1 else "must lie in [0, 1)", affects=()),
+    Option("simulation_dir", "text", "folder",
+           "Results folder of a stored simulation study (empty: data/simulation of the "
+           "repository, when present)", "convention (cartbook simulate --out)", (_SIM,),
+           fixed="", affects=()),
+    Option("quick_replicates", "int", "trials",
+           "Trials per scenario of the quick study run when no stored study is present",
+           "convention: a modest study within the build's time budget", (_SIM,), fixed=20,
+           check=_int_between(1, 100_000), affects=()),
+    Option("quick_sizes", "ints", "patients",
+           "Cohort sizes of the quick study, increasing",
+           "the paper's cohort size (Patients)", (_SIM,), fixed=[50],
+           check=_increasing(lambda x: 10 <= x <= 100_000, "between 10 and 100,000 patients"),
+           affects=()),
 )}
 
 
