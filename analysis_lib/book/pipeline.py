@@ -391,9 +391,12 @@ def _execute_notebook(name: str, source: Path, params: Mapping[str, Any], work_d
         pm.execute_notebook(str(src_ipynb), str(out_ipynb), parameters=dict(params),
                             cwd=str(work_dir), kernel_name="python3", progress_bar=False,
                             log_output=False, execution_timeout=timeout,
-                            # the kernel's own start-up chatter is not the reader's concern;
-                            # its errors still reach the cell outputs and this log
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                            # the kernel's own log is not the reader's concern: at shutdown
+                            # jupyter_client interrupts the kernel before asking it to stop,
+                            # which ipykernel logs as an ERROR ("KeyboardInterrupt caught in
+                            # kernel") on a build that succeeded; a cell's error still reaches
+                            # the executed notebook and the build's failure report
+                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except pm.PapermillExecutionError as exc:
         try:
             error = _format_failure(nbformat.read(out_ipynb, as_version=4))

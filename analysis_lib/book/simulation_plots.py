@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..simulation.summary import Summary
-from .plots import COLOURS, STYLE
+from .figures.style import COLOURS, STYLE
 
 Z = 1.959963984540054
 

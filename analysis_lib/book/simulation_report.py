@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..analyses.kinetics import table3_factors
-from ..core.formatting import format_p, format_value
+from ..core import formatting
 from ..core.units import DAYS_PER_YEAR
 from ..simulation.plan import KM_CONF_TYPES, PlanOptions
 from ..simulation.scenarios import SCENARIOS
@@ -67,7 +67,7 @@ def rate_phrase(rate: float, mcse: float) -> str:
 
 def ratio_text(x: float) -> str:
     """A hazard or odds ratio: three significant digits (``0.195``, ``12.4``)."""
-    return "–" if x is None or not np.isfinite(x) else format_value(x, 3)
+    return "–" if x is None or not np.isfinite(x) else formatting.number(x, 3)
 
 
 def _published(key: str) -> float:
@@ -104,8 +104,8 @@ def source_text(source: StudySource) -> str:
     st = source.summary.studies
     total = int(st["replicates"].sum())
     per = sorted(set(int(x) for x in st["replicates"]))
-    reps = (format_value(per[0]) if len(per) == 1
-            else f"{format_value(per[0])} to {format_value(per[-1])}")
+    reps = (formatting.number(per[0]) if len(per) == 1
+            else f"{formatting.number(per[0])} to {formatting.number(per[-1])}")
     sizes = sizes_text(source.summary.sizes())
     scen = len(set(st["scenario"]))
     if source.full:
@@ -116,14 +116,14 @@ def source_text(source: StudySource) -> str:
         return (f"These results are the study stored in the project's results folder "
                 f"(`{RESULTS_DIR.as_posix()}`), run with `cartbook simulate`: {reps} "
                 f"simulated trials per scenario and cohort size (n = {sizes}), {scen} "
-                f"scenarios, {format_value(total)} trials in all.{smaller}")
+                f"scenarios, {formatting.number(total)} trials in all.{smaller}")
     truth = ("the stored truths" if source.truth_stored else
-             f"truths from a population of {format_value(source.truth_n)} patients "
+             f"truths from a population of {formatting.number(source.truth_n)} patients "
              "(none stored)")
     return (f"No study is stored in the project's results folder "
             f"(`{RESULTS_DIR.as_posix()}`), so this build ran a **quick study**: {reps} "
             f"simulated trials per scenario at n = {sizes} ({scen} scenarios, "
-            f"{format_value(total)} trials in all), against {truth}. Its Monte Carlo errors "
+            f"{formatting.number(total)} trials in all), against {truth}. Its Monte Carlo errors "
             "are large; the larger cohort sizes and the cohort size for 80% power need a "
             "study run with `cartbook simulate` (the commands are at the end of this page).")
 
@@ -163,7 +163,7 @@ def scenario_table(summary: Summary) -> pd.DataFrame:
         st = summary.studies[summary.studies["scenario"] == s.name]
         if st.empty:
             continue
-        reps = ", ".join(f"{int(r.n)}: {format_value(int(r.replicates))}"
+        reps = ", ".join(f"{int(r.n)}: {formatting.number(int(r.replicates))}"
                          for r in st.sort_values("n").itertuples())
         rows.append({"Scenario": f"`{s.name}`: {s.title}", "What it is": s.description,
                      "Parts of the plan": ", ".join(s.components), "Trials (n: trials)": reps})
@@ -270,7 +270,7 @@ def cox_table(summary: Summary) -> pd.DataFrame:
 
 def cox_curves() -> list[tuple[str, list[tuple]]]:
     """Panels of the rejection figure: female sex and BCA duration on LFS."""
-    from .plots import COLOURS
+    from .figures.style import COLOURS
 
     return [
         ("Female sex, LFS", [
@@ -479,9 +479,9 @@ def sample_size_table(summary: Summary) -> pd.DataFrame:
             hi = "∞" if not np.isfinite(r.upper) else f"{r.upper:,.0f}"
             n80 = f"{r.n80:,.0f} ({r.lower:,.0f}–{hi})"
         row = {"Effect": r.effect,
-               "Published": (f"{ratio_text(pub_est)}, p {format_p(pub_p)}"
+               "Published": (f"{ratio_text(pub_est)}, p {formatting.p_value(pub_p)}"
                              if np.isfinite(pub_est) else
-                             f"p {format_p(pub_p)}" if np.isfinite(pub_p) else "–")}
+                             f"p {formatting.p_value(pub_p)}" if np.isfinite(pub_p) else "–")}
         for n in sizes:
             row[f"Power at n = {n}, %"] = rate_cell(getattr(r, f"power_{n}", math.nan),
                                                    getattr(r, f"mcse_{n}", math.nan))
@@ -501,7 +501,7 @@ def phrases(source: StudySource) -> dict[str, str]:
     n0, nmax = sizes[0], sizes[-1]
     out: dict[str, str] = {"source": source_text(source), "n_first": str(n0),
                            "n_max": str(nmax), "sizes": sizes_text(sizes),
-                           "truth_n": format_value(source.truth_n)}
+                           "truth_n": formatting.number(source.truth_n)}
 
     def r(key: str, scen: str, n: int, metric: str, analysis: str, term: str = "",
           coef: str = "") -> None:
@@ -555,15 +555,15 @@ def phrases(source: StudySource) -> dict[str, str]:
     out["hsct_last_months"] = (f"{SyntheticParams().hsct_day_max / (DAYS_PER_YEAR / 12):.0f} "
                                "months")
     for key in ("n_patients", "n_relapse", "t3_crs_grade3_4_n"):
-        out[f"paper_{key}"] = format_value(round(_published(key)))
+        out[f"paper_{key}"] = formatting.number(round(_published(key)))
     from ..paper.registry import load_registry
 
     reg = load_registry().drop_duplicates("key")
     t3n = reg[reg["key"].str.fullmatch(r"t3_.*_n") & (reg["value"] > 0)]["value"]
-    out["paper_t3_smallest"] = format_value(round(float(t3n.min())))
+    out["paper_t3_smallest"] = formatting.number(round(float(t3n.min())))
     out["published_female"] = ratio_text(_published("hr_female_lfs"))
-    out["published_female_p"] = format_p(_published("hr_female_lfs_p"))
-    out["published_steroids_p"] = format_p(_published("t3_steroids_p_cmax"))
+    out["published_female_p"] = formatting.p_value(_published("hr_female_lfs_p"))
+    out["published_steroids_p"] = formatting.p_value(_published("t3_steroids_p_cmax"))
     # Table 3 at the first size: comparisons with power >= 80 %
     t3 = s.rates[(s.rates["scenario"] == "calibrated") & (s.rates["n"] == n0)
                  & (s.rates["analysis"] == "table3") & (s.rates["metric"] == "reject")]
@@ -587,5 +587,5 @@ def phrases(source: StudySource) -> dict[str, str]:
         elif row["status"] == "above":
             out[f"n80_{key}"] = f"more than {sizes[-1]}"
         else:
-            out[f"n80_{key}"] = f"about {format_value(round(float(row['n80'])))}"
+            out[f"n80_{key}"] = f"about {formatting.number(round(float(row['n80'])))}"
     return out
