@@ -55,7 +55,7 @@ lock:
 # the build takes the parameters of examples/centre_b.yml (dose cut at the centre's own median).
 EXAMPLE := _build/example/centre_b
 example: $(STAMP)
-	$(BIN)/cartbook generate --n 120 --seed 2026 --set "sex_counts=(20, 30)" --set "enrolment_reason_counts=(12, 30, 8)" --out $(EXAMPLE)/data
+	$(BIN)/cartbook generate --n 120 --seed 2026 --set "sex_counts=(20, 30)" --set "enrolment_reason_counts=(12, 30, 8)" --set dose_low_median=2.0 --set dose_high_median=2.2 --set dose_max=5.0 --out $(EXAMPLE)/data
 	$(BIN)/cartbook build --data $(EXAMPLE)/data --build-dir $(EXAMPLE)/_build --params examples/centre_b.yml
 
 bench: $(STAMP) data/synthetic/patients.csv

@@ -213,8 +213,10 @@ report.show_table(pd.DataFrame({
 # centre, "centre B", with {glue:text}`centre_b_n:d` patients instead of
 # {glue:text}`shipped_n:d`, another seed, and the model parameters of
 # {numref}`tbl-own-centre-b-params` changed (counts are given per {glue:text}`count_base:d`
-# patients and scaled to the cohort size). It then builds the complete book from it. The
-# data are generated, not stored in the repository; `make example` runs:
+# patients and scaled to the cohort size; centre B infuses lower doses). It then builds the
+# complete book from it with the parameters of `examples/centre_b.yml`: the dose cut at the
+# centre's own median (`dose_cut: median`) instead of the paper's, and the survival screen at
+# p < 0.1. The data are generated, not stored in the repository; `make example` runs:
 
 # %% tags=["hide-input"]
 shipped = generate_cohort()
@@ -226,7 +228,7 @@ report.glue_number("count_base", PUBLISHED_N)
 centre_b_commands = "\n".join([
     shlex.join(["cartbook", *centres.CENTRE_B.generate_argv(data_b)]),
     shlex.join(["cartbook", "build", "--data", data_b, "--build-dir",
-                "_build/example/centre_b/_build"])])
+                "_build/example/centre_b/_build", "--params", "examples/centre_b.yml"])])
 report.glue_text("centre_b_commands", centre_b_commands)
 display(Markdown("```text\n" + centre_b_commands + "\n```"))
 

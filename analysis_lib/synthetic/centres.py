@@ -88,7 +88,10 @@ class ExampleCentre:
 #: enrolments than the published cohort (counts are per 50 and scaled to n).
 CENTRE_B = ExampleCentre(
     name="centre B", n=120, seed=2026,
-    overrides=("sex_counts=(20, 30)", "enrolment_reason_counts=(12, 30, 8)"),
+    overrides=("sex_counts=(20, 30)", "enrolment_reason_counts=(12, 30, 8)",
+               # a centre that infuses lower doses: its median is about 2.1 x 10^6 cells/kg,
+               # so the dose cut at its own median (examples/centre_b.yml) is not the paper's
+               "dose_low_median=2.0", "dose_high_median=2.2", "dose_max=5.0"),
 )
 
 
