@@ -29,7 +29,7 @@ from typing import Callable, ClassVar, Sequence
 import numpy as np
 import pandas as pd
 from firthmodels import FirthLogisticRegression
-from scipy import optimize, special, stats
+from scipy import optimize, sparse, special, stats
 from statsmodels.genmod.families import Binomial
 from statsmodels.genmod.generalized_linear_model import GLM
 
@@ -235,18 +235,30 @@ def detect_separation(X: pd.DataFrame, y: np.ndarray | pd.Series, *,
     s = 2 * yv - 1
     M = s[:, None] * As  # rows s_i x_i'
     n, p = M.shape
-    # (1) count of strictly separable observations; variables (d, t)
-    c = np.concatenate([np.zeros(p), -np.ones(n)])
-    a_ub = np.block([[-M, np.eye(n)],                 # t_i - s_i x_i'd <= 0
-                     [-M, np.zeros((n, n))]])         # -s_i x_i'd <= 0
-    b_ub = np.zeros(2 * n)
-    bounds = [(None, None)] * p + [(0.0, 1.0)] * n
+    # Identical rows give identical constraints: one variable t_k per distinct row, weighted
+    # by its count in the objective, and a sparse constraint matrix keep the programme of
+    # size (distinct rows) instead of a dense (2n x n) matrix (quadratic in n).
+    U, counts = _distinct_rows(M)
+    k = len(U)
+    c = np.concatenate([np.zeros(p), -counts.astype(float)])
+    Us = sparse.csr_array(U)
+    a_ub = sparse.vstack([sparse.hstack([-Us, sparse.eye_array(k)]),   # t_k - s_k x_k'd <= 0
+                          sparse.hstack([-Us, sparse.csr_array((k, k))])],  # -s_k x_k'd <= 0
+                         format="csc")
+    b_ub = np.zeros(2 * k)
+    bounds = [(None, None)] * p + [(0.0, 1.0)] * k
     res = optimize.linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status != 0:
         raise RuntimeError(f"separation LP failed: {res.message}")
-    n_sep = int(np.sum(res.x[p:] > 0.5))
-    up, down = unbounded_directions(M, tol) if n_sep else ([False] * p, [False] * p)
+    n_sep = int(counts[res.x[p:] > 0.5].sum())
+    up, down = unbounded_directions(U, tol) if n_sep else ([False] * p, [False] * p)
     return Separation(names, n, n_sep, tuple(up), tuple(down))
+
+
+def _distinct_rows(M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``M`` (in :func:`numpy.unique` order) and how often each occurs."""
+    U, counts = np.unique(M, axis=0, return_counts=True)
+    return U, counts
 
 
 def unbounded_directions(M: np.ndarray, tol: float = 1e-6) -> tuple[list[bool], list[bool]]:
@@ -254,6 +266,7 @@ def unbounded_directions(M: np.ndarray, tol: float = 1e-6) -> tuple[list[bool], 
     with ``d_j > 0`` and one with ``d_j < 0`` (``max ±d_j`` over the cone within ``|d| <= 1``
     above ``tol``, which sits above the LP solver's feasibility tolerance, 1e-7). Two linear
     programmes per coordinate (HiGHS, :func:`scipy.optimize.linprog`)."""
+    M, _ = _distinct_rows(np.asarray(M, float))  # repeated rows repeat a constraint
     p = M.shape[1]
     out: tuple[list[bool], list[bool]] = ([], [])
     for j in range(p):
@@ -303,7 +316,7 @@ def _profile_side(g: Callable[[float], float], est: float, side: float, step: fl
 
 
 def profile_confint(X: pd.DataFrame, y: np.ndarray | pd.Series, *, conf_level: float = 0.95,
-                    xtol: float = 1e-10) -> pd.DataFrame:
+                    xtol: float = 1e-10, separation: Separation | None = None) -> pd.DataFrame:
     """Profile-likelihood confidence intervals and likelihood-ratio tests of an ML logistic
     regression (log-odds scale), as R's ``confint(glm)`` defines them.
 
@@ -317,7 +330,8 @@ def profile_confint(X: pd.DataFrame, y: np.ndarray | pd.Series, *, conf_level: f
     Under separation (:func:`detect_separation`) the profile deviance never reaches the
     cut-off on the side where the coefficient is unbounded, and that limit is reported as
     ``±inf``; the other limit is finite and computed as usual (searched from where the
-    diverging fit stopped).
+    diverging fit stopped). ``separation``: the result of :func:`detect_separation` on the
+    same data, when the caller already has it (not computed twice).
 
     Returns
     -------
@@ -326,7 +340,7 @@ def profile_confint(X: pd.DataFrame, y: np.ndarray | pd.Series, *, conf_level: f
     test of ``b_j = 0``, 1 df), one row per term, intercept first.
     """
     names, A, yv = _check_inputs(X, y)
-    sep = detect_separation(X, y)
+    sep = separation if separation is not None else detect_separation(X, y)
     best = _glm(A, yv)
     crit = float(stats.chi2.ppf(conf_level, 1))
     se = np.asarray(best.bse)
@@ -527,7 +541,7 @@ def analyse_logistic(X: pd.DataFrame, y: np.ndarray | pd.Series, *,
     ml = logistic_regression(X, yv, max_iter=100)
     sep = detect_separation(X, yv)
     wald = wald_confint(ml.coef, ml.se, names, conf_level)
-    prof = profile_confint(X, yv, conf_level=conf_level)
+    prof = profile_confint(X, yv, conf_level=conf_level, separation=sep)
     firth = firth_logistic_regression(X, yv)
     fprof = firth_profile_confint(X, yv, conf_level=conf_level)
     events = int(yv.sum())
