@@ -33,7 +33,7 @@ from typing import ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, sparse, stats
 from statsmodels.duration.hazard_regression import PHReg
 
 from .logistic import dummy_code, unbounded_directions
@@ -377,19 +377,85 @@ def monotone_likelihood(fit: CoxFit, *, tol: float = 1e-6) -> dict[str, str]:
     scale = np.max(np.abs(X), axis=0)
     scale[scale == 0] = 1.0
     Xs = X / scale
-    diffs = []
-    for i in np.flatnonzero(e):
-        at_risk = (st == st[i]) & (t >= t[i])
-        if start is not None:
-            at_risk &= start < t[i]
-        diffs.append(Xs[i] - Xs[at_risk])
-    D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
-    D = D[np.any(D != 0, axis=1)]
-    if D.size == 0:  # every event ties with its whole risk set: nothing identifies beta
-        return {nm: "±inf" for nm in fit.names}
-    up, down = unbounded_directions(D, tol)
+    if start is None:
+        up, down = _monotone_directions_nested(Xs, t, e, st, tol)
+    else:  # (start, stop] risk sets are not nested: every event against its risk set
+        diffs = []
+        for i in np.flatnonzero(e):
+            at_risk = (st == st[i]) & (t >= t[i]) & (start < t[i])
+            diffs.append(Xs[i] - Xs[at_risk])
+        D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
+        D = D[np.any(D != 0, axis=1)]
+        if D.size == 0:  # every event ties with its whole risk set: nothing identifies beta
+            return {nm: "±inf" for nm in fit.names}
+        up, down = unbounded_directions(D, tol)
     kinds = {(True, False): "+inf", (False, True): "-inf", (True, True): "±inf"}
     return {nm: kinds[(u, d)] for nm, u, d in zip(fit.names, up, down) if u or d}
+
+
+def _monotone_directions_nested(Xs: np.ndarray, t: np.ndarray, e: np.ndarray,
+                                st: np.ndarray, tol: float) -> tuple[list[bool], list[bool]]:
+    """:func:`unbounded_directions` of the cone ``{d: x_i'd >= x_k'd for every event i and
+    every k with t_k >= t_i in its stratum}`` without forming the (events x patients) pairs.
+
+    Right-censored risk sets are nested, so the constraints are written as a chain (linear in
+    the number of patients): per stratum and distinct event time ``tau_k`` a variable ``z_k``
+    with ``z_k >= x'd`` for the distinct covariate rows whose time lies in
+    ``[tau_k, tau_{k+1})``, ``z_k >= z_{k+1}``, and ``x_i'd >= z_k`` for the distinct rows of
+    the events at ``tau_k``. ``z_k`` is then an upper bound of ``max x_k'd`` over the risk set
+    at ``tau_k`` and can equal it, so the projection of the feasible set on ``d`` is exactly
+    the cone. Both linear programmes per coefficient run on this sparse system (HiGHS).
+    """
+    n, p = Xs.shape
+    Xr = np.round(Xs, 12)
+    d_parts, plus_parts, minus_parts = [], [], []  # rows: d'coef + z[plus] - z[minus] <= 0
+    n_z = 0
+    for s_ in np.unique(st):
+        m = st == s_
+        ts, es, xs = t[m], e[m], Xr[m]
+        taus = np.unique(ts[es])
+        if not taus.size:
+            continue
+        k = np.searchsorted(taus, ts, side="right") - 1  # block of each row (-1: never at risk)
+        keep = k >= 0
+        # z_k >= x'd  ->  x'd - z_k <= 0 (distinct rows per block)
+        blk = np.unique(np.column_stack([k[keep], xs[keep]]), axis=0)
+        d_parts.append(blk[:, 1:])
+        plus_parts.append(np.full(len(blk), -1))
+        minus_parts.append(n_z + blk[:, 0].astype(np.int64))
+        # x_i'd >= z_k  ->  z_k - x_i'd <= 0 (distinct event rows per event time)
+        ev = np.unique(np.column_stack([k[es], xs[es]]), axis=0)
+        d_parts.append(-ev[:, 1:])
+        plus_parts.append(n_z + ev[:, 0].astype(np.int64))
+        minus_parts.append(np.full(len(ev), -1))
+        # z_{k+1} - z_k <= 0
+        chain = np.arange(taus.size - 1)
+        d_parts.append(np.zeros((chain.size, p)))
+        plus_parts.append(n_z + chain + 1)
+        minus_parts.append(n_z + chain)
+        n_z += taus.size
+    if not n_z:
+        return [True] * p, [True] * p
+    dpart = np.vstack(d_parts)
+    plus, minus = np.concatenate(plus_parts), np.concatenate(minus_parts)
+    nr = len(dpart)
+    ii = np.r_[np.flatnonzero(plus >= 0), np.flatnonzero(minus >= 0)]
+    jj = np.r_[plus[plus >= 0], minus[minus >= 0]]
+    vv = np.r_[np.ones((plus >= 0).sum()), -np.ones((minus >= 0).sum())]
+    zpart = sparse.csr_array((vv, (ii, jj)), shape=(nr, n_z))
+    a_ub = sparse.hstack([sparse.csr_array(dpart), zpart], format="csc")
+    b_ub = np.zeros(nr)
+    bounds = [(-1.0, 1.0)] * p + [(None, None)] * n_z
+    out: tuple[list[bool], list[bool]] = ([], [])
+    for j in range(p):
+        for sign, store in ((1.0, out[0]), (-1.0, out[1])):
+            c = np.zeros(p + n_z)
+            c[j] = -sign
+            r = optimize.linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+            if r.status != 0:
+                raise RuntimeError(f"direction LP failed: {r.message}")
+            store.append(bool(-r.fun > tol))
+    return out
 
 
 def not_estimable(fit: CoxFit) -> dict[str, str]:
