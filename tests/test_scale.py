@@ -1,0 +1,132 @@
+"""Issue 16: the linear-time forms of super-linear steps give the same answers as the direct
+forms they replace (registry-scale cohorts; benchmarks/bench_scale.py measures the time)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.duration.hazard_regression import PHReg
+
+from analysis_lib.stats import cox
+from analysis_lib.stats.logistic import detect_separation, unbounded_directions
+
+
+def _random_survival(rng: np.random.Generator, trial: int):
+    n = int(rng.integers(8, 120))
+    X = pd.DataFrame({"a": rng.integers(0, 2, n).astype(float),
+                      "b": (rng.integers(0, 3, n).astype(float) if trial % 2
+                            else rng.normal(size=n))})
+    t = rng.integers(1, 15, n).astype(float) if trial % 3 else rng.exponential(size=n)
+    e = rng.random(n) < 0.6
+    kind = trial % 5
+    if kind == 1:
+        e &= X["a"].to_numpy() == 1                   # no events in the reference group
+    if kind == 2:
+        t = np.where(X["a"] == 1, t, t + 20)          # group a = 1 always fails first
+    st = rng.integers(0, 2, n) if kind == 3 else None
+    return X, t, e, st
+
+
+def _pairwise_monotone(fit: cox.CoxFit, tol: float = 1e-6) -> dict[str, str]:
+    """The direct form: every event against every row of its risk set."""
+    X, t, e, st = fit._X, fit._time, fit._event, fit._strata
+    scale = np.max(np.abs(X), axis=0)
+    scale[scale == 0] = 1.0
+    Xs = X / scale
+    D = np.unique(np.round(np.vstack([Xs[i] - Xs[(st == st[i]) & (t >= t[i])]
+                                      for i in np.flatnonzero(e)]), 12), axis=0)
+    D = D[np.any(D != 0, axis=1)]
+    if D.size == 0:
+        return {nm: "±inf" for nm in fit.names}
+    up, down = unbounded_directions(D, tol)
+    kinds = {(True, False): "+inf", (False, True): "-inf", (True, True): "±inf"}
+    return {nm: kinds[(u, d)] for nm, u, d in zip(fit.names, up, down) if u or d}
+
+
+def test_monotone_likelihood_chain_equals_pairwise():
+    rng = np.random.default_rng(16)
+    infinite = 0
+    for trial in range(120):
+        X, t, e, st = _random_survival(rng, trial)
+        if not e.any():
+            continue
+        fit = cox.coxph(X, t, e, strata=st)
+        expected = _pairwise_monotone(fit)
+        infinite += bool(expected)
+        assert cox.monotone_likelihood(fit) == expected, trial
+    assert infinite >= 20  # the comparison covered monotone likelihoods, not only finite ones
+
+
+def _dense_separation_count(X: np.ndarray, y: np.ndarray) -> int:
+    """The direct form of detect_separation's first programme: one t_i per observation."""
+    from scipy import optimize
+    A = np.column_stack([np.ones(len(y)), X])
+    scale = np.max(np.abs(A), axis=0)
+    scale[scale == 0] = 1
+    M = (2 * y - 1)[:, None] * (A / scale)
+    n, p = M.shape
+    res = optimize.linprog(np.r_[np.zeros(p), -np.ones(n)],
+                           A_ub=np.block([[-M, np.eye(n)], [-M, np.zeros((n, n))]]),
+                           b_ub=np.zeros(2 * n), bounds=[(None, None)] * p + [(0, 1)] * n,
+                           method="highs")
+    return int(np.sum(res.x[p:] > 0.5))
+
+
+def test_separation_on_distinct_rows_equals_dense_programme():
+    rng = np.random.default_rng(7)
+    separated = 0
+    for trial in range(80):
+        n = int(rng.integers(6, 80))
+        X = np.column_stack([rng.integers(0, 2, n), rng.integers(0, 3, n)]).astype(float)
+        if trial % 2:
+            X[:, 1] = rng.normal(size=n)
+        y = (rng.random(n) < 0.4).astype(float)
+        if trial % 3 == 0:
+            y = np.where(X[:, 0] == 1, 1.0, y * (rng.random(n) < 0.3))  # (quasi-)separated
+        if y.min() == y.max() or np.linalg.matrix_rank(np.column_stack([np.ones(n), X])) < 3:
+            continue
+        got = detect_separation(pd.DataFrame(X, columns=["a", "b"]), y)
+        assert got.n_separated == _dense_separation_count(X, y), trial
+        separated += got.separated
+    assert separated >= 10
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_risk_set_sums_equal_phreg(ties):
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        n, p = int(rng.integers(5, 300)), int(rng.integers(1, 4))
+        X = rng.normal(size=(n, p))
+        X[:, 0] = rng.integers(0, 2, n)
+        X -= X.mean(axis=0)
+        t = rng.integers(1, 20, n).astype(float) if trial % 2 else rng.exponential(size=n)
+        e = rng.random(n) < 0.7
+        st = rng.integers(0, 3, n) if trial % 3 == 0 else np.zeros(n, dtype=int)
+        b = rng.normal(size=p) * 0.5
+        m = PHReg(t, X, e.astype(float), strata=st, ties=ties)
+        ll, U, info = cox.RiskSetSums(X, t, e, st, ties).derivs(b)
+        assert ll == pytest.approx(m.loglike(b), rel=1e-11)
+        np.testing.assert_allclose(U, m.score(b), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(info, -m.hessian(b), rtol=1e-10, atol=1e-10)
+
+
+def test_coxph_and_zph_same_with_either_engine(monkeypatch):
+    rng = np.random.default_rng(11)
+    fits = []
+    for trial in range(12):
+        X, t, e, st = _random_survival(rng, trial * 5)  # kind 0: finite estimates
+        if not e.any():
+            continue
+        fits.append((X, t, e, st))
+    for X, t, e, st in fits:
+        monkeypatch.setattr(cox, "VECTORISED_COX_MIN_ROWS", 10**9)
+        a = cox.coxph(X, t, e, strata=st)
+        za = cox.cox_zph(a)
+        monkeypatch.setattr(cox, "VECTORISED_COX_MIN_ROWS", 0)
+        b = cox.coxph(X, t, e, strata=st)
+        zb = cox.cox_zph(b)
+        np.testing.assert_allclose(b.coef, a.coef, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(b.var, a.var, rtol=1e-8, atol=1e-12)
+        assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
+        np.testing.assert_allclose(zb["chisq"], za["chisq"], rtol=1e-8, atol=1e-12)
