@@ -130,3 +130,83 @@ def test_coxph_and_zph_same_with_either_engine(monkeypatch):
         np.testing.assert_allclose(b.var, a.var, rtol=1e-8, atol=1e-12)
         assert b.loglik == pytest.approx(a.loglik, rel=1e-12)
         np.testing.assert_allclose(zb["chisq"], za["chisq"], rtol=1e-8, atol=1e-12)
+
+
+def test_grouped_logistic_refits_equal_ungrouped(monkeypatch):
+    """Profile likelihood, Firth and its profile on the distinct (row, outcome) pairs with
+    frequency weights equal the same computations over every row."""
+    from analysis_lib.stats import logistic
+    rng = np.random.default_rng(5)
+    n = 400
+    X = pd.DataFrame({"a": rng.integers(0, 2, n).astype(float),
+                      "b": rng.integers(0, 3, n).astype(float)})
+    y = (rng.random(n) < 0.15 + 0.2 * X["a"]).astype(float)
+    X["c"] = (rng.random(n) < 0.1).astype(float)
+    y[X["c"].to_numpy() == 1] = 0.0  # no events when c = 1: quasi-separation, c runs to -inf
+    out = {}
+    for label, threshold in (("rows", 10**9), ("grouped", 0)):
+        monkeypatch.setattr(logistic, "GROUPED_MIN_ROWS", threshold)
+        an = logistic.analyse_logistic(X, y)
+        out[label] = (an.profile, an.firth_profile, an.firth.coef)
+    assert logistic._grouped(X.to_numpy(), y.to_numpy())[2] is not None  # really grouped
+    for a, b in zip(out["rows"][:2], out["grouped"][:2]):
+        for col in ("estimate", "lower", "upper", "lr_chi2", "p"):
+            np.testing.assert_allclose(b[col], a[col], rtol=1e-8, atol=1e-10, err_msg=col)
+    np.testing.assert_allclose(out["grouped"][2], out["rows"][2], rtol=1e-9)
+    assert np.isinf(out["rows"][0]["lower"]).any() or np.isinf(out["rows"][0]["upper"]).any()
+
+
+def _loop_median_profiles(kinetics, params, by, days, lloq, window, carry):
+    """The direct form (a loop over groups, days and patients): the oracle."""
+    from analysis_lib.stats.profiles import blq_quantile
+    k = kinetics[kinetics["day"] >= 0].copy()
+    k["blq"] = (k["below_lloq"].astype(bool) | k["copies_per_ug_dna"].isna()
+                | (k["copies_per_ug_dna"] < k["lloq_copies_per_ug_dna"]))
+    k["value"] = np.where(k["blq"], 0.0, k["copies_per_ug_dna"].astype(float))
+    days = [float(d) for d in days if d <= float(k["day"].max())]
+    info = params.set_index("patient_id")
+    rows = []
+    by_patient = {pid: f.sort_values("day", kind="stable") for pid, f in k.groupby("patient_id")}
+    for g in sorted(pd.unique(info[by].dropna()), reverse=True):
+        for d in days:
+            vals, blqs, carried = [], [], 0
+            for pid in info.index[info[by] == g]:
+                f = by_patient.get(pid)
+                if f is None:
+                    continue
+                dist = (f["day"] - d).abs()
+                near = dist[dist <= window + 1e-9]
+                if len(near):
+                    i = near.idxmin()
+                    vals.append(float(f.at[i, "value"]))
+                    blqs.append(bool(f.at[i, "blq"]))
+                elif (carry and bool(info.at[pid, "persistence_ended"]) and d > f["day"].max()
+                      and ("last_followup_day" not in info.columns
+                           or pd.isna(info.at[pid, "last_followup_day"])
+                           or d <= info.at[pid, "last_followup_day"])):
+                    vals.append(0.0)
+                    blqs.append(True)
+                    carried += 1
+            row = {"group": g, "day": d, "n": len(vals), "n_blq": int(sum(blqs)),
+                   "n_carried": carried, "lloq": lloq}
+            for name, q in (("median", 50.0), ("q1", 25.0), ("q3", 75.0)):
+                row[name], row[f"{name}_blq"] = blq_quantile(vals, blqs, q)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("window,carry", [(0.0, True), (2.0, True), (7.0, False)])
+def test_scheduled_quantiles_equal_the_loop(window, carry):
+    from analysis_lib.stats.profiles import COLUMNS, scheduled_quantiles
+    from analysis_lib.synthetic.generator import generate_cohort
+    from analysis_lib.analyses import kinetics as kin
+    cohort = generate_cohort(n=120, seed=16)
+    samples, patients = cohort.kinetics, cohort.patients
+    params = kin.kinetic_parameters(samples, patients)
+    days = (4.0, 7.0, 10.0, 14.0, 21.0, 28.0, 84.0, 182.0)
+    lloq = kin.assay_lloq(samples)
+    got = scheduled_quantiles(samples, params, "mrd_cr", days=days, lloq=lloq,
+                              window=window, carry_blq_forward=carry)
+    want = _loop_median_profiles(samples, params, "mrd_cr", days, lloq, window, carry)
+    assert got["n"].sum() > 0 and got["n_blq"].sum() > 0
+    pd.testing.assert_frame_equal(got, want[list(COLUMNS)], check_dtype=False)

@@ -94,17 +94,54 @@ def _check_inputs(X: pd.DataFrame, y: np.ndarray | pd.Series
     return names, A, yv
 
 
-def _loglik(A: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
+def _loglik(A: np.ndarray, y: np.ndarray, beta: np.ndarray,
+            weights: np.ndarray | None = None) -> float:
     eta = A @ beta
-    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+    terms = y * eta - np.logaddexp(0.0, eta)
+    return float(np.sum(terms if weights is None else weights * terms))
 
 
-def _glm(A: np.ndarray, y: np.ndarray, tol: float = 1e-13, max_iter: int = 200):
+#: Rows from which the refits of the profile likelihoods and Firth's fits run on the distinct
+#: (covariate row, outcome) pairs with their counts as frequency weights, when there are at
+#: most a quarter as many of them as rows (binary and categorical designs). The (penalised)
+#: log-likelihood, its score and information are sums over rows, so the grouped data give
+#: the same estimates, intervals and tests (tests/test_scale.py: to ~1e-10) at a cost that
+#: no longer grows with the number of patients (issue 16: 60 of 89 s of the toxicity chapter
+#: at 5,000 patients went into about 800 profile refits over all rows). Below the threshold
+#: every row is used, as before.
+GROUPED_MIN_ROWS = 1000
+
+
+def _grouped(A: np.ndarray, y: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(A, y, None)``, or the distinct rows of ``[A, y]`` with their counts as weights when
+    that is worth it (:data:`GROUPED_MIN_ROWS`)."""
+    if len(y) < GROUPED_MIN_ROWS:
+        return A, y, None
+    full = np.column_stack([A, y])
+    key = np.zeros(len(y), dtype=np.int64)
+    for col in full.T:  # one integer per distinct row (mixed radix of the column codes)
+        levels, code = np.unique(col, return_inverse=True)
+        if len(levels) > len(y) // 4:
+            return A, y, None
+        key = key * len(levels) + code
+        if key.max(initial=0) > 2**52:
+            return A, y, None
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    if 4 * len(first) > len(y):
+        return A, y, None
+    u = full[first]
+    return u[:, :-1], u[:, -1], counts.astype(float)
+
+
+def _glm(A: np.ndarray, y: np.ndarray, tol: float = 1e-13, max_iter: int = 200,
+         weights: np.ndarray | None = None):
     """statsmodels' IRLS fit of ``logit P(y = 1) = A b`` (R ``glm.fit``); under separation
-    the estimates diverge and the log-likelihood approaches its supremum."""
+    the estimates diverge and the log-likelihood approaches its supremum. ``weights``:
+    frequency weights (grouped rows, :func:`_grouped`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # perfect separation, overflow far out
-        return GLM(y, A, family=Binomial()).fit(tol=tol, maxiter=max_iter)
+        return GLM(y, A, family=Binomial(), freq_weights=weights).fit(tol=tol, maxiter=max_iter)
 
 
 @dataclass(frozen=True)
@@ -285,7 +322,8 @@ def unbounded_directions(M: np.ndarray, tol: float = 1e-6) -> tuple[list[bool], 
 # Profile likelihood intervals and likelihood-ratio tests
 # --------------------------------------------------------------------------------------------
 
-def _ml_refit(A: np.ndarray, y: np.ndarray, offset: np.ndarray) -> float:
+def _ml_refit(A: np.ndarray, y: np.ndarray, offset: np.ndarray,
+              weights: np.ndarray | None = None) -> float:
     """Maximum log-likelihood of ``logit P(y = 1) = A b + offset`` over ``b``: firthmodels'
     Newton–Raphson with step halving and the penalty switched off (``penalty_weight=0``).
     statsmodels' IRLS, which has no step halving, can stop far from the maximum when the
@@ -294,7 +332,7 @@ def _ml_refit(A: np.ndarray, y: np.ndarray, offset: np.ndarray) -> float:
         warnings.simplefilter("ignore")  # separated refits do not converge: their sup is used
         return float(FirthLogisticRegression(
             backend="numpy", penalty_weight=0.0, fit_intercept=False, max_iter=200,
-            gtol=1e-10, xtol=1e-10).fit(A, y, offset=offset).loglik_)
+            gtol=1e-10, xtol=1e-10).fit(A, y, offset=offset, sample_weight=weights).loglik_)
 
 
 def _profile_side(g: Callable[[float], float], est: float, side: float, step: float,
@@ -341,18 +379,19 @@ def profile_confint(X: pd.DataFrame, y: np.ndarray | pd.Series, *, conf_level: f
     """
     names, A, yv = _check_inputs(X, y)
     sep = separation if separation is not None else detect_separation(X, y)
-    best = _glm(A, yv)
+    Ag, yg, wg = _grouped(A, yv)
+    best = _glm(Ag, yg, weights=wg)
     crit = float(stats.chi2.ppf(conf_level, 1))
     se = np.asarray(best.bse)
     rows = []
     for j, term in enumerate(names):
         est = float(best.params[j])
-        rest = np.delete(A, j, axis=1)
+        rest = np.delete(Ag, j, axis=1)
 
         def prof(b: float, j: int = j, rest: np.ndarray = rest) -> float:
             if not rest.shape[1]:
-                return _loglik(A[:, [j]], yv, np.array([b]))
-            return _ml_refit(rest, yv, b * A[:, j])
+                return _loglik(Ag[:, [j]], yg, np.array([b]), wg)
+            return _ml_refit(rest, yg, b * Ag[:, j], wg)
 
         def g(b: float) -> float:
             v = 2 * (best.llf - prof(b)) - crit
@@ -401,8 +440,11 @@ class FirthFit:
 
 def _firth(A: np.ndarray, y: np.ndarray, max_iter: int = 200, tol: float = 1e-8
            ) -> FirthLogisticRegression:
+    """firthmodels' fit of ``y ~ A`` (intercept in ``A``'s first column), on the grouped data
+    from :data:`GROUPED_MIN_ROWS` rows (frequency weights; the same penalised likelihood)."""
+    Ag, yg, wg = _grouped(A, y)
     return FirthLogisticRegression(backend="numpy", max_iter=max_iter, gtol=tol, xtol=tol
-                                   ).fit(A[:, 1:], y)
+                                   ).fit(Ag[:, 1:], yg, sample_weight=wg)
 
 
 def firth_logistic_regression(X: pd.DataFrame, y: np.ndarray | pd.Series, *,
