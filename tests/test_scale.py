@@ -210,3 +210,36 @@ def test_scheduled_quantiles_equal_the_loop(window, carry):
     want = _loop_median_profiles(samples, params, "mrd_cr", days, lloq, window, carry)
     assert got["n"].sum() > 0 and got["n_blq"].sum() > 0
     pd.testing.assert_frame_equal(got, want[list(COLUMNS)], check_dtype=False)
+
+
+def test_listing_cut_above_the_threshold_and_said(monkeypatch, capsys):
+    from analysis_lib.book import report
+    shown = {}
+    monkeypatch.setattr(report, "show_table",
+                        lambda frame, caption, label: shown.update(rows=len(frame), caption=caption))
+    small = pd.DataFrame({"patient": range(report.LISTING_MAX_ROWS)})
+    report.show_listing(small, "Every patient.", "tbl-x")
+    assert shown == {"rows": report.LISTING_MAX_ROWS, "caption": "Every patient."}
+    big = pd.DataFrame({"patient": range(50_000)})
+    report.show_listing(big, "Every patient.", "tbl-x")
+    assert shown["rows"] == report.LISTING_MAX_ROWS
+    assert f"{report.LISTING_MAX_ROWS} of 50,000 patients are listed" in shown["caption"]
+    assert "CSV download holds all of them" in shown["caption"]
+
+
+def test_aggregate_profiles_above_the_threshold(monkeypatch):
+    from analysis_lib.book.figures import profiles
+    assert not profiles.use_aggregate(profiles.INDIVIDUAL_MAX_PATIENTS)
+    assert profiles.aggregate_note(profiles.INDIVIDUAL_MAX_PATIENTS) == ""
+    assert profiles.use_aggregate(profiles.INDIVIDUAL_MAX_PATIENTS + 1)
+    assert "5,000 patients" in profiles.aggregate_note(5000)
+    k = pd.DataFrame({"patient_id": np.repeat(np.arange(12), 2), "day": np.tile([7.0, 14.0], 12),
+                      "copies_per_ug_dna": np.r_[np.arange(1, 23) * 100.0, np.nan, 50.0],
+                      "below_lloq": np.r_[np.zeros(22, bool), True, True]})
+    groups = pd.Series(np.arange(12) < 6, index=np.arange(12))
+    q = profiles.day_quantiles(k, groups, lloq=100.0)
+    assert set(q["n"]) == {6}  # every group and day with at least MIN_PATIENTS_PER_DAY
+    day7 = q[(q["group"] == True) & (q["day"] == 7.0)].iloc[0]  # noqa: E712
+    assert day7["q50"] == np.median([100, 300, 500, 700, 900, 1100])
+    last = q[(q["group"] == False) & (q["day"] == 14.0)].iloc[0]  # noqa: E712
+    assert last["q10"] == np.quantile([50.0, 1400, 1600, 1800, 2000, 2200], 0.1)  # BLQ at LLOQ/2

@@ -87,6 +87,30 @@ def show_table(frame: pd.DataFrame, caption: str, label: str) -> None:
     display(Markdown(md_table(suppress_table(frame), caption, label)))
 
 
+#: Largest listing of individual patients shown whole on a page (issue 16): a longer one
+#: shows its first rows, says how many of how many, and points to its CSV download, which
+#: holds every row; a page of a 50,000-patient build then weighs what a 50-patient one does.
+LISTING_MAX_ROWS: int = 100
+
+
+def listing_note(n_rows: int, what: str = "patients") -> str:
+    """The sentence a caption adds when a listing is cut (:data:`LISTING_MAX_ROWS`), or ""."""
+    from ..core import formatting
+
+    if n_rows <= LISTING_MAX_ROWS:
+        return ""
+    return (f" The first {formatting.count(LISTING_MAX_ROWS)} of {formatting.count(n_rows)} "
+            f"{what} are listed here; the CSV download holds all of them.")
+
+
+def show_listing(frame: pd.DataFrame, caption: str, label: str, what: str = "patients"
+                 ) -> None:
+    """:func:`show_table` for a listing of individual patients (one row each): at most
+    :data:`LISTING_MAX_ROWS` rows on the page, the caption saying so (:func:`listing_note`)
+    when there are more."""
+    show_table(frame.head(LISTING_MAX_ROWS), caption + listing_note(len(frame), what), label)
+
+
 def glue_number(key: str, value: float | int | str) -> None:
     """Glue a number (or a plain string, read back by :func:`glued_values`) for
     ``{glue:text}`key:fmt``` (this page or ``path.ipynb::key`` elsewhere)."""
