@@ -243,3 +243,18 @@ def test_aggregate_profiles_above_the_threshold(monkeypatch):
     assert day7["q50"] == np.median([100, 300, 500, 700, 900, 1100])
     last = q[(q["group"] == False) & (q["day"] == 14.0)].iloc[0]  # noqa: E712
     assert last["q10"] == np.quantile([50.0, 1400, 1600, 1800, 2000, 2200], 0.1)  # BLQ at LLOQ/2
+
+
+def test_delong_placements_equal_the_pair_matrix():
+    from analysis_lib.stats.roc import _placements
+    rng = np.random.default_rng(9)
+    for trial in range(40):
+        n = int(rng.integers(4, 300))
+        m = rng.integers(0, 12, n).astype(float) if trial % 2 else rng.normal(size=n)
+        o = rng.random(n) < 0.3
+        o[:2] = True
+        o[2:4] = False
+        pos, neg = m[o], m[~o]
+        psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+        v10, v01 = _placements(m, o)
+        assert np.array_equal(v10, psi.mean(axis=1)) and np.array_equal(v01, psi.mean(axis=0))
