@@ -55,6 +55,7 @@ def _tree_rss(pid: int) -> int:
 
 
 def build(n: int, jobs: int | None, tmp: Path) -> dict:
+    load_before = os.getloadavg()[0]
     data = tmp / f"n{n}" / "data"
     subprocess.run([*CARTBOOK, "generate", "--n", str(n), "--seed", "2026", "--out", str(data)],
                    check=True, capture_output=True, cwd=ROOT)
@@ -81,6 +82,7 @@ def build(n: int, jobs: int | None, tmp: Path) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"build of {n} patients failed:\n{out[-3000:]}")
     return {"n": n, "seconds": seconds, "peak_bytes": peak[0],
+            "load": (load_before, os.getloadavg()[0]),
             "notebooks": {m.group(1): float(m.group(2)) for m in _EXECUTED.finditer(out)}}
 
 
@@ -97,15 +99,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 500, 5000, 50000])
     ap.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="build into this folder (nN/data, nN/_build) and keep it, e.g. to "
+                         "look at the pages or snapshot the glued values")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="cartbook-scale-") as tmp:
+        where = args.keep.resolve() if args.keep else Path(tmp)
         for n in args.sizes:
-            r = build(n, args.jobs, Path(tmp))
+            r = build(n, args.jobs, where)
             rows.append(r)
             nbs = ", ".join(f"{k} {v:.1f} s" for k, v in r["notebooks"].items())
             print(f"n = {n:>6}: total {r['seconds']:7.1f} s, peak memory "
-                  f"{r['peak_bytes'] / 2**30:5.2f} GB; {nbs}", flush=True)
+                  f"{r['peak_bytes'] / 2**30:5.2f} GB, load {r['load'][0]:.2f} -> "
+                  f"{r['load'][1]:.2f}; {nbs}", flush=True)
     if len(rows) > 1:
         print(f"growth exponent of the total time: {growth_exponent(rows):.2f}")
         base = rows[0]

@@ -258,3 +258,11 @@ def test_delong_placements_equal_the_pair_matrix():
         psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
         v10, v01 = _placements(m, o)
         assert np.array_equal(v10, psi.mean(axis=1)) and np.array_equal(v01, psi.mean(axis=0))
+
+
+def test_profiles_caption_says_which_form():
+    from analysis_lib.book.figures import profiles
+    small = profiles.profiles_caption(50)
+    assert "one line per patient" in small and "summarised" not in small
+    big = profiles.profiles_caption(50_000)
+    assert "one line per patient" not in big and "50,000 patients (more than 200)" in big

@@ -49,6 +49,19 @@ def aggregate_note(n_patients: int) -> str:
             "LLOQ count at LLOQ/2.")
 
 
+def profiles_caption(n_patients: int) -> str:
+    """The caption of the kinetics chapter's profile figure for either form: one line per
+    patient up to :data:`INDIVIDUAL_MAX_PATIENTS` patients, else :func:`aggregate_note`."""
+    if not use_aggregate(n_patients):
+        return ("Individual CAR-T transgene levels (log scale) in the first 28 days (top) and "
+                "over the whole monitoring period (bottom), one line per patient, coloured by "
+                "day-28 response. Open triangles are results below the LLOQ, drawn at half the "
+                "LLOQ; the dashed line is the LLOQ.")
+    return ("CAR-T transgene levels (log scale) in the first 28 days (top) and over the whole "
+            "monitoring period (bottom), by day-28 response. " + aggregate_note(n_patients)
+            + " The dashed line is the LLOQ.")
+
+
 def day_quantiles(kinetics: pd.DataFrame, groups: pd.Series, lloq: float) -> pd.DataFrame:
     """Per group and sampling day (``day >= 0``): ``n`` and the 10th, 25th, 50th, 75th and
     90th percentiles (type 7) of the level, results below the LLOQ at LLOQ/2; days with
