@@ -266,3 +266,31 @@ def test_profiles_caption_says_which_form():
     assert "one line per patient" in small and "summarised" not in small
     big = profiles.profiles_caption(50_000)
     assert "one line per patient" not in big and "50,000 patients (more than 200)" in big
+
+
+def test_dense_artists_rasterised_sparse_kept_vector():
+    import io
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from analysis_lib.book import report
+
+    def svg_bytes(n: int) -> int:
+        fig, ax = plt.subplots()
+        x = np.random.default_rng(0).normal(size=n)
+        ax.scatter(x, x ** 2, s=4)
+        ax.step(np.sort(x), np.linspace(0, 1, n))
+        report.rasterize_dense(fig)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg")
+        plt.close(fig)
+        return len(buf.getvalue())
+
+    fig, ax = plt.subplots()
+    small = ax.scatter(range(50), range(50))
+    big = ax.scatter(range(report.RASTERIZE_MIN_POINTS + 1), range(report.RASTERIZE_MIN_POINTS + 1))
+    assert report.rasterize_dense(fig) == 1
+    assert big.get_rasterized() and not small.get_rasterized()
+    plt.close(fig)
+    # the SVG of 50,000 points is about the size of that of 5,000 (an image of the same area)
+    assert svg_bytes(50_000) < 2 * svg_bytes(5_000)

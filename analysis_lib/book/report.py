@@ -161,7 +161,42 @@ def glue_figure(key: str, fig: Any) -> None:
     found = problems(fig)
     if found:
         raise ValueError(f"figure {key!r} is not fit to publish: " + "; ".join(found[:10]))
+    rasterize_dense(fig)
     glue(key, fig, display=True)
+
+
+#: An artist of a glued figure that draws more points than this (markers, or vertices of a
+#: line or band) is rasterised inside the figure's SVG (issue 16): the page then carries an
+#: image whose size depends on the figure's area, not on the number of patients (a
+#: Kaplan–Meier curve of 50,000 patients has tens of thousands of steps and censor marks);
+#: text, axes and sparser artists stay vector. No artist of a 50-patient book comes near it.
+RASTERIZE_MIN_POINTS: int = 2000
+
+
+def _n_points(artist: Any) -> int:
+    from matplotlib.collections import Collection
+    from matplotlib.lines import Line2D
+
+    if isinstance(artist, Line2D):
+        return len(artist.get_xydata())
+    if isinstance(artist, Collection):
+        offsets = artist.get_offsets()
+        vertices = sum(len(p.vertices) for p in artist.get_paths())
+        return max(len(offsets) if offsets is not None else 0, vertices)
+    return 0
+
+
+def rasterize_dense(fig: Any, min_points: int | None = None) -> int:
+    """Rasterise (in vector output) every line or collection of ``fig`` with more than
+    ``min_points`` (default :data:`RASTERIZE_MIN_POINTS`) points; returns how many."""
+    limit = RASTERIZE_MIN_POINTS if min_points is None else min_points
+    done = 0
+    for ax in fig.axes:
+        for artist in [*ax.lines, *ax.collections]:
+            if _n_points(artist) > limit:
+                artist.set_rasterized(True)
+                done += 1
+    return done
 
 
 def beside(reproduced: str, published: str = "", status: str = "") -> str:
