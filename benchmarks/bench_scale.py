@@ -19,6 +19,7 @@ import argparse
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,7 @@ def build(n: int, jobs: int | None, tmp: Path) -> dict:
     cmd = [*CARTBOOK, "build", "--data", str(data), "--build-dir", str(tmp / f"n{n}" / "_build")]
     if jobs:
         cmd += ["--jobs", str(jobs)]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -77,12 +79,14 @@ def build(n: int, jobs: int | None, tmp: Path) -> dict:
     t.start()
     out, _ = proc.communicate()
     seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     done.set()
     t.join()
     if proc.returncode != 0:
         raise SystemExit(f"build of {n} patients failed:\n{out[-3000:]}")
     return {"n": n, "seconds": seconds, "peak_bytes": peak[0],
-            "load": (load_before, os.getloadavg()[0]),
+            "load": (load_before, os.getloadavg()[0]), "cpu": cpu,
             "notebooks": {m.group(1): float(m.group(2)) for m in _EXECUTED.finditer(out)}}
 
 
@@ -111,14 +115,14 @@ def main() -> None:
             rows.append(r)
             nbs = ", ".join(f"{k} {v:.1f} s" for k, v in r["notebooks"].items())
             print(f"n = {n:>6}: total {r['seconds']:7.1f} s, peak memory "
-                  f"{r['peak_bytes'] / 2**30:5.2f} GB, load {r['load'][0]:.2f} -> "
+                  f"{r['peak_bytes'] / 2**30:5.2f} GB, CPU {r['cpu']:7.1f} s, load {r['load'][0]:.2f} -> "
                   f"{r['load'][1]:.2f}; {nbs}", flush=True)
     if len(rows) > 1:
         print(f"growth exponent of the total time: {growth_exponent(rows):.2f}")
         base = rows[0]
         for r in rows[1:]:
             print(f"  {r['n']:>6} patients: {r['seconds'] / base['seconds']:.2f} × the "
-                  f"{base['n']}-patient build")
+                  f"{base['n']}-patient build (CPU time: {r['cpu'] / base['cpu']:.2f} ×)")
 
 
 if __name__ == "__main__":
