@@ -292,5 +292,12 @@ def test_dense_artists_rasterised_sparse_kept_vector():
     assert report.rasterize_dense(fig) == 1
     assert big.get_rasterized() and not small.get_rasterized()
     plt.close(fig)
+    # many groups of a few hundred points each: the axes is dense, each strip is rasterised
+    fig, (ax, bx) = plt.subplots(1, 2)
+    strips = [ax.scatter(np.full(400, g), np.arange(400)) for g in range(6)]
+    sparse = [bx.scatter(np.full(40, g), np.arange(40)) for g in range(6)]
+    assert report.rasterize_dense(fig) == 6
+    assert all(s.get_rasterized() for s in strips) and not any(s.get_rasterized() for s in sparse)
+    plt.close(fig)
     # the SVG of 50,000 points is about the size of that of 5,000 (an image of the same area)
     assert svg_bytes(50_000) < 2 * svg_bytes(5_000)

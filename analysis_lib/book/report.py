@@ -165,12 +165,15 @@ def glue_figure(key: str, fig: Any) -> None:
     glue(key, fig, display=True)
 
 
-#: An artist of a glued figure that draws more points than this (markers, or vertices of a
-#: line or band) is rasterised inside the figure's SVG (issue 16): the page then carries an
-#: image whose size depends on the figure's area, not on the number of patients (a
-#: Kaplan–Meier curve of 50,000 patients has tens of thousands of steps and censor marks);
-#: text, axes and sparser artists stay vector. No artist of a 50-patient book comes near it.
+#: In an axes of a glued figure whose lines and collections draw more points than this in all
+#: (markers, or vertices of lines and bands), those with at least
+#: :data:`RASTERIZE_ARTIST_MIN_POINTS` points each are rasterised inside the figure's SVG
+#: (issue 16): the page then carries an image whose size depends on the figure's area, not on
+#: the number of patients (a Kaplan–Meier curve of 50,000 patients has tens of thousands of
+#: steps and censor marks; a strip of every patient's value, one collection per group);
+#: text, axes and small artists stay vector. No axes of a 50-patient book comes near it.
 RASTERIZE_MIN_POINTS: int = 2000
+RASTERIZE_ARTIST_MIN_POINTS: int = 100
 
 
 def _n_points(artist: Any) -> int:
@@ -187,13 +190,17 @@ def _n_points(artist: Any) -> int:
 
 
 def rasterize_dense(fig: Any, min_points: int | None = None) -> int:
-    """Rasterise (in vector output) every line or collection of ``fig`` with more than
-    ``min_points`` (default :data:`RASTERIZE_MIN_POINTS`) points; returns how many."""
+    """Rasterise (in vector output) the lines and collections of at least
+    :data:`RASTERIZE_ARTIST_MIN_POINTS` points in every axes of ``fig`` that draws more than
+    ``min_points`` (default :data:`RASTERIZE_MIN_POINTS`) points in all; returns how many."""
     limit = RASTERIZE_MIN_POINTS if min_points is None else min_points
     done = 0
     for ax in fig.axes:
-        for artist in [*ax.lines, *ax.collections]:
-            if _n_points(artist) > limit:
+        counts = [(a, _n_points(a)) for a in [*ax.lines, *ax.collections]]
+        if sum(n for _, n in counts) <= limit:
+            continue
+        for artist, n in counts:
+            if n >= RASTERIZE_ARTIST_MIN_POINTS:
                 artist.set_rasterized(True)
                 done += 1
     return done
