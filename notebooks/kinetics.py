@@ -15,8 +15,11 @@
 #
 # How far the CAR-T cells expanded in peripheral blood, how fast and for how long they stayed
 # detectable, and what went with more or less expansion. This chapter reproduces the paper's
-# *PK of CAR-T cells* results, its Table 3, Figure 2 and Supplementary Figures S3 and S4.
-# Transgene levels are copies per µg genomic DNA by qPCR; times are days from infusion.
+# *PK of CAR-T cells* results: its {numref}`tbl-table3`, {numref}`fig-bca-correlations` and
+# Supplementary {numref}`fig-tlast-correlations` and {numref}`fig-kinetics-by-burden`, with
+# the paper's value under each of this build's and the scorecard's status as a coloured dot
+# (hover over it for its meaning). Transgene levels are copies per µg genomic DNA by qPCR;
+# times are days from infusion.
 #
 # Each patient's profile is summarised by non-compartmental analysis (NCA): the peak level
 # (Cmax) and its day (Tmax), the last day with a level at or above the lower limit of
@@ -44,59 +47,28 @@ spearman_method = "auto"  # Spearman p: "auto" (R's default) or "asymptotic" (t 
 lambda_z_min_points = 3  # terminal phase: fewest measurable levels after the peak (WinNonlin: 3)
 lambda_z_adj_r2_tolerance = 1e-4  # best fit: adjusted R² within this of the best (WinNonlin)
 
-# %% tags=["remove-input"]
-import pandas as pd
-
+# %% tags=["hide-input"]
 from analysis_lib.analyses import kinetics
 from analysis_lib.book import report
 from analysis_lib.book.figures import kinetics as plots
-from analysis_lib.core import formatting, units
-from analysis_lib.core.units import format_mrd
-from analysis_lib.stats import rank_tests
-from analysis_lib.stats.nca import TerminalRules
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
-    dict(data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
-         mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
-         dose_threshold=dose_threshold, conf_level=conf_level, auc_method=auc_method,
-         expansion_threshold=("2 × LLOQ" if expansion_threshold is None
-                              else expansion_threshold),
-         mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method,
-         lambda_z_min_points=lambda_z_min_points,
-         lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance))
-patients = data.tables["patients"]
-samples = data.tables["kinetics"]
-
-# %% tags=["remove-cell"]
-terminal_rules = TerminalRules(min_points=lambda_z_min_points,
-                               adj_r_squared_tolerance=lambda_z_adj_r2_tolerance)
-params = kinetics.kinetic_parameters(samples, patients, auc_method=auc_method,
-                                     expansion_threshold=expansion_threshold,
-                                     mrd_negative_below=mrd_negative_below,
-                                     terminal_rules=terminal_rules)
-lloq = kinetics.assay_lloq(samples)
-n = len(params)
-n_expanded = int(params["expanded"].sum())
-report.glue_number("n_patients", n)
-report.glue_number("n_samples", len(samples))
-report.glue_number("lloq", lloq)
-report.glue_number("n_expanded", n_expanded)
-report.glue_number("pct_expanded", 100 * n_expanded / n)
-report.glue_text("expansion_rule",
-                 f"a peak of at least {kinetics.EXPANSION_LLOQ_MULTIPLE:g} × the LLOQ"
-                 if expansion_threshold is None
-                 else f"a peak of at least {expansion_threshold:,g} copies/µg DNA")
-summary_all = kinetics.summarise(params, conf_level=conf_level)
-summary_exp = kinetics.summarise(params, subset=params["expanded"], conf_level=conf_level)
-for row in summary_all.itertuples():
-    for stat in ("median", "min", "max", "geo_mean", "geo_ci_low", "geo_ci_high", "geo_cv_pct"):
-        report.glue_number(f"{row.parameter}_{stat}", float(getattr(row, stat)))
-    report.glue_number(f"{row.parameter}_n", int(row.n))
-exp_cmax = summary_exp.set_index("parameter").loc["cmax"]
-report.glue_number("cmax_min_expanded", float(exp_cmax["min"]))
-report.glue_number("cmax_median_expanded", float(exp_cmax["median"]))
-report.glue_number("n_persistence_ended", int(params["persistence_ended"].sum()))
+    plots.parameters_shown(dict(
+        data_dir=data_dir, output_dir=output_dir, age_cut_years=age_cut_years,
+        mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below,
+        dose_threshold=dose_threshold, conf_level=conf_level, auc_method=auc_method,
+        expansion_threshold=expansion_threshold, mw_method=mw_method, mw_correct=mw_correct,
+        spearman_method=spearman_method, lambda_z_min_points=lambda_z_min_points,
+        lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance)))
+res = kinetics.analyse(
+    data.tables["patients"], data.tables["kinetics"], age_cut_years=age_cut_years,
+    mrd_cuts=mrd_cuts, mrd_negative_below=mrd_negative_below, dose_threshold=dose_threshold,
+    conf_level=conf_level, auc_method=auc_method, expansion_threshold=expansion_threshold,
+    mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method,
+    lambda_z_min_points=lambda_z_min_points,
+    lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance, synthetic=data.synthetic)
+report.glue_all(res.glue)
 
 # %% [markdown]
 # (sec-kinetics-expansion)=
@@ -104,11 +76,12 @@ report.glue_number("n_persistence_ended", int(params["persistence_ended"].sum())
 #
 # The analysis includes {glue:text}`n_patients:d` patients and {glue:text}`n_samples:d`
 # blood samples. Counting as expansion {glue:md}`expansion_rule` (the paper gives no
-# threshold; this choice is explained in the methods of `analysis_lib.analyses.kinetics`), CAR-T cells
-# expanded in {glue:text}`n_expanded:d` of {glue:text}`n_patients:d` patients
-# ({glue:text}`pct_expanded:.1f`%). The median time to the peak (Tmax) was
-# {glue:text}`tmax_median:.1f` days (range {glue:text}`tmax_min:.0f`–{glue:text}`tmax_max:.0f`)
-# and the median peak level (Cmax) {glue:text}`cmax_median:,.0f` copies/µg DNA (range
+# threshold; this choice is explained in the methods of `analysis_lib.analyses.kinetics`),
+# CAR-T cells expanded in {glue:text}`n_expanded:d` of {glue:text}`n_patients:d` patients
+# ({glue:text}`pct_expanded:.1f`%; paper: {glue:md}`paper_expansion`). The median time to
+# the peak (Tmax) was {glue:text}`tmax_median:.1f` days (range
+# {glue:text}`tmax_min:.0f`–{glue:text}`tmax_max:.0f`) and the median peak level (Cmax)
+# {glue:text}`cmax_median:,.0f` copies/µg DNA (range
 # {glue:text}`cmax_min:,.0f`–{glue:text}`cmax_max:,.0f`; among the patients with expansion
 # the lowest peak was {glue:text}`cmax_min_expanded:,.0f`). The geometric mean Cmax was
 # {glue:text}`cmax_geo_mean:,.0f` copies/µg DNA
@@ -117,24 +90,22 @@ report.glue_number("n_persistence_ended", int(params["persistence_ended"].sum())
 # of {glue:text}`tlast_median:.0f` days (Tlast; range
 # {glue:text}`tlast_min:.0f`–{glue:text}`tlast_max:.0f`),
 # and in {glue:text}`n_persistence_ended:d` patients monitoring stopped after two consecutive
-# results below the LLOQ of {glue:text}`lloq:g` copies/µg. {numref}`tbl-kinetics-summary`
-# gives all four parameters, {numref}`fig-kinetic-profiles` every profile.
+# results below the LLOQ of {glue:text}`lloq:,.0f` copies/µg. {numref}`tbl-kinetics-summary`
+# gives all four parameters, with the paper's medians and ranges under those it prints;
+# {numref}`fig-kinetic-profiles` shows every profile.
 
-# %% tags=["remove-input"]
-summary_all["population"] = "All"
-summary_exp["population"] = "With expansion"
-shown = kinetics.summary_display(pd.concat([summary_all, summary_exp], ignore_index=True),
-                                 conf_level)
-report.show_table(shown, "Kinetic parameters over all patients and over those with "
-                  "expansion: median (range), geometric mean with its t-based confidence "
-                  "interval on the log scale, and geometric coefficient of variation.",
-                  "tbl-kinetics-summary")
-
-# %% tags=["remove-cell"]
-report.glue_figure("fig_kinetic_profiles", plots.kinetic_profiles(
-    samples, params.set_index("patient_id")["mrd_cr"], lloq))
+# %% tags=["hide-input"]
+report.show_table(plots.beside_table(res.tables["tbl-kinetics-summary"]),
+                  "Kinetic parameters over all patients and over those with expansion: median "
+                  "(range), geometric mean with its t-based confidence interval on the log "
+                  "scale, and geometric coefficient of variation. Under a median, the paper's "
+                  "median (range) with the scorecard's status.", "tbl-kinetics-summary")
+summary_csv = report.write_output(res.downloads["kinetics_summary"], output_dir,
+                                  "kinetics_summary", data.synthetic)
 
 # %% [markdown]
+# The table as a file: {download}`kinetics_summary.csv <outputs/kinetics/kinetics_summary.csv>`.
+#
 # ```{glue:figure} fig_kinetic_profiles
 # :name: fig-kinetic-profiles
 #
@@ -142,47 +113,24 @@ report.glue_figure("fig_kinetic_profiles", plots.kinetic_profiles(
 # monitoring period (bottom), one line per patient, coloured by day-28 response. Open
 # triangles are results below the LLOQ, drawn at half the LLOQ; the dashed line is the LLOQ.
 # ```
-#
+
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_kinetic_profiles",
+                   plots.kinetic_profiles(res.samples, res.response, res.lloq))
+
+# %% [markdown]
 # {numref}`tbl-nca` lists every patient's parameters. Patients are numbered by decreasing
 # Cmax, not by study code; the same table with study codes, and with Clast, AUClast and the
 # NCA's notes, is available as a file:
 # {download}`kinetic_parameters.csv <outputs/kinetics/kinetic_parameters.csv>`.
 
-# %% tags=["remove-input"]
-report.show_table(kinetics.nca_display(params),
+# %% tags=["hide-input"]
+report.show_table(res.tables["tbl-nca"],
                   "Non-compartmental parameters of each patient (linear-up/log-down AUC; "
                   "Tlast: last day with a level at or above the LLOQ). \"Monitoring ended\": "
                   "two consecutive results below the LLOQ after Tlast.", "tbl-nca")
-nca_csv = report.write_output(kinetics.nca_table(params), output_dir, "kinetic_parameters",
-                              data.synthetic)
-
-# %% tags=["remove-cell"]
-gm = kinetics.geometric_means(params, "mrd_cr", "cmax", conf_level=conf_level,
-                              method=mw_method, correct=mw_correct)
-t3 = kinetics.table3(params, kinetics.table3_factors(age_cut=age_cut_years, mrd_cuts=mrd_cuts,
-                                                     dose_threshold=dose_threshold),
-                     method=mw_method, correct=mw_correct)
-for key, level in (("mrdcr", True), ("other", False)):
-    row = gm[gm["level"] == level].iloc[0]
-    report.glue_number(f"n_{key}", int(row["n"]))
-    for stat in ("geo_mean", "geo_ci_low", "geo_ci_high", "median"):
-        report.glue_number(f"gm_cmax_{key}_{stat}", float(row[stat]))
-    report.glue_text(f"gm_cmax_{key}_text",
-                     f"{formatting.format_value(row['geo_mean'])} copies/µg DNA "
-                     f"({round(100 * conf_level)}% CI {formatting.format_value(row['geo_ci_low'])}"
-                     f" to {formatting.format_value(row['geo_ci_high'])})")
-resp = {p: kinetics.contrast(t3, "mrd_cr_d28", p) for p in ("cmax", "auc", "tlast")}
-for p, c in resp.items():
-    report.glue_number(f"p_mrdcr_{p}", c.p_value)
-    report.glue_text(f"p_mrdcr_{p}_text", formatting.p_text(c.p_value))
-    report.glue_text(f"mrdcr_{p}_method", c.method)
-    report.glue_text(f"mrdcr_{p}_cmp", c.comparison)
-for key, value in kinetics.table3_cells(t3).items():  # identity keys, as in the registry
-    report.glue_number(key, value)
-spss = rank_tests.mann_whitney(params["cmax"], params["mrd_cr"], "asymptotic", correct=False,
-                             levels=(True, False))
-report.glue_number("p_mrdcr_cmax_uncorrected", spss.p_value)
-report.glue_text("p_mrdcr_cmax_uncorrected_text", formatting.p_text(spss.p_value))
+nca_csv = report.write_output(res.downloads["kinetic_parameters"], output_dir,
+                              "kinetic_parameters", data.synthetic)
 
 # %% [markdown]
 # (sec-kinetics-response)=
@@ -200,18 +148,19 @@ report.glue_text("p_mrdcr_cmax_uncorrected_text", formatting.p_text(spss.p_value
 # for this comparison correspond, gives {glue:md}`p_mrdcr_cmax_uncorrected_text` for Cmax.
 # {numref}`fig-median-profiles` shows the median profiles of the two groups.
 
-# %% tags=["remove-input"]
-report.show_table(kinetics.geometric_means_display(gm, conf_level),
+# %% tags=["hide-input"]
+report.show_table(plots.beside_table(res.tables["tbl-gm-response"]),
                   "Cmax (copies/µg DNA) by day-28 response: median, geometric mean with its "
-                  "t-based confidence interval on the log scale, and geometric CV. With two "
-                  "patients the interval has one degree of freedom and is very wide.",
-                  "tbl-gm-response")
-
-# %% tags=["remove-cell"]
-profiles = kinetics.median_profiles(samples, params, "mrd_cr")
-report.glue_figure("fig_median_profiles", plots.median_profiles(profiles))
+                  "t-based confidence interval on the log scale (not estimable with fewer "
+                  "than three patients), geometric CV and the two-sided Mann–Whitney p-value. "
+                  "Under each value the paper prints, the paper's value (its text and Table 3) "
+                  "with the scorecard's status.", "tbl-gm-response")
+gm_csv = report.write_output(res.downloads["cmax_by_response"], output_dir,
+                             "cmax_by_response", data.synthetic)
 
 # %% [markdown]
+# The table as a file: {download}`cmax_by_response.csv <outputs/kinetics/cmax_by_response.csv>`.
+#
 # ```{glue:figure} fig_median_profiles
 # :name: fig-median-profiles
 #
@@ -223,39 +172,18 @@ report.glue_figure("fig_median_profiles", plots.median_profiles(profiles))
 # to the last follow-up. The numbers under the points are the patients counted on each day.
 # ```
 
-# %% tags=["remove-cell"]
-counts = kinetics.method_counts(t3)
-n_tests = sum(counts.values())
-report.glue_number("n_tests", n_tests)
-report.glue_number("n_tests_exact", counts.get("exact", 0))
-report.glue_number("n_tests_asymptotic", counts.get("asymptotic", 0))
-report.glue_text("mw_rule", (
-    "R's default rule: the exact distribution when both groups have fewer than 50 patients "
-    "and there are no ties, otherwise the normal approximation with tie correction"
-    + (" and continuity correction" if mw_correct else "")) if mw_method == "auto" else
-    f"the {mw_method} method requested in the parameters (R falls back to the normal "
-    "approximation when ties make the exact test impossible)")
-burden_cut = sorted(mrd_cuts)[len(mrd_cuts) // 2]  # the paper's "high tumour burden": 1e-3
-report.glue_text("burden_cut", format_mrd(burden_cut))
-for short, key, level in (("steroids", "steroids", "Yes"), ("crs", "crs", "≥3"),
-                          ("icans", "icans", "Yes"),
-                          ("postld", f"post_ld_mrd_{units.cut_id(burden_cut)}",
-                           f"≥{format_mrd(burden_cut)}")):
-    for p, unit in (("cmax", "copies/µg DNA"), ("auc", "day·copies/µg DNA"), ("tlast", "days")):
-        c = kinetics.contrast(t3, key, p, level=level)
-        report.glue_number(f"p_{short}_{p}", c.p_value)
-        report.glue_text(f"{short}_{p}_text", c.text(unit))
-        report.glue_text(f"{short}_{p}_cmp", c.comparison)
-        report.glue_text(f"p_{short}_{p}_text", formatting.p_text(c.p_value))
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_median_profiles", plots.median_profiles(res.profiles))
 
 # %% [markdown]
 # (sec-kinetics-table3)=
 # ## Clinical factors and kinetics (Table 3)
 #
-# {numref}`tbl-table3` reproduces the layout of the paper's Table 3: median Cmax, AUC0–28d and
-# Tlast in each group of each clinical factor, with the two-sided Mann–Whitney p-value of each
-# comparison. The paper does not say which variant of the test it used; here the p-values
-# follow {glue:md}`mw_rule`. Of the {glue:text}`n_tests:d` comparisons,
+# {numref}`tbl-table3` reproduces the paper's Table 3: median Cmax, AUC0–28d and Tlast in
+# each group of each clinical factor, with the two-sided Mann–Whitney p-value of each
+# comparison, and under every cell the paper's value with the scorecard's status. The paper
+# does not say which variant of the test it used; here the p-values follow
+# {glue:md}`mw_rule`. Of the {glue:text}`n_tests:d` comparisons,
 # {glue:text}`n_tests_exact:d` used the exact test and {glue:text}`n_tests_asymptotic:d` the
 # normal approximation (Tlast takes the values of the sampling days, so it has ties).
 #
@@ -269,23 +197,31 @@ for short, key, level in (("steroids", "steroids", "Yes"), ("crs", "crs", "≥3"
 # corticosteroid differences as significant and the CRS and ICANS differences as upward
 # trends that did not reach significance.
 
-# %% tags=["remove-input"]
-report.show_table(kinetics.table3_display(t3),
-                  "Clinical determinants of CAR-T kinetics (the equivalent of the paper's "
-                  "Table 3): number of patients and median Cmax, AUC0–28d and Tlast per group; "
-                  "two-sided Mann–Whitney p-values on each factor's first row. MRD cut-points, "
-                  "age cut and dose threshold are those in the parameters of this run.",
+# %% tags=["hide-input"]
+report.show_table(plots.table3_table(res.tables["tbl-table3"]),
+                  "Reproduces the paper's Table 3, clinical determinants of CAR-T kinetics "
+                  "(qPCR, peripheral blood): number of patients (N) and median Cmax, AUC0–28d "
+                  "and Tlast in each group. On each factor's row, the two-sided Mann–Whitney "
+                  "p-value of the parameter in that column (the paper prints it in a p column "
+                  "after the median). Under each of this build's values, the paper's value and "
+                  "the scorecard's status (hover over the dot). MRD cut-points, age cut and "
+                  "dose threshold are those in the parameters of this run.",
                   "tbl-table3")
-t3_csv = report.write_output(t3, output_dir, "table3_kinetics_by_factor", data.synthetic)
+t3_csv = report.write_output(res.downloads["table3_kinetics_by_factor"], output_dir,
+                             "table3_kinetics_by_factor", data.synthetic)
+t3_paper_csv = report.write_output(res.downloads["table3_published_vs_reproduced"],
+                                   output_dir, "table3_published_vs_reproduced",
+                                   data.synthetic)
+report.glue_text("table3_status_legend", plots.status_legend(res.tables["tbl-table3"]))
 
 # %% [markdown]
-# The table with the method used for every test is available as a file:
-# {download}`table3_kinetics_by_factor.csv <outputs/kinetics/table3_kinetics_by_factor.csv>`.
-
-# %% tags=["remove-cell"]
-report.glue_figure("fig_kinetics_by_burden", plots.kinetics_by_burden(params, list(mrd_cuts)))
-
-# %% [markdown]
+# The scorecard's status of the table's cells (defined on the {doc}`scorecard` page):
+# {glue:md}`table3_status_legend`. Table 3 as files: this build's values with the method of
+# every test,
+# {download}`table3_kinetics_by_factor.csv <outputs/kinetics/table3_kinetics_by_factor.csv>`,
+# and every cell beside the paper's with its status,
+# {download}`table3_published_vs_reproduced.csv <outputs/kinetics/table3_published_vs_reproduced.csv>`.
+#
 # (sec-kinetics-burden)=
 # ## Tumour burden (Supplementary Figure S4)
 #
@@ -299,34 +235,14 @@ report.glue_figure("fig_kinetics_by_burden", plots.kinetics_by_burden(params, li
 # ```{glue:figure} fig_kinetics_by_burden
 # :name: fig-kinetics-by-burden
 #
-# Cmax (top), AUC0–28d (middle) and Tlast (bottom) by bone-marrow MRD before (left) and after
-# (right) lymphodepletion (the equivalent of Supplementary Figure S4). Boxes show the quartiles
-# and the median; every patient is a point. Cmax and AUC are on log scales.
+# Reproduces the paper's Supplementary Figure S4: Cmax (top), AUC0–28d (middle) and Tlast
+# (bottom) by bone-marrow MRD before (left) and after (right) lymphodepletion. Boxes show the
+# quartiles and the median; every patient is a point. Cmax and AUC are on log scales.
+# {glue:md}`paper_burden`
 # ```
 
-# %% tags=["remove-cell"]
-corr = kinetics.correlations(params, method=spearman_method)
-for row in corr.itertuples():
-    report.glue_number(f"r_{row.key}", float(row.r))
-    report.glue_number(f"p_{row.key}", float(row.p_value))
-    report.glue_number(f"n_{row.key}", int(row.n))
-    report.glue_text(f"p_{row.key}_text", formatting.p_text(row.p_value))
-methods = set(corr["method"])
-report.glue_text("spearman_method", "; ".join(
-    {"t": "the t approximation (the data have ties, so the exact AS 89 algorithm does not apply)",
-     "exact": "the exact permutation distribution (AS 89)",
-     "edgeworth": "the AS 89 Edgeworth series approximation"}.get(m, m) for m in sorted(methods)))
-bca = kinetics.bca_summary(patients)
-report.glue_number("n_bca", bca["n_bca"])
-report.glue_number("pct_bca", 100 * bca["n_bca"] / bca["n"])
-report.glue_number("bca_onset_min", bca["onset_min"])
-report.glue_number("bca_onset_max", bca["onset_max"])
-report.glue_number("bca_duration_median", bca["duration_median"])
-report.glue_number("n_bca_ongoing", bca["n_ongoing"])
-report.glue_figure("fig_tlast_correlations",
-                   plots.correlation_panels(params, corr, ["tlast_cmax", "tlast_auc"]))
-report.glue_figure("fig_bca_correlations",
-                   plots.correlation_panels(params, corr, ["bca_tlast", "bca_cmax", "bca_auc"]))
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_kinetics_by_burden", plots.kinetics_by_burden(res.params, res.mrd_cuts))
 
 # %% [markdown]
 # (sec-kinetics-persistence)=
@@ -341,52 +257,46 @@ report.glue_figure("fig_bca_correlations",
 # ```{glue:figure} fig_tlast_correlations
 # :name: fig-tlast-correlations
 #
-# Tlast against Cmax (left) and AUC0–28d (right), with Spearman's r, its p-value and the
-# number of patients (the equivalent of Supplementary Figure S3). Cmax and AUC on log scales.
+# Reproduces the paper's Supplementary Figure S3: Tlast against Cmax (left) and AUC0–28d
+# (right), with this build's Spearman r, its p-value and the number of patients above each
+# panel and the paper's r and p under them. Cmax and AUC on log scales.
+# {glue:md}`paper_tlast_correlations`
 # ```
-#
+
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_tlast_correlations",
+                   plots.correlation_panels(res.params, res.correlations,
+                                            ["tlast_cmax", "tlast_auc"], res.figure_notes))
+
+# %% [markdown]
 # (sec-kinetics-bca)=
 # ## B-cell aplasia and kinetics (Figure 2)
 #
-# B-cell aplasia developed in {glue:text}`n_bca:d` patients ({glue:text}`pct_bca:.0f`%), with
-# onset between days {glue:text}`bca_onset_min:.0f` and {glue:text}`bca_onset_max:.0f` and a
-# median duration of {glue:text}`bca_duration_median:.0f` days ({glue:text}`n_bca_ongoing:d`
-# aplasias were still ongoing at the last assessment and count up to it). The paper reports a
-# strong correlation of the duration with persistence and none with expansion. Here, the
-# correlation of the duration
-# against CAR-T persistence gave r = {glue:text}`r_bca_tlast:.3f`
-# ({glue:md}`p_bca_tlast_text`, n = {glue:text}`n_bca_tlast:d`), and against expansion
-# (Cmax: r = {glue:text}`r_bca_cmax:.3f`, {glue:md}`p_bca_cmax_text`; AUC0–28d:
+# B-cell aplasia developed in {glue:text}`n_bca:d` patients ({glue:text}`pct_bca:.0f`%;
+# paper: {glue:md}`paper_bca`), with onset between days {glue:text}`bca_onset_min:.0f` and
+# {glue:text}`bca_onset_max:.0f` and a median duration of {glue:text}`bca_duration_median:.0f`
+# days ({glue:text}`n_bca_ongoing:d` aplasias were still ongoing at the last assessment and
+# count up to it). The paper reports a strong correlation of the duration with persistence
+# and none with expansion. Here, the correlation of the duration against CAR-T persistence
+# gave r = {glue:text}`r_bca_tlast:.3f` ({glue:md}`p_bca_tlast_text`,
+# n = {glue:text}`n_bca_tlast:d`), and against expansion (Cmax:
+# r = {glue:text}`r_bca_cmax:.3f`, {glue:md}`p_bca_cmax_text`; AUC0–28d:
 # r = {glue:text}`r_bca_auc:.3f`, {glue:md}`p_bca_auc_text`; {numref}`fig-bca-correlations`).
 #
 # ```{glue:figure} fig_bca_correlations
 # :name: fig-bca-correlations
 #
-# Duration of B-cell aplasia (log scale) against Tlast, Cmax and AUC0–28d, in patients with
-# B-cell aplasia, with Spearman's r, its p-value and the number of patients (the equivalent of
-# Figure 2).
+# Reproduces the paper's Figure 2: duration of B-cell aplasia (log scale) against Tlast, Cmax
+# and AUC0–28d in the patients with B-cell aplasia, with this build's Spearman r, its p-value
+# and the number of patients above each panel and the paper's result under them.
+# {glue:md}`paper_bca_correlations`
 # ```
 
-# %% tags=["remove-cell"]
-hl = kinetics.persistence_half_life(params, "mrd_cr", kinetics=samples, method=mw_method,
-                                    correct=mw_correct)
-report.glue_number("hl_min_points", lambda_z_min_points)
-report.glue_number("hl_tolerance", lambda_z_adj_r2_tolerance)
-report.glue_number("hl_pct_estimable",
-                   100 * float(hl.overall["n_estimable"]) / float(hl.overall["n"]))
-report.glue_text("hl_reasons_text", hl.reasons_text())
-for key, level in (("all", "all"), ("mrdcr", True), ("other", False)):
-    row = hl.overall if level == "all" else hl.group(level)
-    for stat in ("median", "min", "max"):
-        report.glue_number(f"hl_{key}_{stat}", float(row[stat]))
-    report.glue_number(f"hl_{key}_n_estimable", int(row["n_estimable"]))
-    report.glue_text(f"hl_{key}_text", hl.group_text(level))
-report.glue_number("p_hl_mrdcr", float(hl.test.p_value))
-report.glue_text("hl_test_text", hl.test_text())
-for stat in ("points_median", "adj_r2_median", "adj_r2_min"):
-    report.glue_number(f"hl_{stat}", float(hl.overall[stat]))
-report.glue_figure("fig_half_life", plots.half_life_by_response(hl.per_patient,
-                                                                hl.test.p_value))
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_bca_correlations",
+                   plots.correlation_panels(res.params, res.correlations,
+                                            ["bca_tlast", "bca_cmax", "bca_auc"],
+                                            res.figure_notes))
 
 # %% [markdown]
 # (sec-kinetics-half-life)=
@@ -403,9 +313,9 @@ report.glue_figure("fig_half_life", plots.half_life_by_response(hl.per_patient,
 # time over the last measurable levels after the peak (at least
 # {glue:text}`hl_min_points:d`, all ending at Tlast), the window chosen by the best-fit rule
 # of Phoenix WinNonlin {cite:p}`certara_winnonlin`: the largest adjusted R², and among the
-# windows within {glue:text}`hl_tolerance:g` of it the one with the most points, with a
+# windows within {glue:md}`hl_tolerance_text` of it the one with the most points, with a
 # falling slope. The half-life is ln 2 / λz, λz the rate constant of that regression. Levels
-# below the LLOQ of {glue:text}`lloq:g` copies/µg never enter the regression.
+# below the LLOQ of {glue:text}`lloq:,.0f` copies/µg never enter the regression.
 #
 # The terminal phase was estimable in {glue:text}`hl_all_n_estimable:d` of
 # {glue:text}`n_patients:d` patients ({glue:text}`hl_pct_estimable:.0f`%); of the others,
@@ -421,60 +331,53 @@ report.glue_figure("fig_half_life", plots.half_life_by_response(hl.per_patient,
 # {cite:p}`stein2019`, and a patient whose level fell below the LLOQ soon after the peak has
 # none.
 
-# %% tags=["remove-input"]
-report.show_table(kinetics.persistence_display(hl),
+# %% tags=["hide-input"]
+report.show_table(res.tables["tbl-half-life"],
                   "Persistence-phase half-life (beyond the paper) by day-28 response: patients "
                   "with an estimable terminal phase (at least the minimum number of measurable "
                   "levels after the peak, best-fit rule of Phoenix WinNonlin), median (range) "
                   "half-life in days, points used, adjusted R², and the two-sided "
                   "Mann–Whitney p-value (R's rules) between the two groups.",
                   "tbl-half-life")
+hl_summary_csv = report.write_output(res.downloads["persistence_half_life_summary"],
+                                     output_dir, "persistence_half_life_summary",
+                                     data.synthetic)
 
 # %% [markdown]
+# The table as a file:
+# {download}`persistence_half_life_summary.csv <outputs/kinetics/persistence_half_life_summary.csv>`.
+#
 # ```{glue:figure} fig_half_life
 # :name: fig-half-life
 #
 # Persistence-phase half-life (beyond the paper; log scale) of every patient with an
 # estimable terminal phase: by day-28 response (left; boxes show the quartiles and the median,
 # every patient is a point, with the number of patients with a half-life out of the group's
-# patients), and against the first day of the regression window (right).
+# patients), and against the first day of the regression window (right; log scale).
 # ```
-#
+
+# %% tags=["hide-input", "remove-output"]
+report.glue_figure("fig_half_life", plots.half_life_by_response(res.half_life.per_patient,
+                                                                res.half_life.test.p_value))
+
+# %% [markdown]
 # {numref}`tbl-half-life-patients` lists each of these patients, numbered as in
 # {numref}`tbl-nca`; the same values with study codes, and the reason for every patient
 # without a half-life, are available as a file:
 # {download}`persistence_half_life.csv <outputs/kinetics/persistence_half_life.csv>`.
 
-# %% tags=["remove-input"]
-report.show_table(kinetics.half_life_display(params, hl),
+# %% tags=["hide-input"]
+report.show_table(res.tables["tbl-half-life-patients"],
                   "Persistence-phase half-life of each patient with an estimable terminal "
                   "phase (beyond the paper), numbered as in the table of NCA parameters: "
                   "half-life, terminal rate constant λz, the measurable levels used and their "
                   "days, adjusted R² of the regression, and the share of AUC extrapolated "
                   "from Tlast to infinity.", "tbl-half-life-patients")
-hl_csv = report.write_output(hl.per_patient, output_dir, "persistence_half_life",
-                             data.synthetic)
+hl_csv = report.write_output(res.downloads["persistence_half_life"], output_dir,
+                             "persistence_half_life", data.synthetic)
 
 # %% [markdown]
 # (sec-kinetics-comparison)=
 # ## How these results compare with the paper
 #
 # {glue:md}`comparison_note`
-
-# %% tags=["remove-cell"]
-report.glue_text("comparison_note", (
-    "The synthetic cohort was generated to match the paper's published aggregates, so its "
-    "medians and ranges of Cmax and Tmax and its correlations of persistence with expansion "
-    "and with B-cell aplasia are expected to be close to the published ones, and the "
-    "direction of the Table 3 differences to agree where the generator builds them in "
-    "(corticosteroids, severe CRS, tumour burden). Group p-values are not expected to "
-    "match: they depend on patient-level detail that is not published and on the variant of "
-    "the test (R's rules here, SPSS's asymptotic test in the paper). "
-    if data.synthetic else
-    "This build uses a supplied cohort, not the paper's: differences from the published "
-    "values are findings about this cohort or about the methods, and need the caveats "
-    "below. ")
-    + "The published geometric mean Cmax of the MRD-negative responders "
-    "cannot be a geometric mean of values with the published median and maximum (see the "
-    "chapter on the synthetic cohort), so it is not expected to be reproduced. A separate "
-    "scorecard compares every number in detail.")

@@ -128,7 +128,7 @@ def test_phrases_and_displays(cohort):
                                           "Not MRD-negative CR/CRi"]
     assert shown["Terminal phase estimable"].tolist() == ["3 of 7", "2 of 5", "1 of 2"]
     assert shown["Half-life (d), median (range)"].tolist() == [
-        "7 (3.5–14)", "10.5 (7–14)", "3.5 (3.5–3.5)"]
+        "7 (3.5–14)", "10.5 (7–14)", "3.5"]  # one half-life: no range
     assert shown["p (Mann–Whitney)"].tolist() == ["", "0.667", ""]
     # Per patient: the estimable ones, numbered as in the NCA table (by decreasing Cmax).
     per = K.half_life_display(kp, res)

@@ -349,15 +349,65 @@ def test_table3_cells_are_keyed_by_factor_cut_and_level_not_by_position():
 def test_table3_display_contrast_and_counts():
     t3 = K.table3(_t3_params())
     shown = K.table3_display(t3)
-    head = shown[shown["Characteristic"] == "Steroids"].iloc[0]
-    assert head["p (Cmax)"] == f"{2 / 10:.3f}"
+    # the paper's layout in five columns: a bold row per factor carrying its three p-values
+    # in the columns of the parameters they test, then a row per level
+    assert list(shown.columns) == ["Characteristic", "N", *K.TABLE3_HEADERS.values()]
+    assert len(shown) == 17 + 2 * 17
+    head = shown[shown["Characteristic"] == "**Steroids**"].iloc[0]
+    assert head["N"] == ""
+    assert head[K.TABLE3_HEADERS["cmax"]] == f"p = {2 / 10:.3f}"
+    yes = shown.iloc[shown.index[shown["Characteristic"] == "**Steroids**"][0] + 1]
+    assert yes["Characteristic"] == "&emsp;Yes" and yes["N"] == "2"
+    assert yes[K.TABLE3_HEADERS["cmax"]] == "150"  # (100 + 200) / 2
+    # MRD factors and the dose as the paper prints them: the cut shows in the levels
+    assert shown["Characteristic"].tolist().count("**Pre-LD MRD**") == 3
+    assert "&emsp;≥3.68 ×10⁶/kg" in shown["Characteristic"].tolist()
     c = K.contrast(t3, "crs", "cmax", level="≥3")
     # grade >= 3: B 200, C 300 -> 250; grade 0-2: A 100, D 400, E 500 -> 400
     assert (c.level_a, c.median_a, c.median_b) == ("≥3", 250.0, 400.0)
     assert c.comparison == "lower than" and c.text("copies/µg DNA").startswith("250 vs 400")
     counts = K.method_counts(t3)
     assert sum(counts.values()) == 3 * 17
-    assert formatting.format_p(0.0004) == "<0.001" and formatting.p_text(0.0172) == "p = 0.017"
+    assert formatting.p_value(0.0004) == "<0.001" and formatting.p_phrase(0.0172) == "p = 0.017"
+
+
+def test_table3_display_with_the_papers_values_and_suppression():
+    from analysis_lib.core import suppression
+    from analysis_lib.paper import registry as rg
+
+    t3 = K.table3(_t3_params())
+    paper = K.PaperValues.load("kinetics", K.table3_cells(t3))
+    shown = K.table3_display(t3, paper)
+    cells = [v for col in shown.columns[1:] for v in shown[col] if isinstance(v, K.Compared)]
+    assert len(cells) == 187  # every cell of the paper's Table 3 (17 factors x 11)
+    reg = rg.load_registry().set_index("key")
+    steroids = shown.index[shown["Characteristic"] == "**Steroids**"][0]
+    p = shown.at[steroids, K.TABLE3_HEADERS["auc"]]
+    assert p.published == reg.at["t3_steroids_p_auc28", "value_text"] == "0.012"
+    yes_cmax = shown.at[steroids + 1, K.TABLE3_HEADERS["cmax"]]
+    # the registry prints 135522; the book's formatter adds the thousands separator
+    assert yes_cmax.published == "135,522" and reg.at["t3_steroids_yes_cmax_median",
+                                                       "value"] == 135522
+    card = paper.card
+    assert yes_cmax.status == card.at["t3_steroids_yes_cmax_median", "status"] != ""
+    n_cell = shown.at[steroids + 1, "N"]
+    assert (n_cell.reproduced, n_cell.published) == ("2", "7")
+    suppression.set_min_cell_count(5)
+    try:
+        n_cell = K.table3_display(t3, paper).at[steroids + 1, "N"]
+        assert n_cell.reproduced == "<5" and n_cell.published == "7"  # published: public
+    finally:
+        suppression.set_min_cell_count(0)
+    # a cut the paper did not use has no published value, and says nothing
+    other = K.table3(_t3_params(), K.table3_factors(mrd_cuts=[5e-3]))
+    alone = K.table3_display(other, K.PaperValues.load("kinetics", K.table3_cells(other)))
+    pre = alone.index[alone["Characteristic"] == "**Pre-LD MRD**"][0]
+    assert alone.at[pre + 1, "N"] == K.Compared("4")
+    comparison = K.table3_comparison(t3, paper)
+    assert len(comparison) == 187 and set(comparison["key"]) == set(K.table3_cells(t3))
+    row = comparison.set_index("key").loc["t3_steroids_p_auc28"]
+    assert row["published"] == 0.012 and row["reproduced"] == K.table3_cells(t3)[
+        "t3_steroids_p_auc28"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,6 +453,7 @@ def test_figures_draw(small):
 
     matplotlib.use("Agg", force=False)
     from analysis_lib.book.figures import kinetics as plots
+    from analysis_lib.book.figures import style
 
     k, p = small
     kp = K.kinetic_parameters(k, p).assign(mrd_pre_ld=[0.0, 2e-3, 0.05],
@@ -413,9 +464,11 @@ def test_figures_draw(small):
             plots.correlation_panels(kp, K.correlations(kp), ["tlast_cmax", "tlast_auc"]),
             plots.kinetics_by_burden(kp, [1e-4, 1e-3, 1e-2])]
     for fig in figs:
-        assert fig.get_size_inches()[0] <= 7.8  # fits the book's text column at 1280 px
+        assert fig.get_size_inches()[0] <= style.WIDTH  # sized for the book's page
         texts = [t.get_text() for ax in fig.axes for t in ax.texts]
         assert not any(re.search(r"\b[ABC]\b", t) for t in texts)  # no patient labels
+        assert style.problems(fig) == []  # no overlapping, tiny or cut-off text
+        assert all(ax.get_visible() for ax in fig.axes)  # no empty panel
     log_axes = figs[0].axes
     assert all(ax.get_yscale() == "log" for ax in log_axes)
     lloq_lines = [ln for ln in log_axes[0].lines if list(ln.get_ydata()) == [100.0, 100.0]]
@@ -568,6 +621,7 @@ def test_spearman_matches_r_cor_test():
 def test_kinetics_notebook_on_a_different_cohort(tmp_path: Path):
     import nbformat
 
+    from analysis_lib.book import report
     from analysis_lib.book.pipeline import ROOT, execute_notebook, notebook_parameters
     from analysis_lib.book.report import glued_values
     from analysis_lib.data.validation import load_dataset
@@ -619,23 +673,36 @@ def test_kinetics_notebook_on_a_different_cohort(tmp_path: Path):
     refs = set(re.findall(r"\{glue:(?:text|md)\}`([^`:]+)", md))
     refs |= set(re.findall(r"```\{glue:figure\} (\S+)", md))
     assert refs and refs <= set(g), refs - set(g)
-    for fig in ("fig_kinetic_profiles", "fig_median_profiles", "fig_kinetics_by_burden",
-                "fig_tlast_correlations", "fig_bca_correlations"):
-        assert g[fig] == "<figure>"
+    # figures are glued as SVG (report.glued_values recognises PNG only, so look at the
+    # glued output itself)
+    svg = {o["metadata"]["scrapbook"]["name"] for c in nb.cells for o in c.get("outputs", [])
+           if o.get("metadata", {}).get("scrapbook")
+           and any(k.endswith("image/svg+xml") for k in o.get("data", {}))}
+    assert {"fig_kinetic_profiles", "fig_median_profiles", "fig_kinetics_by_burden",
+            "fig_tlast_correlations", "fig_bca_correlations", "fig_half_life"} <= svg
     outputs = "\n".join(str(o.get("data", {}).get("text/markdown", ""))
                         for c in nb.cells for o in c.get("outputs", []))
     for label in ("tbl-kinetics-summary", "tbl-nca", "tbl-gm-response", "tbl-table3"):
         assert f":name: {label}" in outputs
-    assert "| \u2003<3 |" in outputs  # the dose threshold of the parameters is used
+    assert "| &emsp;<3 ×10⁶/kg |" in outputs  # the dose threshold of the parameters is used
+    assert 'class="sc-pub">paper ' in outputs  # the paper's values beside this build's
     # no study code anywhere in what the book shows
     shown = "\n".join(str(o) for c in nb.cells for o in c.get("outputs", []))
     assert not any(pid in shown for pid in pt["patient_id"])
     csv = work / "outputs" / "kinetics" / "kinetic_parameters.csv"
-    assert csv.read_text().startswith("# synthetic: true\n")
-    written = pd.read_csv(csv, comment="#")
+    assert report.read_output_metadata(csv)["synthetic"] is True
+    written = pd.read_csv(csv)
     assert len(written) == 300
     assert written["cmax"].to_numpy() == pytest.approx(kp["cmax"].to_numpy(), nan_ok=True)
-    assert (work / "outputs" / "kinetics" / "table3_kinetics_by_factor.csv").is_file()
+    # every displayed table has its CSV, and every CSV is linked from the page
+    for name in K.analyse(pt, kt).downloads:
+        assert (work / "outputs" / "kinetics" / f"{name}.csv").is_file(), name
+        assert f"<outputs/kinetics/{name}.csv>" in md, name
+    # code on demand: every code cell but the parameters is collapsed, none removed
+    tags = [c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"]
+    assert not any("remove-input" in t for t in tags)
+    assert all("hide-input" in t for t in tags
+               if "parameters" not in t and "injected-parameters" not in t)
 
     # Beyond the paper: the persistence-phase half-life, glued from the library's result.
     hl = K.persistence_half_life(kp, kinetics=kt)
@@ -647,9 +714,8 @@ def test_kinetics_notebook_on_a_different_cohort(tmp_path: Path):
         assert g[f"hl_{key}_text"] == hl.group_text(level)
     assert g["p_hl_mrdcr"] == pytest.approx(hl.test.p_value, nan_ok=True)
     assert g["hl_reasons_text"] == hl.reasons_text()
-    assert g["hl_min_points"] == 3 and g["fig_half_life"] == "<figure>"
+    assert g["hl_min_points"] == 3
     for label in ("tbl-half-life", "tbl-half-life-patients"):
         assert f":name: {label}" in outputs
-    written = pd.read_csv(work / "outputs" / "kinetics" / "persistence_half_life.csv",
-                          comment="#")
+    written = pd.read_csv(work / "outputs" / "kinetics" / "persistence_half_life.csv")
     assert len(written) == 300 and written["half_life"].notna().sum() == g["hl_all_n_estimable"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from nca_reference import nca_loop  # the test oracle (tests/nca_reference.py)
 from rparity import record_difference  # tests/ is on sys.path (conftest)
 
 from analysis_lib.stats.nca import (
@@ -29,7 +30,6 @@ from analysis_lib.stats.nca import (
     NCAResult,
     TerminalRules,
     nca,
-    nca_loop,
 )
 
 DATA = Path(__file__).parent / "data" / "nca"

@@ -20,6 +20,12 @@ Beyond the paper (not reported there): the half-life of the persistence phase, f
 terminal phase of each profile after the peak (λz by Phoenix WinNonlin's best-fit rule,
 :mod:`analysis_lib.stats.nca`), per patient and by day-28 response: :func:`persistence_half_life`.
 
+The chapter's entry point is :func:`analyse`: from the patients and kinetics tables it
+returns a :class:`KineticsResults` with every glued value, the displayed tables (formatted by
+:mod:`analysis_lib.core.formatting`), the downloads and what the figures need. Cells the paper
+prints are :class:`Compared` cells: this build's value, the paper's (from the registry, through
+the reproduction map: :class:`PaperValues`) and the scorecard's status of the number.
+
 Units: transgene levels in copies/µg genomic DNA (qPCR; LLOQ 100 copies/µg in the paper),
 times in days from infusion, AUC in day·copies/µg DNA.
 
@@ -96,7 +102,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..core.formatting import format_p, format_value, p_phrase, p_text
+from ..core import suppression
+from ..core.formatting import DASH, count, fixed, number, p_phrase, p_value
 from ..core.units import cut_id, format_mrd
 from ..stats.descriptive import geometric_stats
 from ..stats.nca import (
@@ -195,10 +202,10 @@ def kinetic_parameters(kinetics: pd.DataFrame, patients: pd.DataFrame, *,
     w["lloq"] = w["patient_id"].map(lloq).astype(float)
     if expansion_threshold is None:
         w["expansion_threshold"] = EXPANSION_LLOQ_MULTIPLE * w["lloq"].fillna(0.0)
-        rule = f"Cmax >= {EXPANSION_LLOQ_MULTIPLE:g} × LLOQ"
+        rule = f"Cmax >= {number(EXPANSION_LLOQ_MULTIPLE)} × LLOQ"
     else:
         w["expansion_threshold"] = float(expansion_threshold)
-        rule = f"Cmax >= {float(expansion_threshold):g} copies/µg DNA"
+        rule = f"Cmax >= {number(float(expansion_threshold))} copies/µg DNA"
     w["expanded"] = (w["cmax"] >= w["expansion_threshold"]).fillna(False).astype(bool)
     keep = ["patient_id", "cmax", "tmax", "tlast", "auc_0_28", "clast", "auclast", "n_samples",
             "n_measurable", "lloq", "expansion_threshold", "expanded", "persistence_ended",
@@ -267,10 +274,10 @@ def nca_display(params: pd.DataFrame, auc_label: str = "AUC0–28d") -> pd.DataF
     return pd.DataFrame({
         "#": p["#"].to_numpy(),
         "Day-28 MRD-CR": p["mrd_cr"].map(yes_no),
-        "Cmax (copies/µg DNA)": [format_value(v) for v in p["cmax"]],
-        "Tmax (d)": [format_value(v) for v in p["tmax"]],
-        "Tlast (d)": [format_value(v) for v in p["tlast"]],
-        f"{auc_label} (d·copies/µg DNA)": [format_value(v) for v in p["auc_0_28"]],
+        "Cmax (copies/µg DNA)": [number(v) for v in p["cmax"]],
+        "Tmax (d)": [number(v) for v in p["tmax"]],
+        "Tlast (d)": [number(v) for v in p["tlast"]],
+        f"{auc_label} (d·copies/µg DNA)": [number(v) for v in p["auc_0_28"]],
         "Expanded": p["expanded"].map(yes_no),
         "Monitoring ended (2 BLQ)": p["persistence_ended"].map(yes_no),
     })
@@ -312,24 +319,59 @@ def summarise(params: pd.DataFrame, *, subset: pd.Series | np.ndarray | None = N
     return pd.DataFrame(rows)
 
 
-def summary_display(summary: pd.DataFrame, conf_level: float = 0.95) -> pd.DataFrame:
-    """A :func:`summarise` frame formatted for the book: parameter, unit, n, median (range),
-    geometric mean (CI), geometric CV%. A ``population`` column, if present, comes first."""
+#: Indent of the rows under a group row in the book's tables (an HTML entity: Markdown
+#: strips leading whitespace from table cells).
+INDENT = "&emsp;"
+
+
+def summary_display(summary: pd.DataFrame, conf_level: float = 0.95,
+                    paper: "PaperValues | None" = None) -> pd.DataFrame:
+    """A :func:`summarise` frame formatted for the book: parameter (with its unit), n, median
+    (range), geometric mean (CI), geometric CV%. With a ``population`` column, each
+    population is a group row ("All patients") with its parameters indented under it.
+
+    With ``paper``, a median (range) that the paper prints for all patients (the glue key
+    ``<parameter>_median`` is in the reproduction map) is a :class:`Compared` cell with the
+    paper's value and the scorecard's status."""
     lvl = round(100 * conf_level)
-    out = pd.DataFrame({
-        "Parameter": summary["label"], "Unit": summary["unit"], "n": summary["n"],
-        "Median (range)": [f"{format_value(m)} ({format_value(a)}–{format_value(b)})"
-                           for m, a, b in zip(summary["median"], summary["min"],
-                                              summary["max"])],
-        f"Geometric mean ({lvl}% CI)": [
-            f"{format_value(g)} ({format_value(a)}–{format_value(b)})"
-            for g, a, b in zip(summary["geo_mean"], summary["geo_ci_low"],
-                               summary["geo_ci_high"])],
-        "Geometric CV%": [format_value(v, 3) for v in summary["geo_cv_pct"]],
-    })
-    if "population" in summary.columns:
-        out.insert(0, "Patients", summary["population"].to_numpy())
-    return out
+    population = (summary["population"] if "population" in summary.columns
+                  else pd.Series("All", index=summary.index))
+    gm_col = f"Geometric mean ({lvl}% CI)"
+    rows: list[dict[str, object]] = []
+    for pop, part in summary.groupby(population, sort=False):
+        if "population" in summary.columns:
+            rows.append({"Parameter": f"**{'All patients' if pop == 'All' else pop}**"})
+        for r in part.itertuples():
+            text = f"{number(r.median)} ({number(r.min)}–{number(r.max)})"
+            key = paper.key(f"{r.parameter}_median") if paper is not None and pop == "All" \
+                else ""
+            indent = INDENT if "population" in summary.columns else ""
+            rows.append({
+                "Parameter": f"{indent}{r.label} ({r.unit})", "n": suppression.count_text(r.n),
+                "Median (range)": paper.compared(text, key) if key else text,
+                gm_col: geometric_mean_text(r.geo_mean, r.geo_ci_low, r.geo_ci_high,
+                                            r.n_positive),
+                "Geometric CV%": number(r.geo_cv_pct, 3)})
+    return pd.DataFrame(rows, columns=["Parameter", "n", "Median (range)", gm_col,
+                                       "Geometric CV%"]).fillna("")
+
+
+#: Fewest values for which a geometric mean's t-based interval is shown: with two values it
+#: has one degree of freedom (t = 12.7 at 95%) and spans many orders of magnitude.
+MIN_N_GEOMETRIC_CI: int = 3
+
+
+def geometric_mean_text(geo_mean: float, low: float, high: float, n: int,
+                        ci_label: str = "") -> str:
+    """``30,234 (19,955–45,807)``: a geometric mean with its interval; with fewer than
+    :data:`MIN_N_GEOMETRIC_CI` values ``445.7 (CI not estimable with 2 patients)``.
+    ``ci_label`` (``"95% CI "``) is written before the interval."""
+    if math.isnan(float(geo_mean)):
+        return DASH
+    if int(n) < MIN_N_GEOMETRIC_CI:
+        return f"{number(geo_mean)} (CI not estimable with {count(n)} patient" \
+               f"{'' if int(n) == 1 else 's'})"
+    return f"{number(geo_mean)} ({ci_label}{number(low)}–{number(high)})"
 
 
 def geometric_means(params: pd.DataFrame, by: str = "mrd_cr", value: str = "cmax", *,
@@ -358,19 +400,41 @@ def geometric_means(params: pd.DataFrame, by: str = "mrd_cr", value: str = "cmax
 
 
 def geometric_means_display(gm: pd.DataFrame, conf_level: float = 0.95,
-                            level_labels: dict | None = None) -> pd.DataFrame:
-    """A :func:`geometric_means` frame formatted for the book (one row per level)."""
+                            level_labels: dict | None = None,
+                            paper: "PaperValues | None" = None,
+                            t3: pd.DataFrame | None = None) -> pd.DataFrame:
+    """A :func:`geometric_means` frame formatted for the book (one row per level), with the
+    Mann–Whitney p-value on the first row.
+
+    With ``paper`` (and the :func:`table3` frame ``t3`` for the identity keys of the
+    day-28 MRD-CR rows), the cells the paper prints are :class:`Compared` cells: n, median
+    and p from its Table 3, geometric means from its text."""
     lvl = round(100 * conf_level)
     labels = level_labels or {True: "MRD-negative CR/CRi", False: "Not MRD-negative CR/CRi"}
-    return pd.DataFrame({
-        "Day-28 response": [labels.get(v, str(v)) for v in gm["level"]],
-        "n": gm["n"],
-        "Median": [format_value(v) for v in gm["median"]],
-        f"Geometric mean ({lvl}% CI)": [
-            f"{format_value(g)} ({format_value(a)}–{format_value(b)})"
-            for g, a, b in zip(gm["geo_mean"], gm["geo_ci_low"], gm["geo_ci_high"])],
-        "Geometric CV%": [format_value(v, 3) for v in gm["geo_cv_pct"]],
-    })
+    level_ids = {True: "yes", False: "no"}
+    rows = []
+    for i, r in enumerate(gm.itertuples()):
+        cells = {"n": suppression.count_text(r.n), "median": number(r.median),
+                 "gm": geometric_mean_text(r.geo_mean, r.geo_ci_low, r.geo_ci_high,
+                                           r.n_positive),
+                 "p": p_value(r.p_value) if i == 0 else ""}
+        if paper is not None:
+            t3key = f"t3_mrd_cr_d28_{level_ids.get(r.level, '')}"
+            if t3 is not None and "mrd_cr_d28" in set(t3["factor"]):
+                cells["n"] = paper.compared(cells["n"], paper.key(f"{t3key}_n"))
+                cells["median"] = paper.compared(cells["median"],
+                                                 paper.key(f"{t3key}_cmax_median"))
+                if i == 0:
+                    cells["p"] = paper.compared(cells["p"],
+                                                paper.key("t3_mrd_cr_d28_p_cmax"))
+            group = "mrdcr" if r.level is True else "other" if r.level is False else ""
+            cells["gm"] = paper.compared(cells["gm"], paper.key(f"gm_cmax_{group}_geo_mean"))
+        rows.append({"Day-28 response": labels.get(r.level, str(r.level)),
+                     "n": cells["n"], "Median": cells["median"],
+                     f"Geometric mean ({lvl}% CI)": cells["gm"],
+                     "Geometric CV%": number(r.geo_cv_pct, 3),
+                     "p (Mann–Whitney)": cells["p"]})
+    return pd.DataFrame(rows)
 
 
 def bca_summary(patients: pd.DataFrame) -> dict[str, float]:
@@ -481,7 +545,7 @@ def table3_factors(age_cut: float = 10.0, mrd_cuts: Sequence[float] = (1e-4, 1e-
     :func:`kinetic_parameters`). Each factor's ``key`` and ``level_ids`` encode the cut-point
     (:func:`cut_id`), so a cell computed with another cut never pairs with the paper's.
     """
-    a = f"{age_cut:g}"
+    a = number(age_cut)
     ai = cut_id(age_cut)
     yes_no = ("Yes", "No"), ("yes", "no")
     f: list[Factor] = [
@@ -500,7 +564,7 @@ def table3_factors(age_cut: float = 10.0, mrd_cuts: Sequence[float] = (1e-4, 1e-
             m, c = format_mrd(cut), cut_id(cut)
             f.append(Factor(f"{ident}_{c}", f"{name} (cut {m})", (f"<{m}", f"≥{m}"),
                             _split(col, cut, f"<{m}", f"≥{m}"), (f"lt{c}", f"ge{c}")))
-    d, di = f"{dose_threshold:g}", cut_id(dose_threshold)
+    d, di = number(dose_threshold), cut_id(dose_threshold)
     f += [
         Factor("dose", "CAR-T dose, ×10⁶ cells/kg", (f"≥{d}", f"<{d}"),
                _split("cart_dose_1e6_per_kg", dose_threshold, f"<{d}", f"≥{d}"),
@@ -598,25 +662,81 @@ def table3_cells(t3: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def table3_display(t3: pd.DataFrame, auc_label: str = "AUC0–28d") -> pd.DataFrame:
-    """Table 3 laid out as in the paper: a header row per factor carrying the p-values, then
-    one row per level with N and the medians (formatted strings)."""
+#: Column headers of the displayed Table 3 (parameter short name -> header; the line break
+#: keeps the columns narrow enough for the page).
+TABLE3_HEADERS: dict[str, str] = {"cmax": "Median Cmax<br>(copies/µg DNA)",
+                                  "auc": "Median AUC0–28d<br>(copies/µg DNA × d)",
+                                  "tlast": "Median Tlast<br>(d)"}
+
+
+def _table3_labels(factor: str, label: str, level: str) -> tuple[str, str]:
+    """The factor and level as the paper's Table 3 prints them (shorter than the
+    :func:`table3_factors` labels, which name the cut-point for the downloads): "Pre-LD MRD"
+    with levels "<10⁻⁴", "CAR-T dose" with levels "≥3.68 ×10⁶/kg"."""
+    if factor.startswith(("pre_ld_mrd_", "post_ld_mrd_")):
+        return re.sub(r" \(cut [^)]*\)$", "", label), level
+    if factor == "dose":
+        return "CAR-T dose", f"{level} ×10⁶/kg"
+    return label, level
+
+
+def table3_display(t3: pd.DataFrame, paper: "PaperValues | None" = None) -> pd.DataFrame:
+    """Table 3 laid out as in the paper, compactly: a row per factor, then one row per level
+    with N and the medians of Cmax, AUC0–28d and Tlast. The paper prints each factor's three
+    Mann–Whitney p-values on the factor's row in a p column after each median; here they are
+    on the factor's row *in* the column of the parameter they test (``p = 0.017``), so the
+    table has five columns instead of eight and fits the page with the paper's value under
+    each of this build's.
+
+    With ``paper``, every cell the paper prints is a :class:`Compared` cell (the paper's
+    value and the scorecard's status, paired by the cell's identity key, :func:`table3_cells`);
+    without it, plain text. Counts are small-cell suppressed when suppression is on."""
+    def cell(text: str, key: str) -> "str | Compared":
+        return paper.compared(text, paper.key(key)) if paper is not None else text
+
     out = []
-    for key, rows in t3.groupby("factor", sort=False):
+    for fkey, rows in t3.groupby("factor", sort=False):
         first = rows.iloc[0]
-        out.append({"Characteristic": first["label"], "N": "",
-                    "Median Cmax (copies/µg DNA)": "", "p (Cmax)": format_p(first["p_cmax"]),
-                    f"Median {auc_label} (copies/µg DNA × d)": "",
-                    f"p ({auc_label})": format_p(first["p_auc"]),
-                    "Median Tlast (d)": "", "p (Tlast)": format_p(first["p_tlast"])})
-        for r in rows.itertuples():
-            out.append({"Characteristic": f"\u2003{r.level}", "N": str(r.n),
-                        "Median Cmax (copies/µg DNA)": format_value(r.cmax_median),
-                        "p (Cmax)": "",
-                        f"Median {auc_label} (copies/µg DNA × d)": format_value(r.auc_median),
-                        f"p ({auc_label})": "",
-                        "Median Tlast (d)": format_value(r.tlast_median), "p (Tlast)": ""})
-    return pd.DataFrame(out)
+        label = _table3_labels(fkey, first["label"], "")[0]
+        head: dict[str, object] = {"Characteristic": f"**{label}**", "N": ""}
+        for short, col in TABLE3_HEADERS.items():
+            suffix = dict(TABLE3_P)[f"p_{short}"]
+            head[col] = cell(p_phrase(first[f"p_{short}"]), f"t3_{fkey}_{suffix}")
+        out.append(head)
+        for r in rows.to_dict("records"):
+            base = f"t3_{fkey}_{r['level_id']}"
+            row: dict[str, object] = {
+                "Characteristic": f"{INDENT}{_table3_labels(fkey, r['label'], r['level'])[1]}",
+                "N": cell(suppression.count_text(r["n"]), f"{base}_n")}
+            for (short, col), (_, suffix) in zip(TABLE3_HEADERS.items(), TABLE3_CELLS[1:]):
+                row[col] = cell(number(r[f"{short}_median"]), f"{base}_{suffix}")
+            out.append(row)
+    return pd.DataFrame(out, columns=["Characteristic", "N", *TABLE3_HEADERS.values()])
+
+
+def table3_comparison(t3: pd.DataFrame, paper: "PaperValues") -> pd.DataFrame:
+    """Every cell of Table 3 as a row, for download: identity key, factor, level (empty for
+    a p-value), quantity, this build's value, the paper's value and the scorecard status."""
+    shown = {"n": "N", "cmax_median": "Median Cmax", "auc28_median": "Median AUC0-28d",
+             "tlast_median": "Median Tlast", "p_cmax": "p Cmax", "p_auc28": "p AUC0-28d",
+             "p_tlast": "p Tlast"}
+    cells = table3_cells(t3)
+    rows = []
+    for r in t3.drop_duplicates("factor").to_dict("records"):
+        levels = t3[t3["factor"] == r["factor"]]
+        for lv in levels.to_dict("records"):
+            for _, suffix in TABLE3_CELLS:
+                key = f"t3_{r['factor']}_{lv['level_id']}_{suffix}"
+                rows.append((key, r["label"], lv["level"], shown[suffix], cells[key]))
+        for _, suffix in TABLE3_P:
+            key = f"t3_{r['factor']}_{suffix}"
+            rows.append((key, r["label"], "", shown[suffix], cells[key]))
+    out = pd.DataFrame(rows, columns=["key", "factor", "level", "quantity", "reproduced"])
+    reg = [paper.key(k) for k in out["key"]]
+    out["published"] = [paper.row(k).get("value", math.nan) if k else math.nan for k in reg]
+    out["published_text"] = [paper.text(k) for k in reg]
+    out["status"] = [paper.status(k) for k in reg]
+    return out
 
 
 def method_counts(t3: pd.DataFrame) -> dict[str, int]:
@@ -653,8 +773,8 @@ class Contrast:
         """``135,522 vs 25,103 copies/µg DNA, p = 0.017``: the two medians (``level_a``
         first) and the p-value."""
         u = f" {unit}" if unit else ""
-        return (f"{format_value(self.median_a, digits)} vs "
-                f"{format_value(self.median_b, digits)}{u}, {p_phrase(self.p_value)}")
+        return (f"{number(self.median_a, digits)} vs "
+                f"{number(self.median_b, digits)}{u}, {p_phrase(self.p_value)}")
 
     @property
     def comparison(self) -> str:
@@ -862,15 +982,15 @@ class PersistenceHalfLife:
         n, k = int(r["n"]), int(r["n_estimable"])
         if k == 0:
             return f"not estimable in any of the {n} patients"
-        return (f"{format_value(r['median'], 3)} days (range {format_value(r['min'], 3)}–"
-                f"{format_value(r['max'], 3)}; {k} of {n} patients)")
+        return (f"{number(r['median'], 3)} days (range {number(r['min'], 3)}–"
+                f"{number(r['max'], 3)}; {k} of {n} patients)")
 
     def test_text(self) -> str:
         """``p = 0.966, exact Mann–Whitney test``, or why there is no test."""
         t = self.test
         if not math.isfinite(t.p_value):
             return f"no test ({t.note or t.method})"
-        return f"{p_text(t.p_value)}, {t.describe()} Mann–Whitney test"
+        return f"{p_phrase(t.p_value)}, {t.describe()} Mann–Whitney test"
 
     def reasons_text(self) -> str:
         """Why the other patients have no half-life, in words, with the counts."""
@@ -1003,22 +1123,26 @@ def persistence_display(res: PersistenceHalfLife, level_labels: dict | None = No
                         ) -> pd.DataFrame:
     """The summary of :func:`persistence_half_life` for the book: one row for all patients
     and one per group, with the half-life's median (range) in days, the points used and the
-    Mann–Whitney p-value (on the first group's row)."""
+    Mann–Whitney p-value (on the first group's row). A group with a single half-life shows
+    that value alone (no range or minimum of one value)."""
     labels = level_labels or {True: "MRD-negative CR/CRi", False: "Not MRD-negative CR/CRi"}
     out = []
     for i, r in enumerate(res.summary.itertuples()):
         est = r.n_estimable > 0
+        one = r.n_estimable == 1
         out.append({
             "Patients": "All" if r.group == "all" else labels.get(r.group, str(r.group)),
-            "n": str(r.n),
-            "Terminal phase estimable": f"{r.n_estimable} of {r.n}",
+            "n": suppression.count_text(r.n),
+            "Terminal phase estimable": f"{suppression.count_text(r.n_estimable)} of "
+                                        f"{suppression.count_text(r.n)}",
             "Half-life (d), median (range)": (
-                f"{format_value(r.median, 3)} ({format_value(r.min, 3)}–"
-                f"{format_value(r.max, 3)})" if est else "–"),
-            "Points used, median": format_value(r.points_median, 2) if est else "–",
-            "Adjusted R², median (min)": (f"{r.adj_r2_median:.3f} ({r.adj_r2_min:.3f})"
-                                          if est else "–"),
-            "p (Mann–Whitney)": format_p(res.test.p_value) if i == 1 else "",
+                DASH if not est else number(r.median, 3) if one else
+                f"{number(r.median, 3)} ({number(r.min, 3)}–{number(r.max, 3)})"),
+            "Points used, median": number(r.points_median, 2) if est else DASH,
+            "Adjusted R², median (min)": (
+                DASH if not est else fixed(r.adj_r2_median, 3) if one else
+                f"{fixed(r.adj_r2_median, 3)} ({fixed(r.adj_r2_min, 3)})"),
+            "p (Mann–Whitney)": p_value(res.test.p_value) if i == 1 else "",
         })
     return pd.DataFrame(out)
 
@@ -1036,11 +1160,442 @@ def half_life_display(params: pd.DataFrame, res: PersistenceHalfLife) -> pd.Data
     return pd.DataFrame({
         "#": pp["#"].to_numpy(),
         "Day-28 MRD-CR": pp["group"].map(yes_no).fillna(pp["group"].astype(str)).to_numpy(),
-        "Half-life (d)": [format_value(v, 3) for v in pp["half_life"]],
-        "λz (1/d)": [format_value(v, 3) for v in pp["lambda_z"]],
-        "Points": pp["n_points"].astype(str).to_numpy(),
-        "Days used": [f"{format_value(a)}–{format_value(b)}"
+        "Half-life (d)": [number(v, 3) for v in pp["half_life"]],
+        "λz (1/d)": [number(v, 3) for v in pp["lambda_z"]],
+        "Points": [count(v) for v in pp["n_points"]],
+        "Days used": [f"{number(a)}–{number(b)}"
                       for a, b in zip(pp["time_first"], pp["time_last"])],
-        "Adjusted R²": [f"{v:.3f}" for v in pp["adj_r_squared"]],
-        "AUC extrapolated (%)": [format_value(v, 2) for v in pp["auc_pct_extrap"]],
+        "Adjusted R²": [fixed(v, 3) for v in pp["adj_r_squared"]],
+        "AUC extrapolated (%)": [number(v, 2) for v in pp["auc_pct_extrap"]],
     })
+
+
+# ============================================================================================
+# The paper's values beside this build's
+# ============================================================================================
+
+@dataclass(frozen=True)
+class Compared:
+    """A table cell with this build's value (``reproduced``, formatted), the paper's value
+    (``published``, formatted; empty when the paper prints none) and the scorecard's status
+    of the number (:mod:`analysis_lib.paper.scorecard`). Shown as text it is the reproduced
+    value; the book shows all three (:func:`analysis_lib.book.figures.kinetics.beside_table`,
+    with :func:`analysis_lib.book.report.beside`)."""
+    reproduced: str
+    published: str = ""
+    status: str = ""
+
+    def __str__(self) -> str:
+        return self.reproduced
+
+
+@dataclass(frozen=True)
+class PaperValues:
+    """The paper's numbers that a chapter computes, read from the registry
+    (``data/published/registry.csv``) through the reproduction map, with the scorecard's
+    status of each (:func:`analysis_lib.paper.scorecard.chapter_statuses`, computed from the
+    chapter's own glued values, so every status is the scorecard page's), and the claims the
+    chapter tests.
+
+    Attributes
+    ----------
+    registry : the registry, indexed by key.
+    card : the chapter's scorecard rows, indexed by registry key.
+    by_glue : glue key -> registry key (the chapter's rows of the reproduction map).
+    claims : the chapter's rows of the claims registry.
+    """
+    registry: pd.DataFrame
+    card: pd.DataFrame
+    by_glue: dict[str, str]
+    claims: pd.DataFrame
+
+    @classmethod
+    def load(cls, chapter: str, glue: dict[str, object]) -> "PaperValues":
+        """The paper's values for ``chapter``, scored against its glued values ``glue``."""
+        from ..paper.registry import load_registry
+        from ..paper.scorecard import chapter_statuses, load_claims, load_map
+
+        reg = load_registry()
+        m = load_map()
+        m = m[m["chapter"] == chapter]
+        by_glue: dict[str, str] = {}
+        for k, g in zip(m["key"], m["glue_key"]):
+            by_glue.setdefault(g, k)
+        claims = load_claims()
+        return cls(reg.set_index("key"), chapter_statuses(chapter, glue, reg), by_glue,
+                   claims[claims["chapter"] == chapter].reset_index(drop=True))
+
+    def key(self, glue_key: str) -> str:
+        """The registry key of the number glued under ``glue_key`` ("" when the paper prints
+        none, for example a cut-point other than the paper's)."""
+        return self.by_glue.get(glue_key, "")
+
+    def row(self, key: str) -> dict:
+        """The registry row of ``key`` (empty when there is none)."""
+        return self.registry.loc[key].to_dict() if key in self.registry.index else {}
+
+    def status(self, key: str) -> str:
+        """The scorecard's status of registry key ``key`` ("" when it is not scored here)."""
+        return str(self.card.at[key, "status"]) if key in self.card.index else ""
+
+    def text(self, key: str) -> str:
+        """The paper's value of ``key`` formatted by the book's formatter at the paper's
+        printed precision: ``135,522``, ``10.5 (4–21)`` (a median with its range), ``98%``,
+        ``0.017`` or ``<0.001`` (a p-value as printed); "" when there is none."""
+        from ..paper.scorecard import printed_decimals
+
+        r = self.row(key)
+        if not r:
+            return ""
+        stat, printed, v = r["statistic"], str(r["value_text"]).strip(), float(r["value"])
+        if stat == "p_value":
+            return printed if printed.startswith(("<", ">")) else p_value(v)
+        if stat == "count":
+            return count(v)
+        out = fixed(v, printed_decimals(printed) or 0)
+        if r.get("unit") == "%":
+            out += "%"
+        lo, hi = float(r.get("lower", math.nan)), float(r.get("upper", math.nan))
+        if r.get("interval_type") == "range" and math.isfinite(lo) and math.isfinite(hi):
+            out += f" ({number(lo)}–{number(hi)})"
+        return out
+
+    def p_phrase(self, key: str) -> str:
+        """``p = 0.016`` or ``p < 0.001`` for the paper's p-value ``key``."""
+        t = self.text(key)
+        return "" if not t else (f"p {t[0]} {t[1:]}" if t[0] in "<>" else f"p = {t}")
+
+    def compared(self, reproduced: str, key: str) -> Compared:
+        """A :class:`Compared` cell: ``reproduced`` beside the paper's ``key``."""
+        return Compared(reproduced, self.text(key), self.status(key)) if key \
+            else Compared(reproduced)
+
+    def verdict(self, p_glue_key: str) -> str:
+        """The paper's verdict on the test glued as ``p_glue_key`` from its claims
+        ("significant", "not significant"; "" when no claim names it)."""
+        for r in self.claims.itertuples():
+            if p_glue_key in [k.strip() for k in r.p_keys.split(";")]:
+                return r.expected_significance
+        return ""
+
+    def correlation_note(self, key: str) -> str:
+        """The paper's result for the correlation ``key`` of :data:`CORRELATIONS`, for a
+        figure: ``paper: r = 0.349, p = 0.016``, ``paper: not significant``, or ""."""
+        r_key, p_key = self.key(f"r_{key}"), self.key(f"p_{key}")
+        if r_key:
+            return f"paper: r = {self.text(r_key)}" + (f", {self.p_phrase(p_key)}"
+                                                       if p_key else "")
+        verdict = self.verdict(f"p_{key}")
+        return f"paper: {verdict}" if verdict else ""
+
+
+# ============================================================================================
+# The chapter: one entry point
+# ============================================================================================
+
+#: Labels of the chapter's tables (the book's ``:name:``); ``tbl-table3`` reproduces the
+#: paper's Table 3 (``data/published/artefacts.csv``).
+TABLE_LABELS: tuple[str, ...] = ("tbl-kinetics-summary", "tbl-nca", "tbl-gm-response",
+                                 "tbl-table3", "tbl-half-life", "tbl-half-life-patients")
+
+
+@dataclass(frozen=True)
+class KineticsResults:
+    """Everything the kinetics chapter shows, computed by :func:`analyse`.
+
+    Attributes
+    ----------
+    glue : every value the chapter's text, the scorecard and other pages read, by glue key:
+        numbers (counts as ``int``) and formatted phrases (``str``, Markdown). Table 3's cells
+        are under their registry keys (:func:`table3_cells`).
+    tables : the displayed tables by label (:data:`TABLE_LABELS`), formatted by the book's
+        formatter; cells the paper prints are :class:`Compared`.
+    downloads : the tables offered as CSV files, by file name (without ``.csv``).
+    params : per-patient parameters (:func:`kinetic_parameters`).
+    samples : the kinetics table the analysis used.
+    lloq : the assay's LLOQ to draw (copies/µg DNA).
+    response : day-28 MRD-negative CR/CRi by ``patient_id``.
+    profiles : median profiles by day-28 response (:func:`median_profiles`).
+    correlations : the Spearman correlations (:func:`correlations`).
+    half_life : the persistence-phase half-life (:func:`persistence_half_life`).
+    t3 : Table 3 (:func:`table3`).
+    paper : the paper's values and the scorecard's statuses (:class:`PaperValues`).
+    figure_notes : correlation key -> the paper's result, for the figures' annotations.
+    mrd_cuts : the MRD cut-points (fractions).
+    """
+    glue: dict[str, object]
+    tables: dict[str, pd.DataFrame]
+    downloads: dict[str, pd.DataFrame]
+    params: pd.DataFrame
+    samples: pd.DataFrame
+    lloq: float
+    response: pd.Series
+    profiles: pd.DataFrame
+    correlations: pd.DataFrame
+    half_life: PersistenceHalfLife
+    t3: pd.DataFrame
+    paper: PaperValues
+    figure_notes: dict[str, str]
+    mrd_cuts: tuple[float, ...]
+
+
+def _gm_phrase(row: pd.Series, conf_level: float) -> str:
+    """``30,234 copies/µg DNA (95% CI 19,955 to 45,807)``; the interval is "not estimable"
+    with fewer than :data:`MIN_N_GEOMETRIC_CI` values (:func:`geometric_mean_text`)."""
+    lvl = round(100 * conf_level)
+    n = int(row["n_positive"])
+    if n < MIN_N_GEOMETRIC_CI:
+        return (f"{number(row['geo_mean'])} copies/µg DNA ({lvl}% CI not estimable with "
+                f"{count(n)} patient{'' if n == 1 else 's'})")
+    return (f"{number(row['geo_mean'])} copies/µg DNA ({lvl}% CI "
+            f"{number(row['geo_ci_low'])} to {number(row['geo_ci_high'])})")
+
+
+def _mw_rule(method: MWMethod, correct: bool) -> str:
+    if method == "auto":
+        return ("R's default rule: the exact distribution when both groups have fewer than 50 "
+                "patients and there are no ties, otherwise the normal approximation with tie "
+                "correction" + (" and continuity correction" if correct else ""))
+    return (f"the {method} method requested in the parameters (R falls back to the normal "
+            "approximation when ties make the exact test impossible)")
+
+
+_SPEARMAN_METHODS = {
+    "t": "the t approximation (the data have ties, so the exact AS 89 algorithm does not apply)",
+    "exact": "the exact permutation distribution (AS 89)",
+    "edgeworth": "the AS 89 Edgeworth series approximation"}
+
+
+def _comparison_note(synthetic: bool) -> str:
+    return ((
+        "The synthetic cohort was generated to match the paper's published aggregates, so its "
+        "medians and ranges of Cmax and Tmax and its correlations of persistence with expansion "
+        "and with B-cell aplasia are expected to be close to the published ones, and the "
+        "direction of the Table 3 differences to agree where the generator builds them in "
+        "(corticosteroids, severe CRS, tumour burden). Group p-values are not expected to "
+        "match: they depend on patient-level detail that is not published and on the variant of "
+        "the test (R's rules here, SPSS's asymptotic test in the paper). "
+        if synthetic else
+        "This build uses a supplied cohort, not the paper's: differences from the published "
+        "values are findings about this cohort or about the methods, and need the caveats "
+        "below. ")
+        + "The published geometric mean Cmax of the MRD-negative responders "
+        "cannot be a geometric mean of values with the published median and maximum (see the "
+        "chapter on the synthetic cohort), so it is not expected to be reproduced. A separate "
+        "scorecard compares every number in detail.")
+
+
+def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: float = 10.0,
+            mrd_cuts: Sequence[float] = (1e-4, 1e-3, 1e-2), mrd_negative_below: float = 1e-4,
+            dose_threshold: float = 3.68, conf_level: float = 0.95,
+            auc_method: AUCMethod = "linear-up/log-down",
+            expansion_threshold: float | None = None, mw_method: MWMethod = "auto",
+            mw_correct: bool = True, spearman_method: SpearmanMethod = "auto",
+            lambda_z_min_points: int = 3, lambda_z_adj_r2_tolerance: float = 1e-4,
+            synthetic: bool = True) -> KineticsResults:
+    """The kinetics chapter: every number, table and figure input, from the patients and
+    kinetics tables.
+
+    Parameters
+    ----------
+    patients, samples : the patients and kinetics tables (copies/µg DNA; days from infusion).
+    age_cut_years : Table 3's age groups, 0–cut vs > cut years.
+    mrd_cuts : Table 3's MRD cut-points (fractions); the middle one is the paper's "high
+        tumour burden" (10⁻³).
+    mrd_negative_below : day-28 MRD (fraction) below which a CR/CRi is MRD-negative.
+    dose_threshold : Table 3's dose groups (10⁶ CAR-T cells/kg).
+    conf_level : level of the geometric-mean intervals.
+    auc_method : AUC rule of the NCA (:func:`analysis_lib.stats.nca.nca`).
+    expansion_threshold : Cmax (copies/µg DNA) that counts as expansion; ``None``: 2 × LLOQ.
+    mw_method, mw_correct : Mann–Whitney method and continuity correction (R's rules).
+    spearman_method : Spearman p-value method (R's ``cor.test`` rules).
+    lambda_z_min_points, lambda_z_adj_r2_tolerance : the terminal-phase rule (WinNonlin's
+        best fit) of the persistence-phase half-life.
+    synthetic : the data are the synthetic cohort (changes the comparison note only).
+
+    Returns
+    -------
+    KineticsResults
+        Display tables are small-cell suppressed at the threshold in force when this runs
+        (:func:`analysis_lib.core.suppression.set_min_cell_count`).
+    """
+    mrd_cuts = tuple(float(c) for c in mrd_cuts)
+    rules = TerminalRules(min_points=lambda_z_min_points,
+                          adj_r_squared_tolerance=lambda_z_adj_r2_tolerance)
+    params = kinetic_parameters(samples, patients, auc_method=auc_method,
+                                expansion_threshold=expansion_threshold,
+                                mrd_negative_below=mrd_negative_below, terminal_rules=rules)
+    lloq = assay_lloq(samples)
+    n = len(params)
+    n_expanded = int(params["expanded"].sum())
+    g: dict[str, object] = {
+        "n_patients": n, "n_samples": len(samples), "lloq": lloq, "n_expanded": n_expanded,
+        "pct_expanded": 100 * n_expanded / n,
+        "expansion_rule": (f"a peak of at least {number(EXPANSION_LLOQ_MULTIPLE)} × the LLOQ"
+                           if expansion_threshold is None else
+                           f"a peak of at least {number(expansion_threshold)} copies/µg DNA")}
+
+    # Expansion, peak and persistence
+    summary_all = summarise(params, conf_level=conf_level).assign(population="All")
+    summary_exp = summarise(params, subset=params["expanded"], conf_level=conf_level).assign(
+        population="With expansion")
+    for row in summary_all.itertuples():
+        for stat in ("median", "min", "max", "geo_mean", "geo_ci_low", "geo_ci_high",
+                     "geo_cv_pct"):
+            g[f"{row.parameter}_{stat}"] = float(getattr(row, stat))
+        g[f"{row.parameter}_n"] = int(row.n)
+    exp_cmax = summary_exp.set_index("parameter").loc["cmax"]
+    g["cmax_min_expanded"] = float(exp_cmax["min"])
+    g["cmax_median_expanded"] = float(exp_cmax["median"])
+    g["n_persistence_ended"] = int(params["persistence_ended"].sum())
+
+    # Day-28 response
+    gm = geometric_means(params, "mrd_cr", "cmax", conf_level=conf_level, method=mw_method,
+                         correct=mw_correct)
+    t3 = table3(params, table3_factors(age_cut=age_cut_years, mrd_cuts=mrd_cuts,
+                                       dose_threshold=dose_threshold),
+                method=mw_method, correct=mw_correct)
+    for key, level in (("mrdcr", True), ("other", False)):
+        row = gm[gm["level"] == level].iloc[0]
+        g[f"n_{key}"] = int(row["n"])
+        for stat in ("geo_mean", "geo_ci_low", "geo_ci_high", "median"):
+            g[f"gm_cmax_{key}_{stat}"] = float(row[stat])
+        g[f"gm_cmax_{key}_text"] = _gm_phrase(row, conf_level)
+    for p in ("cmax", "auc", "tlast"):
+        c = contrast(t3, "mrd_cr_d28", p)
+        g[f"p_mrdcr_{p}"] = c.p_value
+        g[f"p_mrdcr_{p}_text"] = p_phrase(c.p_value)
+        g[f"mrdcr_{p}_method"] = c.method
+        g[f"mrdcr_{p}_cmp"] = c.comparison
+    g.update(table3_cells(t3))  # identity keys, as in the registry
+    spss = mann_whitney(params["cmax"], params["mrd_cr"], "asymptotic", correct=False,
+                        levels=(True, False))
+    g["p_mrdcr_cmax_uncorrected"] = spss.p_value
+    g["p_mrdcr_cmax_uncorrected_text"] = p_phrase(spss.p_value)
+
+    # Table 3 and tumour burden
+    counts = method_counts(t3)
+    g["n_tests"] = sum(counts.values())
+    g["n_tests_exact"] = counts.get("exact", 0)
+    g["n_tests_asymptotic"] = counts.get("asymptotic", 0)
+    g["mw_rule"] = _mw_rule(mw_method, mw_correct)
+    burden_cut = sorted(mrd_cuts)[len(mrd_cuts) // 2]  # the paper's "high tumour burden"
+    g["burden_cut"] = format_mrd(burden_cut)
+    for short, key, level in (("steroids", "steroids", "Yes"), ("crs", "crs", "≥3"),
+                              ("icans", "icans", "Yes"),
+                              ("postld", f"post_ld_mrd_{cut_id(burden_cut)}",
+                               f"≥{format_mrd(burden_cut)}")):
+        for p, unit in (("cmax", "copies/µg DNA"), ("auc", "day·copies/µg DNA"),
+                        ("tlast", "days")):
+            c = contrast(t3, key, p, level=level)
+            g[f"p_{short}_{p}"] = c.p_value
+            g[f"{short}_{p}_text"] = c.text(unit)
+            g[f"{short}_{p}_cmp"] = c.comparison
+            g[f"p_{short}_{p}_text"] = p_phrase(c.p_value)
+
+    # Correlations and B-cell aplasia
+    corr = correlations(params, method=spearman_method)
+    for row in corr.itertuples():
+        g[f"r_{row.key}"] = float(row.r)
+        g[f"p_{row.key}"] = float(row.p_value)
+        g[f"n_{row.key}"] = int(row.n)
+        g[f"p_{row.key}_text"] = p_phrase(row.p_value)
+    g["spearman_method"] = "; ".join(_SPEARMAN_METHODS.get(m, m)
+                                     for m in sorted(set(corr["method"])))
+    bca = bca_summary(patients)
+    g["n_bca"] = bca["n_bca"]
+    g["pct_bca"] = 100 * bca["n_bca"] / bca["n"]
+    g["bca_onset_min"] = bca["onset_min"]
+    g["bca_onset_max"] = bca["onset_max"]
+    g["bca_duration_median"] = bca["duration_median"]
+    g["n_bca_ongoing"] = bca["n_ongoing"]
+
+    # Beyond the paper: the persistence-phase half-life
+    hl = persistence_half_life(params, "mrd_cr", kinetics=samples, method=mw_method,
+                               correct=mw_correct)
+    g["hl_min_points"] = lambda_z_min_points
+    g["hl_tolerance"] = lambda_z_adj_r2_tolerance
+    g["hl_tolerance_text"] = number(lambda_z_adj_r2_tolerance, 1)
+    g["hl_pct_estimable"] = 100 * float(hl.overall["n_estimable"]) / float(hl.overall["n"])
+    g["hl_reasons_text"] = hl.reasons_text()
+    for key, level in (("all", "all"), ("mrdcr", True), ("other", False)):
+        row = hl.overall if level == "all" else hl.group(level)
+        for stat in ("median", "min", "max"):
+            g[f"hl_{key}_{stat}"] = float(row[stat])
+        g[f"hl_{key}_n_estimable"] = int(row["n_estimable"])
+        g[f"hl_{key}_text"] = hl.group_text(level)
+    g["p_hl_mrdcr"] = float(hl.test.p_value)
+    g["hl_test_text"] = hl.test_text()
+    for stat in ("points_median", "adj_r2_median", "adj_r2_min"):
+        g[f"hl_{stat}"] = float(hl.overall[stat])
+    g["comparison_note"] = _comparison_note(synthetic)
+
+    # The paper's values beside this build's (statuses from this build's values)
+    paper = PaperValues.load("kinetics", g)
+    g.update(_paper_phrases(paper, t3, burden_cut))
+    notes = {key: paper.correlation_note(key) for key in corr["key"]}
+
+    summary = pd.concat([summary_all, summary_exp], ignore_index=True)
+    tables = {
+        "tbl-kinetics-summary": summary_display(summary, conf_level, paper),
+        "tbl-nca": nca_display(params),
+        "tbl-gm-response": geometric_means_display(gm, conf_level, paper=paper, t3=t3),
+        "tbl-table3": table3_display(t3, paper),
+        "tbl-half-life": persistence_display(hl),
+        "tbl-half-life-patients": half_life_display(params, hl),
+    }
+    downloads = {
+        "kinetics_summary": summary[["population", *summary.columns[:-1]]],
+        "kinetic_parameters": nca_table(params),
+        "cmax_by_response": gm,
+        "table3_kinetics_by_factor": t3,
+        "table3_published_vs_reproduced": table3_comparison(t3, paper),
+        "persistence_half_life_summary": hl.summary,
+        "persistence_half_life": hl.per_patient,
+    }
+    return KineticsResults(g, tables, downloads, params, samples, lloq,
+                           params.set_index("patient_id")["mrd_cr"],
+                           median_profiles(samples, params, "mrd_cr"), corr, hl, t3, paper,
+                           notes, mrd_cuts)
+
+
+def _paper_phrases(paper: PaperValues, t3: pd.DataFrame, burden_cut: float) -> dict[str, str]:
+    """Phrases that state the paper's values in the text and the figures' captions, read
+    from the registry (via the reproduction map) and the claims: ``paper_expansion``,
+    ``paper_bca``, ``paper_tlast_correlations``, ``paper_bca_correlations``,
+    ``paper_burden`` ("" for a number the paper does not print)."""
+    out: dict[str, str] = {}
+    k_n, k_pct = paper.key("n_expanded"), paper.key("pct_expanded")
+    n_of = paper.row(k_n).get("n")
+    out["paper_expansion"] = (
+        f"{paper.text(k_n)} of {count(n_of)} patients, {paper.text(k_pct)}"
+        if k_n and k_pct and not pd.isna(n_of) else "")
+    k_bca, k_dur = paper.key("n_bca"), paper.key("bca_duration_median")
+    out["paper_bca"] = (f"{paper.text(k_bca)} patients ({paper.text(paper.key('pct_bca'))}), "
+                        f"median duration {paper.text(k_dur)} days" if k_bca and k_dur else "")
+    notes = {k: paper.correlation_note(k) for k, *_ in CORRELATIONS}
+    cm, au = notes["tlast_cmax"], notes["tlast_auc"]
+    out["paper_tlast_correlations"] = (
+        f"The paper reports {cm.removeprefix('paper: ')} for Cmax and "
+        f"{au.removeprefix('paper: ')} for AUC0–28d." if cm and au else "")
+    bt, bc, ba = notes["bca_tlast"], notes["bca_cmax"], notes["bca_auc"]
+    same = bc == ba and bc
+    out["paper_bca_correlations"] = (
+        f"The paper reports {bt.removeprefix('paper: ')} for Tlast"
+        + (f" and {bc.removeprefix('paper: ')} for Cmax and AUC0–28d" if same else "")
+        + "." if bt else "")
+    c = cut_id(burden_cut)
+    keys = {(when, p): paper.key(f"t3_{when}_ld_mrd_{c}_p_{p}") for when in ("pre", "post")
+            for p in ("cmax", "auc28")}
+    if all(keys.values()):
+        m = format_mrd(burden_cut)
+        out["paper_burden"] = (
+            "The paper gives no numbers for this figure; it reports higher Cmax and AUC0–28d "
+            f"with MRD ≥{m}, a trend that is not significant (its Table 3: Cmax "
+            f"{paper.p_phrase(keys['pre', 'cmax'])} before and "
+            f"{paper.p_phrase(keys['post', 'cmax'])} after lymphodepletion; AUC0–28d "
+            f"{paper.p_phrase(keys['pre', 'auc28'])} and "
+            f"{paper.p_phrase(keys['post', 'auc28'])}).")
+    else:
+        out["paper_burden"] = ""
+    return out

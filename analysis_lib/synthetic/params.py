@@ -109,8 +109,8 @@ class SyntheticParams:
         is the lower end of the published range.
     relapse_sex_counts : (male, female) or None
         C: ``None`` (default): sex acts only through ``relapse_logw_male``, which is fitted to
-        the paper's female hazard ratio; a pair such as (11, 4) pins the relapses by sex. With 27 male and
-        23 female patients this is about the paper's female hazard ratio of 0.235
+        the paper's female hazard ratio; a pair such as ``(11, 4)`` pins the relapses by sex.
+        With 27 male and 23 female patients this is about the paper's female hazard ratio of 0.235
         (Table 1A): 27 / (27 + 0.235 * 23) = 0.83 of early events in males.
     relapse_day_min, relapse_day_median, relapse_day_max : int
         P: relapse at 12.0 (0.5-38.4) months = 365 (15-1169) days.

@@ -1,36 +1,182 @@
-"""Figures of the kinetics chapter: profiles, medians, correlations, burden, half-life.
+"""Figures of the kinetics chapter (profiles, median profiles, correlations, tumour burden,
+half-life), in the book's style (:mod:`analysis_lib.book.figures.style`: seaborn's theme and
+colour-blind-safe palette, sized for the page, checked for overlapping and tiny text), and
+the chapter's tables with the paper's values beside this build's (:func:`beside_table`).
+
+Every figure takes the data it draws (from :func:`analysis_lib.analyses.kinetics.analyse`);
+none computes a statistic. Jitter is seeded, so the SVG output is the same on every build.
 """
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, Mapping, Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from ...core import suppression
-from .style import COLOURS, STYLE, _figure, _plain_log, _strip  # noqa: F401
-
-# --------------------------------------------------------------------------------------------
-# Cellular kinetics (chapter "CAR-T cell kinetics"; analysis_lib.analyses.kinetics)
-# --------------------------------------------------------------------------------------------
+from ...core import formatting, suppression
+from . import style
 
 #: Colours of the day-28 response groups: MRD-negative CR/CRi, and the others.
-RESPONSE_COLOURS = {True: COLOURS[0], False: COLOURS[1]}
+RESPONSE_COLOURS = {True: style.PAIR[0], False: style.PAIR[1]}
 RESPONSE_LABELS = {True: "MRD-negative CR/CRi at day 28", False: "Not MRD-negative CR/CRi"}
+#: Grey of reference lines (the LLOQ).
+GREY = "0.45"
+
+_AXIS_LABELS = {"tlast": "Tlast (days)", "cmax": "Cmax (copies/µg DNA)",
+                "auc_0_28": "AUC0–28d (day·copies/µg DNA)",
+                "bca_duration": "Duration of B-cell aplasia (days)"}
+_LOG = {"cmax", "auc_0_28", "bca_duration"}
 
 
-def _lloq_line(ax: plt.Axes, lloq: float, label: bool = True) -> None:
+# --------------------------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------------------------
+
+def beside_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every :class:`~analysis_lib.analyses.kinetics.Compared` cell shown as
+    this build's value with the paper's under it and the scorecard status as a dot
+    (:func:`analysis_lib.book.report.beside`); other cells unchanged."""
+    from ...analyses.kinetics import Compared
+    from .. import report
+
+    def show(v: object) -> object:
+        return report.beside(v.reproduced, v.published, v.status) \
+            if isinstance(v, Compared) else v
+
+    out = frame.astype(object).map(show)
+    out.columns = frame.columns
+    return out
+
+
+def parameters_shown(params: Mapping[str, object]) -> dict[str, object]:
+    """The notebook's parameters as the page's "Parameters of this run" shows them: a list of
+    MRD cut-points (fractions) as powers of ten (``10⁻⁴, 10⁻³, 10⁻²``, by
+    :func:`analysis_lib.core.units.format_mrd`), an ``expansion_threshold`` of ``None`` as the
+    default it stands for (``2 × LLOQ``); every other value unchanged (the table formats
+    numbers itself). Never a Python list or ``None`` in front of a reader."""
+    from ...analyses.kinetics import EXPANSION_LLOQ_MULTIPLE
+    from ...core.units import format_mrd
+
+    out: dict[str, object] = {}
+    for k, v in params.items():
+        if k == "expansion_threshold" and v is None:
+            v = f"{formatting.number(EXPANSION_LLOQ_MULTIPLE)} × LLOQ"
+        elif k == "mrd_cuts":
+            v = ", ".join(format_mrd(float(x)) for x in v)
+        out[k] = v
+    return out
+
+
+def status_legend(frame: pd.DataFrame) -> str:
+    """What the status dots of ``frame`` mean and how many cells have each: every status
+    present among its :class:`~analysis_lib.analyses.kinetics.Compared` cells, in the
+    scorecard's order, as its dot, its name and its count in brackets (HTML for a
+    ``{glue:md}`` phrase; the definition on hover, as in
+    :func:`analysis_lib.book.report.beside`)."""
+    import html
+    from collections import Counter
+
+    from ...analyses.kinetics import Compared
+    from ...paper.scorecard import BADGES, DEFINITIONS, STATUSES
+
+    counts = Counter(v.status for col in frame.columns for v in frame[col]
+                     if isinstance(v, Compared) and v.status)
+    return "; ".join(
+        f'<span class="sc-dot sc-{BADGES[st]}" title="'
+        f'{html.escape(st + ": " + DEFINITIONS[st], quote=True)}"></span> '
+        f"{html.escape(st, quote=False)} ({formatting.count(counts[st])})"
+        for st in STATUSES if counts[st])
+
+
+#: Header of Table 3's N column: at least as wide as "paper 48 ●", so that the status dot
+#: stays on the line of the paper's count (browsers lay the table out automatically, and
+#: MyST's Markdown tables take no column widths).
+TABLE3_N_HEADER = '<span style="display: inline-block; min-width: 4.4rem">N</span>'
+
+
+def table3_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 (:func:`analysis_lib.analyses.kinetics.table3_display`) as the page shows it:
+    :func:`beside_table`, with an N column wide enough for the paper's counts."""
+    return beside_table(frame).rename(columns={"N": TABLE3_N_HEADER})
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+@contextmanager
+def _seaborn_boxes() -> Iterator[None]:
+    """seaborn 0.13's box plot passes ``vert=`` to matplotlib, deprecated in matplotlib 3.11:
+    the warning is seaborn's, not the figure's, and is not shown."""
+    from matplotlib import MatplotlibDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=MatplotlibDeprecationWarning,
+                                message=".*vert.*")
+        yield
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """numpy's global random state seeded inside the block and restored after it: seaborn's
+    strip-plot jitter draws from it, and the figures must be the same on every build."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _lloq_text(lloq: float) -> str:
+    return f"LLOQ ({formatting.number(lloq)} copies/µg DNA)"
+
+
+def _lloq_line(ax: plt.Axes, lloq: float) -> None:
     if np.isfinite(lloq):
-        ax.axhline(lloq, color="grey", linestyle="--", linewidth=1,
-                   label=f"LLOQ ({lloq:g} copies/µg)" if label else None)
+        ax.axhline(lloq, color=GREY, linestyle="--", linewidth=1, zorder=1)
 
 
-def _p_text(p: float) -> str:
-    if not np.isfinite(p):
-        return "p = –"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+def _log(ax: plt.Axes, which: str, fine: bool = False) -> None:
+    """A log axis with plain-number labels (style.plain_log) and no minor labels; ``fine``
+    labels 1, 2 and 5 in each decade (for data spanning a decade or two)."""
+    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
+    style.plain_log(ax, which)
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    if fine:
+        axis.set_major_locator(plt.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_minor_formatter(plt.NullFormatter())
 
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _log_powers(ax: plt.Axes, which: str) -> None:
+    """A log axis labelled at the powers of ten as ``10⁵`` (compact, for narrow panels whose
+    data span many decades, where 1,000,000 and 10,000,000 would touch)."""
+    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_locator(plt.LogLocator(base=10, numticks=6))
+    axis.set_major_formatter(plt.FuncFormatter(
+        lambda v, _: f"10{str(round(np.log10(v))).translate(_SUPERSCRIPT)}" if v > 0 else ""))
+    axis.set_minor_formatter(plt.NullFormatter())
+
+
+def _r_text(r: float, p: float, n: int) -> str:
+    r_txt = "r = –" if not np.isfinite(r) else f"r = {formatting.fixed(r, 3)}"
+    return f"{r_txt}, {formatting.p_phrase(p)}, n = {formatting.count(n)}"
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------------
 
 def kinetic_profiles(kinetics: pd.DataFrame, groups: pd.Series, lloq: float,
                      split_day: float = 28.0) -> Figure:
@@ -39,6 +185,8 @@ def kinetic_profiles(kinetics: pd.DataFrame, groups: pd.Series, lloq: float,
     Top: the first ``split_day`` days; bottom: the whole monitoring period. Measurable levels
     are filled circles joined by lines; results below the LLOQ (BLQ) are open triangles drawn
     at LLOQ/2, below the dashed LLOQ line, with dotted joins. Patients are not labelled.
+    Matplotlib draws it: one line per patient with breaks at BLQ results, which seaborn's
+    line plot does not draw.
 
     Parameters
     ----------
@@ -51,211 +199,204 @@ def kinetic_profiles(kinetics: pd.DataFrame, groups: pd.Series, lloq: float,
     # responders first, so the few other patients are drawn on top
     order = sorted(k["patient_id"].unique(), key=lambda i: not bool(groups.get(i, True)))
     by_id = dict(tuple(k.groupby("patient_id", sort=False)))
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(2, 1, figsize=(7.6, 7.2), layout="constrained")
-        for ax, xmax in zip(axes, (split_day + 1, None)):
-            for pid in order:
-                f = by_id[pid]
-                colour = RESPONSE_COLOURS.get(bool(groups.get(pid, True)), COLOURS[0])
-                blq = (f["below_lloq"].astype(bool) | f["copies_per_ug_dna"].isna()).to_numpy()
-                y = np.where(blq, blq_y, f["copies_per_ug_dna"].to_numpy(dtype=float))
-                x = f["day"].to_numpy(dtype=float)
-                ax.plot(x, y, color=colour, alpha=0.35, linewidth=0.8, linestyle=":")
-                ax.plot(x, np.where(blq, np.nan, y), color=colour, alpha=0.55, linewidth=1.0)
-                ax.scatter(x[~blq], y[~blq], s=12, color=colour, alpha=0.75, linewidths=0,
-                           zorder=3)
-                ax.scatter(x[blq], y[blq], s=16, marker="v", facecolors="none",
-                           edgecolors=colour, alpha=0.6, linewidths=0.7, zorder=3)
-            _lloq_line(ax, lloq, label=False)
-            ax.set_yscale("log")
-            ax.set_ylabel("Transgene (copies/µg DNA)")
-            if xmax is not None:
-                ax.set_xlim(-0.5, xmax)
-                ax.set_title(f"First {split_day:g} days", loc="left")
-            else:
-                ax.set_xlim(left=-5)
-                ax.set_title("Whole monitoring period", loc="left")
-                ax.set_xlabel("Days since infusion")
-        handles = [plt.Line2D([], [], color=RESPONSE_COLOURS[g], marker="o", markersize=4,
-                              label=RESPONSE_LABELS[g]) for g in (True, False)]
-        handles.append(plt.Line2D([], [], color="grey", marker="v", markerfacecolor="none",
-                                  linestyle="none", label="Below LLOQ (drawn at LLOQ/2)"))
-        handles.append(plt.Line2D([], [], color="grey", linestyle="--",
-                                  label=f"LLOQ ({lloq:g} copies/µg)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    fig, axes = style.figure(2, 1, height=7.4)
+    for ax, xmax in zip(axes[:, 0], (split_day + 1, None)):
+        for pid in order:
+            f = by_id[pid]
+            colour = RESPONSE_COLOURS[bool(groups.get(pid, True))]
+            blq = (f["below_lloq"].astype(bool) | f["copies_per_ug_dna"].isna()).to_numpy()
+            y = np.where(blq, blq_y, f["copies_per_ug_dna"].to_numpy(dtype=float))
+            x = f["day"].to_numpy(dtype=float)
+            ax.plot(x, y, color=colour, alpha=0.35, linewidth=0.8, linestyle=":")
+            ax.plot(x, np.where(blq, np.nan, y), color=colour, alpha=0.55, linewidth=1.0)
+            ax.scatter(x[~blq], y[~blq], s=12, color=colour, alpha=0.75, linewidths=0,
+                       zorder=3)
+            ax.scatter(x[blq], y[blq], s=16, marker="v", facecolors="none",
+                       edgecolors=colour, alpha=0.6, linewidths=0.7, zorder=3)
+        _lloq_line(ax, lloq)
+        _log(ax, "y")
+        ax.set_ylabel("CAR-T transgene (copies/µg DNA)")
+        ax.set_xlabel("Days since infusion")
+        if xmax is not None:
+            ax.set_xlim(-0.5, xmax)
+            ax.set_title(f"First {formatting.number(split_day)} days", loc="left")
+        else:
+            ax.set_xlim(left=-5)
+            ax.set_title("Whole monitoring period", loc="left")
+    handles = [Line2D([], [], color=RESPONSE_COLOURS[g], marker="o", markersize=4,
+                      label=RESPONSE_LABELS[g]) for g in (True, False)]
+    handles += [Line2D([], [], color=GREY, marker="v", markerfacecolor="none",
+                       linestyle="none", label="Below LLOQ (drawn at LLOQ/2)"),
+                Line2D([], [], color=GREY, linestyle="--", label=_lloq_text(lloq))]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
 def median_profiles(profiles: pd.DataFrame) -> Figure:
     """Median transgene level (line) and interquartile range (band) on each scheduled day,
-    by day-28 response (``group`` True/False), on a log scale.
+    by day-28 response (``group`` True/False), on log scales.
 
-    ``profiles`` is :func:`analysis_lib.analyses.kinetics.median_profiles`. A median that depends on a
-    result below the LLOQ is drawn as an open triangle on the LLOQ line, not as a number; the
-    number of patients counted is written under each point.
-    """
+    ``profiles`` is :func:`analysis_lib.analyses.kinetics.median_profiles`. A median that
+    depends on a result below the LLOQ is drawn as an open triangle on the LLOQ line, not as a
+    number; the number of patients counted is written under each point, in the group's
+    colour. Matplotlib draws it (the medians and bands are computed with the BLQ rule, not by
+    seaborn's estimators)."""
     lloq = float(profiles["lloq"].iloc[0]) if len(profiles) else np.nan
-    with plt.rc_context(STYLE):
-        fig, (ax,) = _figure(7.6, 4.6)
-        offsets = {True: -0.04, False: 0.04}
-        for g, f in profiles.groupby("group", sort=False):
-            f = f[f["n"] > 0]
-            colour = RESPONSE_COLOURS.get(bool(g), COLOURS[2])
-            x = f["day"].to_numpy(dtype=float)
-            xs = x * (1 + offsets.get(bool(g), 0.0))
-            med = f["median"].to_numpy(dtype=float)
-            lo = np.where(f["q1_blq"], lloq, f["q1"]).astype(float)
-            hi = np.where(f["q3_blq"], lloq, f["q3"]).astype(float)
-            ax.fill_between(xs, lo, hi, color=colour, alpha=0.15, linewidth=0)
-            blq = f["median_blq"].to_numpy(dtype=bool)
-            ax.plot(xs, np.where(blq, lloq, med), color=colour, linestyle=":", linewidth=1)
-            ax.plot(xs, med, color=colour, marker="o", markersize=5,
-                    label=RESPONSE_LABELS.get(bool(g), str(g)))
-            ax.scatter(xs[blq], np.full(blq.sum(), lloq), marker="v", s=40,
-                       facecolors="none", edgecolors=colour, linewidths=1.2, zorder=4)
-            for xi, n in zip(xs, f["n"]):
-                ax.annotate(f"{n}", (xi, lloq), xytext=(0, -14 if bool(g) else -26),
-                            textcoords="offset points", ha="center", fontsize=9,
-                            color=colour)
-        _lloq_line(ax, lloq)
-        ax.scatter([], [], marker="v", facecolors="none", edgecolors="grey",
-                   label="Median below LLOQ")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        days = sorted(profiles.loc[profiles["n"] > 0, "day"].unique())
-        ax.set_xticks(days)
-        ax.set_xticklabels([f"{d:g}" for d in days])
-        ax.minorticks_off()
-        if np.isfinite(lloq):
-            ax.set_ylim(bottom=lloq / 6)
-        ax.set_xlabel("Scheduled day (log scale); numbers: patients counted")
-        ax.set_ylabel("Transgene (copies/µg DNA)")
-        ax.legend(frameon=False, loc="upper right", fontsize=9)
+    fig, axes = style.figure(height=4.8)
+    ax = axes[0, 0]
+    offsets = {True: -0.04, False: 0.04}
+    for g, f in profiles.groupby("group", sort=False):
+        f = f[f["n"] > 0]
+        colour = RESPONSE_COLOURS.get(bool(g), style.PALETTE[2])
+        x = f["day"].to_numpy(dtype=float)
+        xs = x * (1 + offsets.get(bool(g), 0.0))
+        med = f["median"].to_numpy(dtype=float)
+        lo = np.where(f["q1_blq"], lloq, f["q1"]).astype(float)
+        hi = np.where(f["q3_blq"], lloq, f["q3"]).astype(float)
+        ax.fill_between(xs, lo, hi, color=colour, alpha=0.15, linewidth=0)
+        blq = f["median_blq"].to_numpy(dtype=bool)
+        ax.plot(xs, np.where(blq, lloq, med), color=colour, linestyle=":", linewidth=1)
+        ax.plot(xs, med, color=colour, marker="o", markersize=5,
+                label=RESPONSE_LABELS.get(bool(g), str(g)))
+        ax.scatter(xs[blq], np.full(blq.sum(), lloq), marker="v", s=40,
+                   facecolors="none", edgecolors=colour, linewidths=1.2, zorder=4)
+        for xi, n in zip(xs, f["n"]):
+            ax.annotate(suppression.count_text(n), (xi, lloq),
+                        xytext=(0, -14 if bool(g) else -26), textcoords="offset points",
+                        ha="center", fontsize=9, color=colour)
+    _lloq_line(ax, lloq)
+    ax.plot([], [], color=GREY, linestyle="--", label=_lloq_text(lloq))
+    ax.scatter([], [], marker="v", facecolors="none", edgecolors=GREY,
+               label="Median below LLOQ")
+    ax.set_xscale("log")
+    _log(ax, "y")
+    days = sorted(profiles.loc[profiles["n"] > 0, "day"].unique())
+    ax.set_xticks(days, [formatting.number(d) for d in days])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    if np.isfinite(lloq):
+        ax.set_ylim(bottom=lloq / 6)
+    ax.set_xlabel("Scheduled day after infusion (log scale); numbers: patients counted")
+    ax.set_ylabel("CAR-T transgene (copies/µg DNA)")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
 
-def _scatter_r(ax: plt.Axes, x: np.ndarray, y: np.ndarray, r: float, p: float, n: int,
-               colour: str, logx: bool) -> None:
-    ok = np.isfinite(x) & np.isfinite(y)
-    ax.scatter(x[ok], y[ok], s=22, color=colour, alpha=0.75, linewidths=0)
-    if logx:
-        ax.set_xscale("log")
-    rtxt = "r = –" if not np.isfinite(r) else f"r = {r:.3f}"
-    ax.text(0.03, 0.97, f"Spearman {rtxt}\n{_p_text(p)}, n = {n}", transform=ax.transAxes,
-            va="top", ha="left", fontsize=10,
-            bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "0.8"})
-
-
-_AXIS_LABELS = {"tlast": "Tlast (days)", "cmax": "Cmax (copies/µg DNA)",
-                "auc_0_28": "AUC0–28d (day·copies/µg DNA)",
-                "bca_duration": "BCA duration (days)"}
-
-
-def correlation_panels(params: pd.DataFrame, corr: pd.DataFrame, keys: list[str]) -> Figure:
-    """Scatter panels for the correlations ``keys`` of
-    :func:`analysis_lib.analyses.kinetics.correlations` (one panel each: x against y, Spearman r, p
-    and n written in the panel), two panels per row. Cmax, AUC and BCA duration are drawn on
-    log axes."""
-    rows = corr.set_index("key").loc[keys]
-    ncols = 2 if len(keys) > 1 else 1
-    nrows = -(-len(keys) // ncols)
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(7.6, 3.5 * nrows), squeeze=False,
-                                 layout="constrained")
-        flat = axes.ravel()
-        for ax, (key, row), colour in zip(flat, rows.iterrows(), COLOURS):
-            x = params[row["x"]].to_numpy(dtype=float)
-            y = params[row["y"]].to_numpy(dtype=float)
-            _scatter_r(ax, x, y, row["r"], row["p_value"], int(row["n"]), colour,
-                       logx=row["x"] in ("cmax", "auc_0_28"))
-            ax.set_xlabel(_AXIS_LABELS.get(row["x"], row["x"]))
-            ax.set_ylabel(_AXIS_LABELS.get(row["y"], row["y"]))
-            if row["y"] == "bca_duration":
-                ax.set_yscale("log")
-        for ax in flat[len(keys):]:
-            ax.set_visible(False)
+def correlation_panels(params: pd.DataFrame, corr: pd.DataFrame, keys: Sequence[str],
+                       notes: Mapping[str, str] | None = None) -> Figure:
+    """Scatter panels (seaborn) for the correlations ``keys`` of
+    :func:`analysis_lib.analyses.kinetics.correlations`, side by side with a shared y axis:
+    x against y, with this build's Spearman r, p and n above each panel and, from
+    ``notes`` (key -> text, :attr:`KineticsResults.figure_notes`), the paper's result under
+    it. Cmax, AUC and B-cell aplasia duration are drawn on log axes (x axes labelled as powers
+    of ten, which stay legible on narrow panels however many decades the data span)."""
+    notes = notes or {}
+    rows = corr.set_index("key").loc[list(keys)]
+    fig, axes = style.figure(1, len(keys), height=3.7, sharey=True)
+    for i, (ax, (key, row)) in enumerate(zip(axes[0], rows.iterrows())):
+        data = params[[row["x"], row["y"]]].astype(float).dropna()
+        sns.scatterplot(data=data, x=row["x"], y=row["y"], ax=ax, s=26, alpha=0.8,
+                        color=style.PALETTE[0], edgecolor="white", linewidth=0.4)
+        if row["x"] in _LOG:
+            _log_powers(ax, "x")
+        if row["y"] in _LOG:
+            _log(ax, "y")
+        ax.set_xlabel(_AXIS_LABELS.get(row["x"], row["x"]))
+        ax.set_ylabel(_AXIS_LABELS.get(row["y"], row["y"]) if i == 0 else "")
+        title = _r_text(row["r"], row["p_value"], int(row["n"]))
+        if notes.get(key):
+            title += "\n" + notes[key]
+        ax.set_title(title, loc="left", fontsize=9.5)
     return fig
 
 
-def kinetics_by_burden(params: pd.DataFrame, mrd_cuts: list[float]) -> Figure:
-    """Cmax, AUC0–28d and Tlast (rows) by pre-LD and post-LD MRD stratum (columns): boxes
-    (quartiles, median) with every patient as a jittered point; Cmax and AUC on log axes."""
+def kinetics_by_burden(params: pd.DataFrame, mrd_cuts: Sequence[float]) -> Figure:
+    """Cmax, AUC0–28d and Tlast (rows) by bone-marrow MRD stratum before and after
+    lymphodepletion (columns): seaborn boxes (quartiles, median) with every patient as a
+    point (seeded jitter) and the number of patients per stratum under each box; Cmax and AUC
+    on log axes."""
     from ...analyses.cohort import mrd_strata
 
     rows = (("cmax", "Cmax (copies/µg DNA)", True),
-            ("auc_0_28", "AUC0–28d (day·copies/µg)", True), ("tlast", "Tlast (days)", False))
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(3, 2, figsize=(7.6, 9.0), layout="constrained",
-                                 sharey="row")
-        for j, (mcol, mlabel) in enumerate((("mrd_pre_ld", "Pre-LD MRD"),
-                                            ("mrd_post_ld", "Post-LD MRD"))):
-            strata = mrd_strata(params[mcol], mrd_cuts)
-            cats = list(strata.cat.categories)
-            for i, (col, label, log) in enumerate(rows):
-                ax = axes[i, j]
-                data = [params.loc[strata == c, col].dropna().to_numpy(dtype=float)
-                        for c in cats]
-                ax.boxplot([d if d.size else [np.nan] for d in data],
-                           positions=range(len(cats)), widths=0.55, showfliers=False,
-                           medianprops={"color": "black", "linewidth": 2})
-                rng = np.random.default_rng(7 + 3 * i + j)
-                for pos, d in enumerate(data):
-                    ax.scatter(pos + rng.uniform(-0.17, 0.17, d.size), d, s=24,
-                               color=COLOURS[pos % len(COLOURS)], alpha=0.8,
-                               edgecolors="white", linewidths=0.4, zorder=3)
-                ax.set_xticks(range(len(cats)))
-                ax.set_xticklabels([f"{c.replace(' to ', '–')}\n(n={int((strata == c).sum())})"
-                                    for c in cats], fontsize=9)
-                if log:
-                    ax.set_yscale("log")
-                if j == 0:
-                    ax.set_ylabel(label)
-                if i == 0:
-                    ax.set_title(mlabel)
+            ("auc_0_28", "AUC0–28d\n(day·copies/µg DNA)", True),
+            ("tlast", "Tlast (days)", False))
+    fig, axes = style.figure(3, 2, height=8.8, sharey="row")
+    for j, (mcol, title) in enumerate((("mrd_pre_ld", "Before lymphodepletion"),
+                                       ("mrd_post_ld", "After lymphodepletion"))):
+        strata = mrd_strata(params[mcol], list(mrd_cuts))
+        cats = list(strata.cat.categories)
+        labels = [f"{c.replace(' to ', '–')}\n(n = {suppression.count_text((strata == c).sum())})"
+                  for c in cats]
+        for i, (col, ylabel, log) in enumerate(rows):
+            ax = axes[i, j]
+            data = pd.DataFrame({"stratum": pd.Categorical(strata, categories=cats),
+                                 "value": params[col].astype(float)}).dropna()
+            with _seaborn_boxes():
+                sns.boxplot(data=data, x="stratum", y="value", ax=ax, order=cats, width=0.55,
+                            showfliers=False, color="white", linecolor="0.25", linewidth=1,
+                            log_scale=log)
+            with _seeded(7 + 3 * i + j):
+                sns.stripplot(data=data, x="stratum", y="value", ax=ax, order=cats,
+                              jitter=0.17, size=4.5, color=style.PALETTE[0], alpha=0.8,
+                              edgecolor="white", linewidth=0.4, zorder=3)
+            if log:
+                style.plain_log(ax, "y")
+                ax.yaxis.set_minor_formatter(plt.NullFormatter())
+            ax.set_xticks(range(len(cats)), labels, fontsize=9)
+            ax.set_xlabel("MRD before infusion" if i == 2 else "")
+            ax.set_ylabel(ylabel if j == 0 else "")
+            if i == 0:
+                ax.set_title(title)
     return fig
 
 
 def half_life_by_response(per_patient: pd.DataFrame, p_value: float) -> Figure:
     """Persistence-phase half-life (days, log scale) of every patient with an estimable
-    terminal phase (beyond the paper). Left: by day-28 response, boxes (quartiles, median) with
-    every patient as a jittered point, the patients with a half-life out of the group's
-    patients under each box, and the Mann–Whitney ``p_value``. Right: against the first day of
-    the regression window, which shows how late the fitted decline starts.
+    terminal phase (beyond the paper). Left: by day-28 response, seaborn boxes (quartiles,
+    median) with every patient as a point (seeded jitter), the patients with a half-life out
+    of the group's patients under each box, and the Mann–Whitney ``p_value``. Right: against
+    the first day of the regression window, which shows how late the fitted decline starts.
 
-    ``per_patient``: :attr:`analysis_lib.analyses.kinetics.PersistenceHalfLife.per_patient` (columns
-    ``group`` (bool), ``half_life``, ``time_first``)."""
-    est = per_patient[per_patient["half_life"].notna()]
+    ``per_patient``: :attr:`analysis_lib.analyses.kinetics.PersistenceHalfLife.per_patient`
+    (columns ``group`` (bool), ``half_life``, ``time_first``)."""
+    est = per_patient[per_patient["half_life"].notna()].copy()
     short = {True: "MRD-negative\nCR/CRi", False: "Not MRD-negative\nCR/CRi"}
-    with plt.rc_context(STYLE):
-        fig, (ax, bx) = plt.subplots(1, 2, figsize=(7.6, 4.0), layout="constrained",
-                                     gridspec_kw={"width_ratios": [1, 1.3]})
-        ticks, labels = [], []
-        for i, g in enumerate((True, False)):
-            v = est.loc[est["group"] == g, "half_life"].to_numpy(dtype=float)
-            n_all = int((per_patient["group"] == g).sum())
-            if v.size:
-                ax.boxplot(v, positions=[i], widths=0.5, showfliers=False,
-                           medianprops={"color": "black", "linewidth": 2})
-                jitter = np.random.default_rng(1 + i).uniform(-0.18, 0.18, v.size)
-                ax.scatter(i + jitter, v, s=18, color=RESPONSE_COLOURS[g], alpha=0.75,
-                           linewidths=0, zorder=3)
-            ticks.append(i)
-            labels.append(f"{short[g]}\n{suppression.count_text(v.size)} of "
-                          f"{suppression.count_text(n_all)}")
-        ax.set_xticks(ticks, labels, fontsize=9)
-        ax.set_xlim(-0.6, 1.6)
-        _plain_log(ax, "y")
-        ax.set_ylabel("Half-life (days)")
-        ax.set_title(f"By day-28 response ({_p_text(p_value)})", loc="left", fontsize=11)
-        for g in (True, False):
-            s = est[est["group"] == g]
-            bx.scatter(s["time_first"], s["half_life"], s=22, color=RESPONSE_COLOURS[g],
-                       alpha=0.75, linewidths=0, label=RESPONSE_LABELS[g])
-        _plain_log(bx, "x")
-        _plain_log(bx, "y")
-        bx.set_xlabel("First day of the regression window")
-        bx.set_ylabel("Half-life (days)")
-        bx.set_title("Against the start of the fitted decline", loc="left", fontsize=11)
-        fig.legend(*bx.get_legend_handles_labels(), loc="outside lower center", ncols=2,
-                   frameon=False, fontsize=9)
+    fig, axes = style.figure(1, 2, height=4.2, gridspec_kw={"width_ratios": [1, 1.3]})
+    ax, bx = axes[0]
+    order = [True, False]
+    est["group"] = pd.Categorical(est["group"].astype(bool), categories=order)
+    if len(est):
+        with _seaborn_boxes():
+            sns.boxplot(data=est, x="group", y="half_life", ax=ax, order=order, width=0.5,
+                        showfliers=False, color="white", linecolor="0.25", linewidth=1,
+                        log_scale=True)
+        with _seeded(1):
+            sns.stripplot(data=est, x="group", y="half_life", ax=ax, order=order,
+                          hue="group", hue_order=order,
+                          palette=[RESPONSE_COLOURS[g] for g in order], jitter=0.18,
+                          size=4.5, alpha=0.8, legend=False, zorder=3)
+    labels = []
+    for g in order:
+        k = int((est["group"] == g).sum())
+        n_all = int((per_patient["group"] == g).sum())
+        labels.append(f"{short[g]}\n{suppression.count_text(k)} of "
+                      f"{suppression.count_text(n_all)}")
+    ax.set_xticks(range(2), labels, fontsize=9)
+    ax.set_xlim(-0.6, 1.6)
+    _log(ax, "y", fine=True)
+    ax.set_xlabel("")
+    ax.set_ylabel("Half-life (days)")
+    ax.set_title(f"By day-28 response ({formatting.p_phrase(p_value)})", loc="left",
+                 fontsize=10)
+    for g in order:
+        s = est[est["group"] == g]
+        bx.scatter(s["time_first"], s["half_life"], s=24, color=RESPONSE_COLOURS[g],
+                   alpha=0.8, linewidths=0, label=RESPONSE_LABELS[g])
+    _log(bx, "x", fine=True)
+    _log(bx, "y", fine=True)
+    bx.set_xlabel("Regression window start (day, log scale)")
+    bx.set_ylabel("Half-life (days)")
+    bx.set_title("Against the start of the fitted decline", loc="left", fontsize=10)
+    fig.legend(*bx.get_legend_handles_labels(), loc="outside lower center", ncols=2,
+               frameon=False)
     return fig
