@@ -19,6 +19,7 @@ import argparse
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -55,12 +56,14 @@ def _tree_rss(pid: int) -> int:
 
 
 def build(n: int, jobs: int | None, tmp: Path) -> dict:
+    load_before = os.getloadavg()[0]
     data = tmp / f"n{n}" / "data"
     subprocess.run([*CARTBOOK, "generate", "--n", str(n), "--seed", "2026", "--out", str(data)],
                    check=True, capture_output=True, cwd=ROOT)
     cmd = [*CARTBOOK, "build", "--data", str(data), "--build-dir", str(tmp / f"n{n}" / "_build")]
     if jobs:
         cmd += ["--jobs", str(jobs)]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -76,11 +79,14 @@ def build(n: int, jobs: int | None, tmp: Path) -> dict:
     t.start()
     out, _ = proc.communicate()
     seconds = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     done.set()
     t.join()
     if proc.returncode != 0:
         raise SystemExit(f"build of {n} patients failed:\n{out[-3000:]}")
     return {"n": n, "seconds": seconds, "peak_bytes": peak[0],
+            "load": (load_before, os.getloadavg()[0]), "cpu": cpu,
             "notebooks": {m.group(1): float(m.group(2)) for m in _EXECUTED.finditer(out)}}
 
 
@@ -97,21 +103,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[50, 500, 5000, 50000])
     ap.add_argument("--jobs", type=int, default=None, help="notebooks run in parallel")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="build into this folder (nN/data, nN/_build) and keep it, e.g. to "
+                         "look at the pages or snapshot the glued values")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="cartbook-scale-") as tmp:
+        where = args.keep.resolve() if args.keep else Path(tmp)
         for n in args.sizes:
-            r = build(n, args.jobs, Path(tmp))
+            r = build(n, args.jobs, where)
             rows.append(r)
             nbs = ", ".join(f"{k} {v:.1f} s" for k, v in r["notebooks"].items())
             print(f"n = {n:>6}: total {r['seconds']:7.1f} s, peak memory "
-                  f"{r['peak_bytes'] / 2**30:5.2f} GB; {nbs}", flush=True)
+                  f"{r['peak_bytes'] / 2**30:5.2f} GB, CPU {r['cpu']:7.1f} s, load {r['load'][0]:.2f} -> "
+                  f"{r['load'][1]:.2f}; {nbs}", flush=True)
     if len(rows) > 1:
         print(f"growth exponent of the total time: {growth_exponent(rows):.2f}")
         base = rows[0]
         for r in rows[1:]:
             print(f"  {r['n']:>6} patients: {r['seconds'] / base['seconds']:.2f} × the "
-                  f"{base['n']}-patient build")
+                  f"{base['n']}-patient build (CPU time: {r['cpu'] / base['cpu']:.2f} ×)")
 
 
 if __name__ == "__main__":

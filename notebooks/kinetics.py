@@ -51,6 +51,7 @@ lambda_z_adj_r2_tolerance = 1e-4  # best fit: adjusted R² within this of the be
 from analysis_lib.analyses import kinetics, options
 from analysis_lib.book import report
 from analysis_lib.book.figures import kinetics as plots
+from analysis_lib.book.figures import profiles
 
 data = report.open_chapter(
     chapter, data_dir, min_cell_count,
@@ -104,23 +105,23 @@ summary_csv = report.write_output(res.downloads["kinetics_summary"], output_dir,
 # ```{glue:figure} fig_kinetic_profiles
 # :name: fig-kinetic-profiles
 #
-# Individual CAR-T transgene levels (log scale) in the first 28 days (top) and over the whole
-# monitoring period (bottom), one line per patient, coloured by day-28 response. Open
-# triangles are results below the LLOQ, drawn at half the LLOQ; the dashed line is the LLOQ.
+# {glue:md}`profiles_caption`
 # ```
 
 # %% tags=["hide-input", "remove-output"]
+report.glue_text("profiles_caption", profiles.profiles_caption(
+    res.samples.loc[res.samples["day"] >= 0, "patient_id"].nunique()))
 report.glue_figure("fig_kinetic_profiles",
                    plots.kinetic_profiles(res.samples, res.response, res.lloq))
 
 # %% [markdown]
-# {numref}`tbl-nca` lists every patient's parameters. Patients are numbered by decreasing
+# {numref}`tbl-nca` lists the patients' parameters. Patients are numbered by decreasing
 # Cmax, not by study code; the same table with study codes, and with Clast, AUClast and the
 # NCA's notes, is available as a file:
 # {download}`kinetic_parameters.csv <outputs/kinetics/kinetic_parameters.csv>`.
 
 # %% tags=["hide-input"]
-report.show_table(res.tables["tbl-nca"],
+report.show_listing(res.tables["tbl-nca"],
                   "Non-compartmental parameters of each patient (linear-up/log-down AUC; "
                   "Tlast: last day with a level at or above the LLOQ). \"Monitoring ended\": "
                   "two consecutive results below the LLOQ after Tlast.", "tbl-nca")
@@ -362,7 +363,7 @@ report.glue_figure("fig_half_life", plots.half_life_by_response(res.half_life.pe
 # {download}`persistence_half_life.csv <outputs/kinetics/persistence_half_life.csv>`.
 
 # %% tags=["hide-input"]
-report.show_table(res.tables["tbl-half-life-patients"],
+report.show_listing(res.tables["tbl-half-life-patients"],
                   "Persistence-phase half-life of each patient with an estimable terminal "
                   "phase (beyond the paper), numbered as in the table of NCA parameters: "
                   "half-life, terminal rate constant λz, the measurable levels used and their "

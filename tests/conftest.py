@@ -80,9 +80,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory) -> Path:
-    """The book built once per session from the shipped synthetic data (``<tmp>/_build``)."""
+    """The book built once per session from the shipped synthetic data (``<tmp>/_build``).
+
+    ``CARTBOOK_TEST_BUILD=<build folder>`` checks an existing build instead (e.g. one of
+    ``benchmarks/bench_scale.py --keep``: the browser checks of a 5,000-patient book)."""
     from analysis_lib.book.pipeline import ROOT, build_book
 
+    given = os.environ.get("CARTBOOK_TEST_BUILD", "").strip()
+    if given:
+        build = Path(given).resolve()
+        assert (build / "html" / "index.html").is_file(), f"no built book in {build}"
+        return build
     build = tmp_path_factory.mktemp("book") / "_build"
     result = build_book(ROOT / "data" / "synthetic", build, force=True)
     assert result.book_built

@@ -114,6 +114,7 @@ from ..stats.nca import (
     TerminalRules,
     nca,
 )
+from ..stats.profiles import blq_quantile, scheduled_quantiles  # noqa: F401  (blq_quantile: re-exported)
 from ..stats.rank_tests import MannWhitney, MWMethod, SpearmanMethod, mann_whitney, spearman
 
 #: Default multiple of the LLOQ that a peak must reach to count as expansion.
@@ -816,31 +817,6 @@ def contrast(t3: pd.DataFrame, factor: str, parameter: str,
 # Median profiles
 # ============================================================================================
 
-def blq_quantile(values: Sequence[float], blq: Sequence[bool], q: float) -> tuple[float, bool]:
-    """The ``q``-th percentile (linear interpolation between order statistics, numpy's and R's
-    type 7 default) of levels some of which are below the LLOQ.
-
-    BLQ results rank below every measurable level. The percentile is reported as BLQ
-    (value NaN, flag True) when the lower of the two order statistics it is interpolated from
-    is BLQ: it then depends on a level that was not quantified. Otherwise the value is the
-    usual interpolation of measurable levels. No values: (NaN, False).
-    """
-    v = np.asarray(values, dtype=float)
-    b = np.asarray(blq, dtype=bool)
-    if v.size == 0:
-        return math.nan, False
-    v = np.where(b, -np.inf, v)
-    order = np.argsort(v, kind="stable")
-    v, b = v[order], b[order]
-    h = (v.size - 1) * q / 100.0
-    lo = int(math.floor(h + 1e-12))
-    if b[lo]:
-        return math.nan, True
-    hi = min(lo + 1, v.size - 1)
-    frac = h - lo
-    return float(v[lo] + (v[hi] - v[lo]) * frac) if frac > 1e-12 else float(v[lo]), False
-
-
 def median_profiles(kinetics: pd.DataFrame, params: pd.DataFrame, by: str = "mrd_cr", *,
                     days: Sequence[float] = SCHEDULE_DAYS, window: float = 0.0,
                     carry_blq_forward: bool = True) -> pd.DataFrame:
@@ -876,53 +852,8 @@ def median_profiles(kinetics: pd.DataFrame, params: pd.DataFrame, by: str = "mrd
     median or quartile that depends on a BLQ result is reported as BLQ rather than as a
     number, because a level below the LLOQ is not quantified (:func:`blq_quantile`).
     """
-    k = kinetics[kinetics["day"] >= 0].copy()
-    k["blq"] = (k["below_lloq"].astype(bool)
-                | k["copies_per_ug_dna"].isna()
-                | (k["copies_per_ug_dna"] < k["lloq_copies_per_ug_dna"]))
-    k["value"] = np.where(k["blq"], 0.0, k["copies_per_ug_dna"].astype(float))
-    lloq = assay_lloq(kinetics)
-    last_day = float(k["day"].max()) if len(k) else -math.inf
-    days = [float(d) for d in days if d <= last_day]
-    info = params.set_index("patient_id")
-    has_fu = "last_followup_day" in info.columns
-    rows = []
-    groups = [g for g in pd.unique(info[by].dropna())]
-    try:
-        groups = sorted(groups, reverse=True)  # True before False
-    except TypeError:
-        pass
-    by_patient = {pid: f.sort_values("day") for pid, f in k.groupby("patient_id")}
-    for g in groups:
-        ids = info.index[info[by] == g]
-        for d in days:
-            vals, blqs, carried = [], [], 0
-            for pid in ids:
-                f = by_patient.get(pid)
-                if f is None or f.empty:
-                    continue
-                dist = (f["day"] - d).abs()
-                near = dist[dist <= window + 1e-9]
-                if len(near):
-                    i = near.idxmin()
-                    vals.append(float(f.at[i, "value"]))
-                    blqs.append(bool(f.at[i, "blq"]))
-                elif (carry_blq_forward and bool(info.at[pid, "persistence_ended"])
-                      and d > float(f["day"].max())
-                      and (not has_fu or pd.isna(info.at[pid, "last_followup_day"])
-                           or d <= float(info.at[pid, "last_followup_day"]))):
-                    vals.append(0.0)
-                    blqs.append(True)
-                    carried += 1
-            row = {"group": g, "day": d, "n": len(vals), "n_blq": int(sum(blqs)),
-                   "n_carried": carried, "lloq": lloq}
-            for name, q in (("median", 50.0), ("q1", 25.0), ("q3", 75.0)):
-                val, is_blq = blq_quantile(vals, blqs, q)
-                row[name] = val
-                row[f"{name}_blq"] = is_blq
-            rows.append(row)
-    return pd.DataFrame(rows, columns=["group", "day", "n", "n_blq", "n_carried", "median",
-                                       "q1", "q3", "median_blq", "q1_blq", "q3_blq", "lloq"])
+    return scheduled_quantiles(kinetics, params, by, days=days, lloq=assay_lloq(kinetics),
+                               window=window, carry_blq_forward=carry_blq_forward)
 
 
 # ============================================================================================

@@ -87,6 +87,30 @@ def show_table(frame: pd.DataFrame, caption: str, label: str) -> None:
     display(Markdown(md_table(suppress_table(frame), caption, label)))
 
 
+#: Largest listing of individual patients shown whole on a page (issue 16): a longer one
+#: shows its first rows, says how many of how many, and points to its CSV download, which
+#: holds every row; a page of a 50,000-patient build then weighs what a 50-patient one does.
+LISTING_MAX_ROWS: int = 100
+
+
+def listing_note(n_rows: int, what: str = "patients") -> str:
+    """The sentence a caption adds when a listing is cut (:data:`LISTING_MAX_ROWS`), or ""."""
+    from ..core import formatting
+
+    if n_rows <= LISTING_MAX_ROWS:
+        return ""
+    return (f" The first {formatting.count(LISTING_MAX_ROWS)} of {formatting.count(n_rows)} "
+            f"{what} are listed here; the CSV download holds all of them.")
+
+
+def show_listing(frame: pd.DataFrame, caption: str, label: str, what: str = "patients"
+                 ) -> None:
+    """:func:`show_table` for a listing of individual patients (one row each): at most
+    :data:`LISTING_MAX_ROWS` rows on the page, the caption saying so (:func:`listing_note`)
+    when there are more."""
+    show_table(frame.head(LISTING_MAX_ROWS), caption + listing_note(len(frame), what), label)
+
+
 def glue_number(key: str, value: float | int | str) -> None:
     """Glue a number (or a plain string, read back by :func:`glued_values`) for
     ``{glue:text}`key:fmt``` (this page or ``path.ipynb::key`` elsewhere)."""
@@ -137,7 +161,49 @@ def glue_figure(key: str, fig: Any) -> None:
     found = problems(fig)
     if found:
         raise ValueError(f"figure {key!r} is not fit to publish: " + "; ".join(found[:10]))
+    rasterize_dense(fig)
     glue(key, fig, display=True)
+
+
+#: In an axes of a glued figure whose lines and collections draw more points than this in all
+#: (markers, or vertices of lines and bands), those with at least
+#: :data:`RASTERIZE_ARTIST_MIN_POINTS` points each are rasterised inside the figure's SVG
+#: (issue 16): the page then carries an image whose size depends on the figure's area, not on
+#: the number of patients (a Kaplan–Meier curve of 50,000 patients has tens of thousands of
+#: steps and censor marks; a strip of every patient's value, one collection per group);
+#: text, axes and small artists stay vector. No axes of a 50-patient book comes near it.
+RASTERIZE_MIN_POINTS: int = 2000
+RASTERIZE_ARTIST_MIN_POINTS: int = 100
+
+
+def _n_points(artist: Any) -> int:
+    from matplotlib.collections import Collection
+    from matplotlib.lines import Line2D
+
+    if isinstance(artist, Line2D):
+        return len(artist.get_xydata())
+    if isinstance(artist, Collection):
+        offsets = artist.get_offsets()
+        vertices = sum(len(p.vertices) for p in artist.get_paths())
+        return max(len(offsets) if offsets is not None else 0, vertices)
+    return 0
+
+
+def rasterize_dense(fig: Any, min_points: int | None = None) -> int:
+    """Rasterise (in vector output) the lines and collections of at least
+    :data:`RASTERIZE_ARTIST_MIN_POINTS` points in every axes of ``fig`` that draws more than
+    ``min_points`` (default :data:`RASTERIZE_MIN_POINTS`) points in all; returns how many."""
+    limit = RASTERIZE_MIN_POINTS if min_points is None else min_points
+    done = 0
+    for ax in fig.axes:
+        counts = [(a, _n_points(a)) for a in [*ax.lines, *ax.collections]]
+        if sum(n for _, n in counts) <= limit:
+            continue
+        for artist, n in counts:
+            if n >= RASTERIZE_ARTIST_MIN_POINTS:
+                artist.set_rasterized(True)
+                done += 1
+    return done
 
 
 def beside(reproduced: str, published: str = "", status: str = "") -> str:

@@ -33,7 +33,7 @@ from typing import ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, sparse, stats
 from statsmodels.duration.hazard_regression import PHReg
 
 from .logistic import dummy_code, unbounded_directions
@@ -157,6 +157,98 @@ class CoxFit:
     summary = hazard_ratios
 
 
+#: Rows from which :func:`coxph` computes the partial likelihood, its score and information
+#: with :class:`RiskSetSums` (vectorised cumulative sums over the sorted times: linear in the
+#: number of rows) instead of statsmodels ``PHReg`` (a Python loop over the distinct event
+#: times, about 30x slower at 5,000 patients). Both give the same numbers to ~1e-12 relative
+#: (tests/test_scale.py); below the threshold the book keeps ``PHReg``, the engine the R
+#: parity tests were measured with. Counting-process fits always use ``PHReg``.
+VECTORISED_COX_MIN_ROWS = 2000
+
+
+class RiskSetSums:
+    """Cox partial log-likelihood, score and information for right-censored (optionally
+    stratified) data by cumulative sums over rows sorted by decreasing time.
+
+    For each distinct (stratum, event time) ``tau`` with ``d`` events, the risk-set sums
+    ``S0 = sum r_k``, ``S1 = sum r_k x_k``, ``S2 = sum r_k x_k x_k'`` over ``t_k >= tau`` and the
+    same sums ``D0, D1, D2`` over the events at ``tau`` give, for Efron's approximation
+    (Efron 1977, JASA 72:557–565; R's default), the terms ``k = 0..d-1`` with
+    ``S - (k/d) D``; Breslow's uses ``S`` ``d`` times. Linear in the number of rows.
+    """
+
+    def __init__(self, X: np.ndarray, time: np.ndarray, event: np.ndarray,
+                 strata: np.ndarray, ties: str):
+        order = np.lexsort((-time, strata))
+        self.order = order
+        self.X = X[order]
+        t, e, st = time[order], event[order].astype(bool), strata[order]
+        n = t.size
+        # last row (in this order) with the same stratum and a time >= each row's time
+        key_new = np.r_[True, (st[1:] != st[:-1]) | (t[1:] != t[:-1])]
+        grp = np.cumsum(key_new) - 1                     # (stratum, time) group of each row
+        last = np.r_[np.flatnonzero(key_new)[1:] - 1, n - 1]  # last row of each group
+        self.first_of_stratum = np.r_[True, st[1:] != st[:-1]]
+        self.stratum_start = np.maximum.accumulate(np.where(self.first_of_stratum,
+                                                            np.arange(n), 0))
+        ev_groups = np.unique(grp[e])
+        self.end = last[ev_groups]                       # risk set: stratum start .. end
+        self.begin = self.stratum_start[self.end]
+        d = np.bincount(grp[e], minlength=grp.max() + 1)[ev_groups]
+        self.d = d
+        self.ev_group_of_row = grp
+        self.ev_groups = ev_groups
+        self.e = e
+        # one slot per event: its group and k/d (Efron) or 0 (Breslow)
+        self.slot = np.repeat(np.arange(ev_groups.size), d)
+        k = np.arange(d.sum()) - np.repeat(np.cumsum(d) - d, d)
+        self.frac = k / np.repeat(d, d) if ties == "efron" else np.zeros(d.sum())
+        self.xsum_events = self.X[e].sum(axis=0)
+        # map each event row to its event-group index
+        pos = np.full(grp.max() + 1, -1)
+        pos[ev_groups] = np.arange(ev_groups.size)
+        self.ev_index = pos[grp[e]]
+
+    def _risk(self, v: np.ndarray) -> np.ndarray:
+        """Sums of ``v`` (rows first) over each event time's risk set."""
+        c = np.cumsum(v, axis=0)
+        c0 = np.concatenate([np.zeros((1,) + v.shape[1:]), c])
+        return c0[self.end + 1] - c0[self.begin]
+
+    def _dead(self, v: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.ev_groups.size,) + v.shape[1:])
+        np.add.at(out, self.ev_index, v[self.e])
+        return out
+
+    def moments(self, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per event slot (one per event): the weighted risk-set sum ``s0``, mean ``m`` of x
+        and second moment ``s2 / s0`` at ``beta``."""
+        X = self.X
+        r = np.exp(X @ beta)
+        rx = r[:, None] * X
+        rxx = rx[:, :, None] * X[:, None, :]
+        S0, S1, S2 = self._risk(r), self._risk(rx), self._risk(rxx)
+        D0, D1, D2 = self._dead(r), self._dead(rx), self._dead(rxx)
+        f, g = self.frac, self.slot
+        s0 = S0[g] - f * D0[g]
+        s1 = S1[g] - f[:, None] * D1[g]
+        s2 = S2[g] - f[:, None, None] * D2[g]
+        return s0, s1 / s0[:, None], s2 / s0[:, None, None]
+
+    def derivs(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Log partial likelihood, score and information (minus the Hessian) at ``beta``."""
+        s0, m, m2 = self.moments(beta)
+        ll = float((self.X[self.e] @ beta).sum() - np.log(s0).sum())
+        U = self.xsum_events - m.sum(axis=0)
+        info = m2.sum(axis=0) - m.T @ m
+        return ll, U, info
+
+    def event_means(self) -> np.ndarray:
+        """Per event slot: the mean covariate row of the events at its time."""
+        xd = self._dead(self.X) / self.d[:, None]
+        return xd[self.slot]
+
+
 def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
           event: np.ndarray | pd.Series, *, start: np.ndarray | pd.Series | None = None,
           strata: np.ndarray | pd.Series | None = None, ties: Ties = "efron",
@@ -212,11 +304,14 @@ def coxph(X: pd.DataFrame | np.ndarray, time: np.ndarray | pd.Series,
     p = A.shape[1]
     # centred covariates (R does), which keeps exp(x'b) well scaled; none: one zero column
     Xc = A - A.mean(axis=0) if p else np.zeros((t.size, 1))
-    model = PHReg(t, Xc, e.astype(float), strata=st, ties=ties,
-                  entry=None if s0 is None else np.nextafter(s0, np.inf))
+    if s0 is None and t.size >= VECTORISED_COX_MIN_ROWS:
+        derivs = RiskSetSums(Xc, t, e, st, ties).derivs
+    else:
+        model = PHReg(t, Xc, e.astype(float), strata=st, ties=ties,
+                      entry=None if s0 is None else np.nextafter(s0, np.inf))
 
-    def derivs(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        return float(model.loglike(b)), model.score(b), -model.hessian(b)
+        def derivs(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+            return float(model.loglike(b)), model.score(b), -model.hessian(b)
 
     beta = np.zeros(max(p, 1))
     ll, U, I = derivs(beta)
@@ -294,8 +389,19 @@ def cox_zph(fit: CoxFit, transform: str = "km", terms: bool = True,
     p = X.shape[1]
     r = np.exp(X @ fit.coef)
     Ug, I11, I12, I22 = np.zeros(p), np.zeros((p, p)), np.zeros((p, p)), np.zeros((p, p))
+    if a is None and t.size >= VECTORISED_COX_MIN_ROWS:
+        # the same sums by cumulative sums over the sorted times (linear in the rows)
+        rs = RiskSetSums(X, t, e, st, fit.ties)
+        _, m, m2 = rs.moments(fit.coef)
+        V = m2 - m[:, :, None] * m[:, None, :]
+        gs = g[rs.order][rs.e][np.argsort(rs.ev_index, kind="stable")]  # g per event slot
+        Ug = (gs[:, None] * (rs.event_means() - m)).sum(axis=0)
+        I11 = V.sum(axis=0)
+        I12 = (gs[:, None, None] * V).sum(axis=0)
+        I22 = (gs[:, None, None] ** 2 * V).sum(axis=0)
     # one pass per distinct (stratum, event time): Efron-weighted moments of the risk set
-    for s, tau in sorted({(int(s_), float(t_)) for s_, t_ in zip(st[e], t[e])}):
+    for s, tau in (() if a is None and t.size >= VECTORISED_COX_MIN_ROWS else
+                   sorted({(int(s_), float(t_)) for s_, t_ in zip(st[e], t[e])})):
         risk = (st == s) & (t >= tau) & (True if a is None else a < tau)
         dead = risk & e & (t == tau)
         d = int(dead.sum())
@@ -384,19 +490,85 @@ def monotone_likelihood(fit: CoxFit, *, tol: float = 1e-6) -> dict[str, str]:
     scale = np.max(np.abs(X), axis=0)
     scale[scale == 0] = 1.0
     Xs = X / scale
-    diffs = []
-    for i in np.flatnonzero(e):
-        at_risk = (st == st[i]) & (t >= t[i])
-        if start is not None:
-            at_risk &= start < t[i]
-        diffs.append(Xs[i] - Xs[at_risk])
-    D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
-    D = D[np.any(D != 0, axis=1)]
-    if D.size == 0:  # every event ties with its whole risk set: nothing identifies beta
-        return {nm: "±inf" for nm in fit.names}
-    up, down = unbounded_directions(D, tol)
+    if start is None:
+        up, down = _monotone_directions_nested(Xs, t, e, st, tol)
+    else:  # (start, stop] risk sets are not nested: every event against its risk set
+        diffs = []
+        for i in np.flatnonzero(e):
+            at_risk = (st == st[i]) & (t >= t[i]) & (start < t[i])
+            diffs.append(Xs[i] - Xs[at_risk])
+        D = np.unique(np.round(np.vstack(diffs), 12), axis=0)
+        D = D[np.any(D != 0, axis=1)]
+        if D.size == 0:  # every event ties with its whole risk set: nothing identifies beta
+            return {nm: "±inf" for nm in fit.names}
+        up, down = unbounded_directions(D, tol)
     kinds = {(True, False): "+inf", (False, True): "-inf", (True, True): "±inf"}
     return {nm: kinds[(u, d)] for nm, u, d in zip(fit.names, up, down) if u or d}
+
+
+def _monotone_directions_nested(Xs: np.ndarray, t: np.ndarray, e: np.ndarray,
+                                st: np.ndarray, tol: float) -> tuple[list[bool], list[bool]]:
+    """:func:`unbounded_directions` of the cone ``{d: x_i'd >= x_k'd for every event i and
+    every k with t_k >= t_i in its stratum}`` without forming the (events x patients) pairs.
+
+    Right-censored risk sets are nested, so the constraints are written as a chain (linear in
+    the number of patients): per stratum and distinct event time ``tau_k`` a variable ``z_k``
+    with ``z_k >= x'd`` for the distinct covariate rows whose time lies in
+    ``[tau_k, tau_{k+1})``, ``z_k >= z_{k+1}``, and ``x_i'd >= z_k`` for the distinct rows of
+    the events at ``tau_k``. ``z_k`` is then an upper bound of ``max x_k'd`` over the risk set
+    at ``tau_k`` and can equal it, so the projection of the feasible set on ``d`` is exactly
+    the cone. Both linear programmes per coefficient run on this sparse system (HiGHS).
+    """
+    n, p = Xs.shape
+    Xr = np.round(Xs, 12)
+    d_parts, plus_parts, minus_parts = [], [], []  # rows: d'coef + z[plus] - z[minus] <= 0
+    n_z = 0
+    for s_ in np.unique(st):
+        m = st == s_
+        ts, es, xs = t[m], e[m], Xr[m]
+        taus = np.unique(ts[es])
+        if not taus.size:
+            continue
+        k = np.searchsorted(taus, ts, side="right") - 1  # block of each row (-1: never at risk)
+        keep = k >= 0
+        # z_k >= x'd  ->  x'd - z_k <= 0 (distinct rows per block)
+        blk = np.unique(np.column_stack([k[keep], xs[keep]]), axis=0)
+        d_parts.append(blk[:, 1:])
+        plus_parts.append(np.full(len(blk), -1))
+        minus_parts.append(n_z + blk[:, 0].astype(np.int64))
+        # x_i'd >= z_k  ->  z_k - x_i'd <= 0 (distinct event rows per event time)
+        ev = np.unique(np.column_stack([k[es], xs[es]]), axis=0)
+        d_parts.append(-ev[:, 1:])
+        plus_parts.append(n_z + ev[:, 0].astype(np.int64))
+        minus_parts.append(np.full(len(ev), -1))
+        # z_{k+1} - z_k <= 0
+        chain = np.arange(taus.size - 1)
+        d_parts.append(np.zeros((chain.size, p)))
+        plus_parts.append(n_z + chain + 1)
+        minus_parts.append(n_z + chain)
+        n_z += taus.size
+    if not n_z:
+        return [True] * p, [True] * p
+    dpart = np.vstack(d_parts)
+    plus, minus = np.concatenate(plus_parts), np.concatenate(minus_parts)
+    nr = len(dpart)
+    ii = np.r_[np.flatnonzero(plus >= 0), np.flatnonzero(minus >= 0)]
+    jj = np.r_[plus[plus >= 0], minus[minus >= 0]]
+    vv = np.r_[np.ones((plus >= 0).sum()), -np.ones((minus >= 0).sum())]
+    zpart = sparse.csr_array((vv, (ii, jj)), shape=(nr, n_z))
+    a_ub = sparse.hstack([sparse.csr_array(dpart), zpart], format="csc")
+    b_ub = np.zeros(nr)
+    bounds = [(-1.0, 1.0)] * p + [(None, None)] * n_z
+    out: tuple[list[bool], list[bool]] = ([], [])
+    for j in range(p):
+        for sign, store in ((1.0, out[0]), (-1.0, out[1])):
+            c = np.zeros(p + n_z)
+            c[j] = -sign
+            r = optimize.linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+            if r.status != 0:
+                raise RuntimeError(f"direction LP failed: {r.message}")
+            store.append(bool(-r.fun > tol))
+    return out
 
 
 def not_estimable(fit: CoxFit) -> dict[str, str]:

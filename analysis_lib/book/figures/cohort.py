@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -102,8 +103,11 @@ def follow_up_curve(curve: KaplanMeier, median: float, *, step: float = 12.0) ->
         risk.set_yticks([])
         for side in ("left", "bottom"):
             risk.spines[side].set_visible(False)
-        risk.text(-0.04, 0.5, "Under\nobservation", transform=risk.transAxes, ha="right",
-                  va="center")
+        if _at_risk(curve, 0.0) < 1000:
+            risk.text(-0.04, 0.5, "Under\nobservation", transform=risk.transAxes, ha="right",
+                      va="center")
+        else:  # a count of thousands under the first tick would run into a label on the left
+            risk.set_title("Under observation", loc="left", fontsize=plt.rcParams["font.size"])
     return fig
 
 

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ...core import formatting, suppression
-from . import style
+from . import profiles, style
 
 #: Colours of the day-28 response groups: MRD-negative CR/CRi, and the others.
 RESPONSE_COLOURS = {True: style.PAIR[0], False: style.PAIR[1]}
@@ -180,7 +180,9 @@ def _r_text(r: float, p: float, n: int) -> str:
 
 def kinetic_profiles(kinetics: pd.DataFrame, groups: pd.Series, lloq: float,
                      split_day: float = 28.0) -> Figure:
-    """Individual CAR-T transgene profiles on a log scale, coloured by day-28 response.
+    """Individual CAR-T transgene profiles on a log scale, coloured by day-28 response (above
+    :data:`~analysis_lib.book.figures.profiles.INDIVIDUAL_MAX_PATIENTS` patients, the
+    aggregate form :func:`~analysis_lib.book.figures.profiles.profile_bands` instead).
 
     Top: the first ``split_day`` days; bottom: the whole monitoring period. Measurable levels
     are filled circles joined by lines; results below the LLOQ (BLQ) are open triangles drawn
@@ -194,6 +196,10 @@ def kinetic_profiles(kinetics: pd.DataFrame, groups: pd.Series, lloq: float,
     groups : boolean Series indexed by ``patient_id`` (day-28 MRD-negative CR/CRi).
     lloq : LLOQ to draw (copies/µg DNA).
     """
+    if profiles.use_aggregate(kinetics.loc[kinetics["day"] >= 0, "patient_id"].nunique()):
+        # above INDIVIDUAL_MAX_PATIENTS: median and quantile bands by group and day (issue 16)
+        return profiles.profile_bands(kinetics, groups, lloq, colours=RESPONSE_COLOURS,
+                                      labels=RESPONSE_LABELS, split_day=split_day)
     k = kinetics[kinetics["day"] >= 0].sort_values(["patient_id", "day"])
     blq_y = lloq / 2 if np.isfinite(lloq) and lloq > 0 else 1.0
     # responders first, so the few other patients are drawn on top

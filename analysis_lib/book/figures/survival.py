@@ -125,7 +125,7 @@ def _risk_table(rax: Axes, labels: list[str], counts: list[np.ndarray], times: n
         y = k - 1 - i
         for t, c in zip(times, cnt):
             rax.text(t, y, suppression.count_text(int(c)), ha="center", va="center",
-                     fontsize=RISK_PT, color=col)
+                     fontsize=RISK_PT, color=col, gid="risk-count")
     rax.set_ylim(-0.6, k - 0.4)
     if names:
         rax.set_yticks(range(k - 1, -1, -1), labels, fontsize=RISK_PT)
@@ -174,6 +174,44 @@ def _km_panel(ax: Axes, rax: Axes, panel: KMPanel, times: np.ndarray, *, band: b
     return lines
 
 
+def _fit_risk_counts(fig: Figure, ax: Axes) -> None:
+    """Keep the numbers at risk under ``ax`` apart however many digits they have (a cohort
+    of thousands): first smaller type, down to :data:`style.MIN_FONT_PT`, then a count under
+    every second (third, ...) time tick only, which the table's title then says. Nothing
+    changes when they already fit."""
+    rax = next((a for a in fig.axes if a is not ax and a.get_shared_x_axes().joined(a, ax)),
+               None)
+    if rax is None:
+        return
+    counts = [t for t in rax.texts if t.get_gid() == "risk-count"]
+    if not counts:
+        return
+    renderer = fig.canvas.get_renderer()
+    ticks = np.unique([t.get_position()[0] for t in counts])
+    if ticks.size < 2:
+        return
+    px = rax.transData.transform(np.column_stack([ticks, np.zeros_like(ticks)]))[:, 0]
+    spacing = float(np.min(np.diff(px)))
+    gap = 4 * fig.dpi / 72  # at least 4 pt between neighbouring counts
+    widest = max(t.get_window_extent(renderer).width for t in counts)
+    if widest + gap <= spacing:
+        return
+    size = max(style.MIN_FONT_PT, RISK_PT * (spacing - gap) / widest)
+    for t in counts:
+        t.set_fontsize(size)
+    widest *= size / RISK_PT
+    every = 1
+    while widest + gap > every * spacing and every < ticks.size:
+        every += 1
+    if every > 1:
+        keep = set(ticks[::every].tolist())
+        for t in counts:
+            t.set_visible(t.get_position()[0] in keep)
+        ordinal = {2: "second", 3: "third"}.get(every, f"{every}th")
+        rax.set_title(f"Number at risk (under every {ordinal} time)", fontsize=RISK_PT,
+                      loc="left", pad=3)
+
+
 def km_figure(panels: Sequence[KMPanel], risk_times: np.ndarray | Sequence[float], *,
               ncols: int = 2, band: bool = False, conf_type: str = "plain",
               legend: bool = True, xlabel: str = XLABEL, curve_height: float = 2.6,
@@ -219,6 +257,8 @@ def km_figure(panels: Sequence[KMPanel], risk_times: np.ndarray | Sequence[float
                        handlelength=2.2, columnspacing=2.0)
         fig.canvas.draw()  # the final layout, then frozen so the tests stay where placed
         fig.set_layout_engine("none")
+        for ax, _, _ in placed:
+            _fit_risk_counts(fig, ax)
         for ax, test, lines in placed:
             if test:
                 place_annotation(ax, test, lines)
