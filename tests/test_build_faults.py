@@ -565,7 +565,9 @@ def test_a_full_disk_during_the_build_is_named_and_keeps_the_book(stub, small_di
     full = (rf"no space left on the disk of the build folder {re.escape(str(build))}"
             r"( \(writing [^)]*\))?; the previous book is unchanged")
     # 1. the disk fills up while the notebooks run
-    b = Build(stub_build(stub, build, "--label", "new"), env={"STUB_SLEEP": "3"})
+    # slow notebooks (beta runs ~10 s): the disk is full well before the last one finishes,
+    # even on a loaded machine (with 3, all three once finished while the filler was written)
+    b = Build(stub_build(stub, build, "--label", "new"), env={"STUB_SLEEP": "8"})
     assert b.wait_for(r"\]\s+\w+: executed in")
     filler = fill(small_disk)
     assert b.finish() == 1

@@ -273,18 +273,22 @@ def test_status_legend_counts_the_tables_statuses(res):
     assert "<script" not in legend
 
 
-def test_parameters_are_shown_without_python_reprs():
+def test_parameters_are_shown_as_a_user_types_them():
+    """"Parameters of this run" (report.parameters_table, what the notebook shows) gives each
+    value as the literal a user passes with ``cartbook build -p NAME=VALUE``, in code: a
+    list as ``[0.0001, 0.001, 0.01]``, no value as ``none``; never a bare Python repr."""
+    from analysis_lib.analyses import options
     from analysis_lib.book import report
-    from analysis_lib.book.figures import kinetics as plots
 
-    shown = plots.parameters_shown({"mrd_cuts": [1e-4, 1e-3, 1e-2], "expansion_threshold": None,
-                                    "dose_threshold": 3.68, "mw_correct": True})
-    assert shown["mrd_cuts"] == "10⁻⁴, 10⁻³, 10⁻²"
-    assert shown["expansion_threshold"] == "2 × LLOQ"
-    assert shown["dose_threshold"] == 3.68 and shown["mw_correct"] is True
-    assert plots.parameters_shown({"expansion_threshold": 500.0})["expansion_threshold"] == 500.0
-    table = report.parameters_table(shown).to_string()
-    assert "[" not in table and "None" not in table and "0.0001" not in table
+    vals = {k: options.OPTIONS[k].default for k in options.chapter_options("kinetics")}
+    table = report.parameters_table(vals)
+    shown = dict(zip(table["Parameter"], table["Value"]))
+    assert shown["`mrd_cuts`"] == "`[0.0001, 0.001, 0.01]`"
+    assert shown["`expansion_threshold`"] == "`none`"
+    assert shown["`mw_correct`"] == "`true`"
+    for cell in table.to_numpy().ravel():
+        assert cell.startswith("`") and cell.endswith("`"), cell
+        assert "None" not in cell and "True" not in cell
 
 
 def test_downloads_are_plain_csv_with_a_sidecar(res, tmp_path: Path):

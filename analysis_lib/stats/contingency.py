@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 from scipy.stats.contingency import odds_ratio as _scipy_odds_ratio
 
-from .logistic import analyse_logistic
+from .logistic import analyse_logistic, detect_separation, firth_profile_confint
 
 # --------------------------------------------------------------------------------------------
 # 2×2 tables: Fisher's exact test with the conditional MLE (as R's fisher.test)
@@ -84,15 +84,36 @@ def _binary_comparison(exposed: np.ndarray, event: np.ndarray, conf_level: float
            "cond_or": fe.odds_ratio, "cond_lower": fe.lower, "cond_upper": fe.upper,
            "fisher_p": fe.p}
     if 0 < a + b < a + b + c + d:
-        an = analyse_logistic(pd.DataFrame({"x": exposed.astype(int)}),
-                              event.astype(float), conf_level=conf_level)
-        r = an.odds_ratios().iloc[0].to_dict()
-        r.pop("term")
-        out.update(r)
-        out["separation"] = an.separation.kind
+        X, y = pd.DataFrame({"x": exposed.astype(int)}), event.astype(float)
+        try:
+            an = analyse_logistic(X, y, conf_level=conf_level)
+        except np.linalg.LinAlgError:
+            out.update(_firth_only(X, y, conf_level))
+        else:
+            r = an.odds_ratios().iloc[0].to_dict()
+            r.pop("term")
+            out.update(r)
+            out["separation"] = an.separation.kind
     else:
         out["separation"] = "constant"
     return out
+
+
+def _firth_only(X: pd.DataFrame, y: np.ndarray, conf_level: float) -> dict:
+    """The columns of :meth:`LogisticAnalysis.odds_ratios` when the ML fit itself fails: under
+    separation with thousands of patients (a zero cell) the weights p(1-p) underflow and the
+    information matrix is singular. The ML odds ratio is then the infinite (or zero) one the
+    separation implies, without Wald or profile interval (``nan``); Firth's penalised
+    likelihood still gives an estimate, its profile interval and test."""
+    nan = float("nan")
+    sep = detect_separation(X, y)
+    inf = sep.infinite("x")
+    fp = firth_profile_confint(X, y, conf_level=conf_level).iloc[1]
+    return {"infinite": inf, "or_ml": {"+inf": np.inf, "-inf": 0.0}.get(inf, nan),
+            "wald_lower": nan, "wald_upper": nan, "wald_p": nan, "profile_lower": nan,
+            "profile_upper": nan, "lr_p": nan, "or_firth": float(np.exp(fp["estimate"])),
+            "firth_lower": float(np.exp(fp["lower"])), "firth_upper": float(np.exp(fp["upper"])),
+            "firth_p": float(fp["p"]), "separation": sep.kind}
 
 
 def odds_ratio(a: int, b: int, c: int, d: int) -> float:

@@ -188,14 +188,7 @@ def logistic_regression(X: pd.DataFrame, y: np.ndarray | pd.Series, *, max_iter:
     # IRLS's own covariance uses the weights of the previous iterate (as R's summary.glm
     # does), which differ from those at the estimate by the last step, ~1e-6 at tol 1e-12;
     # the information at the estimate itself gives the Wald SEs to machine precision.
-    try:
-        se = np.sqrt(np.diag(np.linalg.inv(-r.model.hessian(r.params))))
-    except np.linalg.LinAlgError:
-        # singular information: under separation the ML estimate runs off so far that the
-        # weights p(1-p) underflow (seen with thousands of patients and a zero cell); the
-        # Wald standard errors are then infinite, the limit of R's ever larger ones, and
-        # analyse_logistic reports the separation
-        se = np.full(len(np.asarray(r.params)), np.inf)
+    se = np.sqrt(np.diag(np.linalg.inv(-r.model.hessian(r.params))))
     return LogisticFit(names, np.asarray(r.params), se, float(r.llf),
                        int(r.fit_history["iteration"]), bool(r.converged))
 

@@ -55,25 +55,6 @@ def beside_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def parameters_shown(params: Mapping[str, object]) -> dict[str, object]:
-    """The notebook's parameters as the page's "Parameters of this run" shows them: a list of
-    MRD cut-points (fractions) as powers of ten (``10⁻⁴, 10⁻³, 10⁻²``, by
-    :func:`analysis_lib.core.units.format_mrd`), an ``expansion_threshold`` of ``None`` as the
-    default it stands for (``2 × LLOQ``); every other value unchanged (the table formats
-    numbers itself). Never a Python list or ``None`` in front of a reader."""
-    from ...analyses.kinetics import EXPANSION_LLOQ_MULTIPLE
-    from ...core.units import format_mrd
-
-    out: dict[str, object] = {}
-    for k, v in params.items():
-        if k == "expansion_threshold" and v is None:
-            v = f"{formatting.number(EXPANSION_LLOQ_MULTIPLE)} × LLOQ"
-        elif k == "mrd_cuts":
-            v = ", ".join(format_mrd(float(x)) for x in v)
-        out[k] = v
-    return out
-
-
 def status_legend(frame: pd.DataFrame) -> str:
     """What the status dots of ``frame`` mean and how many cells have each: every status
     present among its :class:`~analysis_lib.analyses.kinetics.Compared` cells, in the
