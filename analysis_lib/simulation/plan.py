@@ -230,25 +230,13 @@ def logistic_model(factors: pd.DataFrame, y: np.ndarray, terms: Sequence[str],
     except np.linalg.LinAlgError:
         # the information matrix is singular where the diverging fit stopped (separation):
         # no Wald statistics; Firth and the separation check still run
-        wald = pd.DataFrame({"estimate": np.nan, "lower": np.nan, "upper": np.nan,
-                             "p": np.nan}, index=range(len(names)))
-        ml_ok = False
+        wald, ml_ok = None, False
     firth = lg.firth_logistic_regression(X, yv)
     fprof = lg.firth_profile_confint(X, yv, conf_level=conf_level)
-    rows = []
-    for j, term in enumerate(names[1:], start=1):
-        inf = sep.infinite(term)
-        w, fp = wald.iloc[j], fprof.iloc[j]
-        if inf:
-            or_ml = {"+inf": np.inf, "-inf": 0.0}.get(inf, np.nan)
-            wl = wu = wp = np.nan
-        else:
-            or_ml, wl, wu, wp = (np.exp(w["estimate"]), np.exp(w["lower"]),
-                                 np.exp(w["upper"]), w["p"])
-        rows.append({"term": term, "infinite": inf, "or_ml": or_ml, "wald_lower": wl,
-                     "wald_upper": wu, "wald_p": wp, "or_firth": np.exp(fp["estimate"]),
-                     "firth_lower": np.exp(fp["lower"]), "firth_upper": np.exp(fp["upper"]),
-                     "firth_p": fp["p"]})
+    rows = [{"term": term, **lg.odds_ratio_columns(sep.infinite(term),
+                                                    wald.iloc[j] if ml_ok else None,
+                                                    fprof.iloc[j])}
+            for j, term in enumerate(names[1:], start=1)]
     events = int(yv.sum())
     facts = {"n": len(yv), "events": events,
              "epv": min(events, len(yv) - events) / (len(names) - 1),

@@ -12,7 +12,8 @@ import pandas as pd
 from scipy import stats
 from scipy.stats.contingency import odds_ratio as _scipy_odds_ratio
 
-from .logistic import analyse_logistic, detect_separation, firth_profile_confint
+from .logistic import (analyse_logistic, detect_separation, firth_profile_confint,
+                       odds_ratio_columns)
 
 # --------------------------------------------------------------------------------------------
 # 2×2 tables: Fisher's exact test with the conditional MLE (as R's fisher.test)
@@ -105,15 +106,10 @@ def _firth_only(X: pd.DataFrame, y: np.ndarray, conf_level: float) -> dict:
     information matrix is singular. The ML odds ratio is then the infinite (or zero) one the
     separation implies, without Wald or profile interval (``nan``); Firth's penalised
     likelihood still gives an estimate, its profile interval and test."""
-    nan = float("nan")
     sep = detect_separation(X, y)
-    inf = sep.infinite("x")
     fp = firth_profile_confint(X, y, conf_level=conf_level).iloc[1]
-    return {"infinite": inf, "or_ml": {"+inf": np.inf, "-inf": 0.0}.get(inf, nan),
-            "wald_lower": nan, "wald_upper": nan, "wald_p": nan, "profile_lower": nan,
-            "profile_upper": nan, "lr_p": nan, "or_firth": float(np.exp(fp["estimate"])),
-            "firth_lower": float(np.exp(fp["lower"])), "firth_upper": float(np.exp(fp["upper"])),
-            "firth_p": float(fp["p"]), "separation": sep.kind}
+    return {**odds_ratio_columns(sep.infinite("x"), None, fp), "profile_lower": np.nan,
+            "profile_upper": np.nan, "lr_p": np.nan, "separation": sep.kind}
 
 
 def odds_ratio(a: int, b: int, c: int, d: int) -> float:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -568,23 +568,43 @@ class LogisticAnalysis:
         """
         rows = []
         for j, term in enumerate(self.names[1:], start=1):
-            inf = self.separation.infinite(term)
-            w, pr, fp = self.wald.iloc[j], self.profile.iloc[j], self.firth_profile.iloc[j]
-            if inf:
-                or_ml = {"+inf": np.inf, "-inf": 0.0}.get(inf, np.nan)
-                wl = wu = wp = np.nan
-            else:
-                or_ml, wl, wu, wp = (np.exp(w["estimate"]), np.exp(w["lower"]),
-                                     np.exp(w["upper"]), w["p"])
-            rows.append({"term": term, "infinite": inf, "or_ml": or_ml, "wald_lower": wl,
-                         "wald_upper": wu, "wald_p": wp,
+            pr = self.profile.iloc[j]
+            c = odds_ratio_columns(self.separation.infinite(term), self.wald.iloc[j],
+                                   self.firth_profile.iloc[j])
+            rows.append({"term": term, **{k: c[k] for k in ML_COLUMNS},
                          "profile_lower": np.exp(pr["lower"]),
                          "profile_upper": np.exp(pr["upper"]), "lr_p": pr["p"],
-                         "or_firth": np.exp(fp["estimate"]), "firth_lower": np.exp(fp["lower"]),
-                         "firth_upper": np.exp(fp["upper"]), "firth_p": fp["p"]})
+                         **{k: c[k] for k in FIRTH_COLUMNS}})
         return pd.DataFrame(rows)
 
     summary = odds_ratios
+
+
+#: The ML (Wald) and Firth columns of :func:`odds_ratio_columns`, in their table order.
+ML_COLUMNS: tuple[str, ...] = ("infinite", "or_ml", "wald_lower", "wald_upper", "wald_p")
+FIRTH_COLUMNS: tuple[str, ...] = ("or_firth", "firth_lower", "firth_upper", "firth_p")
+
+
+def odds_ratio_columns(infinite: str, wald: Mapping[str, float] | None,
+                       firth_profile: Mapping[str, float]) -> dict[str, Any]:
+    """One covariate's ML and Firth results on the odds-ratio scale (:data:`ML_COLUMNS`,
+    :data:`FIRTH_COLUMNS`) from its Wald row (``estimate``, ``lower``, ``upper``, ``p`` on the
+    log-odds scale; ``None`` when the ML fit itself failed) and its Firth profile row.
+
+    Where separation makes the ML estimate infinite (``infinite`` ``"+inf"``/``"-inf"``/
+    ``"±inf"``), ``or_ml`` is ``inf``/``0``/``nan`` and the Wald columns are ``nan``: a Wald
+    interval around a diverged estimate means nothing."""
+    if infinite:
+        or_ml, wl, wu, wp = {"+inf": np.inf, "-inf": 0.0}.get(infinite, np.nan), *[np.nan] * 3
+    elif wald is None:
+        or_ml = wl = wu = wp = np.nan
+    else:
+        or_ml, wl, wu, wp = (np.exp(wald["estimate"]), np.exp(wald["lower"]),
+                             np.exp(wald["upper"]), wald["p"])
+    fp = firth_profile
+    return {"infinite": infinite, "or_ml": or_ml, "wald_lower": wl, "wald_upper": wu,
+            "wald_p": wp, "or_firth": np.exp(fp["estimate"]), "firth_lower": np.exp(fp["lower"]),
+            "firth_upper": np.exp(fp["upper"]), "firth_p": fp["p"]}
 
 
 def analyse_logistic(X: pd.DataFrame, y: np.ndarray | pd.Series, *,

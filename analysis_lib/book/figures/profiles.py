@@ -110,7 +110,7 @@ def profile_bands(kinetics: pd.DataFrame, groups: pd.Series, lloq: float, *,
             ax.set_ylabel("Transgene (copies/µg DNA)")
             if xmax is not None:
                 ax.set_xlim(-0.5, xmax)
-                ax.set_title(f"First {split_day:g} days", loc="left")
+                ax.set_title(f"First {formatting.number(split_day)} days", loc="left")
             else:
                 ax.set_xlim(left=-5)
                 ax.set_title("Whole monitoring period", loc="left")
@@ -123,6 +123,6 @@ def profile_bands(kinetics: pd.DataFrame, groups: pd.Series, lloq: float, *,
         handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.15,
                                      label="10th–90th percentiles"))
         handles.append(plt.Line2D([], [], color="grey", linestyle="--",
-                                  label=f"LLOQ ({lloq:g} copies/µg)"))
+                                  label=f"LLOQ ({formatting.number(lloq)} copies/µg)"))
         fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
