@@ -108,6 +108,9 @@ def test_small_counts_are_suppressed_in_tables_and_phrases():
     assert formatting.count_percent(3, 50) == "<5"
     assert formatting.count_percent(5, 50) == "5 (10%)"
     assert suppression.count_text(0) == "0" and suppression.count_text(4) == "<5"
+    # large counts carry the book's thousands separator, like formatting.count
+    assert suppression.count_text(5000) == formatting.count(5000) == "5,000"
+    assert suppression.count_text(50000, 0) == "50,000"
     with pytest.raises(ValueError):
         suppression.set_min_cell_count(-1)
 

@@ -37,9 +37,10 @@ def is_small(k: float, threshold: int | None = None) -> bool:
 
 
 def count_text(k: int, threshold: int | None = None) -> str:
-    """A count as displayed: ``str(k)``, or ``<K`` when it is small."""
+    """A count as displayed, with the book's thousands separator (``29``, ``5,000``), or
+    ``<K`` when it is small."""
     t = _min_cell_count if threshold is None else threshold
-    return f"<{t}" if is_small(k, t) else f"{int(k)}"
+    return f"<{t}" if is_small(k, t) else f"{int(k):,}"
 
 
 #: Column headers that hold counts of patients or events (matched case-insensitively).
