@@ -183,7 +183,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from .descriptive import geometric_stats
 
 BLQOption = Literal["zero", "drop", "lloq_half", "lloq"]
 #: Named options for each BLQ position: set to 0, drop the result, set to LLOQ/2, set to LLOQ.
@@ -456,24 +456,11 @@ class NCAResult:
         for p in PK_PARAMETERS:
             x = self.wide[p].to_numpy(dtype=float)
             x = x[~np.isnan(x)]
-            pos = np.log(x[x > 0])
-            k = pos.size
-            gm = lo = hi = cv = np.nan
-            if k >= 1:
-                gm = float(np.exp(pos.mean()))
-            if k >= 2:
-                s = float(pos.std(ddof=1))
-                half = float(stats.t.ppf(0.5 + conf_level / 2, k - 1)) * s / math.sqrt(k)
-                lo, hi = float(np.exp(pos.mean() - half)), float(np.exp(pos.mean() + half))
-                cv = 100.0 * math.sqrt(math.expm1(s * s))
-            rows.append({
-                "parameter": p, "unit": self.units[p], "n": int(x.size),
-                "median": float(np.median(x)) if x.size else np.nan,
-                "min": float(x.min()) if x.size else np.nan,
-                "max": float(x.max()) if x.size else np.nan,
-                "n_positive": int(k), "geo_mean": gm, "geo_ci_low": lo, "geo_ci_high": hi,
-                "geo_cv_pct": cv,
-            })
+            rows.append({"parameter": p, "unit": self.units[p], "n": int(x.size),
+                         "median": float(np.median(x)) if x.size else np.nan,
+                         "min": float(x.min()) if x.size else np.nan,
+                         "max": float(x.max()) if x.size else np.nan,
+                         **geometric_stats(x, conf_level)})
         return pd.DataFrame(rows)
 
 
