@@ -328,3 +328,42 @@ def test_a_zero_cell_with_thousands_of_patients_gives_an_infinite_odds_ratio_not
     assert np.isnan(r["wald_p"]) and np.isnan(r["profile_lower"])
     assert np.isfinite(r["or_firth"]) and r["or_firth"] > 1
     assert 1 < r["firth_lower"] < r["or_firth"] < r["firth_upper"] < np.inf
+
+
+def test_individual_and_aggregate_profiles_share_their_panels(monkeypatch):
+    """Both forms of the profile figure come from one panel builder: the same titles, axis
+    labels, log scale with the book's plain-number tick labels, LLOQ line and legend entry;
+    the whole-period panel spans every sampling day drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from analysis_lib.book.figures import kinetics as plots
+    from analysis_lib.book.figures import profiles, style
+
+    days = [0.0, 7.0, 14.0, 28.0, 90.0, 400.0]
+    k = pd.DataFrame({"patient_id": np.repeat(np.arange(12), len(days)),
+                      "day": np.tile(days, 12),
+                      "copies_per_ug_dna": np.tile([np.nan, 5e3, 2e4, 3e3, 400.0, np.nan], 12)
+                      * np.repeat(np.linspace(1, 3, 12), len(days)),
+                      "below_lloq": np.tile([True, False, False, False, False, True], 12)})
+    groups = pd.Series(np.arange(12) < 6, index=np.arange(12))
+    individual = plots.kinetic_profiles(k, groups, 100.0)
+    monkeypatch.setattr(profiles, "INDIVIDUAL_MAX_PATIENTS", 5)
+    aggregate = plots.kinetic_profiles(k, groups, 100.0)
+
+    def look(fig):
+        axes = fig.axes
+        return [(ax.get_title(loc="left"), ax.get_xlabel(), ax.get_ylabel(), ax.get_yscale(),
+                 ax.yaxis.get_major_formatter()(1000.0, 0)) for ax in axes]
+
+    assert look(individual) == look(aggregate)
+    assert [t[0] for t in look(individual)] == ["First 28 days", "Whole monitoring period"]
+    assert look(individual)[0][4] == "1,000"  # the book's formatter on the level axis
+    for fig in (individual, aggregate):
+        first, whole = fig.axes
+        assert first.get_xlim() == (-0.5, 29.0)
+        lo, hi = whole.get_xlim()
+        assert lo < 0 and hi >= 400.0  # every sampling day, from day 0
+        legend = [t.get_text() for t in fig.legends[0].get_texts()]
+        assert "LLOQ (100 copies/µg DNA)" in legend
+        assert style.problems(fig) == []

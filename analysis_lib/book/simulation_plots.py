@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..simulation.summary import Summary
-from .figures.style import COLOURS, STYLE
+from .figures import style
 
 Z = 1.959963984540054
 
@@ -49,7 +49,7 @@ def rejection_curves(summary: Summary, panels: Sequence[tuple[str, Sequence[Curv
                      alpha: float = 0.05, power: float = 0.8) -> Figure:
     """Rates against cohort size, one panel per ``(title, curves)``, with reference lines at
     ``alpha`` and ``power``."""
-    with plt.rc_context(STYLE):
+    with style.styled():
         fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 3.6),
                                  squeeze=False, layout="constrained")
         for ax, (title, curves) in zip(axes[0], panels):
@@ -69,11 +69,11 @@ def coverage_curves(summary: Summary, endpoints: Sequence[tuple[str, str]],
                     scenario: str = "calibrated") -> Figure:
     """Coverage of the Kaplan-Meier intervals of the true survival at the horizon, by
     interval type, one panel per ``(analysis, title)``."""
-    with plt.rc_context(STYLE):
+    with style.styled():
         fig, axes = plt.subplots(1, len(endpoints), figsize=(4.0 * len(endpoints), 3.4),
                                  squeeze=False, layout="constrained")
         for ax, (analysis, title) in zip(axes[0], endpoints):
-            curves = [(scenario, "cover", analysis, ct, "", ct, COLOURS[i], "osv"[i % 3])
+            curves = [(scenario, "cover", analysis, ct, "", ct, style.PALETTE[i], "osv"[i % 3])
                       for i, ct in enumerate(conf_types)]
             used = _curves(ax, summary, curves)
             ax.axhline(nominal, color="grey", linestyle="--", linewidth=1)
@@ -133,7 +133,7 @@ def hsct_distributions(summary: Summary, endpoints: Sequence[tuple[str, str]],
     (as published) and time-dependent, one row per end point and one column per cohort
     size, with the true values of both estimands (vertical lines)."""
     sizes = summary.sizes(scenario)
-    with plt.rc_context(STYLE):
+    with style.styled():
         fig, axes = plt.subplots(len(endpoints), len(sizes),
                                  figsize=(max(3.0 * len(sizes), 5.0), 2.7 * len(endpoints)),
                                  squeeze=False, layout="constrained", sharex=True)
@@ -142,10 +142,10 @@ def hsct_distributions(summary: Summary, endpoints: Sequence[tuple[str, str]],
                 ax = axes[i, j]
                 for k, (method, lab) in enumerate((("fixed", "fixed at infusion (published)"),
                                                    ("time-dependent", "time-dependent"))):
-                    _hist(ax, summary, scenario, n, f"hsct_{ep}", method, "", COLOURS[k], lab)
+                    _hist(ax, summary, scenario, n, f"hsct_{ep}", method, "", style.PALETTE[k], lab)
                     tv = _truth(summary, scenario, f"hsct_{ep}", method)
                     if np.isfinite(tv):
-                        ax.axvline(tv, color=COLOURS[k], linestyle="--", linewidth=1.2)
+                        ax.axvline(tv, color=style.PALETTE[k], linestyle="--", linewidth=1.2)
                 ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
                 _log_ratio_axis(ax, (1 / 40, 8), (0.05, 0.1, 0.25, 0.5, 1, 2, 4))
                 ax.set_yticks([])
@@ -163,13 +163,13 @@ def ml_vs_firth(summary: Summary, analysis: str, terms: Sequence[tuple[str, str]
     Firth, with the true value (dashed)."""
     ncols = 2 if len(terms) > 2 else len(terms)
     nrows = math.ceil(len(terms) / ncols)
-    with plt.rc_context(STYLE):
+    with style.styled():
         fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 2.8 * nrows),
                                  squeeze=False, layout="constrained", sharex=True)
         for ax, (term, title) in zip(axes.ravel(), terms):
-            inf = _hist(ax, summary, scenario, n, f"{analysis}_ml", term, "", COLOURS[0],
+            inf = _hist(ax, summary, scenario, n, f"{analysis}_ml", term, "", style.PALETTE[0],
                         "maximum likelihood")
-            _hist(ax, summary, scenario, n, f"{analysis}_firth", term, "", COLOURS[1], "Firth")
+            _hist(ax, summary, scenario, n, f"{analysis}_firth", term, "", style.PALETTE[1], "Firth")
             tv = _truth(summary, scenario, f"{analysis}_ml", term)
             if np.isfinite(tv):
                 ax.axvline(tv, color="black", linestyle="--", linewidth=1.2, label="truth")

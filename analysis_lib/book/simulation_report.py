@@ -270,7 +270,7 @@ def cox_table(summary: Summary) -> pd.DataFrame:
 
 def cox_curves() -> list[tuple[str, list[tuple]]]:
     """Panels of the rejection figure: female sex and BCA duration on LFS."""
-    from .figures.style import COLOURS
+    from .figures.style import PALETTE as COLOURS
 
     return [
         ("Female sex, LFS", [

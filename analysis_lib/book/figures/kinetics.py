@@ -22,12 +22,11 @@ from matplotlib.lines import Line2D
 
 from ...core import formatting, suppression
 from . import profiles, style
+from .profiles import GREY, level_axis, lloq_line, lloq_text, profile_panels
 
 #: Colours of the day-28 response groups: MRD-negative CR/CRi, and the others.
 RESPONSE_COLOURS = {True: style.PAIR[0], False: style.PAIR[1]}
 RESPONSE_LABELS = {True: "MRD-negative CR/CRi at day 28", False: "Not MRD-negative CR/CRi"}
-#: Grey of reference lines (the LLOQ).
-GREY = "0.45"
 
 _AXIS_LABELS = {"tlast": "Tlast (days)", "cmax": "Cmax (copies/µg DNA)",
                 "auc_0_28": "AUC0–28d (day·copies/µg DNA)",
@@ -116,24 +115,10 @@ def _seeded(seed: int) -> Iterator[None]:
         np.random.set_state(state)
 
 
-def _lloq_text(lloq: float) -> str:
-    return f"LLOQ ({formatting.number(lloq)} copies/µg DNA)"
 
 
-def _lloq_line(ax: plt.Axes, lloq: float) -> None:
-    if np.isfinite(lloq):
-        ax.axhline(lloq, color=GREY, linestyle="--", linewidth=1, zorder=1)
 
 
-def _log(ax: plt.Axes, which: str, fine: bool = False) -> None:
-    """A log axis with plain-number labels (style.plain_log) and no minor labels; ``fine``
-    labels 1, 2 and 5 in each decade (for data spanning a decade or two)."""
-    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
-    style.plain_log(ax, which)
-    axis = ax.yaxis if which == "y" else ax.xaxis
-    if fine:
-        axis.set_major_locator(plt.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_minor_formatter(plt.NullFormatter())
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -186,8 +171,8 @@ def kinetic_profiles(kinetics: pd.DataFrame, groups: pd.Series, lloq: float,
     # responders first, so the few other patients are drawn on top
     order = sorted(k["patient_id"].unique(), key=lambda i: not bool(groups.get(i, True)))
     by_id = dict(tuple(k.groupby("patient_id", sort=False)))
-    fig, axes = style.figure(2, 1, height=7.4)
-    for ax, xmax in zip(axes[:, 0], (split_day + 1, None)):
+    fig, axes = profile_panels(lloq, split_day)
+    for ax in axes:
         for pid in order:
             f = by_id[pid]
             colour = RESPONSE_COLOURS[bool(groups.get(pid, True))]
@@ -200,21 +185,11 @@ def kinetic_profiles(kinetics: pd.DataFrame, groups: pd.Series, lloq: float,
                        zorder=3)
             ax.scatter(x[blq], y[blq], s=16, marker="v", facecolors="none",
                        edgecolors=colour, alpha=0.6, linewidths=0.7, zorder=3)
-        _lloq_line(ax, lloq)
-        _log(ax, "y")
-        ax.set_ylabel("CAR-T transgene (copies/µg DNA)")
-        ax.set_xlabel("Days since infusion")
-        if xmax is not None:
-            ax.set_xlim(-0.5, xmax)
-            ax.set_title(f"First {formatting.number(split_day)} days", loc="left")
-        else:
-            ax.set_xlim(left=-5)
-            ax.set_title("Whole monitoring period", loc="left")
     handles = [Line2D([], [], color=RESPONSE_COLOURS[g], marker="o", markersize=4,
                       label=RESPONSE_LABELS[g]) for g in (True, False)]
     handles += [Line2D([], [], color=GREY, marker="v", markerfacecolor="none",
                        linestyle="none", label="Below LLOQ (drawn at LLOQ/2)"),
-                Line2D([], [], color=GREY, linestyle="--", label=_lloq_text(lloq))]
+                Line2D([], [], color=GREY, linestyle="--", label=lloq_text(lloq))]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
 
@@ -251,12 +226,12 @@ def median_profiles(profiles: pd.DataFrame) -> Figure:
             ax.annotate(suppression.count_text(n), (xi, lloq),
                         xytext=(0, -14 if bool(g) else -26), textcoords="offset points",
                         ha="center", fontsize=9, color=colour)
-    _lloq_line(ax, lloq)
-    ax.plot([], [], color=GREY, linestyle="--", label=_lloq_text(lloq))
+    lloq_line(ax, lloq)
+    ax.plot([], [], color=GREY, linestyle="--", label=lloq_text(lloq))
     ax.scatter([], [], marker="v", facecolors="none", edgecolors=GREY,
                label="Median below LLOQ")
     ax.set_xscale("log")
-    _log(ax, "y")
+    level_axis(ax, "y")
     days = sorted(profiles.loc[profiles["n"] > 0, "day"].unique())
     ax.set_xticks(days, [formatting.number(d) for d in days])
     ax.xaxis.set_minor_locator(plt.NullLocator())
@@ -287,7 +262,7 @@ def correlation_panels(params: pd.DataFrame, corr: pd.DataFrame, keys: Sequence[
         if row["x"] in _LOG:
             _log_powers(ax, "x")
         if row["y"] in _LOG:
-            _log(ax, "y")
+            level_axis(ax, "y")
         ax.set_xlabel(_AXIS_LABELS.get(row["x"], row["x"]))
         ax.set_ylabel(_AXIS_LABELS.get(row["y"], row["y"]) if i == 0 else "")
         title = _r_text(row["r"], row["p_value"], int(row["n"]))
@@ -370,7 +345,7 @@ def half_life_by_response(per_patient: pd.DataFrame, p_value: float) -> Figure:
                       f"{suppression.count_text(n_all)}")
     ax.set_xticks(range(2), labels, fontsize=9)
     ax.set_xlim(-0.6, 1.6)
-    _log(ax, "y", fine=True)
+    level_axis(ax, "y", fine=True)
     ax.set_xlabel("")
     ax.set_ylabel("Half-life (days)")
     ax.set_title(f"By day-28 response ({formatting.p_phrase(p_value)})", loc="left",
@@ -379,8 +354,8 @@ def half_life_by_response(per_patient: pd.DataFrame, p_value: float) -> Figure:
         s = est[est["group"] == g]
         bx.scatter(s["time_first"], s["half_life"], s=24, color=RESPONSE_COLOURS[g],
                    alpha=0.8, linewidths=0, label=RESPONSE_LABELS[g])
-    _log(bx, "x", fine=True)
-    _log(bx, "y", fine=True)
+    level_axis(bx, "x", fine=True)
+    level_axis(bx, "y", fine=True)
     bx.set_xlabel("Regression window start (day, log scale)")
     bx.set_ylabel("Half-life (days)")
     bx.set_title("Against the start of the fitted decline", loc="left", fontsize=10)

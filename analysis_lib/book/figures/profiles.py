@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ...core import formatting
-from .style import STYLE
+from . import style
 
 #: Largest number of patients whose profiles are drawn one line per patient; above it the
 #: figure shows the median and quantile bands of each group by sampling day
@@ -30,6 +30,56 @@ INDIVIDUAL_MAX_PATIENTS: int = 200
 MIN_PATIENTS_PER_DAY: int = 5
 #: The quantiles drawn (percent): the outer band, the inner band and the line.
 OUTER, INNER, CENTRE = (10.0, 90.0), (25.0, 75.0), 50.0
+
+
+#: Grey of reference lines (the LLOQ).
+GREY = "0.45"
+#: The y-axis label of every transgene-level panel.
+LEVEL_LABEL = "CAR-T transgene (copies/µg DNA)"
+
+
+def lloq_text(lloq: float) -> str:
+    """The LLOQ's legend entry, e.g. ``LLOQ (100 copies/µg DNA)``."""
+    return f"LLOQ ({formatting.number(lloq)} copies/µg DNA)"
+
+
+def lloq_line(ax: plt.Axes, lloq: float) -> None:
+    """The LLOQ as a dashed grey line (nothing when it is unknown)."""
+    if np.isfinite(lloq):
+        ax.axhline(lloq, color=GREY, linestyle="--", linewidth=1, zorder=1)
+
+
+def level_axis(ax: plt.Axes, which: str = "y", fine: bool = False) -> None:
+    """A log axis of transgene levels with plain-number labels (:func:`style.plain_log`) and
+    no minor labels; ``fine`` labels 1, 2 and 5 in each decade (data spanning a decade or
+    two)."""
+    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
+    style.plain_log(ax, which)
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    if fine:
+        axis.set_major_locator(plt.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_minor_formatter(plt.NullFormatter())
+
+
+def profile_panels(lloq: float, split_day: float = 28.0) -> tuple[Figure, np.ndarray]:
+    """The two panels every profile figure uses, individual or aggregate: the first
+    ``split_day`` days (top) and the whole monitoring period (bottom), each with the LLOQ
+    line, a log level axis, the axis labels and the panel's title. Returns the figure and
+    its two axes; the caller draws the data and the legend."""
+    fig, axes = style.figure(2, 1, height=7.4)
+    panels = axes[:, 0]
+    for ax, first in zip(panels, (True, False)):
+        lloq_line(ax, lloq)
+        level_axis(ax, "y")
+        ax.set_ylabel(LEVEL_LABEL)
+        ax.set_xlabel("Days since infusion")
+        if first:
+            ax.set_xlim(-0.5, split_day + 1)
+            ax.set_title(f"First {formatting.number(split_day)} days", loc="left")
+        else:  # x range from the data drawn later, with a 1% margin (about a week)
+            ax.set_xmargin(0.01)
+            ax.set_title("Whole monitoring period", loc="left")
+    return fig, panels
 
 
 def use_aggregate(n_patients: int) -> bool:
@@ -92,37 +142,23 @@ def profile_bands(kinetics: pd.DataFrame, groups: pd.Series, lloq: float, *,
     interquartile and 10th–90th percentile bands per group (:func:`day_quantiles`), the LLOQ
     as a dashed line. ``colours``/``labels``: per group label."""
     q = day_quantiles(kinetics, groups, lloq)
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(2, 1, figsize=(7.6, 7.2), layout="constrained")
-        for ax, xmax in zip(axes, (split_day + 1, None)):
-            for gval, f in q.groupby("group", sort=False):
-                c = colours.get(gval, "grey")
-                x = f["day"].to_numpy(dtype=float)
-                ax.fill_between(x, f[f"q{OUTER[0]:g}"], f[f"q{OUTER[1]:g}"], color=c,
-                                alpha=0.12, linewidth=0)
-                ax.fill_between(x, f[f"q{INNER[0]:g}"], f[f"q{INNER[1]:g}"], color=c,
-                                alpha=0.28, linewidth=0)
-                ax.plot(x, f[f"q{CENTRE:g}"], color=c, marker="o", markersize=3.5,
-                        linewidth=1.6)
-            if np.isfinite(lloq):
-                ax.axhline(lloq, color="grey", linestyle="--", linewidth=1)
-            ax.set_yscale("log")
-            ax.set_ylabel("Transgene (copies/µg DNA)")
-            if xmax is not None:
-                ax.set_xlim(-0.5, xmax)
-                ax.set_title(f"First {formatting.number(split_day)} days", loc="left")
-            else:
-                ax.set_xlim(left=-5)
-                ax.set_title("Whole monitoring period", loc="left")
-                ax.set_xlabel("Days since infusion")
-        handles = [plt.Line2D([], [], color=colours[gv], marker="o", markersize=4,
-                              label=f"{labels.get(gv, str(gv))}: median")
-                   for gv in colours if gv in set(q["group"])]
-        handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.4,
-                                     label="Interquartile range"))
-        handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.15,
-                                     label="10th–90th percentiles"))
-        handles.append(plt.Line2D([], [], color="grey", linestyle="--",
-                                  label=f"LLOQ ({formatting.number(lloq)} copies/µg)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+    fig, axes = profile_panels(lloq, split_day)
+    for ax in axes:
+        for gval, f in q.groupby("group", sort=False):
+            c = colours.get(gval, GREY)
+            x = f["day"].to_numpy(dtype=float)
+            ax.fill_between(x, f[f"q{OUTER[0]:g}"], f[f"q{OUTER[1]:g}"], color=c, alpha=0.12,
+                            linewidth=0)
+            ax.fill_between(x, f[f"q{INNER[0]:g}"], f[f"q{INNER[1]:g}"], color=c, alpha=0.28,
+                            linewidth=0)
+            ax.plot(x, f[f"q{CENTRE:g}"], color=c, marker="o", markersize=3.5, linewidth=1.6)
+    handles = [plt.Line2D([], [], color=colours[gv], marker="o", markersize=4,
+                          label=f"{labels.get(gv, str(gv))}: median")
+               for gv in colours if gv in set(q["group"])]
+    handles.append(plt.Rectangle((0, 0), 1, 1, color=GREY, alpha=0.4,
+                                 label="Interquartile range"))
+    handles.append(plt.Rectangle((0, 0), 1, 1, color=GREY, alpha=0.15,
+                                 label="10th–90th percentiles"))
+    handles.append(plt.Line2D([], [], color=GREY, linestyle="--", label=lloq_text(lloq)))
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
     return fig
