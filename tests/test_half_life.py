@@ -123,6 +123,21 @@ def test_phrases_and_displays(cohort):
         "2 had no measurable level at all, 1 had fewer than three measurable levels after the "
         "peak (1 had two; in all of them monitoring had stopped after two consecutive results "
         "below the LLOQ) and 1 had no falling log-linear decline after the peak")
+    # counts in the sentence go through the book's count format: thousands separators in a
+    # registry-size cohort, and small counts suppressed like the tables'
+    import dataclasses
+
+    from analysis_lib.core import suppression
+    big = dataclasses.replace(res, not_estimable={t: 1000 * n for t, n in
+                                                  res.not_estimable.items()},
+                              too_few_by_points={2: 1000}, too_few_monitoring_ended=400)
+    assert big.reasons_text().startswith("2,000 had no measurable level at all, 1,000 had")
+    assert "(1,000 had two; in 400 of them monitoring" in big.reasons_text()
+    suppression.set_min_cell_count(5)
+    try:
+        assert res.reasons_text().startswith("<5 had no measurable level at all")
+    finally:
+        suppression.set_min_cell_count(0)
     shown = K.persistence_display(res)
     assert shown["Patients"].tolist() == ["All", "MRD-negative CR/CRi",
                                           "Not MRD-negative CR/CRi"]

@@ -925,26 +925,27 @@ class PersistenceHalfLife:
 
     def reasons_text(self) -> str:
         """Why the other patients have no half-life, in words, with the counts."""
+        ct = suppression.count_text  # the book's count format, small counts suppressed
         parts = []
-        for text, count in self.not_estimable.items():
-            if not count:
+        for text, n in self.not_estimable.items():
+            if not n:
                 continue
             if text == LAMBDA_Z_REASONS[LZ_TOO_FEW]:
-                phrase = (f"{count} had fewer than {_number_word(self.min_points)} "
-                          f"measurable levels after the peak")
+                phrase = (f"{ct(n)} had fewer than {_number_word(self.min_points)} measurable "
+                          "levels after the peak")
                 if self.too_few_by_points:
-                    by = [f"{v} {_number_word(k) if k else 'none'}" for k, v in
+                    by = [f"{ct(v)} {_number_word(k) if k else 'none'}" for k, v in
                           sorted(self.too_few_by_points.items(), reverse=True) if v]
                     by[0] = by[0].replace(" ", " had ", 1)
                     ended = self.too_few_monitoring_ended
-                    which = ("all of them" if ended == count else f"{ended} of them")
+                    which = "all of them" if ended == n else f"{ct(ended)} of them"
                     phrase += (f" ({_join(by)}; in {which} monitoring had stopped after two "
                                "consecutive results below the LLOQ)")
                 parts.append(phrase)
             elif text == LAMBDA_Z_REASONS[LZ_NO_MEASURABLE]:
-                parts.append(f"{count} had no measurable level at all")
+                parts.append(f"{ct(n)} had no measurable level at all")
             else:
-                parts.append(f"{count} had no falling log-linear decline after the peak")
+                parts.append(f"{ct(n)} had no falling log-linear decline after the peak")
         return _join(parts) if parts else "none lacked one"
 
 
