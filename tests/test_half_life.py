@@ -136,6 +136,7 @@ def test_phrases_and_displays(cohort):
     suppression.set_min_cell_count(5)
     try:
         assert res.reasons_text().startswith("<5 had no measurable level at all")
+        assert res.group_text() == "7 days (range 3.5–14; <5 of 7 patients)"
     finally:
         suppression.set_min_cell_count(0)
     shown = K.persistence_display(res)

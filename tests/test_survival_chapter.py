@@ -331,3 +331,20 @@ def test_simon_makuch_curves_begin_at_the_first_transplant(res, cohort):
     assert panel.at_risk["No HSCT yet"][0] == len(patients)
     assert panel.at_risk["HSCT (from transplant)"][0] == 0
     assert not math.isnan(res.glue["it_immortal_share"])
+
+
+def test_group_sizes_in_the_text_are_suppressed_like_the_tables(cohort):
+    """The genetic-risk group sizes glued into the text (``s2_*_n``) go through the count
+    format: with small-cell suppression on, a group below the threshold reads ``<k``."""
+    from analysis_lib.core import suppression
+
+    patients, kinetics = cohort
+    high = int((patients["genetic_risk"] == "high").sum())
+    other = len(patients) - high
+    assert S.analyse(patients, kinetics).glue["s2_os_n"] == f"{high} vs {other}"
+    suppression.set_min_cell_count(high + 1)
+    try:
+        glued = S.analyse(patients, kinetics).glue["s2_os_n"]
+    finally:
+        suppression.set_min_cell_count(0)
+    assert glued == f"<{high + 1} vs {other}"

@@ -910,11 +910,11 @@ class PersistenceHalfLife:
         """``8.47 days (range 2.85–82.1; 28 of 48 patients)``, or ``not estimable in any of the
         2 patients``: the median half-life of ``level`` ("all": every patient)."""
         r = self.overall if level == "all" else self.group(level)
-        n, k = int(r["n"]), int(r["n_estimable"])
+        n, k = suppression.count_text(int(r["n"])), int(r["n_estimable"])
         if k == 0:
             return f"not estimable in any of the {n} patients"
         return (f"{number(r['median'], 3)} days (range {number(r['min'], 3)}–"
-                f"{number(r['max'], 3)}; {k} of {n} patients)")
+                f"{number(r['max'], 3)}; {suppression.count_text(k)} of {n} patients)")
 
     def test_text(self) -> str:
         """``p = 0.966, exact Mann–Whitney test``, or why there is no test."""

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core import formatting as fmt
+from ..core.suppression import count_text
 from ..core.units import DAYS_PER_YEAR
 from ..stats.cox import CoxFit, Design, Ties, coxph, design_frame, hazard_ratio_table, not_estimable
 from ..stats.competing_risks import CumulativeIncidence
@@ -1107,8 +1108,6 @@ def _figure1(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
 
 
 def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> ChapterTable:
-    from ..core.suppression import count_text
-
     h, nh = HSCT_GROUPS
     rows = []
     for r in fig1.to_dict("records"):
@@ -1166,7 +1165,7 @@ def _s1_s2(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
         e = r["end_point"].lower()
         glue[f"s2_{e}_p"] = fmt.p_phrase(r["logrank_p"])
         glue[f"s2_{e}_p_value"] = float(r["logrank_p"])
-        glue[f"s2_{e}_n"] = f"{r[f'n_{a}']} vs {r[f'n_{b}']}"
+        glue[f"s2_{e}_n"] = f"{count_text(r[f'n_{a}'])} vs {count_text(r[f'n_{b}'])}"
     keys = list(s2_panels)
     s2_out = _lettered([s2_panels[k] for k in keys],
                        [f"{'Overall' if k[2] == 'OS' else 'Leukaemia-free'} survival"
