@@ -68,3 +68,9 @@ def test_generated_explanations_read_as_the_book_writes_numbers():
         "HR 1.122 (0.203–6.289); counts (11, 4)"
     assert f.prose("p in [0.0035, 0.0038] and [1.5e-04, 1.7e-04]") == \
         "p in 0.0035–0.0038 and 1.5×10⁻⁴–1.7×10⁻⁴"
+
+
+def test_summary_texts_carry_separators_like_every_other_number():
+    assert f.median_range([1500.0, 1000.25, 2000.0]) == "1,500.0 (1,000.2–2,000.0)"
+    assert f.months_text(1234.5) == "1,234.5"
+    assert f.percent_ci_text(0.74, 0.616, 0.864) == "74.0% (61.6–86.4%)"

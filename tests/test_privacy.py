@@ -247,3 +247,28 @@ def test_open_chapter_loads_pseudonymises_sets_suppression_and_shows_the_header(
     for part in ("Data of this build", "replaced by pseudonyms", "shown as <5",
                  "min_cell_count", "conf_level", "notebooks/cohort.py"):
         assert part in shown, part
+
+
+def test_counts_written_with_separators_are_still_recognised():
+    """A count the book writes as 1,234 is read as one: ``k/N`` with a denominator of 1,000 or
+    more is still suppressed, and large counts are left alone."""
+    t = pd.DataFrame({"n/N": ["3/1,234", "1,200/1,234"], "n (%)": ["2 (0.2%)", "1,234 (99%)"],
+                      "Events": ["1,500", "4"]})
+    s = suppression.suppress_table(t, 5)
+    assert list(s["n/N"]) == ["<5/1,234", "1,200/1,234"]
+    assert list(s["n (%)"]) == ["<5", "1,234 (99%)"]
+    assert list(s["Events"]) == ["1,500", "<5"]
+
+
+def test_a_proportion_text_is_suppressed_with_its_percentage_and_interval():
+    from analysis_lib.stats.proportions import proportion
+
+    assert proportion("x", 1, 50).text().startswith("1/50 (2.0%; 95% CI ")
+    assert proportion("x", 1234, 2000).text().startswith("1,234/2,000 (61.7%; 95% CI ")
+    suppression.set_min_cell_count(5)
+    try:
+        assert proportion("x", 1, 50).text() == "<5/50"  # no 2.0% that gives the 1 away
+        assert proportion("x", 0, 50).text().startswith("0/50 (0.0%")  # a zero discloses nothing
+        assert proportion("x", 12, 50).text().startswith("12/50 (24.0%")
+    finally:
+        suppression.set_min_cell_count(0)

@@ -179,12 +179,13 @@ def percent_ci_text(est: float, lower: float, upper: float, digits: int = 1) -> 
     """``74.0% (95% CI 61.6–86.4%)`` from fractions; "–" for a missing estimate."""
     if missing(est) or not np.isfinite(est):
         return DASH
-    return f"{100 * est:.{digits}f}% ({100 * lower:.{digits}f}–{100 * upper:.{digits}f}%)"
+    return (f"{fixed(100 * est, digits)}% ({fixed(100 * lower, digits)}–"
+            f"{fixed(100 * upper, digits)}%)")
 
 
 def months_text(x: float, digits: int = 1) -> str:
     """A median in months, or "not reached"."""
-    return "not reached" if missing(x) or not np.isfinite(x) else f"{x:.{digits}f}"
+    return "not reached" if missing(x) or not np.isfinite(x) else fixed(x, digits)
 
 
 def medians_text(a: float, b: float, digits: int = 1, unit: str = "months") -> str:
@@ -200,7 +201,7 @@ def median_range(x: pd.Series | np.ndarray, digits: int = 1) -> str:
     v = pd.Series(x, dtype=float).dropna()
     if v.empty:
         return DASH
-    return f"{v.median():.{digits}f} ({v.min():.{digits}f}–{v.max():.{digits}f})"
+    return f"{fixed(v.median(), digits)} ({fixed(v.min(), digits)}–{fixed(v.max(), digits)})"
 
 
 def count_percent(k: int, n: int, digits: int = 0) -> str:

@@ -47,14 +47,20 @@ def count_text(k: int, threshold: int | None = None) -> str:
 COUNT_HEADER = re.compile(r"^(n|#|patients|at risk|events?|numbers?|count)(\b|_)|^n \(|"
                           r"^events \(|\bn/n\b|severe crs|crs grade|icans|^below|^at or above",
                           re.IGNORECASE)
-_COUNT_PERCENT = re.compile(r"^\s*(\d+)\s*\(([^)]*%[^)]*)\)\s*$")
-_FRACTION = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-_INTEGER = re.compile(r"^\s*(\d+)(\.0+)?\s*$")
+#: A count as the book writes it: digits with optional thousands separators (1,234).
+_N = r"(\d{1,3}(?:,\d{3})+|\d+)"
+_COUNT_PERCENT = re.compile(rf"^\s*{_N}\s*\(([^)]*%[^)]*)\)\s*$")
+_FRACTION = re.compile(rf"^\s*{_N}\s*/\s*{_N}\s*$")
+_INTEGER = re.compile(rf"^\s*{_N}(\.0+)?\s*$")
 #: Headers of columns derived from a row's count (a percentage or its CI): blanked in a row
 #: whose count is suppressed, or the count could be recomputed from them.
 DERIVED_HEADER = re.compile(r"%|\bci\b|percent|proportion|rate", re.IGNORECASE)
 #: Headers of columns that show the paper's published numbers (public, never suppressed).
 _PUBLISHED = re.compile(r"^published", re.IGNORECASE)
+
+
+def _int(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def _suppress_cell(v: object, header: str, t: int) -> object:
@@ -63,15 +69,15 @@ def _suppress_cell(v: object, header: str, t: int) -> object:
     s = str(v)
     m = _COUNT_PERCENT.match(s)
     if m:
-        return f"<{t}" if is_small(int(m.group(1)), t) else v
+        return f"<{t}" if is_small(_int(m.group(1)), t) else v
     if not COUNT_HEADER.search(header):
         return v
     m = _FRACTION.match(s)
     if m:
-        return f"<{t}/{m.group(2)}" if is_small(int(m.group(1)), t) else v
+        return f"<{t}/{m.group(2)}" if is_small(_int(m.group(1)), t) else v
     m = _INTEGER.match(s)
     if m:
-        return f"<{t}" if is_small(int(m.group(1)), t) else v
+        return f"<{t}" if is_small(_int(m.group(1)), t) else v
     return v
 
 

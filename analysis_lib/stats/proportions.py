@@ -10,6 +10,9 @@ from dataclasses import dataclass
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from ..core.formatting import fixed
+from ..core.suppression import count_text, is_small
+
 # --------------------------------------------------------------------------------------------
 # Proportions
 # --------------------------------------------------------------------------------------------
@@ -50,11 +53,15 @@ class Proportion:
                               "method": self.method}])
 
     def text(self, digits: int = 1) -> str:
-        """``49/50 (98.0%; 95% CI 89.4–99.9%)``."""
-        pct = 100 * self.estimate
+        """``49/50 (98.0%; 95% CI 89.4–99.9%)``, counts with thousands separators; with
+        small-cell suppression on (:mod:`analysis_lib.core.suppression`) a small ``k`` gives
+        ``<5/50`` and no percentage or interval, which would give it away."""
+        if is_small(self.k):
+            return f"{count_text(self.k)}/{count_text(self.n)}"
         lvl = round(100 * self.conf_level)
-        return (f"{self.k}/{self.n} ({pct:.{digits}f}%; {lvl}% CI "
-                f"{100 * self.ci_low:.{digits}f}–{100 * self.ci_high:.{digits}f}%)")
+        return (f"{count_text(self.k)}/{count_text(self.n)} ({fixed(100 * self.estimate, digits)}%;"
+                f" {lvl}% CI {fixed(100 * self.ci_low, digits)}–"
+                f"{fixed(100 * self.ci_high, digits)}%)")
 
 
 def proportion(label: str, k: int, n: int, conf_level: float = 0.95) -> Proportion:
