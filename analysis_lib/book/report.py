@@ -206,10 +206,12 @@ def rasterize_dense(fig: Any, min_points: int | None = None) -> int:
     return done
 
 
-def beside(reproduced: str, published: str = "", status: str = "") -> str:
+def beside(reproduced: str, published: str = "", status: str = "", reason: str = "") -> str:
     """A table cell with the reproduced value, the paper's value under it in small type and
     the scorecard status as a coloured dot with its definition on hover (HTML, escaped);
-    ``published`` empty: the reproduced value alone."""
+    ``published`` empty: the reproduced value alone. ``reason``: why the status applies to
+    this number (for *computed under another parameter*, the parameter, as the scorecard
+    page gives it), added to the hover text."""
     import html as _html
 
     cell = _html.escape(str(reproduced), quote=False)
@@ -218,8 +220,9 @@ def beside(reproduced: str, published: str = "", status: str = "") -> str:
         if status:
             from ..paper.scorecard import BADGES, DEFINITIONS
 
+            title = status + ": " + DEFINITIONS[status] + (f" Here: {reason}." if reason else "")
             dot = (f' <span class="sc-dot sc-{BADGES[status]}" title="'
-                   f'{_html.escape(status + ": " + DEFINITIONS[status], quote=True)}"></span>')
+                   f'{_html.escape(title, quote=True)}"></span>')
         cell += (f'<br><span class="sc-pub">paper {_html.escape(str(published), quote=False)}'
                  f"</span>{dot}")
     return cell
