@@ -574,7 +574,8 @@ def changed_chapter_note(changed: list[Any], n_keys: int) -> Markdown | None:
     """A note at the top of a chapter run with parameters other than the paper's: which, and
     that the ``n_keys`` published numbers and claims it computes under them carry the
     status *computed under another parameter* (its dot, as in the tables) instead of a
-    comparison (``None`` when no published number depends on a changed parameter)."""
+    comparison, unless the audit impugns the printed value (the scorecard's rule 0;
+    ``None`` when no published number depends on a changed parameter)."""
     import html as _html
 
     from ..paper.scorecard import BADGES, CHANGED, DEFINITIONS
@@ -587,9 +588,10 @@ def changed_chapter_note(changed: list[Any], n_keys: int) -> Markdown | None:
     what = "number or claim" if n_keys == 1 else "numbers and claims"
     return Markdown(":::{note}\nThis chapter ran with analysis parameters that differ from the "
                     f"paper's:\n\n{items}\n\nThe {n_keys} published {what} it computes under "
-                    f"them are shown with the status {dot} *{CHANGED}* (hover over a dot for "
-                    "the parameter) and not compared with the paper's values, as on the "
-                    "scorecard.\n:::")
+                    "them are not compared with the paper's values: as on the scorecard, they "
+                    f"are shown with the status {dot} *{CHANGED}* (hover over a dot for the "
+                    "parameter), unless the audit shows the printed value itself "
+                    "inconsistent.\n:::")
 
 
 def collect_glued(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, dict]:
