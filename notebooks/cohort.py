@@ -38,7 +38,8 @@ data = report.open_chapter(
     chapter, data_dir, min_cell_count,
     dict(data_dir=data_dir, output_dir=output_dir, **options.chapter_values(chapter, globals())))
 res = cohort.analyse(data.tables["patients"], age_cut=age_cut_years, mrd_cuts=mrd_cuts,
-                     mrd_negative_below=mrd_negative_below, conf_level=conf_level)
+                     mrd_negative_below=mrd_negative_below, conf_level=conf_level,
+                     changed=data.changed)
 report.glue_all(res.glue)
 
 # %% [markdown]

@@ -63,7 +63,8 @@ res = kinetics.analyse(
     conf_level=conf_level, auc_method=auc_method, expansion_threshold=expansion_threshold,
     mw_method=mw_method, mw_correct=mw_correct, spearman_method=spearman_method,
     lambda_z_min_points=lambda_z_min_points,
-    lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance, synthetic=data.synthetic)
+    lambda_z_adj_r2_tolerance=lambda_z_adj_r2_tolerance, synthetic=data.synthetic,
+    changed=data.changed)
 report.glue_all(res.glue)
 
 # %% [markdown]

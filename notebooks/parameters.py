@@ -36,7 +36,7 @@
 #
 # **Against the paper.** A number computed under a parameter other than the paper's is not
 # scored as a mismatch: the scorecard marks it *computed under another parameter* and names
-# the parameter.
+# the parameter, and so does the chapter that computes it, under the cell that shows it.
 
 # %% tags=["parameters", "remove-cell"]
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path

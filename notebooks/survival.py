@@ -59,7 +59,8 @@ chosen = survival.SurvivalOptions(
     horizons_years=tuple(horizons_years), landmarks_months=tuple(landmarks_months),
     main_landmark_months=main_landmark_months, bca_unit_days=bca_unit_days,
     risk_table_step_months=risk_table_step_months)
-res = survival.analyse(data.tables["patients"], data.tables["kinetics"], chosen)
+res = survival.analyse(data.tables["patients"], data.tables["kinetics"], chosen,
+                       changed=data.changed)
 report.glue_all(res.glue)
 
 # %% [markdown]

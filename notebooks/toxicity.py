@@ -50,7 +50,7 @@ res = toxicity.analyse(
     severe_grade=severe_crs_grade, mrd_cut=model_mrd_cut,
     dose_cut=options.resolve("dose_cut", dose_cut, data.tables["patients"]),
     dose_cut_text=dose_cut_text, screen_threshold=screen_p, screen_test=screen_test,
-    il6_thresholds=il6_thresholds, epv_advised=epv_advised)
+    il6_thresholds=il6_thresholds, epv_advised=epv_advised, changed=data.changed)
 report.glue_all(res.glue)
 
 # %% [markdown]

@@ -49,11 +49,13 @@ LABELS = {
 @dataclass(frozen=True)
 class Paired:
     """A table cell: the reproduced value (formatted), the paper's value as printed (read from
-    the registry; empty when the paper gives none) and the scorecard status of that published
-    number (:mod:`analysis_lib.paper.scorecard`)."""
+    the registry; empty when the paper gives none), the scorecard status of that published
+    number (:mod:`analysis_lib.paper.scorecard`) and why it applies when the status is
+    "computed under another parameter" (the parameter; empty otherwise)."""
     reproduced: str
     published: str = ""
     status: str = ""
+    reason: str = ""
 
     def __str__(self) -> str:
         return f"{self.reproduced} (paper {self.published})" if self.published else \
@@ -73,11 +75,12 @@ class DisplayTable:
     data: pd.DataFrame
     file: str
 
-    def render(self, beside: Callable[[str, str, str], str] | None = None) -> pd.DataFrame:
+    def render(self, beside: Callable[..., str] | None = None) -> pd.DataFrame:
         """The displayed table: small counts suppressed in the reproduced values
         (:func:`analysis_lib.core.suppression.suppress_table`, never in the paper's), then each
-        :class:`Paired` cell rendered by ``beside(reproduced, published, status)`` (the book
-        passes :func:`analysis_lib.book.report.beside`), or as plain text without it. A cell
+        :class:`Paired` cell rendered by ``beside(reproduced, published, status)``, with the
+        cell's ``reason`` as a fourth argument when it has one (the book passes
+        :func:`analysis_lib.book.report.beside`), or as plain text without it. A cell
         whose reproduced value was suppressed keeps the paper's value but loses its status (a
         "matches" would give the suppressed count away)."""
         raw = self.frame.map(lambda v: v.reproduced if isinstance(v, Paired) else v)
@@ -89,7 +92,8 @@ class DisplayTable:
                 if isinstance(v, Paired):
                     shown = str(plain.iat[i, j])
                     st = v.status if shown == str(raw.iat[i, j]) else ""
-                    out.iat[i, j] = (beside(shown, v.published, st) if beside is not None
+                    why = (v.reason,) if st and v.reason else ()
+                    out.iat[i, j] = (beside(shown, v.published, st, *why) if beside is not None
                                      else str(Paired(shown, v.published)))
         return out
 
@@ -156,36 +160,65 @@ class Statuses:
     ``chapter``: the chapter's scorecard rows, from its own values
     (:func:`analysis_lib.paper.scorecard.chapter_statuses`); ``card``: the whole scorecard
     from those values (indexed by key), for the published numbers the chapter shows but
-    another chapter's map row computes, or none does."""
+    another chapter's map row computes, or none does; ``changed``: the keys the chapter
+    computed under a parameter other than the paper's, with the reason
+    (:func:`analysis_lib.analyses.options.affected_keys`; empty: the paper's parameters)."""
     chapter: pd.DataFrame
     card: pd.DataFrame
+    changed: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def compute(cls, chapter: str, values: Mapping[str, Any]) -> "Statuses":
+    def compute(cls, chapter: str, values: Mapping[str, Any],
+                changed: Mapping[str, str] | None = None) -> "Statuses":
         from ..paper.registry import load_registry
         from ..paper.scorecard import chapter_statuses, load_map, scorecard
 
-        return cls(chapter_statuses(chapter, values),
-                   scorecard(load_registry(), load_map(), {chapter: values}).set_index("key"))
+        changed = dict(changed or {})
+        return cls(chapter_statuses(chapter, values, changed=changed),
+                   scorecard(load_registry(), load_map(), {chapter: values},
+                             changed=changed).set_index("key"), changed)
+
+    def _decide(self, key: str, reproduced: float) -> tuple[str, str]:
+        """The status of ``key`` beside ``reproduced`` and, for "computed under another
+        parameter", the reason (:meth:`__call__`)."""
+        from ..paper.scorecard import CHANGED, NOT_SCORABLE, classify
+
+        row = registry_row(key)
+        keys = [key] + ([row["duplicate_of"]] if row["duplicate_of"] else [])
+
+        def decided() -> tuple[str, str]:
+            for frame in (self.chapter, self.card):
+                for k in keys:
+                    if k in frame.index and (frame is self.chapter
+                                             or frame.loc[k, "status"] in NOT_SCORABLE):
+                        st = str(frame.loc[k, "status"])
+                        return st, str(frame.loc[k, "reason"]) if st == CHANGED else ""
+            return classify(row.to_dict(), float(reproduced)), ""
+
+        status, reason = decided()
+        hit = next((k for k in keys if k in self.changed), None)
+        if status not in NOT_SCORABLE and hit is not None:
+            return CHANGED, self.changed[hit]
+        return status, reason
 
     def __call__(self, key: str, reproduced: float) -> str:
         """The status of the published number ``key`` beside the value ``reproduced``: the
         chapter's scorecard row when its map computes it (or the number it duplicates);
-        otherwise a status that no data can change (paper inconsistent, design, not scored)
-        from the whole scorecard; otherwise the scorecard's one rule
-        (:func:`analysis_lib.paper.scorecard.classify`) on ``reproduced`` (e.g. a group
-        size that Table 3 prints and the kinetics chapter maps)."""
-        from ..paper.scorecard import NOT_SCORABLE, classify
+        otherwise a status that no data can change (paper inconsistent, design, not scored,
+        computed under another parameter) from the whole scorecard; otherwise the
+        scorecard's one rule (:func:`analysis_lib.paper.scorecard.classify`) on
+        ``reproduced`` (e.g. a group size that Table 3 prints and the kinetics chapter
+        maps). A number that ``changed`` names (or whose duplicate it names) is "computed
+        under another parameter" unless that status is one no data can change, as on the
+        scorecard page."""
+        return self._decide(key, reproduced)[0]
 
-        row = registry_row(key)
-        keys = [key] + ([row["duplicate_of"]] if row["duplicate_of"] else [])
-        for k in keys:
-            if k in self.chapter.index:
-                return str(self.chapter.loc[k, "status"])
-        for k in keys:
-            if k in self.card.index and self.card.loc[k, "status"] in NOT_SCORABLE:
-                return str(self.card.loc[k, "status"])
-        return classify(row.to_dict(), float(reproduced))
+    def cell(self, reproduced: str, published: str, key: str, value: float) -> Paired:
+        """A :class:`Paired` cell: ``reproduced`` (formatted) beside ``published``, with the
+        status of ``key`` at ``value`` (:meth:`__call__`) and, for "computed under another
+        parameter", the reason."""
+        status, reason = self._decide(key, value)
+        return Paired(reproduced, published, status, reason)
 
 
 def plain_values(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -409,10 +442,14 @@ class CohortResults:
 
 def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
             mrd_cuts: Sequence[float] = MRD_CUTS, mrd_negative_below: float = 1e-4,
-            conf_level: float = 0.95) -> CohortResults:
+            conf_level: float = 0.95, changed: Mapping[str, str] | None = None
+            ) -> CohortResults:
     """The cohort chapter: baseline characteristics (Supplementary Table S1) with the paper's
     values beside them, reasons for CAR-T, dose and timing, follow-up (reverse Kaplan–Meier)
-    and the day-28 response rates (exact intervals)."""
+    and the day-28 response rates (exact intervals). ``changed``: the published numbers
+    computed under a parameter other than the paper's, with the reason (the book passes
+    :attr:`analysis_lib.book.report.ChapterData.changed`); they get the status "computed
+    under another parameter", as on the scorecard page (``None``: the paper's parameters)."""
     n = len(patients)
     g: dict[str, Any] = {"n_patients": n}
     enrol = enrolment_table(patients)
@@ -457,7 +494,7 @@ def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
     g["pub_followup"] = f"{published_text('followup_median_months')} months"
     g["conf_pct"] = round(100 * conf_level)
     g = plain_values(g)
-    status = Statuses.compute("cohort", g)
+    status = Statuses.compute("cohort", g, changed)
 
     # Supplementary Table S1
     keys = _s1_keys(age_cut, mrd_cuts)
@@ -468,19 +505,19 @@ def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
         if k is not None:
             count_key, pct_key = k
             pub = published_count_percent(count_key, pct_key)
-            st = status(pct_key, r.percent) if pct_key else status(count_key, r.n)
+            cell = (status.cell(r.display, pub, pct_key, r.percent) if pct_key
+                    else status.cell(r.display, pub, count_key, r.n))
         elif med is not None:
             pub = published_text(med[0])
-            st = status(med[0], g[med[1]])
+            cell = status.cell(r.display, pub, med[0], g[med[1]])
         else:
-            pub, st = "", ""
-        cells.append(Paired(r.display, pub, st))
+            pub, cell = "", Paired(r.display)
+        cells.append(cell)
         pubs.append(pub)
-        stats_.append(st)
+        stats_.append(cell.status)
     n_pub = published_text("n_patients")
     head = pd.DataFrame({"characteristic": ["Patients"], "level": ["n"],
-                         "cell": [Paired(formatting.count(n), n_pub,
-                                         status("n_patients", n))]})
+                         "cell": [status.cell(formatting.count(n), n_pub, "n_patients", n)]})
     shown = pd.concat([head, pd.DataFrame({"characteristic": base["characteristic"],
                                            "level": base["level"], "cell": cells})],
                       ignore_index=True)
@@ -500,14 +537,14 @@ def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
 
     # day-28 response
     resp = rates_frame(rates)
-    resp["n/N"] = [Paired(resp.loc[0, "n/N"], published_text("n_cr_d28"),
-                          status("n_cr_d28", rates[0].k)),
-                   Paired(resp.loc[1, "n/N"], published_text("n_mrd_neg_cr_d28"),
-                          status("n_mrd_neg_cr_d28", rates[1].k))]
-    resp["%"] = [Paired(resp.loc[0, "%"], published_text("cr_d28_pct"),
-                        status("cr_d28_pct", 100 * rates[0].estimate)),
-                 Paired(resp.loc[1, "%"], published_text("mrd_neg_cr_d28_pct"),
-                        status("mrd_neg_cr_d28_pct", 100 * rates[1].estimate))]
+    resp["n/N"] = [status.cell(resp.loc[0, "n/N"], published_text("n_cr_d28"), "n_cr_d28",
+                               rates[0].k),
+                   status.cell(resp.loc[1, "n/N"], published_text("n_mrd_neg_cr_d28"),
+                               "n_mrd_neg_cr_d28", rates[1].k)]
+    resp["%"] = [status.cell(resp.loc[0, "%"], published_text("cr_d28_pct"), "cr_d28_pct",
+                             100 * rates[0].estimate),
+                 status.cell(resp.loc[1, "%"], published_text("mrd_neg_cr_d28_pct"),
+                             "mrd_neg_cr_d28_pct", 100 * rates[1].estimate)]
     response = DisplayTable(
         resp,
         f"Day-28 response among all infused patients, with exact Clopper–Pearson {lvl}% "

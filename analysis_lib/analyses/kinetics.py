@@ -97,7 +97,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -1109,13 +1109,16 @@ def half_life_display(params: pd.DataFrame, res: PersistenceHalfLife) -> pd.Data
 @dataclass(frozen=True)
 class Compared:
     """A table cell with this build's value (``reproduced``, formatted), the paper's value
-    (``published``, formatted; empty when the paper prints none) and the scorecard's status
-    of the number (:mod:`analysis_lib.paper.scorecard`). Shown as text it is the reproduced
-    value; the book shows all three (:func:`analysis_lib.book.figures.kinetics.beside_table`,
-    with :func:`analysis_lib.book.report.beside`)."""
+    (``published``, formatted; empty when the paper prints none), the scorecard's status
+    of the number (:mod:`analysis_lib.paper.scorecard`) and, when that is "computed under
+    another parameter", the reason (the parameter; empty otherwise). Shown as text it is the
+    reproduced value; the book shows them all
+    (:func:`analysis_lib.book.figures.kinetics.beside_table`, with
+    :func:`analysis_lib.book.report.beside`)."""
     reproduced: str
     published: str = ""
     status: str = ""
+    reason: str = ""
 
     def __str__(self) -> str:
         return self.reproduced
@@ -1142,8 +1145,11 @@ class PaperValues:
     claims: pd.DataFrame
 
     @classmethod
-    def load(cls, chapter: str, glue: dict[str, object]) -> "PaperValues":
-        """The paper's values for ``chapter``, scored against its glued values ``glue``."""
+    def load(cls, chapter: str, glue: dict[str, object],
+             changed: Mapping[str, str] | None = None) -> "PaperValues":
+        """The paper's values for ``chapter``, scored against its glued values ``glue``;
+        ``changed``: the keys computed under a parameter other than the paper's, with the
+        reason (:func:`analysis_lib.paper.scorecard.chapter_statuses`)."""
         from ..paper.registry import load_registry
         from ..paper.scorecard import chapter_statuses, load_claims, load_map
 
@@ -1154,7 +1160,7 @@ class PaperValues:
         for k, g in zip(m["key"], m["glue_key"]):
             by_glue.setdefault(g, k)
         claims = load_claims()
-        return cls(reg.set_index("key"), chapter_statuses(chapter, glue, reg), by_glue,
+        return cls(reg.set_index("key"), chapter_statuses(chapter, glue, reg, changed), by_glue,
                    claims[claims["chapter"] == chapter].reset_index(drop=True))
 
     def key(self, glue_key: str) -> str:
@@ -1169,6 +1175,13 @@ class PaperValues:
     def status(self, key: str) -> str:
         """The scorecard's status of registry key ``key`` ("" when it is not scored here)."""
         return str(self.card.at[key, "status"]) if key in self.card.index else ""
+
+    def reason(self, key: str) -> str:
+        """Why ``key`` was computed under a parameter other than the paper's ("" when its
+        status is another)."""
+        from ..paper.scorecard import CHANGED
+
+        return str(self.card.at[key, "reason"]) if self.status(key) == CHANGED else ""
 
     def text(self, key: str) -> str:
         """The paper's value of ``key`` formatted by the book's formatter at the paper's
@@ -1199,7 +1212,7 @@ class PaperValues:
 
     def compared(self, reproduced: str, key: str) -> Compared:
         """A :class:`Compared` cell: ``reproduced`` beside the paper's ``key``."""
-        return Compared(reproduced, self.text(key), self.status(key)) if key \
+        return Compared(reproduced, self.text(key), self.status(key), self.reason(key)) if key \
             else Compared(reproduced)
 
     def verdict(self, p_glue_key: str) -> str:
@@ -1324,7 +1337,8 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
             expansion_threshold: float | None = None, mw_method: MWMethod = "auto",
             mw_correct: bool = True, spearman_method: SpearmanMethod = "auto",
             lambda_z_min_points: int = 3, lambda_z_adj_r2_tolerance: float = 1e-4,
-            synthetic: bool = True) -> KineticsResults:
+            synthetic: bool = True, changed: Mapping[str, str] | None = None
+            ) -> KineticsResults:
     """The kinetics chapter: every number, table and figure input, from the patients and
     kinetics tables.
 
@@ -1344,6 +1358,10 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
     lambda_z_min_points, lambda_z_adj_r2_tolerance : the terminal-phase rule (WinNonlin's
         best fit) of the persistence-phase half-life.
     synthetic : the data are the synthetic cohort (changes the comparison note only).
+    changed : the published numbers computed under a parameter other than the paper's, with
+        the reason (the book passes :attr:`analysis_lib.book.report.ChapterData.changed`);
+        they get the status "computed under another parameter", as on the scorecard page
+        (``None``: the paper's parameters).
 
     Returns
     -------
@@ -1463,7 +1481,7 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
     g["comparison_note"] = _comparison_note(synthetic)
 
     # The paper's values beside this build's (statuses from this build's values)
-    paper = PaperValues.load("kinetics", g)
+    paper = PaperValues.load("kinetics", g, changed)
     g.update(_paper_phrases(paper, t3, burden_cut))
     notes = {key: paper.correlation_note(key) for key in corr["key"]}
 

@@ -452,11 +452,13 @@ class SurvivalOptions:
 
 class Beside(NamedTuple):
     """A table cell showing a reproduced value with the paper's (``published``; empty: the
-    paper prints none) and the scorecard status of the pair. The book renders it with
+    paper prints none), the scorecard status of the pair and, when that is "computed under
+    another parameter", the reason (the parameter). The book renders it with
     :func:`analysis_lib.book.report.beside`; :meth:`ChapterTable.display` does the mapping."""
     reproduced: str
     published: str = ""
     status: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -473,13 +475,14 @@ class ChapterTable:
 
     def display(self, beside: Callable[..., str] | None = None) -> pd.DataFrame:
         """The display frame with every :class:`Beside` cell rendered by ``beside``
-        (``beside(reproduced, published, status) -> str``; default: plain text
-        "reproduced (paper published)")."""
-        def plain(rep: str, pub: str = "", status: str = "") -> str:
+        (``beside(reproduced, published, status) -> str``, the cell's reason as a fourth
+        argument when it has one; default: plain text "reproduced (paper published)")."""
+        def plain(rep: str, pub: str = "", status: str = "", reason: str = "") -> str:
             return f"{rep} (paper {pub})" if pub else rep
 
         render = beside or plain
-        return self.frame.map(lambda v: render(*v) if isinstance(v, Beside) else v)
+        return self.frame.map(lambda v: render(*(v if v.reason else v[:3]))
+                              if isinstance(v, Beside) else v)
 
 
 @dataclass(frozen=True)
@@ -564,14 +567,17 @@ class _Paper:
     claims: pd.DataFrame                # by key
 
     @classmethod
-    def load(cls, glue: Mapping[str, Any]) -> "_Paper":
+    def load(cls, glue: Mapping[str, Any], changed: Mapping[str, str] | None = None
+             ) -> "_Paper":
+        """``changed``: the keys computed under a parameter other than the paper's, with the
+        reason (:func:`analysis_lib.paper.scorecard.scorecard`'s)."""
         from ..paper import scorecard as sc
         from ..paper.registry import load_registry
 
         registry = load_registry()
         mapping = sc.load_map()
         claims = sc.load_claims()
-        card = sc.scorecard(registry, mapping, {"survival": dict(glue)}, claims)
+        card = sc.scorecard(registry, mapping, {"survival": dict(glue)}, claims, changed)
         mine = mapping[mapping["chapter"] == "survival"]
         by_glue = dict(zip(mine["glue_key"], mine["key"]))
         by_glue.update(UNMAPPED_PUBLISHED)
@@ -589,6 +595,15 @@ class _Paper:
     def status(self, glue_key: str) -> str:
         k = self.key(glue_key)
         return str(self.card.loc[k, "status"]) if k in self.card.index else ""
+
+    def reason(self, key: str | None) -> str:
+        """Why the number or claim ``key`` (a registry or claim key) was computed under a
+        parameter other than the paper's ("" when its status is another)."""
+        from ..paper.scorecard import CHANGED
+
+        if key not in self.card.index or self.card.loc[key, "status"] != CHANGED:
+            return ""
+        return str(self.card.loc[key, "reason"])
 
     def row(self, glue_key: str) -> pd.Series | None:
         k = self.key(glue_key)
@@ -612,11 +627,12 @@ class _Paper:
         ``part`` of the claim, see :meth:`claim_text`), else the reproduced text alone."""
         pub = self.text(glue_key, digits)
         if pub:
-            return Beside(reproduced, pub, self.status(glue_key))
+            return Beside(reproduced, pub, self.status(glue_key),
+                          self.reason(self.key(glue_key)))
         claim = self.claim_of.get(glue_key)
         if claim is not None:
             return Beside(reproduced, self.claim_text(claim, part),
-                          str(self.card.loc[claim, "status"]))
+                          str(self.card.loc[claim, "status"]), self.reason(claim))
         return reproduced
 
     def pair(self, keys: Sequence[str], reproduced: str, joiner: str = " vs ") -> Beside | str:
@@ -629,7 +645,8 @@ class _Paper:
             return reproduced
         statuses = [s for s in (self.status(k) for k in keys) if s]
         worst = max(statuses, key=STATUSES.index) if statuses else ""
-        return Beside(reproduced, joiner.join(t or fmt.DASH for t in texts), worst)
+        why = "; ".join(dict.fromkeys(r for r in (self.reason(self.key(k)) for k in keys) if r))
+        return Beside(reproduced, joiner.join(t or fmt.DASH for t in texts), worst, why)
 
     def claim_text(self, claim: str, part: str = "all") -> str:
         """A claim in a few words for a table cell: "n.s." (no significant association),
@@ -716,7 +733,7 @@ def _km_times_table(km_times: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -
         key = f"{end.lower()}_5y"
         if 12.0 * years == FIVE_YEARS_MONTHS and paper.row(key) is not None:
             r = paper.row(key)
-            s = Beside(s, str(r["value_text"]), paper.status(key))
+            s = Beside(s, str(r["value_text"]), paper.status(key), paper.reason(paper.key(key)))
             ci["plain"] = Beside(ci["plain"], str(r["interval_text"]), "")
         cells.append({"End point": end, "Years": fmt.count(years),
                       "At risk": int(shown["n_risk"].iloc[i]), "S(t), %": s,
@@ -1306,7 +1323,8 @@ def _published_phrases(paper: _Paper, glue: dict) -> None:
 
 
 def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
-            options: SurvivalOptions | None = None) -> SurvivalResults:
+            options: SurvivalOptions | None = None,
+            changed: Mapping[str, str] | None = None) -> SurvivalResults:
     """The survival chapter: OS and LFS (Kaplan–Meier), relapse and NRM (competing risks),
     the univariate screen (Supplementary Table S2) and the multivariable Cox models (Table 1,
     with the paper's covariates and with this cohort's selection), proportional-hazards
@@ -1317,6 +1335,10 @@ def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
     ``patients``, ``kinetics``: the validated tables (:mod:`analysis_lib.data.schema`).
     Times are in months. Methods and references: :func:`endpoints`,
     :func:`univariate_screen`, :func:`hsct_effect` and :mod:`analysis_lib.stats`.
+    ``changed``: the published numbers and claims computed under a parameter other than the
+    paper's, with the reason (the book passes
+    :attr:`analysis_lib.book.report.ChapterData.changed`); they get the status "computed
+    under another parameter", as on the scorecard page (``None``: the paper's parameters).
     """
     o = options or SurvivalOptions()
     ep = endpoints(patients)
@@ -1338,7 +1360,7 @@ def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
     immortal, simon_makuch = _immortal_time(patients, ep, o, risk_times, glue)
     glue = {k: _plain(v) for k, v in glue.items()}
 
-    paper = _Paper.load(glue)
+    paper = _Paper.load(glue, changed)
     _published_phrases(paper, glue)
     tables = [
         _km_times_table(km_times, o, paper),

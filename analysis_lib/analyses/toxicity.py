@@ -660,7 +660,8 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
             dose_cut: float = 3.68, dose_cut_text: float = 3.66, screen_threshold: float = 0.2,
             screen_test: str = "lr",
             il6_thresholds: Sequence[float] = (10.0, 20.0, 40.0, 100.0, 500.0, 1000.0),
-            epv_advised: int = 10) -> ToxicityResults:
+            epv_advised: int = 10, changed: Mapping[str, str] | None = None
+            ) -> ToxicityResults:
     """The toxicity chapter: adverse events (Supplementary Table S3), the univariate screen
     (Table S4) and the two multivariable models of grade >= ``severe_grade`` CRS in the
     layout of the paper's Table 2, tumour burden and toxicity, IL-6 (odds ratios, ROC,
@@ -672,7 +673,11 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
     tumour burden; ``dose_cut`` (×10⁶ cells/kg, Table 2's) and ``dose_cut_text`` (the text's)
     of the dose comparison; ``screen_threshold`` and ``screen_test`` (``"lr"``, ``"wald"``,
     ``"firth"``) of the screen; ``il6_thresholds`` (pg/mL) of the threshold table;
-    ``epv_advised``, the events per variable the narrative calls adequate."""
+    ``epv_advised``, the events per variable the narrative calls adequate; ``changed``: the
+    published numbers computed under a parameter other than the paper's, with the reason
+    (the book passes :attr:`analysis_lib.book.report.ChapterData.changed`), which get the
+    status "computed under another parameter" as on the scorecard page (``None``: the
+    paper's parameters)."""
     lvl = round(100 * conf_level)
     n = len(patients)
     g: dict[str, Any] = {"n_patients": n, "conf_pct": lvl, "severe_grade": severe_grade}
@@ -824,7 +829,7 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
     g["finding_dose_cut"] = finding_text("dose_cut")
 
     g = plain_values(g)
-    status = Statuses.compute("toxicity", g)
+    status = Statuses.compute("toxicity", g, changed)
 
     out = {
         "adverse_events": _ae_table(ae, status, lvl),
@@ -862,11 +867,11 @@ def _ae_table(ae: pd.DataFrame, status: Statuses, lvl: int) -> DisplayTable:
             c = registry_row(count_key)
             shown = (f"{formatting.count(c['value'])}/{formatting.count(c['n'])}"
                      if not pd.isna(c["n"]) else formatting.count(c["value"]))
-            nn.append(Paired(frac, shown, status(count_key, r.k)))
+            nn.append(status.cell(frac, shown, count_key, r.k))
         else:
             nn.append(Paired(frac))
         p_text = formatting.fixed(r.percent) if r.n else DASH
-        pct.append(Paired(p_text, published_text(pct_key), status(pct_key, r.percent))
+        pct.append(status.cell(p_text, published_text(pct_key), pct_key, r.percent)
                    if pct_key else Paired(p_text))
     shown = pd.DataFrame({
         "": ae["section"].where(~ae["section"].duplicated(), ""),
@@ -887,7 +892,7 @@ def _continuous_table(summ: pd.DataFrame, status: Statuses) -> DisplayTable:
     cells = []
     for r in summ.itertuples():
         key = PUBLISHED_SUMMARY_KEYS.get(r.key)
-        cells.append(Paired(r.display, r.published, status(key, r.median)) if key
+        cells.append(status.cell(r.display, r.published, key, r.median) if key
                      else Paired(r.display))
     shown = pd.DataFrame({"Measure": summ["label"], "Unit": summ["unit"],
                           "n": summ["n"].map(formatting.count), "Median (range)": cells})
@@ -906,8 +911,8 @@ def _screen_table(screen: pd.DataFrame, status: Statuses, lvl: int, severe_grade
         p = _p(r.wald_p)
         key = TABLE2_KEYS.get(("univariate", r.term))
         if key:
-            or_cells.append(Paired(est, published_text(key), status(key, r.or_ml)))
-            p_cells.append(Paired(p, published_text(key + "_p"), status(key + "_p", r.wald_p)))
+            or_cells.append(status.cell(est, published_text(key), key, r.or_ml))
+            p_cells.append(status.cell(p, published_text(key + "_p"), key + "_p", r.wald_p))
         else:
             or_cells += [Paired(est)]
             p_cells += [Paired(p)]
@@ -977,10 +982,10 @@ def _table2(screen: pd.DataFrame, tables: Mapping[int, pd.DataFrame], pub: pd.Da
             r = t.loc[term]
             est = ratio_ci(r["or_ml"], r["wald_lower"], r["wald_upper"],
                            _separated(r["infinite"]))
-            row[f"{h} OR ({lvl}% CI)"] = Paired(est, published_text(key),
-                                               status(key, r["or_ml"]))
-            row[f"{h} p"] = Paired(_p(r["wald_p"]), published_text(key + "_p"),
-                                   status(key + "_p", r["wald_p"]))
+            row[f"{h} OR ({lvl}% CI)"] = status.cell(est, published_text(key), key,
+                                                    r["or_ml"])
+            row[f"{h} p"] = status.cell(_p(r["wald_p"]), published_text(key + "_p"),
+                                        key + "_p", r["wald_p"])
             p = pubk.loc[(model, term)]
             data.append({"model": model, "term": term, "label": labels[term],
                          "or": r["or_ml"], "wald_lower": r["wald_lower"],
@@ -1015,9 +1020,9 @@ def _model_table(m: int, a: LogisticAnalysis, t: pd.DataFrame, status: Statuses,
         est = ratio_ci(r.or_ml, r.wald_lower, r.wald_upper, _separated(r.infinite))
         key = TABLE2_KEYS.get((model, r.term))
         if key:
-            or_cells.append(Paired(est, published_text(key), status(key, r.or_ml)))
-            p_cells.append(Paired(_p(r.wald_p), published_text(key + "_p"),
-                                  status(key + "_p", r.wald_p)))
+            or_cells.append(status.cell(est, published_text(key), key, r.or_ml))
+            p_cells.append(status.cell(_p(r.wald_p), published_text(key + "_p"), key + "_p",
+                                       r.wald_p))
         else:
             or_cells.append(Paired(est))
             p_cells.append(Paired(_p(r.wald_p)))
@@ -1053,10 +1058,10 @@ def _il6_table(il6: pd.DataFrame, status: Statuses, lvl: int, severe_grade: int)
             sample = f"{sample}; profile CI {formatting.interval(r.profile_lower, r.profile_upper)}"
         cols[r.label] = [
             _events(r.a, r.b, r.c, r.d),
-            Paired(sample, published_text(r.published_key),
-                   status(r.published_key, r.sample_or)),
+            status.cell(sample, published_text(r.published_key), r.published_key,
+                        r.sample_or),
             _p(r.lr_p), ratio_ci(r.cond_or, r.cond_lower, r.cond_upper, why),
-            Paired(_p(r.fisher_p), published_text("il6_or_p"), status("il6_or_p", r.fisher_p)),
+            status.cell(_p(r.fisher_p), published_text("il6_or_p"), "il6_or_p", r.fisher_p),
             ratio_ci(r.or_firth, r.firth_lower, r.firth_upper), _p(r.firth_p)]
     return DisplayTable(
         pd.DataFrame(cols),
@@ -1099,7 +1104,7 @@ def _dose_table(dose: pd.DataFrame, status: Statuses, lvl: int, severe_grade: in
     p_cells = []
     for r in dose.itertuples():
         key = {dose_cut: "or_severe_crs_dose_low_p", dose_cut_text: "dose_low_crs_p"}.get(r.cut)
-        p_cells.append(Paired(_p(r.wald_p), published_text(key), status(key, r.wald_p))
+        p_cells.append(status.cell(_p(r.wald_p), published_text(key), key, r.wald_p)
                        if key else Paired(_p(r.wald_p)))
     shown = pd.DataFrame({
         "Dose cut (×10⁶/kg)": dose["cut"].map(lambda v: formatting.fixed(v, 2)),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -20,6 +21,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from ..core.paths import ROOT
+from ..data.validation import ValidationReport
 
 
 def md_escape(text: Any, limit: int | None = 200) -> str:
@@ -79,11 +81,25 @@ def md_table(frame: pd.DataFrame, caption: str, label: str) -> str:
                       md_pipe_table(frame), ":::"])
 
 
+#: What a caption adds when some of its table's cells were computed under a parameter other
+#: than the paper's (their dots, :func:`beside`, are lilac; the chapter's note names the
+#: parameter, :func:`changed_chapter_note`).
+CHANGED_CAPTION = ("Lilac dots: computed under an analysis parameter other than the paper's "
+                   "(see the note at the top of the chapter; hover over a dot for which), so "
+                   "not compared with the paper's value.")
+
+
 def show_table(frame: pd.DataFrame, caption: str, label: str) -> None:
     """Display ``frame`` as a numbered, captioned table in the book (small counts suppressed
-    when :func:`analysis_lib.core.suppression.set_min_cell_count` is on)."""
+    when :func:`analysis_lib.core.suppression.set_min_cell_count` is on); when a cell shows
+    the status "computed under another parameter" (:func:`beside`), the caption says what
+    its dot means (:data:`CHANGED_CAPTION`)."""
     from ..core.suppression import suppress_table
+    from ..paper.scorecard import BADGES, CHANGED
 
+    mark = f'class="sc-dot sc-{BADGES[CHANGED]}"'
+    if any(isinstance(v, str) and mark in v for v in frame.to_numpy().ravel()):
+        caption = f"{caption} {CHANGED_CAPTION}"
     display(Markdown(md_table(suppress_table(frame), caption, label)))
 
 
@@ -206,10 +222,12 @@ def rasterize_dense(fig: Any, min_points: int | None = None) -> int:
     return done
 
 
-def beside(reproduced: str, published: str = "", status: str = "") -> str:
+def beside(reproduced: str, published: str = "", status: str = "", reason: str = "") -> str:
     """A table cell with the reproduced value, the paper's value under it in small type and
     the scorecard status as a coloured dot with its definition on hover (HTML, escaped);
-    ``published`` empty: the reproduced value alone."""
+    ``published`` empty: the reproduced value alone. ``reason``: why the status applies to
+    this number (for *computed under another parameter*, the parameter, as the scorecard
+    page gives it), added to the hover text."""
     import html as _html
 
     cell = _html.escape(str(reproduced), quote=False)
@@ -218,8 +236,9 @@ def beside(reproduced: str, published: str = "", status: str = "") -> str:
         if status:
             from ..paper.scorecard import BADGES, DEFINITIONS
 
+            title = status + ": " + DEFINITIONS[status] + (f" Here: {reason}." if reason else "")
             dot = (f' <span class="sc-dot sc-{BADGES[status]}" title="'
-                   f'{_html.escape(status + ": " + DEFINITIONS[status], quote=True)}"></span>')
+                   f'{_html.escape(title, quote=True)}"></span>')
         cell += (f'<br><span class="sc-pub">paper {_html.escape(str(published), quote=False)}'
                  f"</span>{dot}")
     return cell
@@ -272,17 +291,33 @@ def parameters_table(params: Mapping[str, Any], fingerprint: str | None = None,
     return pd.DataFrame(rows, columns=["Parameter", "Value", "Default"])
 
 
+@dataclass
+class ChapterData(ValidationReport):
+    """What :func:`open_chapter` returns: the loaded dataset
+    (:class:`~analysis_lib.data.validation.ValidationReport`) and what the chapter's
+    parameters change. ``changed``: registry or claim key -> why the chapter's value of that
+    published number was computed under a parameter other than the paper's (empty with the
+    paper's parameters), for the chapter's ``analyse(..., changed=...)``; ``parameters``: the
+    options that differ (:class:`analysis_lib.analyses.options.Changed`)."""
+    changed: dict[str, str] = field(default_factory=dict)
+    parameters: list[Any] = field(default_factory=list)
+
+
 def open_chapter(chapter: str, data_dir: str | Path, min_cell_count: int,
-                 params: Mapping[str, Any]) -> Any:
+                 params: Mapping[str, Any]) -> ChapterData:
     """Open a chapter that shows data: load ``data_dir`` (validated, patient codes
     pseudonymised unless synthetic: :func:`analysis_lib.data.validation.load_dataset`), set
     small-cell suppression to ``min_cell_count`` (:mod:`analysis_lib.data.privacy`), and show the
     page's header: the data notice, the parameters of this run (``params``, e.g.
     :func:`analysis_lib.analyses.options.chapter_values` of the notebook, plus
-    ``min_cell_count``; :func:`show_parameters`) with the data fingerprint, and the source
-    links; figures from here on use the book's style, as SVG
-    (:mod:`analysis_lib.book.figures.style`). Returns the loaded dataset (a
-    :class:`~analysis_lib.data.validation.ValidationReport`)."""
+    ``min_cell_count``; :func:`show_parameters`) with the data fingerprint, the source
+    links and, when a parameter differs from the paper's, which published numbers that
+    changes (:func:`changed_chapter_note`); figures from here on use the book's style, as SVG
+    (:mod:`analysis_lib.book.figures.style`). Returns the loaded dataset with the published
+    numbers the chapter computes under a changed parameter (:class:`ChapterData`, by
+    :func:`parameter_effects` of ``{chapter: params}``: for the chapter's scorecard rows the
+    same keys and reasons as the scorecard page, plus the duplicates of the registry that
+    depend on a changed parameter)."""
     from ..core.suppression import set_min_cell_count
     from ..data.validation import load_dataset
     from .figures import style
@@ -291,11 +326,18 @@ def open_chapter(chapter: str, data_dir: str | Path, min_cell_count: int,
     style.use_svg()
     data = load_dataset(data_dir)
     set_min_cell_count(min_cell_count)
+    patients = data.tables.get("patients")
     display(data_notice(data.synthetic))
     show_parameters({**params, "min_cell_count": min_cell_count}, dataset_fingerprint(data.files),
-                    data.tables.get("patients"))
+                    patients)
     display(source_links(chapter))
-    return data
+    changed, scored = parameter_effects({chapter: params}, patients)
+    note = changed_chapter_note(changed, len(scored))
+    if note is not None:
+        display(note)
+    shown = parameter_effects({chapter: params}, patients, published_keys(duplicates=True))[1]
+    return ChapterData(**{f.name: getattr(data, f.name) for f in fields(data)},
+                       changed=shown, parameters=changed)
 
 
 def show_parameters(params: Mapping[str, Any], fingerprint: str | None = None,
@@ -473,22 +515,47 @@ def collect_parameters(notebooks_dir: Path | str, chapters: list[str]) -> dict[s
     return out
 
 
-def parameter_changes(notebooks_dir: Path | str, chapters: list[str],
-                      patients: pd.DataFrame) -> tuple[list[Any], dict[str, str]]:
-    """The analysis options that the executed ``chapters`` ran with other than the paper's
-    (:func:`analysis_lib.analyses.options.changed_parameters`, cohort-relative values resolved
-    from ``patients``) and the published numbers and claims that depend on them: registry or
-    claim key -> reason, for :func:`analysis_lib.paper.scorecard.scorecard`'s ``changed``."""
-    from ..analyses import options
+def published_keys(duplicates: bool = False) -> dict[str, list[str]]:
+    """The registry and claim keys each chapter computes: its rows of the reproduction map
+    and of the claims registry (:mod:`analysis_lib.paper.scorecard`). ``duplicates``: every
+    chapter also gets the registry's duplicates (numbers the paper prints twice, which are no
+    rows of the scorecard but which a chapter can show beside its own value of the number
+    they repeat, e.g. the cohort chapter's count of MRD-negative remissions)."""
     from ..paper import scorecard as sc
+    from ..paper.registry import load_registry
 
-    changed = options.changed_parameters(collect_parameters(notebooks_dir, chapters), patients)
     keys: dict[str, list[str]] = {}
     for frame in (sc.load_map(), sc.load_claims()):
         for key, ch in zip(frame["key"], frame["chapter"]):
             if ch:
                 keys.setdefault(ch, []).append(key)
-    return changed, options.affected_keys(changed, keys)
+    if duplicates:
+        reg = load_registry()
+        dups = reg.loc[reg["duplicate_of"].fillna("") != "", "key"].tolist()
+        keys = {ch: ks + dups for ch, ks in keys.items()}
+    return keys
+
+
+def parameter_effects(run: Mapping[str, Mapping[str, Any]], patients: pd.DataFrame | None,
+                      keys: Mapping[str, list[str]] | None = None
+                      ) -> tuple[list[Any], dict[str, str]]:
+    """The analysis options that ``run`` (chapter -> the parameters it ran with) sets other
+    than the paper's (:func:`analysis_lib.analyses.options.changed_parameters`, cohort-relative
+    values resolved from ``patients``) and the published numbers and claims that each
+    chapter computes under them (``keys``, by chapter; default :func:`published_keys`):
+    registry or claim key -> reason, for :func:`analysis_lib.paper.scorecard.scorecard`'s
+    ``changed``."""
+    from ..analyses import options
+
+    changed = options.changed_parameters(run, patients)
+    return changed, options.affected_keys(changed, published_keys() if keys is None else keys)
+
+
+def parameter_changes(notebooks_dir: Path | str, chapters: list[str],
+                      patients: pd.DataFrame) -> tuple[list[Any], dict[str, str]]:
+    """:func:`parameter_effects` of the parameters the executed ``chapters`` ran with
+    (:func:`collect_parameters`): what the scorecard and landing pages mark."""
+    return parameter_effects(collect_parameters(notebooks_dir, chapters), patients)
 
 
 def changed_note(changed: list[Any], n_keys: int) -> Markdown | None:
@@ -501,6 +568,30 @@ def changed_note(changed: list[Any], n_keys: int) -> Markdown | None:
                     "paper's, so the published numbers and claims computed under them "
                     f"({n_keys}) are marked *computed under another parameter* and not "
                     f"compared:\n\n{items}\n:::")
+
+
+def changed_chapter_note(changed: list[Any], n_keys: int) -> Markdown | None:
+    """A note at the top of a chapter run with parameters other than the paper's: which, and
+    that the ``n_keys`` published numbers and claims it computes under them carry the
+    status *computed under another parameter* (its dot, as in the tables) instead of a
+    comparison, unless the audit impugns the printed value (the scorecard's rule 0;
+    ``None`` when no published number depends on a changed parameter)."""
+    import html as _html
+
+    from ..paper.scorecard import BADGES, CHANGED, DEFINITIONS
+
+    if not changed or not n_keys:
+        return None
+    dot = (f'<span class="sc-dot sc-{BADGES[CHANGED]}" title="'
+           f'{_html.escape(CHANGED + ": " + DEFINITIONS[CHANGED], quote=True)}"></span>')
+    items = "\n".join(f"- {md_escape(c.text())}" for c in changed)
+    what = "number or claim" if n_keys == 1 else "numbers and claims"
+    return Markdown(":::{note}\nThis chapter ran with analysis parameters that differ from the "
+                    f"paper's:\n\n{items}\n\nThe {n_keys} published {what} it computes under "
+                    "them are not compared with the paper's values: as on the scorecard, they "
+                    f"are shown with the status {dot} *{CHANGED}* (hover over a dot for the "
+                    "parameter), unless the audit shows the printed value itself "
+                    "inconsistent.\n:::")
 
 
 def collect_glued(notebooks_dir: Path | str, chapters: list[str]) -> dict[str, dict]:

@@ -561,16 +561,19 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
 
 
 def chapter_statuses(chapter: str, values: Mapping[str, Any],
-                     registry: pd.DataFrame | None = None) -> pd.DataFrame:
+                     registry: pd.DataFrame | None = None,
+                     changed: Mapping[str, str] | None = None) -> pd.DataFrame:
     """The scorecard rows of the published numbers one chapter computes, from that chapter's
     own values (its glue keys -> values): what a chapter shows beside its reproduced values.
     The same function as the scorecard page decides every status, and the evidence of each
     number (a p-value's estimate, an estimate's p-value) lies in the same chapter, so the
-    statuses are those of the scorecard."""
+    statuses are those of the scorecard. ``changed``: the chapter's keys computed under a
+    parameter other than the paper's, with the reason (as :func:`scorecard`'s; ``None``:
+    the paper's parameters)."""
     from .registry import load_registry
 
     card = scorecard(load_registry() if registry is None else registry, load_map(),
-                     {chapter: values})
+                     {chapter: values}, changed=changed)
     return card[card["chapter"] == chapter].set_index("key")
 
 

@@ -40,13 +40,13 @@ _LOG = {"cmax", "auc_0_28", "bca_duration"}
 
 def beside_table(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every :class:`~analysis_lib.analyses.kinetics.Compared` cell shown as
-    this build's value with the paper's under it and the scorecard status as a dot
-    (:func:`analysis_lib.book.report.beside`); other cells unchanged."""
+    this build's value with the paper's under it and the scorecard status as a dot, its
+    reason on hover (:func:`analysis_lib.book.report.beside`); other cells unchanged."""
     from ...analyses.kinetics import Compared
     from .. import report
 
     def show(v: object) -> object:
-        return report.beside(v.reproduced, v.published, v.status) \
+        return report.beside(v.reproduced, v.published, v.status, v.reason) \
             if isinstance(v, Compared) else v
 
     out = frame.astype(object).map(show)
