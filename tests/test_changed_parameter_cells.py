@@ -190,6 +190,9 @@ def test_table3_dose_p_values_at_another_cut_match_the_scorecard_page(tmp_path, 
     assert not any(v.status == sc.CHANGED for col in before.columns for v in before[col]
                    if isinstance(v, K.Compared))
     assert {"t3_dose_p_cmax", "t3_dose_p_auc28", "t3_dose_p_tlast"} <= set(affected)
+    # the Discussion's claim that dose does not affect kinetics is tested by those p-values
+    assert "claim_dose_kinetics" in affected
+    assert card.loc["claim_dose_kinetics", "status"] == sc.CHANGED
     legend = kplots.status_legend(t3)
     assert 'class="sc-dot sc-changed"' in legend and "computed under another parameter (3)" in legend
     html = kplots.table3_table(t3).to_numpy().ravel()

@@ -282,7 +282,7 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            "the paper's median dose, Tables 2 and 3 (registry dose_median)",
            (_KIN, _SURV, _TOX), registry_keys=("dose_median",), check=_positive,
            cohort_relative="cart_dose_1e6_per_kg",
-           affects=("t3_dose_*", "*dose_low*", "*_dose", "mv1_*", "mv2_*")),
+           affects=("t3_dose_*", "*dose_low*", "*_dose", "claim_dose_*", "mv1_*", "mv2_*")),
     Option("dose_cut_text", "float", "10⁶ CAR-T cells/kg",
            "The dose threshold printed in the text, compared beside the tables' cut",
            "Toxicity section (registry dose_threshold_text; audit finding dose_cut)", (_TOX,),
