@@ -434,7 +434,8 @@ def test_the_scorecard_reads_the_parameters_each_chapter_ran_with(tmp_path):
     changed, affected = report.parameter_changes(tmp_path, ["cohort", "kinetics"], patients)
     assert [(c.name, c.chapter) for c in changed] == [("dose_cut", "kinetics")]
     assert set(affected) == {k for k in _keys_by_chapter()["kinetics"]
-                             if k.startswith("t3_dose_")}
+                             if k.startswith(("t3_dose_", "claim_dose_"))}
+    assert "claim_dose_kinetics" in affected  # the claim Table 3's dose p-values test
     note = report.changed_note(changed, len(affected)).data
     assert "- kinetics: computed with dose\\_cut \\= 2\\.1" in note  # escaped text
     assert report.changed_note([], 0) is None

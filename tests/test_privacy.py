@@ -201,6 +201,11 @@ def test_no_patient_code_nor_path_nor_markup_reaches_the_built_book(tmp_path: Pa
     assert "Synthetic data" not in html
     tox = (build / "html" / "book" / "_generated" / "toxicity.html").read_text(encoding="utf-8")
     assert "&lt;5/50" in tox
+    # the executed notebooks hold the numbers behind the suppressed text: not published
+    site = build / "html"
+    assert not list(site.rglob("*.ipynb")) and not (site / "_sources").exists()
+    assert "download-source-button" not in html and "_sources/" not in html
+    assert ".ipynb\"" not in html and "not published: small-cell suppression is on" in html
     # the per-patient download carries pseudonyms only
     nca = next(build.rglob("kinetic_parameters.csv"))
     ids = pd.read_csv(nca, comment="#")["patient_id"]
@@ -217,6 +222,10 @@ def test_a_normal_build_publishes_no_path_of_the_build_machine(built_book: Path)
     page = (built_book / "html" / "book" / "_generated" / "cohort.html").read_text(
         encoding="utf-8")
     assert "<td><p>synthetic</p></td>" in page  # the data folder's own name is the label
+    # without suppression the executed notebook is offered for download
+    assert "download-source-button" in page
+    assert (built_book / "html" / "_sources" / "book" / "_generated" / "cohort.ipynb").is_file()
+    assert list((built_book / "html" / "_downloads").rglob("cohort.ipynb"))
 
 
 @pytest.mark.slow

@@ -14,7 +14,10 @@ notebooks stay the same whichever repository or commit they are published from:
   site (``_static/source/``) and the links point at those copies, so they always work.
 
 The extension also keeps the theme's download button on (``use_download_button``): every
-notebook page offers its executed ``.ipynb``.
+notebook page offers its executed ``.ipynb``, unless small-cell suppression is on
+(:func:`suppressed_build`): an executed notebook holds the glued numbers behind the page's
+suppressed text (the scorecard reads them), so such a site ships no notebook and no
+``_sources`` copy of one (``html_copy_source`` off).
 
 **The paper's labels.** Tables and figures that reproduce one of the paper's
 (``data/published/artefacts.csv``, :mod:`analysis_lib.paper.artefacts`) are numbered with the
@@ -66,6 +69,35 @@ LOCAL_FILES: tuple[str, ...] = ("notebooks/*.py", "analysis_lib/**/*.py", "book/
                                  "book/references.bib")
 
 
+def suppressed_build(srcdir: Path | str) -> bool:
+    """Whether any executed chapter of the book in ``srcdir`` (``book/_generated/*.ipynb``)
+    ran with small-cell suppression (papermill parameter ``min_cell_count`` above 1)."""
+    import json
+
+    for nb in sorted(Path(srcdir).glob("book/_generated/*.ipynb")):
+        meta = json.loads(nb.read_text(encoding="utf-8")).get("metadata", {})
+        k = meta.get("papermill", {}).get("parameters", {}).get("min_cell_count", 0)
+        if isinstance(k, (int, float)) and k > 1:
+            return True
+    return False
+
+
+def _withhold_notebooks(app: Any, doctree: Any) -> None:
+    """In a suppressed build, a ``{download}`` of an executed notebook (the Source line's
+    "executed notebook") becomes plain text saying why it is not published; it runs before
+    Sphinx collects the downloads, so the file is never copied into the site."""
+    from docutils import nodes
+    from sphinx import addnodes
+
+    if not app.config.cartbook_suppressed:
+        return
+    for node in list(doctree.findall(addnodes.download_reference)):
+        if str(node.get("reftarget", "")).endswith(".ipynb"):
+            node.replace_self(nodes.inline(
+                text=f"{node.astext()} (not published: small-cell suppression is on)",
+                classes=["withheld"]))
+
+
 def _configure(app: Any, config: Any) -> None:
     options = dict(config.html_theme_options or {})
     url, ref = repository_target(options)
@@ -73,6 +105,10 @@ def _configure(app: Any, config: Any) -> None:
     options["repository_branch"] = ref
     options["use_repository_button"] = bool(url)
     options.setdefault("use_download_button", True)
+    config.cartbook_suppressed = suppressed_build(app.srcdir)
+    if config.cartbook_suppressed:  # the notebooks hold the unsuppressed numbers
+        options["use_download_button"] = False
+        config.html_copy_source = False
     config.html_theme_options = options
     config.cartbook_repository = (url, ref)
 
@@ -247,6 +283,9 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("env-get-updated", _paper_numbers, priority=900)  # after the toctree numbers
     app.add_directive("paper-artefacts", _artefacts_directive())
     app.add_config_value("cartbook_repository", ("", DEFAULT_REF), "env")
+    app.add_config_value("cartbook_suppressed", False, "env")
+    # before Sphinx's download collector (priority 500)
+    app.connect("doctree-read", _withhold_notebooks, priority=400)
     app.add_role(ROLE, _repo_role)
     app.connect("build-finished", _copy_sources)
     app.connect("build-finished", _copy_sidecars)
