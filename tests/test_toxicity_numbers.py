@@ -244,6 +244,33 @@ def test_a_small_group_in_the_adverse_event_table_hides_its_size_and_status(pati
     assert shown[["n/N", "%", "95% CI (exact)"]].tolist() == ["0/<10", "–", "–"]
 
 
+def test_downloads_suppress_the_counts_suppress_table_cannot_recognise(at5, at0):
+    res, _ = at5
+    # as report.write_output writes them: suppress_table over the download frame
+    with_threshold = {t.file: suppressed(5, suppression.suppress_table, t.data)
+                      for t in res.tables.values()}
+    ae = with_threshold["adverse_events"].set_index("key")
+    assert ae.loc["icans_severe", ["k", "percent", "ci_low", "ci_high", "display"]].tolist() == [
+        "<5", "–", "–", "–", "<5/50"]
+    assert ae.loc["crs_severe", "k"] == 8 and ae.loc["crs_severe", "percent"] == 16.0
+    thr = with_threshold["il6_thresholds"]
+    row = thr[(thr["outcome"] == "crs_severe") & (thr["threshold"] == 500)].iloc[0]
+    assert row[["tp", "fn", "tn", "fp", "sensitivity", "specificity", "ppv", "npv"]].tolist() \
+        == [6, "<5", 39, "<5", "–", "–", "–", "–"]
+    dose = with_threshold["dose_threshold"]
+    assert dose["events_below"].tolist() == ["<5", "<5"]
+    assert dose["risk_below"].tolist() == ["–", "–"] and dose["a"].tolist() == ["<5", "<5"]
+    burden = with_threshold["burden_and_outcomes"]
+    assert "<5" in burden["c"].tolist()
+    for name, d in with_threshold.items():
+        for col in d.columns:
+            small = [v for v in d[col] if isinstance(v, (int, np.integer))
+                     and not isinstance(v, (bool, np.bool_)) and 0 < v < 5]
+            assert not small, (name, col, small)
+    # suppression off: the downloads are the full-precision tables themselves
+    assert at0.tables["adverse_events"].data.set_index("key").loc["icans_severe", "k"] == 1
+
+
 # ---------------------------------------------------------------------------------------
 # Separators at registry size, and nothing changes with suppression off
 
