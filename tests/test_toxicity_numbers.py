@@ -317,3 +317,38 @@ def test_suppression_off_keeps_every_count_as_it_was(patients, at0):
     assert g["dose_table_n_between_text"] == "1" and g["severe_events_text"] == "8"
     assert g["m1_epv_text"] == "2.0"
     assert g["screen_threshold_text"] == "0.2" and g["published_screen_p_text"] == "0.2"
+
+
+# ---------------------------------------------------------------------------------------
+# Figures
+
+
+def test_figure_labels_and_titles_suppress_small_counts(at5):
+    import matplotlib.pyplot as plt
+
+    from analysis_lib.book.figures import style
+    from analysis_lib.book.figures import toxicity as plots
+
+    res, _ = at5
+    grades = res.grades
+    fig = suppressed(5, plots.grade_distributions, grades)
+    assert style.problems(fig) == []
+    for ax, (title, d) in zip(fig.axes, grades.items()):
+        labels = [t.get_text() for t in ax.texts]
+        assert labels == [("<5" if 0 < v < 5 else f"{v:,}") for v in d["n"]], title
+        # a suppressed bar is an outline at 4, whatever its count
+        for patch, v in zip(ax.patches, d["n"]):
+            if 0 < v < 5:
+                assert patch.get_height() == 4 and patch.get_facecolor()[3] == 0
+            else:
+                assert patch.get_height() == v
+    assert any(0 < v < 5 for d in grades.values() for v in d["n"])  # the case is exercised
+    note = suppressed(5, plots.suppressed_bar_note, grades)
+    assert "<5" in note and "drawn at 4" in note
+    assert plots.suppressed_bar_note(grades) == ""
+    plt.close(fig)
+    fig = suppressed(10, plots.roc_curves, res.rocs)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert all("<10 with" in t for t in titles), titles
+    assert not any(re.search(r"\b[58] with", t) for t in titles)
+    plt.close(fig)
