@@ -352,3 +352,19 @@ def test_figure_labels_and_titles_suppress_small_counts(at5):
     assert all("<10 with" in t for t in titles), titles
     assert not any(re.search(r"\b[58] with", t) for t in titles)
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------
+# The notebook
+
+
+def test_the_notebook_shows_no_count_with_a_raw_format(at0):
+    source = NOTEBOOK.read_text(encoding="utf-8")
+    assert not re.search(r"\{glue:text\}`[^`]*:d`", source)
+    for raw in ("screen_threshold:.2g", "published_screen_p:.2g", "m1_epv:.1f"):
+        assert raw not in source, raw
+    # every glue role names a key the chapter glues
+    keys = set(re.findall(r"\{glue:(?:md|text)\}`([^`:]+)", source))
+    glued = set(at0.glue) | {"fig_grades_note"}
+    assert keys <= glued, sorted(keys - glued)
+    assert "report.glue_text(\"fig_grades_note\"" in source
