@@ -57,8 +57,8 @@ report.glue_all(res.glue)
 # (sec-toxicity-adverse-events)=
 # ## Adverse events in the first four weeks
 #
-# Of the {glue:text}`n_patients:d` patients, {glue:md}`ae_crs_any_text` developed CRS of any
-# grade and {glue:md}`ae_crs_severe_text` CRS of grade {glue:text}`severe_grade:d` or higher;
+# Of the {glue:md}`n_patients_text` patients, {glue:md}`ae_crs_any_text` developed CRS of any
+# grade and {glue:md}`ae_crs_severe_text` CRS of grade {glue:md}`severe_grade_text` or higher;
 # {glue:md}`ae_icans_any_text` developed ICANS. Grade 4 neutropenia occurred in
 # {glue:md}`ae_neutropenia_g4_text`, and the nadir absolute neutrophil count had a median
 # (range) of {glue:md}`anc_nadir_text` ×10⁹/L. {glue:md}`ae_infection_any_text` had at least one
@@ -71,7 +71,7 @@ report.glue_all(res.glue)
 # transplant, graft-versus-host disease occurred in {glue:md}`ae_gvhd_text`.
 #
 # IL-6 rose above the normal range in {glue:md}`ae_il6_elevated_text`. In these
-# {glue:text}`il6_peak_n:d` patients the peak had a median (range) of {glue:md}`il6_peak_text`
+# {glue:md}`il6_peak_n_text` patients the peak had a median (range) of {glue:md}`il6_peak_text`
 # pg/mL, reached on day {glue:md}`il6_peak_day_text` (median, range). A peak reported above
 # the assay's upper limit is shown as ">limit": it is a lower bound.
 #
@@ -93,13 +93,14 @@ report.write_output(t.data, output_dir, t.file, data.synthetic);
 
 # %% tags=["hide-input", "remove-output"]
 report.glue_figure("fig_grades", plots.grade_distributions(res.grades))
+report.glue_text("fig_grades_note", plots.suppressed_bar_note(res.grades))
 
 # %% [markdown]
 # ```{glue:figure} fig_grades
 # :name: fig-grades
 #
 # Patients by highest grade of CRS (left) and ICANS (right) within four weeks of infusion
-# (ASTCT 2018 consensus grading, {cite:t}`lee2019`; 0 = none).
+# (ASTCT 2018 consensus grading, {cite:t}`lee2019`; 0 = none).{glue:md}`fig_grades_note`
 # ```
 #
 # (sec-toxicity-severe-crs)=
@@ -108,26 +109,26 @@ report.glue_figure("fig_grades", plots.grade_distributions(res.grades))
 # ### Univariate screen
 #
 # The paper screened candidate factors one at a time and carried those with p <
-# {glue:text}`published_screen_p:.2g` into multivariable logistic regression (its Table 2 and
+# {glue:md}`published_screen_p_text` into multivariable logistic regression (its Table 2 and
 # Supplementary Table S4, which the extracted text does not include). The candidates here
 # are the factors of Table 2 plus the baseline characteristics the paper examines elsewhere
 # (age, cytogenetic risk, CAR-T history, reason for CAR-T). There were
-# {glue:text}`severe_events:d` patients with severe CRS.
+# {glue:md}`severe_events_text` patients with severe CRS.
 #
 # Each factor is fitted three ways ({numref}`tbl-screen`): by maximum likelihood (ML) with
 # the Wald interval that SPSS prints and with the profile-likelihood interval that R's
 # `confint(glm)` gives; and by Firth's penalised likelihood with a profile
 # penalised-likelihood interval (as R's `logistf`). The screen uses the
-# {glue:md}`screen_test` test at p < {glue:text}`screen_threshold:.2g`, and
-# {glue:text}`n_selected:d` of the {glue:text}`n_candidates:d` candidates pass it:
+# {glue:md}`screen_test` test at p < {glue:md}`screen_threshold_text`, and
+# {glue:md}`n_selected_text` of the {glue:md}`n_candidates_text` candidates pass it:
 # {glue:md}`selected_list`.
 #
 # The choice of test matters when a factor predicts the outcome perfectly in one of its
-# groups ("separation"; {glue:text}`screen_n_separated:d` candidate(s) here). The ML odds ratio
+# groups ("separation"; {glue:md}`screen_n_separated_text` candidate(s) here). The ML odds ratio
 # is then 0 or infinite; the Wald standard error grows with it and the Wald p-value tends to 1,
 # so a Wald screen drops exactly the most predictive factors. The likelihood-ratio test and the
-# profile interval remain valid. Counting by the Wald p-value, {glue:text}`screen_n_wald:d`
-# candidate(s) would pass; by the likelihood-ratio p-value, {glue:text}`screen_n_lr:d`.
+# profile interval remain valid. Counting by the Wald p-value, {glue:md}`screen_n_wald_text`
+# candidate(s) would pass; by the likelihood-ratio p-value, {glue:md}`screen_n_lr_text`.
 
 # %% tags=["hide-input"]
 t = res.tables["screen"]
@@ -166,17 +167,17 @@ report.write_output(t.data, output_dir, t.file, data.synthetic);
 # profile-likelihood intervals and Firth's estimates, and {numref}`fig-forest` draws them
 # beside the paper's.
 #
-# Both models spend {glue:text}`m1_k:d` covariates on {glue:text}`m1_events:d` events: an
-# events-per-variable (EPV) of {glue:text}`m1_epv:.1f`. The usual advice is at least
-# {glue:text}`epv_advised:d` {cite:p}`peduzzi1996`, which for {glue:text}`m1_k:d` covariates
-# needs {glue:text}`m1_events_needed:d` events. Below that, maximum-likelihood odds ratios are
+# Both models spend {glue:md}`m1_k_text` covariates on {glue:md}`m1_events_text` events: an
+# events-per-variable (EPV) of {glue:md}`m1_epv_text`. The usual advice is at least
+# {glue:md}`epv_advised_text` {cite:p}`peduzzi1996`, which for {glue:md}`m1_k_text` covariates
+# needs {glue:md}`m1_events_needed_text` events. Below that, maximum-likelihood odds ratios are
 # biased away from 1, Wald intervals are unreliable and a single patient can move an estimate
 # by an order of magnitude.
 #
-# * **Model 1** (n = {glue:text}`m1_n:d`): {glue:md}`m1_separation`. The ML odds ratio of
+# * **Model 1** (n = {glue:md}`m1_n_text`): {glue:md}`m1_separation`. The ML odds ratio of
 #   {glue:md}`label_pre` is {glue:md}`m1_pre_ld_mrd_low_ml`; Firth's estimate is
 #   {glue:md}`m1_pre_ld_mrd_low_firth`.
-# * **Model 2** (n = {glue:text}`m2_n:d`): {glue:md}`m2_separation`. The ML odds ratio of
+# * **Model 2** (n = {glue:md}`m2_n_text`): {glue:md}`m2_separation`. The ML odds ratio of
 #   {glue:md}`label_post` is {glue:md}`m2_post_ld_mrd_low_ml`; Firth's estimate is
 #   {glue:md}`m2_post_ld_mrd_low_firth`.
 #
@@ -223,10 +224,10 @@ report.glue_figure("fig_forest", plots.odds_ratio_forest(res.models, res.publish
 # {glue:md}`finding_or_mv2_severe_crs_female`
 #
 # The published univariate column cannot be reproduced by any data set.
-# {glue:text}`n_uni_impossible:d` of its {glue:text}`n_uni_published:d` odds ratios are
-# unattainable with the paper's own margins ({glue:text}`published_n:d` patients,
-# {glue:text}`published_severe:d` events, the group sizes of Table 3), and their intervals
-# are far narrower than {glue:text}`published_severe:d` events allow. For sex, as an example:
+# {glue:md}`n_uni_impossible_text` of its {glue:md}`n_uni_published_text` odds ratios are
+# unattainable with the paper's own margins ({glue:md}`published_n_text` patients,
+# {glue:md}`published_severe_text` events, the group sizes of Table 3), and their intervals
+# are far narrower than {glue:md}`published_severe_text` events allow. For sex, as an example:
 # {glue:md}`finding_or_severe_crs_female` For pre-LD MRD:
 # {glue:md}`finding_or_severe_crs_pre_ld_low` The arithmetic for every row is in
 # {numref}`tbl-excluded-targets` of the synthetic-data chapter. The univariate estimates of
@@ -272,9 +273,9 @@ report.glue_figure("fig_roc", plots.roc_curves(res.rocs, marker="IL-6"))
 # An odds ratio of a dichotomised marker says little about how well the marker sorts
 # patients. Treating the peak IL-6 concentration as a continuous test
 # ({numref}`fig-roc`), the area under the ROC curve is {glue:md}`roc_crs_severe_text` for
-# severe CRS ({glue:text}`roc_crs_severe_n_pos:d` patients with and
-# {glue:text}`roc_crs_severe_n_neg:d` without) and {glue:md}`roc_icans_any_text` for ICANS
-# ({glue:text}`roc_icans_any_n_pos:d` with, {glue:text}`roc_icans_any_n_neg:d` without). The
+# severe CRS ({glue:md}`roc_crs_severe_n_pos_text` patients with and
+# {glue:md}`roc_crs_severe_n_neg_text` without) and {glue:md}`roc_icans_any_text` for ICANS
+# ({glue:md}`roc_icans_any_n_pos_text` with, {glue:md}`roc_icans_any_n_neg_text` without). The
 # AUC is the Mann–Whitney probability that a patient with the event has the higher peak (ties
 # count one half); its interval is DeLong's {cite:p}`delong1988`, AUC ± z·SE cut to the range
 # 0 to 1 as in R's pROC. With few events these intervals are approximate. The paper reports no AUC.
@@ -308,7 +309,7 @@ report.write_output(t.data, output_dir, t.file, data.synthetic);
 # The paper's text puts the dose threshold at {glue:text}`dose_text_cut:.2f` ×10⁶ cells/kg
 # with p = {glue:text}`dose_published_p:.3f`, while Table 2 and the median dose use
 # {glue:text}`dose_table_cut:.2f`. {glue:md}`finding_dose_cut` In this cohort
-# {glue:text}`dose_table_n_between:d` patient(s) received a dose at or above the lower
+# {glue:md}`dose_table_n_between_text` patient(s) received a dose at or above the lower
 # threshold and below the higher one, and change group between the two. Severe CRS occurred
 # in {glue:md}`dose_table_risks` the {glue:text}`dose_table_cut:.2f` threshold
 # ({glue:md}`dose_table_p`), and in

@@ -32,7 +32,6 @@ status) and what its figures need. Published numbers come from the registry
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -41,6 +40,7 @@ import pandas as pd
 
 from ..core import formatting
 from ..core.formatting import DASH
+from ..core.suppression import count_text, is_small, min_cell_count
 from ..core.units import format_mrd
 from ..paper.feasibility import FINDINGS, Finding
 from ..stats import proportions
@@ -120,16 +120,14 @@ def finding(key: str) -> Finding:
     return _FINDINGS[key]
 
 
-_RAW_DECIMAL = re.compile(r"(?<![\w.])\d+\.\d{5,}(?![\d])")
-
-
 def finding_text(key: str) -> str:
-    """The reason of feasibility finding ``key`` as the chapter shows it: a number written
-    with five or more decimals (``p = 0.00016``) rewritten by the book's formatter
-    (``1.60×10⁻⁴``). (The findings' texts are the audit's; until it formats its numbers
-    itself, the chapter does.)"""
-    return _RAW_DECIMAL.sub(lambda m: formatting.number(float(m.group(0))),
-                            finding(key).reason)
+    """The reason of feasibility finding ``key`` as the chapter shows it, its numbers in the
+    book's form by :func:`analysis_lib.core.formatting.prose` (``p = 0.00016`` as
+    ``1.6×10⁻⁴``, ``1e-05`` as ``10⁻⁵``, ``10^-3`` as ``10⁻³``). The findings are arithmetic
+    on the paper's published numbers, not counts of the analysed cohort: nothing in them is
+    suppressed. (The texts are the audit's, :mod:`analysis_lib.paper.feasibility`; how it
+    writes its numbers is its own.)"""
+    return formatting.prose(finding(key).reason)
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,14 +155,15 @@ def ratio_ci(est: float, lower: float, upper: float, reason: str = "") -> str:
 def zero_cell_reason(a: int, b: int, c: int, d: int, exposure: str, event: str) -> str:
     """Why the odds ratio of the 2×2 table ``[[a, b], [c, d]]`` (rows: with and without
     ``exposure``; columns: with and without ``event``) is infinite or zero: which cells are
-    empty."""
+    empty. The group sizes are cohort counts: written by
+    :func:`analysis_lib.core.suppression.count_text` ("<5" when small)."""
     groups = []
     for side, e, n in (("with", a, a + b), ("without", c, c + d)):
         if e == 0:
-            groups.append(f"no {event} among the {formatting.count(n)} patients {side} "
+            groups.append(f"no {event} among the {count_text(n)} patients {side} "
                           f"{exposure}")
         elif e == n:
-            groups.append(f"{event} in all {formatting.count(n)} patients {side} {exposure}")
+            groups.append(f"{event} in all {count_text(n)} patients {side} {exposure}")
     return "; ".join(groups) or "a zero cell"
 
 
@@ -268,8 +267,7 @@ def adverse_event_table(patients: pd.DataFrame, *, severe_grade: int = SEVERE_CR
         rows.append({
             "key": ev.key, "section": ev.section, "event": ev.label, "k": k, "n": n,
             "percent": pct, "ci_low": 100 * lo, "ci_high": 100 * hi,
-            "display": (f"{formatting.count(k)}/{formatting.count(n)} "
-                        f"({formatting.percent(pct)})" if n else DASH),
+            "display": _risk(k, n) if n else DASH,
             "published": published_rate(ev.key),
         })
     return pd.DataFrame(rows)
@@ -533,9 +531,10 @@ def or_estimates(table: pd.DataFrame, labels: Mapping[str, str] | None = None) -
                 for side, n_, e_ in (("with", r["n_exposed"], r["events_exposed"]),
                                      ("without", r["n_unexposed"], r["events_unexposed"])):
                     if e_ == 0:
-                        groups.append(f"no events among the {n_} patients {side} it")
+                        groups.append(f"no events among the {count_text(n_)} patients "
+                                      f"{side} it")
                     elif e_ == n_:
-                        groups.append(f"events in all {n_} patients {side} it")
+                        groups.append(f"events in all {count_text(n_)} patients {side} it")
                 if groups:
                     why += " (" + "; ".join(groups) + ")"
         rows.append({"slug": term, "term": label, "estimate": float(r.get("or_ml", np.nan)),
@@ -592,7 +591,9 @@ def describe_separation(analysis: LogisticAnalysis, labels: Mapping[str, str] | 
     """One sentence on a model's separation status, for the narrative.
 
     ``"no separation: every maximum-likelihood estimate is finite"``, or the kind, how many
-    patients are predicted perfectly and which odds ratios are infinite (∞) or zero.
+    patients are predicted perfectly (cohort counts, by
+    :func:`analysis_lib.core.suppression.count_text`) and which odds ratios are infinite (∞)
+    or zero.
     """
     sep = analysis.separation
     labels = labels or {}
@@ -600,8 +601,8 @@ def describe_separation(analysis: LogisticAnalysis, labels: Mapping[str, str] | 
         return "no separation: every maximum-likelihood estimate is finite"
     what = {"+inf": "OR = ∞", "-inf": "OR = 0", "±inf": "OR not determined"}
     terms = [t for t in sep.infinite_terms if t != "(Intercept)"]
-    head = (f"{sep.kind} separation ({formatting.count(sep.n_separated)} of "
-            f"{formatting.count(sep.n)} patients predicted perfectly)")
+    head = (f"{sep.kind} separation ({count_text(sep.n_separated)} of "
+            f"{count_text(sep.n)} patients predicted perfectly)")
     if not terms:
         return head + "; only the intercept's maximum-likelihood estimate is infinite"
     return (head + ": the maximum-likelihood estimate is infinite for "
@@ -639,9 +640,38 @@ class ToxicityResults:
 
 
 def _events(a: int, b: int, c: int, d: int) -> str:
-    """``a/(a+b) vs c/(c+d)``."""
-    n = formatting.count
-    return f"{n(a)}/{n(a + b)} vs {n(c)}/{n(c + d)}"
+    """``a/(a+b) vs c/(c+d)``, every count by :func:`analysis_lib.core.suppression.count_text`
+    (``<5/29 vs 7/21`` with small-cell suppression)."""
+    return f"{count_text(a)}/{count_text(a + b)} vs {count_text(c)}/{count_text(c + d)}"
+
+
+def _risk(k: int, n: int) -> str:
+    """``2/25 (8.0%)``: a count of events among ``n`` patients with its percentage; with
+    small-cell suppression a small count (or group) is ``<5/25`` without the percentage,
+    which would give it away."""
+    frac = f"{count_text(k)}/{count_text(n)}"
+    if not n:
+        return f"{frac} ({DASH})"
+    return frac if is_small(k) or is_small(n) else f"{frac} ({formatting.percent(100 * k / n)})"
+
+
+def _epv_text(a: LogisticAnalysis) -> str:
+    """A model's events per variable: ``2.0``; when the smaller outcome class is a count
+    that small-cell suppression hides, an upper bound that does not give it away (``at most
+    1``, from the threshold)."""
+    if is_small(min(a.events, a.non_events)):
+        return f"at most {formatting.number((min_cell_count() - 1) / a.n_covariates)}"
+    return formatting.fixed(a.epv)
+
+
+def _pct_if(est: float, lo: float, hi: float, *counts: int) -> str:
+    """:func:`_pct_ci` (or the bare percentage when ``lo`` and ``hi`` are NaN), or "–" when
+    one of the ``counts`` it is computed from is suppressed as small."""
+    if any(is_small(k) for k in counts):
+        return DASH
+    if formatting.missing(lo) and formatting.missing(hi):
+        return formatting.fixed(est)
+    return _pct_ci(est, lo, hi)
 
 
 def _pct_ci(est: float, lo: float, hi: float) -> str:
@@ -680,7 +710,9 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
     paper's parameters)."""
     lvl = round(100 * conf_level)
     n = len(patients)
-    g: dict[str, Any] = {"n_patients": n, "conf_pct": lvl, "severe_grade": severe_grade}
+    g: dict[str, Any] = {"n_patients": n, "n_patients_text": count_text(n), "conf_pct": lvl,
+                         "severe_grade": severe_grade,
+                         "severe_grade_text": formatting.count(severe_grade)}
 
     # adverse events (Table S3)
     ae = adverse_event_table(patients, severe_grade=severe_grade, conf_level=conf_level)
@@ -696,6 +728,7 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
             g[f"{r.key}_{stat}"] = float(getattr(r, stat))
         g[f"{r.key}_text"] = r.display
     g["il6_peak_n"] = int(summ.set_index("key").loc["il6_peak", "n"])
+    g["il6_peak_n_text"] = count_text(g["il6_peak_n"])
     grades = {"CRS": grade_distribution(patients, "crs_grade"),
               "ICANS": grade_distribution(patients, "icans_grade")}
 
@@ -715,10 +748,19 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
                   ["quasi-complete", "complete"]).sum()),
               "screen_n_wald": int((screen["wald_p"] < screen_threshold).sum()),
               "screen_n_lr": int((screen["lr_p"] < screen_threshold).sum())})
+    # the same as the narrative writes them: the severe CRS events are a cohort count
+    # (suppressed when small); the others count candidate factors, not patients
+    g["severe_events_text"] = count_text(g["severe_events"])
+    for key in ("n_candidates", "n_selected", "screen_n_separated", "screen_n_wald",
+                "screen_n_lr"):
+        g[f"{key}_text"] = formatting.count(g[key])
+    g["screen_threshold_text"] = formatting.number(screen_threshold)
+    g["published_screen_p_text"] = formatting.number(g["published_screen_p"])
     # ML odds ratio and its Wald p, as SPSS prints (the scorecard's values), with the reason
     # when separation makes the ML odds ratio infinite or zero
     g.update(estimate_values("uni", or_estimates(screen, labels)))
     g["epv_advised"] = epv_advised
+    g["epv_advised_text"] = formatting.count(epv_advised)
 
     # tumour burden
     burden = burden_and_outcomes(patients, mrd_cut=mrd_cut, severe_grade=severe_grade,
@@ -739,6 +781,12 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
         g.update({f"m{m}_n": a.n, f"m{m}_events": a.events, f"m{m}_k": a.n_covariates,
                   f"m{m}_epv": a.epv, f"m{m}_events_needed": epv_advised * a.n_covariates,
                   f"m{m}_separation": describe_separation(a, labels)})
+        # as the narrative writes them: patients and events are cohort counts (suppressed
+        # when small, and the EPV with them); covariates and events needed are not
+        g.update({f"m{m}_n_text": count_text(a.n), f"m{m}_events_text": count_text(a.events),
+                  f"m{m}_k_text": formatting.count(a.n_covariates),
+                  f"m{m}_epv_text": _epv_text(a),
+                  f"m{m}_events_needed_text": formatting.count(epv_advised * a.n_covariates)})
         t = tables[m].set_index("term")
         for term in terms[m]:
             r = t.loc[term]
@@ -764,6 +812,9 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
     g["n_uni_published"] = len(uni)
     g["published_n"] = int(registry_value("n_patients"))
     g["published_severe"] = int(registry_value("t3_crs_grade3_4_n"))
+    # published counts and counts of the paper's rows: public, never suppressed
+    for key in ("n_uni_impossible", "n_uni_published", "published_n", "published_severe"):
+        g[f"{key}_text"] = formatting.count(g[key])
 
     # IL-6: odds ratios
     il6 = il6_odds_ratios(patients, severe_grade=severe_grade, conf_level=conf_level)
@@ -771,9 +822,9 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
         k = r.outcome
         why = zero_cell_reason(r.a, r.b, r.c, r.d, "elevated IL-6",
                                "severe CRS" if k == "crs_severe" else "ICANS")
-        g[f"il6_{k}_cells"] = (f"{formatting.count(r.a)}/{formatting.count(r.a + r.b)} with "
-                               f"elevated IL-6 vs {formatting.count(r.c)}/"
-                               f"{formatting.count(r.c + r.d)} without")
+        g[f"il6_{k}_cells"] = (f"{count_text(r.a)}/{count_text(r.a + r.b)} with "
+                               f"elevated IL-6 vs {count_text(r.c)}/"
+                               f"{count_text(r.c + r.d)} without")
         g[f"il6_{k}_sample_or"] = float(r.sample_or)
         g[f"il6_{k}_sample_or_text"] = ratio_ci(r.sample_or, np.nan, np.nan, why)
         g[f"il6_{k}_profile"] = (f"{formatting.interval(r.profile_lower, r.profile_upper)} "
@@ -794,7 +845,8 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
     for k, r in rocs.items():
         g.update({f"roc_{k}_auc": r.auc, f"roc_{k}_se": r.se, f"roc_{k}_lower": r.lower,
                   f"roc_{k}_upper": r.upper, f"roc_{k}_n_pos": r.n_pos,
-                  f"roc_{k}_n_neg": r.n_neg})
+                  f"roc_{k}_n_neg": r.n_neg, f"roc_{k}_n_pos_text": count_text(r.n_pos),
+                  f"roc_{k}_n_neg_text": count_text(r.n_neg)})
         g[f"roc_{k}_text"] = (
             f"{formatting.fixed(r.auc, 3)} ({lvl}% CI {formatting.fixed(r.lower, 3)}–"
             f"{formatting.fixed(r.upper, 3)})"
@@ -802,10 +854,15 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
                "perfectly" if r.degenerate else ""))
         yd = r.youden()
         g[f"roc_{k}_youden_threshold"] = float(yd["threshold"])
-        g[f"roc_{k}_youden"] = (
-            f"peak IL-6 ≥ {formatting.number(yd['threshold'])} pg/mL (sensitivity "
-            f"{formatting.percent(100 * yd['sensitivity'])}, specificity "
-            f"{formatting.percent(100 * yd['specificity'])})")
+        g[f"roc_{k}_youden"] = f"peak IL-6 ≥ {formatting.number(yd['threshold'])} pg/mL"
+        # sensitivity and specificity are proportions of the patients with and without the
+        # event: shown only when none of the counts behind them is suppressed as small
+        tp = round(yd["sensitivity"] * r.n_pos)
+        tn = round(yd["specificity"] * r.n_neg)
+        if not any(is_small(v) for v in (tp, r.n_pos - tp, tn, r.n_neg - tn)):
+            g[f"roc_{k}_youden"] += (
+                f" (sensitivity {formatting.percent(100 * yd['sensitivity'])}, specificity "
+                f"{formatting.percent(100 * yd['specificity'])})")
     thresholds = sorted(set(map(float, il6_thresholds))
                         | {float(rocs["crs_severe"].youden()["threshold"])})
     thr = {k: roc_stats.threshold_table(marker, outc[k], thresholds, conf_level=conf_level)
@@ -817,14 +874,13 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
     for r in dose.itertuples():
         tag = "text" if r.cut == dose_cut_text else "table"
         g[f"dose_{tag}_cut"] = r.cut
-        g[f"dose_{tag}_risks"] = (
-            f"{formatting.count(r.events_below)}/{formatting.count(r.n_below)} "
-            f"({formatting.percent(r.risk_below)}) below vs {formatting.count(r.events_above)}/"
-            f"{formatting.count(r.n_above)} ({formatting.percent(r.risk_above)}) at or above")
+        g[f"dose_{tag}_risks"] = (f"{_risk(r.events_below, r.n_below)} below vs "
+                                  f"{_risk(r.events_above, r.n_above)} at or above")
         g[f"dose_{tag}_p"] = (f"Wald {formatting.p_phrase(r.wald_p)}, likelihood-ratio "
                               f"{formatting.p_phrase(r.lr_p)}, Fisher "
                               f"{formatting.p_phrase(r.fisher_p)}")
         g[f"dose_{tag}_n_between"] = r.n_between
+        g[f"dose_{tag}_n_between_text"] = count_text(r.n_between)
     g["dose_published_p"] = registry_value("dose_low_crs_p")
     g["finding_dose_cut"] = finding_text("dose_cut")
 
@@ -858,26 +914,66 @@ def analyse(patients: pd.DataFrame, *, conf_level: float = 0.95, age_cut: float 
 # The chapter's display tables
 # --------------------------------------------------------------------------------------------
 
+#: Columns of the adverse-event download computed from a row's count.
+_AE_DERIVED: tuple[str, ...] = ("percent", "ci_low", "ci_high")
+#: The cells of a 2×2 table in a download (nothing in those rows is a percentage of them).
+_CELLS: dict[str, tuple[str, ...]] = {c: () for c in "abcd"}
+#: The cells of a test's 2×2 table and the percentages computed from each.
+_TEST_CELLS: dict[str, tuple[str, ...]] = {
+    "tp": ("sensitivity", "sens_low", "sens_high", "ppv"),
+    "fn": ("sensitivity", "sens_low", "sens_high", "npv"),
+    "tn": ("specificity", "spec_low", "spec_high", "npv"),
+    "fp": ("specificity", "spec_low", "spec_high", "ppv")}
+
+
+def _download(frame: pd.DataFrame, counts: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """The full-precision table offered for download, with small-cell suppression on: the
+    cohort counts in the columns ``counts`` names that are small written ``<K`` and, in their
+    row, the columns computed from them (``counts[column]``) blanked to "–", as
+    :func:`analysis_lib.core.suppression.suppress_table` does for the columns whose header
+    it recognises (``report.write_output`` applies it too: ``n``, ``events_*``). These
+    columns (``k``, the 2×2 cells ``a``–``d``, ``tp``/``fn``/``tn``/``fp``) it cannot tell
+    from other columns by their header. ``frame`` itself when suppression is off."""
+    t = min_cell_count()
+    if t <= 1:
+        return frame
+    out = frame.astype(object).copy()
+    for col, derived in counts.items():
+        small = frame[col].map(lambda v: not formatting.missing(v) and is_small(float(v)))
+        for d in derived:
+            out.loc[small, d] = DASH
+        out.loc[small, col] = f"<{t}"
+    return out
+
+
 def _ae_table(ae: pd.DataFrame, status: Statuses, lvl: int) -> DisplayTable:
-    nn, pct = [], []
+    nn, pct, ci = [], [], []
     for r in ae.itertuples():
         count_key, pct_key = PUBLISHED_RATE_KEYS.get(r.key, (None, None))
         frac = f"{formatting.count(r.k)}/{formatting.count(r.n)}"
+        p_text = formatting.fixed(r.percent) if r.n else DASH
+        ci_text = f"{formatting.fixed(r.ci_low)}–{formatting.fixed(r.ci_high)}" if r.n else DASH
+        # a small group (GVHD among the few patients with a previous HSCT): suppress_table
+        # only hides a small numerator, so the cell is written here, without the percentage,
+        # the interval (its width gives the group size away) and the status
+        small_n = is_small(r.n)
+        if small_n:
+            frac, p_text, ci_text = f"{count_text(r.k)}/{count_text(r.n)}", DASH, DASH
         if count_key:
             c = registry_row(count_key)
             shown = (f"{formatting.count(c['value'])}/{formatting.count(c['n'])}"
                      if not pd.isna(c["n"]) else formatting.count(c["value"]))
-            nn.append(status.cell(frac, shown, count_key, r.k))
+            nn.append(Paired(frac, shown) if small_n
+                      else status.cell(frac, shown, count_key, r.k))
         else:
             nn.append(Paired(frac))
-        p_text = formatting.fixed(r.percent) if r.n else DASH
-        pct.append(status.cell(p_text, published_text(pct_key), pct_key, r.percent)
+        pct.append((Paired(p_text, published_text(pct_key)) if small_n
+                    else status.cell(p_text, published_text(pct_key), pct_key, r.percent))
                    if pct_key else Paired(p_text))
+        ci.append(ci_text)
     shown = pd.DataFrame({
         "": ae["section"].where(~ae["section"].duplicated(), ""),
-        "Event": ae["event"], "n/N": nn, "%": pct,
-        f"{lvl}% CI (exact)": [f"{formatting.fixed(a)}–{formatting.fixed(b)}" if m else DASH
-                               for a, b, m in zip(ae["ci_low"], ae["ci_high"], ae["n"])]})
+        "Event": ae["event"], "n/N": nn, "%": pct, f"{lvl}% CI (exact)": ci})
     return DisplayTable(
         shown,
         "Reproduces the paper's Supplementary Table S3: adverse events within four weeks of "
@@ -885,7 +981,8 @@ def _ae_table(ae: pd.DataFrame, status: Statuses, lvl: int) -> DisplayTable:
         "of patients assessed; GVHD is counted among the patients with a previous HSCT only. "
         "Under each reproduced value, the paper's (its Results, Toxicity paragraph, n = "
         f"{published_text('n_patients')}) where it prints one, with the scorecard status as a "
-        "dot.", ae, "adverse_events")
+        "dot.", _download(ae, {"k": _AE_DERIVED, "n": _AE_DERIVED}),
+        "adverse_events")
 
 
 def _continuous_table(summ: pd.DataFrame, status: Statuses) -> DisplayTable:
@@ -960,7 +1057,8 @@ def _burden_table(burden: pd.DataFrame, lvl: int, severe_grade: int,
         f"marrow MRD ≥ {format_mrd(mrd_cut)} vs below, before and after lymphodepletion): "
         "events, the sample odds ratio, the conditional maximum-likelihood odds ratio with its "
         f"exact {lvl}% interval and Fisher's exact p (as R's fisher.test). The paper states "
-        "these associations without estimates.", burden, "burden_and_outcomes")
+        "these associations without estimates.", _download(burden, _CELLS),
+        "burden_and_outcomes")
 
 
 def _table2(screen: pd.DataFrame, tables: Mapping[int, pd.DataFrame], pub: pd.DataFrame,
@@ -1038,8 +1136,9 @@ def _model_table(m: int, a: LogisticAnalysis, t: pd.DataFrame, status: Statuses,
     return DisplayTable(
         shown,
         f"Multivariable model {m} for CRS grade ≥{severe_grade} (the paper's Table 2, model "
-        f"{m}), three ways: n = {formatting.count(a.n)}, {formatting.count(a.events)} events, "
-        f"{formatting.count(a.n_covariates)} covariates, EPV = {formatting.fixed(a.epv)}; "
+        f"{m}), three ways: n = {count_text(a.n)}, {count_text(a.events)} events, "
+        f"{formatting.count(a.n_covariates)} covariates, EPV "
+        f"{'' if is_small(min(a.events, a.non_events)) else '= '}{_epv_text(a)}; "
         f"{describe_separation(a, labels)}. {lvl}% intervals: Wald and profile likelihood "
         "(maximum likelihood, ML), profile penalised likelihood (Firth); the paper's values "
         "(Wald, SPSS) under the ML ones.", t, f"model_{m}")
@@ -1072,7 +1171,7 @@ def _il6_table(il6: pd.DataFrame, status: Statuses, lvl: int, severe_grade: int)
         "penalised estimate with its profile penalised-likelihood interval and penalised "
         "likelihood-ratio test. Under the odds ratio and Fisher's p, the paper's values "
         "(its Results, Toxicity paragraph: one p printed for both outcomes; the test is not "
-        "stated) with the scorecard status.", il6, "il6_odds_ratios")
+        "stated) with the scorecard status.", _download(il6, _CELLS), "il6_odds_ratios")
 
 
 def _threshold_table(thr: Mapping[str, pd.DataFrame], lvl: int, severe_grade: int
@@ -1083,20 +1182,24 @@ def _threshold_table(thr: Mapping[str, pd.DataFrame], lvl: int, severe_grade: in
         parts.append(pd.DataFrame({
             "Outcome": [names[k]] + [""] * (len(t) - 1),
             "IL-6 ≥ (pg/mL)": t["threshold"].map(formatting.number),
-            "TP/FN/TN/FP": [f"{a}/{b}/{c}/{d}" for a, b, c, d in zip(
+            "TP/FN/TN/FP": ["/".join(count_text(v) for v in cells) for cells in zip(
                 t["tp"], t["fn"], t["tn"], t["fp"])],
-            f"Sensitivity % ({lvl}% CI)": [_pct_ci(*v) for v in zip(
-                t["sensitivity"], t["sens_low"], t["sens_high"])],
-            f"Specificity % ({lvl}% CI)": [_pct_ci(*v) for v in zip(
-                t["specificity"], t["spec_low"], t["spec_high"])],
-            "PPV %": t["ppv"].map(formatting.fixed), "NPV %": t["npv"].map(formatting.fixed)}))
+            # each percentage only when none of the counts it is computed from is suppressed
+            f"Sensitivity % ({lvl}% CI)": [_pct_if(e, lo, hi, tp, fn) for e, lo, hi, tp, fn in zip(
+                t["sensitivity"], t["sens_low"], t["sens_high"], t["tp"], t["fn"])],
+            f"Specificity % ({lvl}% CI)": [_pct_if(e, lo, hi, tn, fp) for e, lo, hi, tn, fp in zip(
+                t["specificity"], t["spec_low"], t["spec_high"], t["tn"], t["fp"])],
+            "PPV %": [_pct_if(e, np.nan, np.nan, tp, fp) for e, tp, fp in zip(
+                t["ppv"], t["tp"], t["fp"])],
+            "NPV %": [_pct_if(e, np.nan, np.nan, tn, fn) for e, tn, fn in zip(
+                t["npv"], t["tn"], t["fn"])]}))
     data = pd.concat([t.assign(outcome=k) for k, t in thr.items()], ignore_index=True)
     return DisplayTable(
         pd.concat(parts, ignore_index=True),
         "Peak IL-6 as a test for severe CRS and for ICANS: a patient is test-positive when the "
         "peak is at or above the threshold. Exact (Clopper–Pearson) intervals; PPV and NPV at "
         "this cohort's prevalence. The list includes the Youden-optimal threshold for severe "
-        "CRS.", data, "il6_thresholds")
+        "CRS.", _download(data, _TEST_CELLS), "il6_thresholds")
 
 
 def _dose_table(dose: pd.DataFrame, status: Statuses, lvl: int, severe_grade: int,
@@ -1108,12 +1211,9 @@ def _dose_table(dose: pd.DataFrame, status: Statuses, lvl: int, severe_grade: in
                        if key else Paired(_p(r.wald_p)))
     shown = pd.DataFrame({
         "Dose cut (×10⁶/kg)": dose["cut"].map(lambda v: formatting.fixed(v, 2)),
-        "Below: severe CRS": [f"{formatting.count(a)}/{formatting.count(b)} "
-                              f"({formatting.percent(c)})" for a, b, c in zip(
-                                  dose["events_below"], dose["n_below"], dose["risk_below"])],
-        "At or above": [f"{formatting.count(a)}/{formatting.count(b)} ({formatting.percent(c)})"
-                        for a, b, c in zip(dose["events_above"], dose["n_above"],
-                                           dose["risk_above"])],
+        "Below: severe CRS": [_risk(a, b) for a, b in zip(dose["events_below"],
+                                                          dose["n_below"])],
+        "At or above": [_risk(a, b) for a, b in zip(dose["events_above"], dose["n_above"])],
         "ML OR (Wald CI)": [ratio_ci(e, lo, hi, _separated(i)) for e, lo, hi, i in zip(
             dose["or_ml"], dose["wald_lower"], dose["wald_upper"], dose["infinite"])],
         "Wald p": p_cells,
@@ -1127,4 +1227,6 @@ def _dose_table(dose: pd.DataFrame, status: Statuses, lvl: int, severe_grade: in
         f"Severe CRS (grade ≥{severe_grade}) below and at or above the two dose thresholds the "
         f"paper uses. The odds ratio is for a dose below the threshold; {lvl}% intervals. "
         "Under the Wald p, the paper's p-value (Table 2 at its threshold, the text at its "
-        "own) with the scorecard status.", dose, "dose_threshold")
+        "own) with the scorecard status.", _download(dose, {
+            **_CELLS, "events_below": ("risk_below",), "n_below": ("risk_below",),
+            "events_above": ("risk_above",), "n_above": ("risk_above",)}), "dose_threshold")

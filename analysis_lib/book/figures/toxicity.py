@@ -18,13 +18,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ...core import formatting
+from ...core.suppression import count_text, is_small, min_cell_count
 from ...stats.roc import ROCAnalysis
 from . import style
 
 
 def grade_distributions(distributions: Mapping[str, pd.DataFrame]) -> Figure:
     """Bar charts of patients by highest toxicity grade, one panel per syndrome, the count
-    above each bar; integer count axes.
+    above each bar (:func:`analysis_lib.core.suppression.count_text`); integer count axes.
+
+    With small-cell suppression on, a bar whose count is suppressed (``<5``) would give the
+    count away by its height: it is drawn as a dashed, unfilled outline up to the largest
+    count the label allows (4 for ``<5``), the same for every suppressed count
+    (:func:`suppressed_bar_note` says so in the caption).
 
     ``distributions`` maps a panel title to a frame with ``grade`` and ``n``
     (:func:`analysis_lib.analyses.toxicity.grade_distribution`)."""
@@ -32,16 +38,34 @@ def grade_distributions(distributions: Mapping[str, pd.DataFrame]) -> Figure:
     top = max(int(d["n"].max()) for d in distributions.values())
     with style.styled():
         for ax, (title, d), colour in zip(axes[0], distributions.items(), style.PALETTE):
-            sns.barplot(x=d["grade"].astype(int).astype(str), y=d["n"].astype(int), ax=ax,
+            counts = d["n"].astype(int).tolist()
+            small = [is_small(v) for v in counts]
+            heights = [min_cell_count() - 1 if s else v for v, s in zip(counts, small)]
+            sns.barplot(x=d["grade"].astype(int).astype(str), y=heights, ax=ax,
                         color=colour, width=0.7)
             for c in ax.containers:
-                ax.bar_label(c, labels=[formatting.count(v) for v in c.datavalues], padding=2)
+                for patch, s in zip(c.patches, small):
+                    if s:
+                        patch.set(facecolor="none", edgecolor=colour, linestyle="--",
+                                  linewidth=1.2)
+                ax.bar_label(c, labels=[count_text(v) for v in counts], padding=2)
             ax.set_title(title)
             ax.set_xlabel("Highest grade within 4 weeks (0 = none)")
             ax.set_ylabel("Patients")
             ax.set_ylim(0, max(top * 1.18, 1))
             style.count_axis(ax)
     return fig
+
+
+def suppressed_bar_note(distributions: Mapping[str, pd.DataFrame]) -> str:
+    """The caption's sentence on the bars :func:`grade_distributions` draws as outlines
+    (``""`` when no count is suppressed)."""
+    if not any(is_small(v) for d in distributions.values() for v in d["n"]):
+        return ""
+    t = min_cell_count()
+    return (f" A dashed outline is a count from 1 to {formatting.count(t - 1)}, shown as "
+            f"<{formatting.count(t)} and drawn at {formatting.count(t - 1)}, its largest "
+            "possible value.")
 
 
 def _log_ticks(lo: float, hi: float) -> list[float]:
@@ -148,8 +172,7 @@ def roc_curves(rocs: Mapping[str, ROCAnalysis], marker: str = "IL-6") -> Figure:
             lvl = round(100 * r.conf_level)
             ax.set_title(f"{label}: AUC {formatting.fixed(r.auc, 2)}\n({lvl}% CI "
                          f"{formatting.fixed(r.lower, 2)}–{formatting.fixed(r.upper, 2)}; "
-                         f"{formatting.count(r.n_pos)} with, {formatting.count(r.n_neg)} "
-                         "without)")
+                         f"{count_text(r.n_pos)} with, {count_text(r.n_neg)} without)")
             for axis in (ax.xaxis, ax.yaxis):
                 axis.set_major_formatter(FuncFormatter(lambda v, _: formatting.fixed(v, 1)))
     fig.suptitle(f"Peak {marker} as a classifier")
