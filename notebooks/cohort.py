@@ -46,7 +46,7 @@ report.glue_all(res.glue)
 # (sec-cohort-patients)=
 # ## Patients and reasons for CAR-T
 #
-# The analysis includes {glue:text}`n_patients:d` infused patients. Of these,
+# The analysis includes {glue:md}`n_patients_text` infused patients. Of these,
 # {glue:md}`enrol_chemo_intolerance` could not continue chemotherapy because of severe
 # treatment-related complications, {glue:md}`enrol_mrd_reemergence` had MRD re-emerging during
 # therapy and {glue:md}`enrol_mrd_persistent` had MRD that persisted after intensive
@@ -102,7 +102,7 @@ report.glue_figure("fig_followup",
 # :name: fig-followup
 #
 # Reverse Kaplan–Meier estimate of follow-up: the proportion of patients still under
-# observation, with its pointwise {glue:text}`conf_pct:d`% confidence band (log
+# observation, with its pointwise {glue:md}`conf_pct_text`% confidence band (log
 # transformation), and the number still under observation under each time tick. Dotted lines
 # mark the median. The paper: median {glue:md}`pub_followup`.
 # ```

@@ -71,23 +71,21 @@ report.glue_all(res.glue)
 # (sec-kinetics-expansion)=
 # ## Expansion, peak and persistence
 #
-# The analysis includes {glue:text}`n_patients:d` patients and {glue:text}`n_samples:d`
+# The analysis includes {glue:md}`n_patients_text` patients and {glue:md}`n_samples_text`
 # blood samples. Counting as expansion {glue:md}`expansion_rule` (the paper gives no
 # threshold; this choice is explained in the methods of `analysis_lib.analyses.kinetics`),
-# CAR-T cells expanded in {glue:text}`n_expanded:d` of {glue:text}`n_patients:d` patients
-# ({glue:text}`pct_expanded:.1f`%; paper: {glue:md}`paper_expansion`). The median time to
-# the peak (Tmax) was {glue:text}`tmax_median:.1f` days (range
-# {glue:text}`tmax_min:.0f`–{glue:text}`tmax_max:.0f`) and the median peak level (Cmax)
-# {glue:text}`cmax_median:,.0f` copies/µg DNA (range
-# {glue:text}`cmax_min:,.0f`–{glue:text}`cmax_max:,.0f`; among the patients with expansion
-# the lowest peak was {glue:text}`cmax_min_expanded:,.0f`). The geometric mean Cmax was
-# {glue:text}`cmax_geo_mean:,.0f` copies/µg DNA
-# ({glue:text}`cmax_geo_ci_low:,.0f`–{glue:text}`cmax_geo_ci_high:,.0f`;
-# geometric CV {glue:text}`cmax_geo_cv_pct:.0f`%). CAR-T cells stayed detectable for a median
-# of {glue:text}`tlast_median:.0f` days (Tlast; range
-# {glue:text}`tlast_min:.0f`–{glue:text}`tlast_max:.0f`),
-# and in {glue:text}`n_persistence_ended:d` patients monitoring stopped after two consecutive
-# results below the LLOQ of {glue:text}`lloq:,.0f` copies/µg. {numref}`tbl-kinetics-summary`
+# CAR-T cells expanded in {glue:md}`expanded_text`; the paper reports
+# {glue:md}`paper_expansion`. The median time to the peak (Tmax) was
+# {glue:md}`tmax_median_text` days (range
+# {glue:md}`tmax_min_text`–{glue:md}`tmax_max_text`) and the median peak level (Cmax)
+# {glue:md}`cmax_median_text` copies/µg DNA (range
+# {glue:md}`cmax_min_text`–{glue:md}`cmax_max_text`; among the patients with expansion
+# the lowest peak was {glue:md}`cmax_min_expanded_text`). The geometric mean Cmax was
+# {glue:md}`cmax_geo_text`. CAR-T cells stayed detectable for a median
+# of {glue:md}`tlast_median_text` days (Tlast; range
+# {glue:md}`tlast_min_text`–{glue:md}`tlast_max_text`),
+# and in {glue:md}`n_persistence_ended_text` patients monitoring stopped after two consecutive
+# results below the LLOQ of {glue:md}`lloq_text` copies/µg. {numref}`tbl-kinetics-summary`
 # gives all four parameters, with the paper's medians and ranges under those it prints;
 # {numref}`fig-kinetic-profiles` shows every profile.
 
@@ -133,9 +131,9 @@ nca_csv = report.write_output(res.downloads["kinetic_parameters"], output_dir,
 # (sec-kinetics-response)=
 # ## Kinetics and day-28 response
 #
-# The {glue:text}`n_mrdcr:d` patients in MRD-negative CR/CRi at day 28 had a geometric mean
+# The {glue:md}`n_mrdcr_text` patients in MRD-negative CR/CRi at day 28 had a geometric mean
 # Cmax of {glue:md}`gm_cmax_mrdcr_text`, against {glue:md}`gm_cmax_other_text` in the other
-# {glue:text}`n_other:d` ({numref}`tbl-gm-response`; Mann–Whitney
+# {glue:md}`n_other_text` ({numref}`tbl-gm-response`; Mann–Whitney
 # {glue:md}`p_mrdcr_cmax_text`, {glue:md}`mrdcr_cmax_method` method). Their median exposure
 # (AUC0–28d) was {glue:md}`mrdcr_auc_cmp` that of the others ({glue:md}`p_mrdcr_auc_text`,
 # {glue:md}`mrdcr_auc_method` method) and their median persistence (Tlast)
@@ -149,7 +147,8 @@ nca_csv = report.write_output(res.downloads["kinetic_parameters"], output_dir,
 report.show_table(plots.beside_table(res.tables["tbl-gm-response"]),
                   "Cmax (copies/µg DNA) by day-28 response: median, geometric mean with its "
                   "t-based confidence interval on the log scale (not estimable with fewer "
-                  "than three patients), geometric CV and the two-sided Mann–Whitney p-value. "
+                  f"than {kinetics.MIN_N_GEOMETRIC_CI} patients), geometric CV and the "
+                  "two-sided Mann–Whitney p-value. "
                   "Under each value the paper prints, the paper's value (its text and Table 3) "
                   "with the scorecard's status.", "tbl-gm-response")
 gm_csv = report.write_output(res.downloads["cmax_by_response"], output_dir,
@@ -180,8 +179,8 @@ report.glue_figure("fig_median_profiles", plots.median_profiles(res.profiles))
 # each group of each clinical factor, with the two-sided Mann–Whitney p-value of each
 # comparison, and under every cell the paper's value with the scorecard's status. The paper
 # does not say which variant of the test it used; here the p-values follow
-# {glue:md}`mw_rule`. Of the {glue:text}`n_tests:d` comparisons,
-# {glue:text}`n_tests_exact:d` used the exact test and {glue:text}`n_tests_asymptotic:d` the
+# {glue:md}`mw_rule`. Of the {glue:md}`n_tests_text` comparisons,
+# {glue:md}`n_tests_exact_text` used the exact test and {glue:md}`n_tests_asymptotic_text` the
 # normal approximation (Tlast takes the values of the sampling days, so it has ties).
 #
 # With corticosteroids after infusion, the median Cmax was {glue:md}`steroids_cmax_cmp`
@@ -246,8 +245,8 @@ report.glue_figure("fig_kinetics_by_burden", plots.kinetics_by_burden(res.params
 # ## Expansion and persistence (Supplementary Figure S3)
 #
 # Spearman's rank correlation between persistence and expansion, Tlast against Cmax, was
-# {glue:text}`r_tlast_cmax:.3f` ({glue:md}`p_tlast_cmax_text`, n = {glue:text}`n_tlast_cmax:d`),
-# and between Tlast and AUC0–28d {glue:text}`r_tlast_auc:.3f` ({glue:md}`p_tlast_auc_text`)
+# {glue:md}`r_tlast_cmax_text` ({glue:md}`p_tlast_cmax_text`, n = {glue:md}`n_tlast_cmax_text`),
+# and between Tlast and AUC0–28d {glue:md}`r_tlast_auc_text` ({glue:md}`p_tlast_auc_text`)
 # ({numref}`fig-tlast-correlations`). P-values follow R's `cor.test`, here using
 # {glue:md}`spearman_method`.
 #
@@ -269,16 +268,16 @@ report.glue_figure("fig_tlast_correlations",
 # (sec-kinetics-bca)=
 # ## B-cell aplasia and kinetics (Figure 2)
 #
-# B-cell aplasia developed in {glue:text}`n_bca:d` patients ({glue:text}`pct_bca:.0f`%;
-# paper: {glue:md}`paper_bca`), with onset between days {glue:text}`bca_onset_min:.0f` and
-# {glue:text}`bca_onset_max:.0f` and a median duration of {glue:text}`bca_duration_median:.0f`
-# days ({glue:text}`n_bca_ongoing:d` aplasias were still ongoing at the last assessment and
-# count up to it). The paper reports a strong correlation of the duration with persistence
-# and none with expansion. Here, the correlation of the duration against CAR-T persistence
-# gave r = {glue:text}`r_bca_tlast:.3f` ({glue:md}`p_bca_tlast_text`,
-# n = {glue:text}`n_bca_tlast:d`), and against expansion (Cmax:
-# r = {glue:text}`r_bca_cmax:.3f`, {glue:md}`p_bca_cmax_text`; AUC0–28d:
-# r = {glue:text}`r_bca_auc:.3f`, {glue:md}`p_bca_auc_text`; {numref}`fig-bca-correlations`).
+# B-cell aplasia developed in {glue:md}`bca_text`, with onset between days
+# {glue:md}`bca_onset_min_text` and {glue:md}`bca_onset_max_text` and a median duration of
+# {glue:md}`bca_duration_median_text` days ({glue:md}`n_bca_ongoing_text` aplasias were still
+# ongoing at the last assessment and count up to it; paper: {glue:md}`paper_bca`). The paper
+# reports a strong correlation of the duration with persistence and none with expansion.
+# Here, the correlation of the duration against CAR-T persistence gave
+# r = {glue:md}`r_bca_tlast_text` ({glue:md}`p_bca_tlast_text`,
+# n = {glue:md}`n_bca_tlast_text`), and against expansion (Cmax:
+# r = {glue:md}`r_bca_cmax_text`, {glue:md}`p_bca_cmax_text`; AUC0–28d:
+# r = {glue:md}`r_bca_auc_text`, {glue:md}`p_bca_auc_text`; {numref}`fig-bca-correlations`).
 #
 # ```{glue:figure} fig_bca_correlations
 # :name: fig-bca-correlations
@@ -308,20 +307,19 @@ report.glue_figure("fig_bca_correlations",
 # Tlast says how long the CAR-T cells stayed detectable; the terminal half-life says how fast
 # their level fell once the peak had passed. For each patient, the log level was regressed on
 # time over the last measurable levels after the peak (at least
-# {glue:text}`hl_min_points:d`, all ending at Tlast), the window chosen by the best-fit rule
+# {glue:md}`hl_min_points_text`, all ending at Tlast), the window chosen by the best-fit rule
 # of Phoenix WinNonlin {cite:p}`certara_winnonlin`: the largest adjusted R², and among the
 # windows within {glue:md}`hl_tolerance_text` of it the one with the most points, with a
 # falling slope. The half-life is ln 2 / λz, λz the rate constant of that regression. Levels
-# below the LLOQ of {glue:text}`lloq:,.0f` copies/µg never enter the regression.
+# below the LLOQ of {glue:md}`lloq_text` copies/µg never enter the regression.
 #
-# The terminal phase was estimable in {glue:text}`hl_all_n_estimable:d` of
-# {glue:text}`n_patients:d` patients ({glue:text}`hl_pct_estimable:.0f`%); of the others,
+# The terminal phase was estimable in {glue:md}`hl_estimable_text`; of the others,
 # {glue:md}`hl_reasons_text`. The median half-life was {glue:md}`hl_all_text`: in the patients
 # in MRD-negative CR/CRi at day 28, {glue:md}`hl_mrdcr_text`, and in the others,
 # {glue:md}`hl_other_text` ({glue:md}`hl_test_text`; {numref}`tbl-half-life`,
 # {numref}`fig-half-life`). The regressions used a median of
-# {glue:text}`hl_points_median:.0f` levels (adjusted R² median
-# {glue:text}`hl_adj_r2_median:.3f`, lowest {glue:text}`hl_adj_r2_min:.3f`).
+# {glue:md}`hl_points_median_text` levels (adjusted R² median
+# {glue:md}`hl_adj_r2_median_text`, lowest {glue:md}`hl_adj_r2_min_text`).
 # Samples are frequent in the first month and then weeks to months apart, so most windows
 # span the contraction after the peak: these half-lives describe the decline the sampling can
 # resolve rather than the slow persistence phase of model-based analyses

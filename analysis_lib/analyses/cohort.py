@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..core import formatting
 from ..core.formatting import count_percent, median_range
-from ..core.suppression import suppress_table
+from ..core.suppression import count_text, is_small, min_cell_count, suppress_table
 from ..core.units import cut_id, days_to_months, format_mrd
 from ..data.schema import ENROLMENT_REASONS, GENETIC_RISK, SEX
 from ..stats.proportions import Proportion, proportion
@@ -82,7 +82,8 @@ class DisplayTable:
         cell's ``reason`` as a fourth argument when it has one (the book passes
         :func:`analysis_lib.book.report.beside`), or as plain text without it. A cell
         whose reproduced value was suppressed keeps the paper's value but loses its status (a
-        "matches" would give the suppressed count away)."""
+        "matches" would give the suppressed count away), whether ``suppress_table`` hid it
+        here or it was built suppressed (``<5``, ``<5/50``: :func:`suppressed`)."""
         raw = self.frame.map(lambda v: v.reproduced if isinstance(v, Paired) else v)
         plain = suppress_table(raw)
         out = plain.astype(object).copy()
@@ -91,11 +92,19 @@ class DisplayTable:
                 v = self.frame.iat[i, j]
                 if isinstance(v, Paired):
                     shown = str(plain.iat[i, j])
-                    st = v.status if shown == str(raw.iat[i, j]) else ""
+                    st = v.status if shown == str(raw.iat[i, j]) and not suppressed(shown) \
+                        else ""
                     why = (v.reason,) if st and v.reason else ()
                     out.iat[i, j] = (beside(shown, v.published, st, *why) if beside is not None
                                      else str(Paired(shown, v.published)))
         return out
+
+
+def suppressed(text: str) -> bool:
+    """True when ``text`` is a count that small-cell suppression hid: ``<5`` or ``<5/50``
+    (:func:`analysis_lib.core.suppression.count_text` at the threshold in force)."""
+    t = min_cell_count()
+    return t > 1 and re.match(rf"<{t}(?:/|$)", str(text).strip()) is not None
 
 
 @functools.lru_cache(maxsize=1)
@@ -265,15 +274,40 @@ def response_rates(patients: pd.DataFrame, mrd_negative_below: float = 1e-4,
 
 
 def rates_frame(rates: Sequence[Proportion], digits: int = 1) -> pd.DataFrame:
-    """Tidy table of proportions for display and export."""
+    """Tidy table of proportions for display and export: "k/N" with the counts by
+    :func:`~analysis_lib.core.suppression.count_text`, the percentage and its exact interval;
+    a ``k`` that small-cell suppression hides reads ``<5/50`` with "–" for the percentage and
+    the interval, which would give it away."""
+    def pct(r: Proportion) -> str:
+        return formatting.DASH if is_small(r.k) else formatting.fixed(100 * r.estimate, digits)
+
+    def ci(r: Proportion) -> str:
+        if is_small(r.k):
+            return formatting.DASH
+        lo, hi = (formatting.fixed(100 * x, digits) for x in (r.ci_low, r.ci_high))
+        return f"{lo}–{hi}"
+
     return pd.DataFrame({
         "Outcome": [r.label for r in rates],
-        "n/N": [f"{formatting.count(r.k)}/{formatting.count(r.n)}" for r in rates],
-        "%": [formatting.fixed(100 * r.estimate, digits) for r in rates],
-        f"{round(100 * rates[0].conf_level)}% CI (exact)": [
-            f"{formatting.fixed(100 * r.ci_low, digits)}–{formatting.fixed(100 * r.ci_high, digits)}"
-            for r in rates],
+        "n/N": [f"{count_text(r.k)}/{count_text(r.n)}" for r in rates],
+        "%": [pct(r) for r in rates],
+        f"{round(100 * rates[0].conf_level)}% CI (exact)": [ci(r) for r in rates],
     })
+
+
+def _suppress_rates(summary: pd.DataFrame) -> pd.DataFrame:
+    """:meth:`Proportion.summary` rows for download, with a ``k`` that small-cell suppression
+    hides written ``<5`` and its estimate, standard error and interval as "–" (the column
+    ``k`` names no count, so :func:`analysis_lib.core.suppression.suppress_table` would not
+    see it); ``summary`` itself when nothing is hidden."""
+    small = np.array([is_small(k) for k in summary["k"]], dtype=bool)
+    if not small.any():
+        return summary
+    derived = ["estimate", "se", "lower", "upper"]
+    out = summary.astype({c: object for c in ["k", *derived]})
+    out["k"] = [count_text(k) if is_small(k) else k for k in summary["k"]]
+    out.loc[small, derived] = formatting.DASH
+    return out
 
 
 def _cat_rows(section: str, values: pd.Series, levels: Sequence[str], n: int) -> list[dict]:
@@ -477,7 +511,7 @@ def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
     g["followup_max_months"] = fu.maximum
     g["followup_text"] = fu.text()
     g["followup_range"] = f"{formatting.fixed(fu.minimum)}–{formatting.fixed(fu.maximum)} months"
-    g["n_alive"] = formatting.count(fu.n_censored)
+    g["n_alive"] = count_text(fu.n_censored)
 
     rates = response_rates(patients, mrd_negative_below=mrd_negative_below,
                            conf_level=conf_level)
@@ -493,6 +527,8 @@ def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
     g["pub_interval"] = f"{published_text('dx_to_infusion_median')} months"
     g["pub_followup"] = f"{published_text('followup_median_months')} months"
     g["conf_pct"] = round(100 * conf_level)
+    g["n_patients_text"] = count_text(n)
+    g["conf_pct_text"] = formatting.count(g["conf_pct"])  # a level, not patients
     g = plain_values(g)
     status = Statuses.compute("cohort", g, changed)
 
@@ -505,7 +541,8 @@ def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
         if k is not None:
             count_key, pct_key = k
             pub = published_count_percent(count_key, pct_key)
-            cell = (status.cell(r.display, pub, pct_key, r.percent) if pct_key
+            cell = (Paired(r.display, pub) if is_small(r.n)  # no status: it would reveal n
+                    else status.cell(r.display, pub, pct_key, r.percent) if pct_key
                     else status.cell(r.display, pub, count_key, r.n))
         elif med is not None:
             pub = published_text(med[0])
@@ -517,7 +554,8 @@ def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
         stats_.append(cell.status)
     n_pub = published_text("n_patients")
     head = pd.DataFrame({"characteristic": ["Patients"], "level": ["n"],
-                         "cell": [status.cell(formatting.count(n), n_pub, "n_patients", n)]})
+                         "cell": [Paired(count_text(n), n_pub) if is_small(n) else
+                                  status.cell(count_text(n), n_pub, "n_patients", n)]})
     shown = pd.concat([head, pd.DataFrame({"characteristic": base["characteristic"],
                                            "level": base["level"], "cell": cells})],
                       ignore_index=True)
@@ -537,21 +575,24 @@ def analyse(patients: pd.DataFrame, *, age_cut: float = 10.0,
 
     # day-28 response
     resp = rates_frame(rates)
-    resp["n/N"] = [status.cell(resp.loc[0, "n/N"], published_text("n_cr_d28"), "n_cr_d28",
-                               rates[0].k),
-                   status.cell(resp.loc[1, "n/N"], published_text("n_mrd_neg_cr_d28"),
-                               "n_mrd_neg_cr_d28", rates[1].k)]
-    resp["%"] = [status.cell(resp.loc[0, "%"], published_text("cr_d28_pct"), "cr_d28_pct",
-                             100 * rates[0].estimate),
-                 status.cell(resp.loc[1, "%"], published_text("mrd_neg_cr_d28_pct"),
-                             "mrd_neg_cr_d28_pct", 100 * rates[1].estimate)]
+
+    def paired(col: str, i: int, key: str, value: float) -> Paired:
+        # a suppressed k keeps the paper's value but no status (it would give k away)
+        return Paired(resp.loc[i, col], published_text(key)) if is_small(rates[i].k) \
+            else status.cell(resp.loc[i, col], published_text(key), key, value)
+
+    resp["n/N"] = [paired("n/N", 0, "n_cr_d28", rates[0].k),
+                   paired("n/N", 1, "n_mrd_neg_cr_d28", rates[1].k)]
+    resp["%"] = [paired("%", 0, "cr_d28_pct", 100 * rates[0].estimate),
+                 paired("%", 1, "mrd_neg_cr_d28_pct", 100 * rates[1].estimate)]
     response = DisplayTable(
         resp,
         f"Day-28 response among all infused patients, with exact Clopper–Pearson {lvl}% "
         "confidence intervals and the paper's values (Treatment outcomes) under the "
         "reproduced ones. MRD-negative: day-28 marrow MRD below the flow-cytometry threshold "
         "given in the parameters.",
-        pd.concat([r.summary() for r in rates], ignore_index=True), "day28_response")
+        _suppress_rates(pd.concat([r.summary() for r in rates], ignore_index=True)),
+        "day28_response")
 
     return CohortResults(
         glue=g, baseline=baseline, response=response, follow_up=fu,

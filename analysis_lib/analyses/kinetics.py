@@ -103,7 +103,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import suppression
-from ..core.formatting import DASH, count, fixed, number, p_phrase, p_value
+from ..core.formatting import DASH, count, fixed, number, p_phrase, p_value, percent
 from ..core.units import cut_id, format_mrd
 from ..stats.descriptive import geometric_stats
 from ..stats.nca import (
@@ -352,7 +352,7 @@ def summary_display(summary: pd.DataFrame, conf_level: float = 0.95,
                 "Median (range)": paper.compared(text, key) if key else text,
                 gm_col: geometric_mean_text(r.geo_mean, r.geo_ci_low, r.geo_ci_high,
                                             r.n_positive),
-                "Geometric CV%": number(r.geo_cv_pct, 3)})
+                "Geometric CV%": geometric_cv_text(r.geo_cv_pct, min(r.n, r.n_positive))})
     return pd.DataFrame(rows, columns=["Parameter", "n", "Median (range)", gm_col,
                                        "Geometric CV%"]).fillna("")
 
@@ -362,17 +362,40 @@ def summary_display(summary: pd.DataFrame, conf_level: float = 0.95,
 MIN_N_GEOMETRIC_CI: int = 3
 
 
+def _ci_withheld(n: int) -> str:
+    """Why a geometric mean of ``n`` values has no interval ("" when it has one): with
+    small-cell suppression on and ``n`` small, ``CI not shown for fewer than 5 patients``
+    (the same words for every small ``n``: the interval, or its absence, would give the
+    count away); otherwise, with fewer than :data:`MIN_N_GEOMETRIC_CI` values, ``CI not
+    estimable with 2 patients``."""
+    n = int(n)
+    if suppression.is_small(n):
+        return f"CI not shown for fewer than {count(suppression.min_cell_count())} patients"
+    if n < MIN_N_GEOMETRIC_CI:
+        return f"CI not estimable with {suppression.count_text(n)} patient{'' if n == 1 else 's'}"
+    return ""
+
+
 def geometric_mean_text(geo_mean: float, low: float, high: float, n: int,
                         ci_label: str = "") -> str:
     """``30,234 (19,955–45,807)``: a geometric mean with its interval; with fewer than
-    :data:`MIN_N_GEOMETRIC_CI` values ``445.7 (CI not estimable with 2 patients)``.
-    ``ci_label`` (``"95% CI "``) is written before the interval."""
+    :data:`MIN_N_GEOMETRIC_CI` values ``445.7 (CI not estimable with 2 patients)``, and for a
+    count that small-cell suppression hides ``445.7 (CI not shown for fewer than 5
+    patients)`` (:func:`_ci_withheld`). ``ci_label`` (``"95% CI "``) is written before the
+    interval."""
     if math.isnan(float(geo_mean)):
         return DASH
-    if int(n) < MIN_N_GEOMETRIC_CI:
-        return f"{number(geo_mean)} (CI not estimable with {count(n)} patient" \
-               f"{'' if int(n) == 1 else 's'})"
+    why = _ci_withheld(n)
+    if why:
+        return f"{number(geo_mean)} ({why})"
     return f"{number(geo_mean)} ({ci_label}{number(low)}–{number(high)})"
+
+
+def geometric_cv_text(cv_pct: float, n: int) -> str:
+    """A geometric CV% as the tables show it (three significant digits), or "–" for a group
+    whose count small-cell suppression hides (a spread of one value is missing, of two a
+    number: it would tell them apart)."""
+    return DASH if suppression.is_small(int(n)) else number(cv_pct, 3)
 
 
 def geometric_means(params: pd.DataFrame, by: str = "mrd_cr", value: str = "cmax", *,
@@ -422,7 +445,8 @@ def geometric_means_display(gm: pd.DataFrame, conf_level: float = 0.95,
         if paper is not None:
             t3key = f"t3_mrd_cr_d28_{level_ids.get(r.level, '')}"
             if t3 is not None and "mrd_cr_d28" in set(t3["factor"]):
-                cells["n"] = paper.compared(cells["n"], paper.key(f"{t3key}_n"))
+                cells["n"] = paper.compared(cells["n"], paper.key(f"{t3key}_n"),
+                                            suppressed=suppression.is_small(r.n))
                 cells["median"] = paper.compared(cells["median"],
                                                  paper.key(f"{t3key}_cmax_median"))
                 if i == 0:
@@ -433,7 +457,7 @@ def geometric_means_display(gm: pd.DataFrame, conf_level: float = 0.95,
         rows.append({"Day-28 response": labels.get(r.level, str(r.level)),
                      "n": cells["n"], "Median": cells["median"],
                      f"Geometric mean ({lvl}% CI)": cells["gm"],
-                     "Geometric CV%": number(r.geo_cv_pct, 3),
+                     "Geometric CV%": geometric_cv_text(r.geo_cv_pct, min(r.n, r.n_positive)),
                      "p (Mann–Whitney)": cells["p"]})
     return pd.DataFrame(rows)
 
@@ -691,9 +715,12 @@ def table3_display(t3: pd.DataFrame, paper: "PaperValues | None" = None) -> pd.D
 
     With ``paper``, every cell the paper prints is a :class:`Compared` cell (the paper's
     value and the scorecard's status, paired by the cell's identity key, :func:`table3_cells`);
-    without it, plain text. Counts are small-cell suppressed when suppression is on."""
-    def cell(text: str, key: str) -> "str | Compared":
-        return paper.compared(text, paper.key(key)) if paper is not None else text
+    without it, plain text. Counts are small-cell suppressed when suppression is on, and a
+    suppressed count keeps the paper's value but not its status (a "matches" beside "<5"
+    would give the count away)."""
+    def cell(text: str, key: str, suppressed: bool = False) -> "str | Compared":
+        return paper.compared(text, paper.key(key), suppressed=suppressed) \
+            if paper is not None else text
 
     out = []
     for fkey, rows in t3.groupby("factor", sort=False):
@@ -708,7 +735,8 @@ def table3_display(t3: pd.DataFrame, paper: "PaperValues | None" = None) -> pd.D
             base = f"t3_{fkey}_{r['level_id']}"
             row: dict[str, object] = {
                 "Characteristic": f"{INDENT}{_table3_labels(fkey, r['label'], r['level'])[1]}",
-                "N": cell(suppression.count_text(r["n"]), f"{base}_n")}
+                "N": cell(suppression.count_text(r["n"]), f"{base}_n",
+                          suppression.is_small(r["n"]))}
             for (short, col), (_, suffix) in zip(TABLE3_HEADERS.items(), TABLE3_CELLS[1:]):
                 row[col] = cell(number(r[f"{short}_median"]), f"{base}_{suffix}")
             out.append(row)
@@ -737,6 +765,15 @@ def table3_comparison(t3: pd.DataFrame, paper: "PaperValues") -> pd.DataFrame:
     out["published"] = [paper.row(k).get("value", math.nan) if k else math.nan for k in reg]
     out["published_text"] = [paper.text(k) for k in reg]
     out["status"] = [paper.status(k) for k in reg]
+    # a group size that small-cell suppression hides: "<5" and no status (which would give
+    # it away), as in the displayed table (the column's header names no count, so
+    # report.write_output would not see it)
+    small = [q == "N" and suppression.is_small(v) for q, v in zip(out["quantity"],
+                                                                  out["reproduced"])]
+    if any(small):
+        out["reproduced"] = [suppression.count_text(v) if hit else v
+                             for hit, v in zip(small, out["reproduced"])]
+        out["status"] = ["" if hit else st for hit, st in zip(small, out["status"])]
     return out
 
 
@@ -1210,10 +1247,16 @@ class PaperValues:
         t = self.text(key)
         return "" if not t else (f"p {t[0]} {t[1:]}" if t[0] in "<>" else f"p = {t}")
 
-    def compared(self, reproduced: str, key: str) -> Compared:
-        """A :class:`Compared` cell: ``reproduced`` beside the paper's ``key``."""
-        return Compared(reproduced, self.text(key), self.status(key), self.reason(key)) if key \
-            else Compared(reproduced)
+    def compared(self, reproduced: str, key: str, suppressed: bool = False) -> Compared:
+        """A :class:`Compared` cell: ``reproduced`` beside the paper's ``key``. ``suppressed``:
+        ``reproduced`` is a count that small-cell suppression hides ("<5"); the cell keeps
+        the paper's value (public) but not the status, which would give the count away (as
+        :meth:`analysis_lib.analyses.cohort.DisplayTable.render` does)."""
+        if not key:
+            return Compared(reproduced)
+        if suppressed:
+            return Compared(reproduced, self.text(key))
+        return Compared(reproduced, self.text(key), self.status(key), self.reason(key))
 
     def verdict(self, p_glue_key: str) -> str:
         """The paper's verdict on the test glued as ``p_glue_key`` from its claims
@@ -1284,14 +1327,39 @@ class KineticsResults:
     mrd_cuts: tuple[float, ...]
 
 
+def _k_of_n(k: int, n: int, digits: int = 1) -> str:
+    """``49 of 50 patients (98.0%)``; ``<5 of 50 patients`` when small-cell suppression hides
+    ``k`` (its percentage would give it away). Counts by
+    :func:`analysis_lib.core.suppression.count_text`."""
+    head = f"{suppression.count_text(k)} of {suppression.count_text(n)} " \
+           f"patient{'' if n == 1 else 's'}"
+    if suppression.is_small(k) or not n:
+        return head
+    return f"{head} ({percent(100 * k / n, digits)})"
+
+
+def _geo_phrase(row: pd.Series, unit: str) -> str:
+    """``30,234 copies/µg DNA (19,955–45,807; geometric CV 260%)``: a :func:`summarise` row's
+    geometric mean as the summary table shows it (:func:`geometric_mean_text`,
+    :func:`geometric_cv_text`), for the text; "–" when there is none."""
+    if math.isnan(float(row["geo_mean"])):
+        return DASH
+    n = int(min(row["n"], row["n_positive"]))
+    why = _ci_withheld(int(row["n_positive"]))
+    inner = why or f"{number(row['geo_ci_low'])}–{number(row['geo_ci_high'])}"
+    cv = geometric_cv_text(row["geo_cv_pct"], n)
+    return f"{number(row['geo_mean'])} {unit} ({inner}" + \
+        (f"; geometric CV {cv}%)" if cv != DASH else ")")
+
+
 def _gm_phrase(row: pd.Series, conf_level: float) -> str:
     """``30,234 copies/µg DNA (95% CI 19,955 to 45,807)``; the interval is "not estimable"
-    with fewer than :data:`MIN_N_GEOMETRIC_CI` values (:func:`geometric_mean_text`)."""
+    with fewer than :data:`MIN_N_GEOMETRIC_CI` values, and "not shown" for a count that
+    small-cell suppression hides (:func:`_ci_withheld`)."""
     lvl = round(100 * conf_level)
-    n = int(row["n_positive"])
-    if n < MIN_N_GEOMETRIC_CI:
-        return (f"{number(row['geo_mean'])} copies/µg DNA ({lvl}% CI not estimable with "
-                f"{count(n)} patient{'' if n == 1 else 's'})")
+    why = _ci_withheld(int(row["n_positive"]))
+    if why:
+        return f"{number(row['geo_mean'])} copies/µg DNA ({lvl}% {why})"
     return (f"{number(row['geo_mean'])} copies/µg DNA ({lvl}% CI "
             f"{number(row['geo_ci_low'])} to {number(row['geo_ci_high'])})")
 
@@ -1398,6 +1466,18 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
     g["cmax_min_expanded"] = float(exp_cmax["min"])
     g["cmax_median_expanded"] = float(exp_cmax["median"])
     g["n_persistence_ended"] = int(params["persistence_ended"].sum())
+    # the same numbers as the text shows them: counts by count_text (small ones suppressed),
+    # the rest by the formatter as in the tables
+    for key in ("n_patients", "n_samples", "n_expanded", "n_persistence_ended"):
+        g[f"{key}_text"] = suppression.count_text(int(g[key]))  # type: ignore[arg-type]
+    g["expanded_text"] = _k_of_n(n_expanded, n)
+    g["lloq_text"] = number(lloq)
+    g["cmax_min_expanded_text"] = number(g["cmax_min_expanded"])  # type: ignore[arg-type]
+    for row in summary_all.itertuples():
+        for stat in ("median", "min", "max"):
+            g[f"{row.parameter}_{stat}_text"] = number(getattr(row, stat))
+    all_cmax = summary_all.set_index("parameter").loc["cmax"]
+    g["cmax_geo_text"] = _geo_phrase(all_cmax, "copies/µg DNA")
 
     # Day-28 response
     gm = geometric_means(params, "mrd_cr", "cmax", conf_level=conf_level, method=mw_method,
@@ -1411,6 +1491,7 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
         for stat in ("geo_mean", "geo_ci_low", "geo_ci_high", "median"):
             g[f"gm_cmax_{key}_{stat}"] = float(row[stat])
         g[f"gm_cmax_{key}_text"] = _gm_phrase(row, conf_level)
+        g[f"n_{key}_text"] = suppression.count_text(int(row["n"]))
     for p in ("cmax", "auc", "tlast"):
         c = contrast(t3, "mrd_cr_d28", p)
         g[f"p_mrdcr_{p}"] = c.p_value
@@ -1428,6 +1509,8 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
     g["n_tests"] = sum(counts.values())
     g["n_tests_exact"] = counts.get("exact", 0)
     g["n_tests_asymptotic"] = counts.get("asymptotic", 0)
+    for key in ("n_tests", "n_tests_exact", "n_tests_asymptotic"):  # tests, not patients
+        g[f"{key}_text"] = count(g[key])
     g["mw_rule"] = _mw_rule(mw_method, mw_correct)
     burden_cut = sorted(mrd_cuts)[len(mrd_cuts) // 2]  # the paper's "high tumour burden"
     g["burden_cut"] = format_mrd(burden_cut)
@@ -1449,6 +1532,8 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
         g[f"r_{row.key}"] = float(row.r)
         g[f"p_{row.key}"] = float(row.p_value)
         g[f"n_{row.key}"] = int(row.n)
+        g[f"n_{row.key}_text"] = suppression.count_text(int(row.n))
+        g[f"r_{row.key}_text"] = fixed(row.r, 3)
         g[f"p_{row.key}_text"] = p_phrase(row.p_value)
     g["spearman_method"] = "; ".join(_SPEARMAN_METHODS.get(m, m)
                                      for m in sorted(set(corr["method"])))
@@ -1459,25 +1544,37 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
     g["bca_onset_max"] = bca["onset_max"]
     g["bca_duration_median"] = bca["duration_median"]
     g["n_bca_ongoing"] = bca["n_ongoing"]
+    g["n_bca_text"] = suppression.count_text(bca["n_bca"])
+    g["bca_text"] = _k_of_n(bca["n_bca"], bca["n"])
+    g["n_bca_ongoing_text"] = suppression.count_text(bca["n_ongoing"])
+    for stat in ("onset_min", "onset_max", "duration_median"):
+        g[f"bca_{stat}_text"] = number(bca[stat])
 
     # Beyond the paper: the persistence-phase half-life
     hl = persistence_half_life(params, "mrd_cr", kinetics=samples, method=mw_method,
                                correct=mw_correct)
     g["hl_min_points"] = lambda_z_min_points
+    g["hl_min_points_text"] = count(lambda_z_min_points)  # a parameter, not patients
     g["hl_tolerance"] = lambda_z_adj_r2_tolerance
     g["hl_tolerance_text"] = number(lambda_z_adj_r2_tolerance, 1)
     g["hl_pct_estimable"] = 100 * float(hl.overall["n_estimable"]) / float(hl.overall["n"])
+    g["hl_estimable_text"] = _k_of_n(int(hl.overall["n_estimable"]), int(hl.overall["n"]))
     g["hl_reasons_text"] = hl.reasons_text()
     for key, level in (("all", "all"), ("mrdcr", True), ("other", False)):
         row = hl.overall if level == "all" else hl.group(level)
         for stat in ("median", "min", "max"):
             g[f"hl_{key}_{stat}"] = float(row[stat])
         g[f"hl_{key}_n_estimable"] = int(row["n_estimable"])
+        g[f"hl_{key}_n_estimable_text"] = suppression.count_text(int(row["n_estimable"]))
         g[f"hl_{key}_text"] = hl.group_text(level)
     g["p_hl_mrdcr"] = float(hl.test.p_value)
     g["hl_test_text"] = hl.test_text()
     for stat in ("points_median", "adj_r2_median", "adj_r2_min"):
         g[f"hl_{stat}"] = float(hl.overall[stat])
+    # as the half-life table shows them
+    g["hl_points_median_text"] = number(g["hl_points_median"], 2)  # type: ignore[arg-type]
+    for stat in ("adj_r2_median", "adj_r2_min"):
+        g[f"hl_{stat}_text"] = fixed(g[f"hl_{stat}"], 3)  # type: ignore[arg-type]
     g["comparison_note"] = _comparison_note(synthetic)
 
     # The paper's values beside this build's (statuses from this build's values)
@@ -1494,11 +1591,14 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
         "tbl-half-life": persistence_display(hl),
         "tbl-half-life-patients": half_life_display(params, hl),
     }
+    geo = ("geo_ci_low", "geo_ci_high", "geo_cv_pct")
     downloads = {
-        "kinetics_summary": summary[["population", *summary.columns[:-1]]],
+        "kinetics_summary": _suppress_download(
+            summary[["population", *summary.columns[:-1]]], ("n", "n_positive"), geo),
         "kinetic_parameters": nca_table(params),
-        "cmax_by_response": gm,
-        "table3_kinetics_by_factor": t3,
+        "cmax_by_response": _suppress_download(gm, ("n", "n_positive"), geo),
+        "table3_kinetics_by_factor": _suppress_download(
+            t3, ("n", *(f"{short}_n" for _, short in TABLE3_PARAMETERS))),
         "table3_published_vs_reproduced": table3_comparison(t3, paper),
         "persistence_half_life_summary": hl.summary,
         "persistence_half_life": hl.per_patient,
@@ -1507,6 +1607,27 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
                            params.set_index("patient_id")["mrd_cr"],
                            median_profiles(samples, params, "mrd_cr"), corr, hl, t3, paper,
                            notes, mrd_cuts)
+
+
+def _suppress_download(frame: pd.DataFrame, counts: Sequence[str],
+                       derived: Sequence[str] = ()) -> pd.DataFrame:
+    """``frame`` for download with the counts of the columns ``counts`` that small-cell
+    suppression hides written ``<K``, and in their rows the columns ``derived`` (an
+    interval, a spread) as "–"; ``frame`` itself when nothing is hidden.
+    :func:`analysis_lib.book.report.write_output` suppresses the columns whose header names a
+    count (``n``, ``n_positive``), not ``cmax_n`` or the derived ``geo_ci_low``."""
+    small = np.zeros(len(frame), dtype=bool)
+    for col in counts:
+        small |= np.array([suppression.is_small(v) for v in frame[col]], dtype=bool)
+    if not small.any():
+        return frame
+    out = frame.astype({c: object for c in (*counts, *derived)})
+    for col in counts:
+        out[col] = [suppression.count_text(v) if suppression.is_small(v) else v
+                    for v in frame[col]]
+    for col in derived:
+        out.loc[small, col] = DASH
+    return out
 
 
 def _paper_phrases(paper: PaperValues, t3: pd.DataFrame, burden_cut: float) -> dict[str, str]:

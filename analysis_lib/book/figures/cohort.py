@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from ...core import formatting
+from ...core.suppression import count_text
 from ...stats.survival import KaplanMeier
 from . import style
 
@@ -70,7 +71,9 @@ def _at_risk(curve: KaplanMeier, t: float) -> int:
 def follow_up_curve(curve: KaplanMeier, median: float, *, step: float = 12.0) -> Figure:
     """Reverse Kaplan–Meier estimate of follow-up (months since infusion) with its pointwise
     confidence band (log transformation) and dotted lines at the median; the number of
-    patients still under observation under each time tick (every ``step`` months)."""
+    patients still under observation under each time tick (every ``step`` months), small
+    numbers suppressed as in the survival chapter's risk tables
+    (:func:`~analysis_lib.core.suppression.count_text`)."""
     fig, axes = style.figure(2, 1, height=4.0, gridspec_kw={"height_ratios": [6, 1]})
     ax, risk = axes[:, 0]
     colour = style.PALETTE[0]
@@ -96,7 +99,7 @@ def follow_up_curve(curve: KaplanMeier, median: float, *, step: float = 12.0) ->
         style.legend_right(ax)
         ticks = [x for x in np.arange(0, t.max() * 1.02 + 1e-9, step)]
         for x in ticks:
-            risk.text(x, 0.5, formatting.count(_at_risk(curve, x)), ha="center", va="center")
+            risk.text(x, 0.5, count_text(_at_risk(curve, x)), ha="center", va="center")
         risk.set_xlim(ax.get_xlim())
         risk.set_ylim(0, 1)
         risk.set_xticks([])

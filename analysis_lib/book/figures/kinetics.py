@@ -9,6 +9,7 @@ none computes a statistic. Jitter is seeded, so the SVG output is the same on ev
 
 from __future__ import annotations
 
+import re
 import warnings
 from contextlib import contextmanager
 from typing import Iterator, Mapping, Sequence
@@ -38,16 +39,30 @@ _LOG = {"cmax", "auc_0_28", "bca_duration"}
 # Tables
 # --------------------------------------------------------------------------------------------
 
+def _status(cell: object) -> str:
+    """The status a :class:`~analysis_lib.analyses.kinetics.Compared` cell shows: none when
+    its value is a count that small-cell suppression hides (``<5``, ``<5/48``), since a
+    "matches" beside it would give the count away (the analysis already builds such cells
+    without one; this keeps any other table from showing it either)."""
+    t = suppression.min_cell_count()
+    if t > 1 and re.match(rf"<{t}(?:/|$)", str(cell.reproduced)):  # type: ignore[attr-defined]
+        return ""
+    return str(cell.status)  # type: ignore[attr-defined]
+
+
 def beside_table(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every :class:`~analysis_lib.analyses.kinetics.Compared` cell shown as
     this build's value with the paper's under it and the scorecard status as a dot, its
-    reason on hover (:func:`analysis_lib.book.report.beside`); other cells unchanged."""
+    reason on hover (:func:`analysis_lib.book.report.beside`); other cells unchanged. A cell
+    whose count is suppressed keeps the paper's value but shows no status (:func:`_status`)."""
     from ...analyses.kinetics import Compared
     from .. import report
 
     def show(v: object) -> object:
-        return report.beside(v.reproduced, v.published, v.status, v.reason) \
-            if isinstance(v, Compared) else v
+        if not isinstance(v, Compared):
+            return v
+        st = _status(v)
+        return report.beside(v.reproduced, v.published, st, v.reason if st else "")
 
     out = frame.astype(object).map(show)
     out.columns = frame.columns
@@ -66,8 +81,8 @@ def status_legend(frame: pd.DataFrame) -> str:
     from ...analyses.kinetics import Compared
     from ...paper.scorecard import BADGES, DEFINITIONS, STATUSES
 
-    counts = Counter(v.status for col in frame.columns for v in frame[col]
-                     if isinstance(v, Compared) and v.status)
+    counts = Counter(_status(v) for col in frame.columns for v in frame[col]
+                     if isinstance(v, Compared) and _status(v))
     return "; ".join(
         f'<span class="sc-dot sc-{BADGES[st]}" title="'
         f'{html.escape(st + ": " + DEFINITIONS[st], quote=True)}"></span> '
@@ -136,8 +151,10 @@ def _log_powers(ax: plt.Axes, which: str) -> None:
 
 
 def _r_text(r: float, p: float, n: int) -> str:
+    """``r = 0.349, p = 0.016, n = 48``: a panel's Spearman result; ``n`` (patients) by
+    :func:`~analysis_lib.core.suppression.count_text`, so a small one reads ``n = <5``."""
     r_txt = "r = –" if not np.isfinite(r) else f"r = {formatting.fixed(r, 3)}"
-    return f"{r_txt}, {formatting.p_phrase(p)}, n = {formatting.count(n)}"
+    return f"{r_txt}, {formatting.p_phrase(p)}, n = {suppression.count_text(n)}"
 
 
 # --------------------------------------------------------------------------------------------
