@@ -281,3 +281,15 @@ def test_a_proportion_text_is_suppressed_with_its_percentage_and_interval():
         assert proportion("x", 12, 50).text().startswith("12/50 (24.0%")
     finally:
         suppression.set_min_cell_count(0)
+
+
+def test_the_data_notice_says_what_suppression_hides_and_what_it_does_not():
+    assert "shown as" not in report.data_notice(True).data
+    suppression.set_min_cell_count(5)
+    try:
+        for synthetic in (True, False):
+            text = report.data_notice(synthetic).data
+            assert "Counts from 1 to 4 are shown as <5" in text
+            assert "can still follow from a total" in text
+    finally:
+        suppression.set_min_cell_count(0)

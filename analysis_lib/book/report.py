@@ -393,15 +393,20 @@ SYNTHETIC_NOTICE = (
 
 
 def data_notice(synthetic: bool, description: str = "") -> Markdown:
-    """The notice shown at the top of every page that shows data."""
-    if synthetic:
-        extra = f" {md_escape(description, None)}" if description else ""
-        return Markdown(f":::{{admonition}} Synthetic data\n:class: warning\n"
-                        f"{SYNTHETIC_NOTICE}{extra}\n:::")
+    """The notice shown at the top of every page that shows data; with small-cell
+    suppression on it says so, and what it does not cover (a hidden count can still follow
+    from a total minus the other cells, or from a per-patient listing or figure)."""
     from ..core.suppression import min_cell_count
 
     k = min_cell_count()
-    small = f" Counts from 1 to {k - 1} are shown as <{k}." if k > 1 else ""
+    small = (f" Counts from 1 to {k - 1} are shown as <{k}, with what would give them away "
+             "(their percentages and intervals); other cells of a table are not hidden to "
+             "protect them, so a hidden count can still follow from a total or from a "
+             "per-patient listing." if k > 1 else "")
+    if synthetic:
+        extra = f" {md_escape(description, None)}" if description else ""
+        return Markdown(f":::{{admonition}} Synthetic data\n:class: warning\n"
+                        f"{SYNTHETIC_NOTICE}{extra}{small}\n:::")
     return Markdown(":::{admonition} Data of this build\n:class: note\nComputed from the "
                     "cohort supplied for this build (not marked synthetic). Patient codes are "
                     f"replaced by pseudonyms (P001, P002, …).{small}\n:::")
