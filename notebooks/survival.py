@@ -70,8 +70,8 @@ report.glue_all(res.glue)
 # Overall survival (OS) runs from infusion to death from any cause, leukaemia-free survival
 # (LFS) to relapse or death, whichever comes first; patients are censored at last follow-up
 # and *not* at transplantation or other new therapy, as in the paper. Of the
-# {glue:text}`n_patients:d` patients, {glue:text}`os_events:d` died and
-# {glue:text}`lfs_events:d` relapsed or died ({numref}`fig-os-lfs`).
+# {glue:md}`n_patients_text` patients, {glue:md}`os_events_text` died and
+# {glue:md}`lfs_events_text` relapsed or died ({numref}`fig-os-lfs`).
 #
 # The 5-year OS was {glue:md}`os_5y_text` and the 5-year LFS {glue:md}`lfs_5y_text`
 # (Kaplan–Meier, Greenwood variance, {glue:md}`conf_lvl` intervals; the paper:
@@ -116,9 +116,7 @@ _ = report.write_output(table.data, output_dir, table.name, data.synthetic)
 # ## Relapse and transplantation
 #
 # {glue:md}`n_relapse` patients relapsed, at a median of {glue:md}`relapse_all_text` after
-# infusion: {glue:text}`relapse_negative_n:d` CD19-negative relapses at a median of
-# {glue:md}`relapse_negative_text` and {glue:text}`relapse_positive_n:d` CD19-positive
-# relapses at {glue:md}`relapse_positive_text` (medians of the observed relapse times, as the
+# infusion: {glue:md}`relapse_cd19_text` (medians of the observed relapse times, as the
 # paper reports them).
 #
 # Treating relapse and death without relapse (non-relapse mortality, NRM) as competing risks,
@@ -335,10 +333,10 @@ report.glue_figure("fig_s2", plots.figure_s2(res))
 # * **HSCT as a time-dependent covariate** {cite:p}`mantel1974`: each patient contributes unexposed time from
 #   infusion to transplant and exposed time afterwards, in a Cox model on counting-process
 #   `(start, stop]` data (R: `coxph(Surv(tstart, tstop, event) ~ hsct)` after `tmerge`).
-# * **Landmark analysis** {cite:p}`anderson1983` at {glue:text}`it_main_landmark:.0f` months (and the other landmarks
-#   in the parameters): only the {glue:text}`it_main_landmark_n:d` patients alive at the
+# * **Landmark analysis** {cite:p}`anderson1983` at {glue:md}`it_main_landmark_text` months (and the other landmarks
+#   in the parameters): only the {glue:md}`it_main_landmark_n_text` patients alive at the
 #   landmark are compared, by whether they had been transplanted by then, with time restarted
-#   at the landmark; {glue:text}`it_late_hsct:d` later transplants count as "no HSCT".
+#   at the landmark; {glue:md}`it_late_hsct_text` later transplants count as "no HSCT".
 # * **Simon–Makuch curves** {cite:p}`simon1984` ({numref}`fig-simon-makuch`): the Kaplan–Meier estimator with
 #   patients moving from the "no HSCT yet" to the "HSCT" risk set at their transplant.
 #

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core import formatting as fmt
-from ..core.suppression import count_text
+from ..core.suppression import count_text, is_small, min_cell_count
 from ..core.units import DAYS_PER_YEAR
 from ..stats.cox import CoxFit, Design, Ties, coxph, design_frame, hazard_ratio_table, not_estimable
 from ..stats.competing_risks import CumulativeIncidence
@@ -551,6 +551,50 @@ def _short_reason(why: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Small-cell suppression of what a count would give away
+# --------------------------------------------------------------------------------------------
+
+def _any_small(*counts: float) -> bool:
+    """True when one of ``counts`` (patients or events of the analysed cohort) is suppressed
+    (:func:`analysis_lib.core.suppression.is_small`); then the values derived from them go
+    too."""
+    return any(is_small(k) for k in counts)
+
+
+def _withheld(noun: str = "patients or events") -> str:
+    """The phrase that stands in place of values derived from a suppressed count."""
+    return f"not shown (fewer than {fmt.count(min_cell_count())} {noun})"
+
+
+def _epv_text(events: int, params: int) -> str:
+    """Events per estimated coefficient with one decimal (``4.2``); when the number of events
+    is suppressed, only its bound (``< 1.25``: EPV times the number of coefficients, which
+    the tables show, would give the count away); "–" without coefficients."""
+    if params <= 0:
+        return fmt.DASH
+    if is_small(events):
+        return f"< {fmt.number(min_cell_count() / params)}"
+    return fmt.fixed(events / params, 1)
+
+
+def _times_text(s: TimeSummary, noun: str = "patients") -> str:
+    """Median (range) of a time, or, for a group whose count is suppressed, a phrase: with
+    fewer than the threshold the range's ends are single patients' times."""
+    return _withheld(noun) if is_small(s.n) else s.text()
+
+
+def _group_times(s: TimeSummary, noun: str, at: str) -> str:
+    """"4 CD19-negative relapses at a median of 5.0 months (range 2.0–9.9)"; "no ..." for
+    none; "<5 ... (times not shown ...)" when the count is suppressed."""
+    if s.n == 0:
+        return f"no {noun}"
+    if is_small(s.n):
+        return (f"{count_text(s.n)} {noun} (times not shown for fewer than "
+                f"{fmt.count(min_cell_count())})")
+    return f"{count_text(s.n)} {noun} {at}{s.text()}"
+
+
+# --------------------------------------------------------------------------------------------
 # The paper's values and their statuses
 # --------------------------------------------------------------------------------------------
 
@@ -684,6 +728,7 @@ def _os_lfs(ep: pd.DataFrame, o: SurvivalOptions, risk_times: np.ndarray, glue: 
           for name in ("os", "lfs")}
     for name in ("os", "lfs"):
         glue[f"{name}_events"] = int(ep[f"{name}_event"].sum())
+        glue[f"{name}_events_text"] = count_text(glue[f"{name}_events"])
         at = {}
         for ct in ("plain", "log", "log-log"):
             s, lo, hi = km[name].survival_at(FIVE_YEARS_MONTHS, ct)
@@ -736,7 +781,7 @@ def _km_times_table(km_times: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -
             s = Beside(s, str(r["value_text"]), paper.status(key), paper.reason(paper.key(key)))
             ci["plain"] = Beside(ci["plain"], str(r["interval_text"]), "")
         cells.append({"End point": end, "Years": fmt.count(years),
-                      "At risk": int(shown["n_risk"].iloc[i]), "S(t), %": s,
+                      "At risk": count_text(int(shown["n_risk"].iloc[i])), "S(t), %": s,
                       **{f"{lvl}% CI, {ct}": ci[ct] for ct in ("plain", "log", "log-log")}})
     disp = pd.DataFrame(cells)
     disp.loc[disp["End point"].duplicated(), "End point"] = ""
@@ -764,14 +809,18 @@ def _relapse(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions, glue:
     glue["relapse_pct"] = 100 * rel["all"].n / n
     for key in ("all", "negative", "positive"):
         glue[f"relapse_{key}_n"] = rel[key].n
+        glue[f"relapse_{key}_n_text"] = count_text(rel[key].n)
         glue[f"relapse_{key}_median"] = rel[key].median
-        glue[f"relapse_{key}_text"] = rel[key].text()
+        glue[f"relapse_{key}_text"] = _times_text(rel[key])
+    glue["relapse_cd19_text"] = (
+        f"{_group_times(rel['negative'], 'CD19-negative relapses', 'at a median of ')} and "
+        f"{_group_times(rel['positive'], 'CD19-positive relapses', 'at ')}")
     hs = hsct_summary(patients)
     glue["n_hsct"] = fmt.count_percent(hs.n, n)
     glue["n_hsct_k"] = hs.n
     glue["hsct_pct"] = 100 * hs.n / n
     glue["hsct_interval_median"] = hs.median
-    glue["hsct_interval_text"] = hs.text()
+    glue["hsct_interval_text"] = _times_text(hs)
 
     cif = cr.cuminc(ep["cr_time"], ep["cr_status"])
     cir = next(c for (_, cause), c in cif.curves.items() if cause == RELAPSE)
@@ -1106,7 +1155,7 @@ def _figure1(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
         glue[f"fig1_{s}_p"] = float(r["logrank_p"])
         glue[f"fig1_{s}_ptext"] = fmt.p_phrase(r["logrank_p"])
         glue[f"fig1_{s}_medians"] = fmt.medians_text(r[f"median_{h}"], r[f"median_{nh}"])
-        glue[f"fig1_{s}_n"] = f"{r[f'n_{h}']} vs {r[f'n_{nh}']}"
+        glue[f"fig1_{s}_n"] = f"{count_text(r[f'n_{h}'])} vs {count_text(r[f'n_{nh}'])}"
         glue[f"fig1_{s}_median_hsct"] = median_or_infinity(r[f"median_{h}"], r[f"n_{h}"])
         glue[f"fig1_{s}_median_nohsct"] = median_or_infinity(r[f"median_{nh}"], r[f"n_{nh}"])
         if r["end_point"] == "OS":
@@ -1166,7 +1215,7 @@ def _s1_s2(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
                                 o, risk_times, nrm=False)
     for r in s1.to_dict("records"):
         s = f"{r['timing'][:3].lower()}_{r['end_point'].lower()}"
-        glue[f"s1_{s}_n"] = f"{r['n_HSCT']} vs {r['n_No HSCT']}"
+        glue[f"s1_{s}_n"] = f"{count_text(r['n_HSCT'])} vs {count_text(r['n_No HSCT'])}"
         glue[f"s1_{s}_p"] = fmt.p_phrase(r["logrank_p"])
         glue[f"s1_{s}_p_value"] = float(r["logrank_p"])
     keys = list(s1_panels)
@@ -1219,8 +1268,11 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
     lm = landmark(ep["os_time"], ep["os_event"], ep["hsct_time"], o.main_landmark_months)
     glue["it_late_hsct"] = int(((ep["hsct_time"] > o.main_landmark_months)
                                 & (ep["os_time"] > o.main_landmark_months)).sum())
+    glue["it_late_hsct_text"] = count_text(glue["it_late_hsct"])
     glue["it_main_landmark"] = float(o.main_landmark_months)
+    glue["it_main_landmark_text"] = fmt.number(o.main_landmark_months)
     glue["it_main_landmark_n"] = len(lm)
+    glue["it_main_landmark_n_text"] = count_text(len(lm))
     immortal = ep.loc[ep["hsct"], "hsct_time"]
     glue["it_immortal_total"] = float(immortal.sum())
     glue["it_immortal_share"] = (100 * float(immortal.sum())
@@ -1346,6 +1398,7 @@ def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
     longest = float(max(ep["os_time"].max(), ep["lfs_time"].max()))
     risk_times = np.arange(0.0, np.ceil(longest / step) * step + 1e-9, step)
     glue: dict[str, Any] = {"n_patients": len(patients),
+                            "n_patients_text": count_text(len(patients)),
                             "conf_lvl": f"{round(100 * o.conf_level)}%"}
 
     km, km_times, os_lfs = _os_lfs(ep, o, risk_times, glue)
