@@ -323,8 +323,7 @@ report.glue_figure("fig_s2", plots.figure_s2(res))
 # patient counted in the "HSCT" group had to be alive (and, for LFS, leukaemia-free) until
 # the transplant, so the months between infusion and transplant, during which nobody in that
 # group *could* have an event, are credited to transplantation: immortal time
-# {cite:p}`suissa2008`, {glue:text}`it_immortal_total:.0f` patient-months here,
-# {glue:text}`it_immortal_share:.1f`% of the transplanted patients' follow-up. Patients who
+# {cite:p}`suissa2008`, {glue:md}`it_immortal_text`. Patients who
 # died or relapsed early, before they could be transplanted, all land in the "no HSCT" group.
 # The published comparison, and the Cox models above that include "Bridging HSCT" as a
 # baseline covariate, are biased in favour of transplantation. Three analyses avoid this

@@ -260,10 +260,17 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
 def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float = 0.05,
                           conf_level: float = 0.95) -> str:
     """One paragraph comparing the published (fixed) HSCT hazard ratio with the
-    time-dependent and landmark ones of :func:`hsct_effect`."""
+    time-dependent and landmark ones of :func:`hsct_effect`. An analysis whose patients,
+    transplanted patients or events are a suppressed count
+    (:func:`analysis_lib.core.suppression.is_small`) shows no estimate, as in the table."""
     lvl = round(100 * conf_level)
 
+    def hidden(r: pd.Series) -> bool:  # as the table: no estimate beside a suppressed count
+        return _any_small(r["n"], r["n_hsct"], r["events"])
+
     def est(r: pd.Series) -> str:
+        if hidden(r):
+            return _withheld()
         if bool(r["infinite"]) or not np.isfinite(r["hr"]):
             return "not estimable (no events in one group)"
         return (f"HR {fmt.ratio(r['hr'])} ({lvl}% CI {fmt.interval(r['lower'], r['upper'])}, "
@@ -284,7 +291,9 @@ def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float 
         verdict = "neither is statistically significant"
     finite = all(np.isfinite(r["hr"]) and r["hr"] > 0 and not bool(r["infinite"])
                  for r in (fx, td))
-    if finite:
+    if hidden(fx) or hidden(td):
+        move = "The estimates are not shown"
+    elif finite:
         toward = abs(np.log(td["hr"])) < abs(np.log(fx["hr"]))
         move = (f"The hazard ratio {'rises' if td['hr'] > fx['hr'] else 'falls'} from "
                 f"{fmt.ratio(fx['hr'])} to {fmt.ratio(td['hr'])} "
@@ -294,7 +303,7 @@ def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float 
     text = (f"With HSCT fixed at infusion (as published): {est(fx)}; with HSCT as a "
             f"time-dependent covariate: {est(td)}. {move}, and {verdict}")
     if len(lm):
-        text += f". At the {landmark_at:g}-month landmark: {est(lm.iloc[0])}"
+        text += f". At the {fmt.number(landmark_at)}-month landmark: {est(lm.iloc[0])}"
     return text + "."
 
 
@@ -1278,6 +1287,10 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
     glue["it_immortal_share"] = (100 * float(immortal.sum())
                                  / float(ep.loc[ep["hsct"], "os_time"].sum())
                                  if ep["hsct"].any() else float("nan"))
+    glue["it_immortal_text"] = (
+        f"{fmt.fixed(glue['it_immortal_total'], 0)} patient-months here, "
+        f"{fmt.fixed(glue['it_immortal_share'], 1)}% of the transplanted patients' follow-up"
+        if ep["hsct"].any() else "none here, as no patient was transplanted")
 
     panels = []
     for name, title, ylabel in (("os", "OS: Simon–Makuch", "Overall survival (%)"),
@@ -1306,9 +1319,12 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
                 "Patients": "All" if pop == "all" else f"Pre-LD MRD <{format_mrd(low)}",
                 "Analysis": labels.get(r.analysis,
                                        f"Landmark at {fmt.number(r.landmark)} months"),
-                "n": r.n, "HSCT": r.n_hsct, "Events": r.events,
+                # counts written here, suppressed whatever the column is called
+                "n": count_text(r.n), "HSCT": count_text(r.n_hsct),
+                "Events": count_text(r.events),
                 f"HR ({lvl}% CI)": (
-                    "not estimable (no events in one group)"
+                    fmt.DASH if _any_small(r.n, r.n_hsct, r.events)
+                    else "not estimable (no events in one group)"
                     if r.infinite else _hr_cell(r.hr, r.lower, r.upper)),
                 "p": fmt.DASH if r.infinite else fmt.p_value(r.p)})
     disp = pd.DataFrame(rows)
