@@ -229,9 +229,8 @@ _ = report.write_output(table.data, output_dir, table.name, data.synthetic)
 # log-rank tests ({numref}`fig-figure1`, with the numbers in {numref}`tbl-figure1`). Among
 # patients with pre-LD MRD below {glue:md}`low_cut` ({glue:md}`fig1_pre_low_os_n` with and
 # without HSCT), median OS was {glue:md}`fig1_pre_low_os_medians` (log-rank
-# {glue:md}`fig1_pre_low_os_ptext`) and the 5-year NRM
-# {glue:text}`fig1_pre_low_nrm_hsct:.1f`% (SE {glue:text}`fig1_pre_low_nrm_hsct_se:.1f`%)
-# with HSCT vs {glue:text}`fig1_pre_low_nrm_nohsct:.1f`% without; the paper reports
+# {glue:md}`fig1_pre_low_os_ptext`) and the 5-year NRM {glue:md}`fig1_pre_low_nrm_text`;
+# the paper reports
 # {glue:md}`pub_fig1_pre_low_os` and an NRM of {glue:md}`pub_fig1_pre_low_nrm`. With post-LD
 # MRD below {glue:md}`low_cut` ({glue:md}`fig1_pos_low_os_n`), median OS was
 # {glue:md}`fig1_pos_low_os_medians` ({glue:md}`fig1_pos_low_os_ptext`; the paper:

@@ -1090,7 +1090,9 @@ def _compare_in(ep: pd.DataFrame, masks: dict[tuple[str, str], np.ndarray], grou
                 order: Sequence[str], o: SurvivalOptions, risk_times: np.ndarray,
                 nrm: bool = True) -> tuple[pd.DataFrame, dict[tuple[str, str, str], KMPanel]]:
     """Kaplan–Meier comparison of ``groups`` (log-rank) within each mask, for OS and LFS;
-    with ``nrm``, the 5-year cumulative incidence of NRM by group (OS rows)."""
+    with ``nrm``, the 5-year cumulative incidence of NRM by group and its variance
+    (``nrm5_*``, ``nrm5_var_*``) and the number of non-relapse deaths (``events_nrm_*``) on
+    the OS rows."""
     from ..stats import competing_risks as cr
     from ..stats.survival import compare_groups
 
@@ -1115,12 +1117,17 @@ def _compare_in(ep: pd.DataFrame, masks: dict[tuple[str, str], np.ndarray], grou
                         np.array([0.0]), np.array([0.0]))
                     row[f"nrm5_{lab}"] = float(est[0]) if lab in gc.n else np.nan
                     row[f"nrm5_var_{lab}"] = float(var[0]) if lab in gc.n else np.nan
+                    row[f"events_nrm_{lab}"] = int(c.n_events) if c is not None else 0
             results.append(row)
             panels[(when, stratum, title)] = KMPanel(
                 title, gc.curves, gc.at_risk(risk_times),
                 "Overall survival (%)" if name == "os" else "Leukaemia-free survival (%)",
                 _test_phrase("Log-rank", p))
-    return pd.DataFrame(results), panels
+    out = pd.DataFrame(results)
+    for lab in order:  # counts on the OS rows only: integers with gaps, not floats
+        if f"events_nrm_{lab}" in out:
+            out[f"events_nrm_{lab}"] = out[f"events_nrm_{lab}"].astype("Int64")
+    return out, panels
 
 
 def _stratum_masks(patients: pd.DataFrame, cut: float, upper_only: bool
@@ -1173,6 +1180,11 @@ def _figure1(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
             glue[f"{base}_nrm_hsct_se"] = float(100 * np.sqrt(r[f"nrm5_var_{h}"]))
             glue[f"{base}_nrm_hsct_var"] = float(r[f"nrm5_var_{h}"])
             glue[f"{base}_nrm_nohsct"] = float(100 * r[f"nrm5_{nh}"])
+            glue[f"{base}_nrm_text"] = (
+                f"{_nrm_text(r, h, se=True)} with HSCT vs {_nrm_text(r, nh)} without"
+                if _nrm_shown(r, h) or _nrm_shown(r, nh)
+                else _withheld().replace("not shown", "not shown in either group", 1))
+            glue[f"{base}_nrm_hsct_var_text"] = _nrm_text(r, h, var=True)
     glue["low_cut"] = format_mrd(low)
     glue["high_cut"] = format_mrd(high)
     # reading order: one row per MRD stratum (pre-LD below, at or above; post-LD below, at or
@@ -1180,6 +1192,30 @@ def _figure1(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
     keys = list(panels)
     titles = [f"{k[2]}, {_when(k[0])} MRD {k[1]}" for k in keys]
     return fig1, _lettered([panels[k] for k in keys], titles)
+
+
+def _nrm_shown(r: Mapping[str, Any], group: str) -> bool:
+    """Whether the 5-year NRM of ``group`` in an OS row of :func:`_compare_in` may be shown:
+    not when the group's patients, deaths or non-relapse deaths are a suppressed count (the
+    estimate, k/n without censoring, would give them away)."""
+    return not _any_small(r[f"n_{group}"], r[f"events_{group}"], r[f"events_nrm_{group}"])
+
+
+def _nrm_text(r: Mapping[str, Any], group: str, se: bool = False, var: bool = False) -> str:
+    """The 5-year NRM of ``group`` for the narrative: "12.5%", with ``se`` "12.5% (SE
+    12.5%)", with ``var`` "12.5% with a variance of 0.0156"; a phrase when the group is empty
+    or a count behind it is suppressed."""
+    est, v = r[f"nrm5_{group}"], r[f"nrm5_var_{group}"]
+    if not np.isfinite(est):
+        return "not estimable (no patients in the group)"
+    if not _nrm_shown(r, group):
+        return _withheld()
+    text = f"{fmt.fixed(100 * est, 1)}%"
+    if se:
+        text += f" (SE {fmt.fixed(100 * np.sqrt(v), 1)}%)"
+    if var:
+        text += f" with a variance of {fmt.fixed(v, 4)}"
+    return text
 
 
 def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> ChapterTable:
@@ -1192,10 +1228,16 @@ def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> Cha
         nrm = ""
         if r["end_point"] == "OS":
             base = s.removesuffix("_os")
-            cell = [("–" if not np.isfinite(r[f"nrm5_{g}"]) else
+            # a group whose patients or events are suppressed shows no NRM: "12.5 (12.5)"
+            # beside "8 (<5)" would say 1 of 8
+            cell = [(fmt.DASH if not np.isfinite(r[f"nrm5_{g}"]) or not _nrm_shown(r, g) else
                      f"{fmt.fixed(100 * r[f'nrm5_{g}'], 1)}{_NBSP}"
                      f"({fmt.fixed(100 * np.sqrt(r[f'nrm5_var_{g}']), 1)})") for g in (h, nh)]
             nrm = paper.pair([f"{base}_nrm_hsct", f"{base}_nrm_nohsct"], " vs ".join(cell))
+            if isinstance(nrm, Beside) and not all(_nrm_shown(r, g) for g in (h, nh)):
+                # the paper's value stays, its status (a comparison with the hidden
+                # estimate) goes
+                nrm = Beside(nrm.reproduced, nrm.published)
         rows.append({
             "MRD": f"{r['timing']} {r['stratum']}", "End point": r["end_point"],
             "Patients (events), HSCT vs none":
@@ -1207,13 +1249,19 @@ def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> Cha
             "5-year NRM, % (SE), HSCT vs none": nrm})
     disp = pd.DataFrame(rows)
     disp.loc[disp["MRD"].duplicated(), "MRD"] = ""
+    data = fig1.copy()
+    for g in (h, nh):  # the download drops what the table drops
+        if f"nrm5_{g}" in data:
+            hide = np.array([r["end_point"] == "OS" and not _nrm_shown(r, g)
+                             for r in fig1.to_dict("records")], dtype=bool)
+            data.loc[hide, [f"nrm5_{g}", f"nrm5_var_{g}"]] = np.nan
     caption = ("The numbers behind Figure 1: bridging HSCT vs none within MRD strata, "
                "patients and events, Kaplan–Meier median ('not reached' when the curve "
                "stays above 0.5), log-rank p, and the 5-year cumulative incidence of NRM "
                "with its standard error (cmprsk variance) in parentheses. Under a value, "
                "the paper's (Results; n.s.: no significant effect) with its scorecard "
                "status; a pair's dot is the less favourable status of the two.")
-    return ChapterTable("tbl-figure1", caption, disp, fig1, "figure1_hsct_by_mrd")
+    return ChapterTable("tbl-figure1", caption, disp, data, "figure1_hsct_by_mrd")
 
 
 def _s1_s2(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
