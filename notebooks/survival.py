@@ -83,11 +83,13 @@ report.glue_all(res.glue)
 #
 # :::{admonition} Audit: the published intervals are too narrow
 # :class: note
-# With 50 patients a 5-year estimate near 75% cannot have a 95% interval narrower than about
+# With the paper's {glue:md}`audit_n_patients` patients a 5-year estimate of
+# {glue:md}`audit_os_5y_pub` cannot have a 95% interval narrower than about
 # ±{glue:text}`audit_os_5y_ci_min_halfwidth:.1f` points
-# (±{glue:text}`audit_lfs_5y_ci_min_halfwidth:.1f` near 68%), whatever the censoring; the
-# paper prints {glue:md}`pub_os_5y_text` and {glue:md}`pub_lfs_5y_text` (feasibility
-# findings `os_5y_ci` and `lfs_5y_ci`). The point estimates are unaffected.
+# (±{glue:text}`audit_lfs_5y_ci_min_halfwidth:.1f` for {glue:md}`audit_lfs_5y_pub`),
+# whatever the censoring; the paper prints {glue:md}`pub_os_5y_text` and
+# {glue:md}`pub_lfs_5y_text` (feasibility findings `os_5y_ci` and `lfs_5y_ci`). The point
+# estimates are unaffected.
 # :::
 
 # %% tags=["hide-input", "remove-output"]
@@ -259,16 +261,16 @@ report.glue_figure("fig_figure1", plots.figure1(res))
 # :::{admonition} Audit: what the published Figure 1 numbers can and cannot be
 # :class: note
 # The paper's median OS of {glue:md}`pub_fig1_pre_low_os` cannot come from a Kaplan–Meier
-# analysis with a log-rank test: its NRM with HSCT pins the low-burden groups at 13 vs 1 patients, and
-# no log-rank test of 13 vs 1 reaches that p (finding `median_os_low_burden`). Its
+# analysis with a log-rank test: its NRM with HSCT pins the low-burden groups at
+# {glue:md}`audit_low_burden_groups` patients, and no log-rank test of
+# {glue:md}`audit_low_burden_groups` reaches that p (finding `median_os_low_burden`). Its
 # NRM of {glue:md}`pub_nrm_pre_low_hsct` cannot be an estimate with its standard error
 # (finding `nrm_se_low_burden`).
-# It can be cmprsk's *variance*: `cuminc` returns variances, and 2/13 has a variance near
-# 0.01. Here the transplanted patients' 5-year NRM is {glue:text}`fig1_pre_low_nrm_hsct:.1f`%
-# with a variance of {glue:text}`fig1_pre_low_nrm_hsct_var:.4f` below {glue:md}`low_cut` pre-LD,
-# and {glue:text}`fig1_pos_low_nrm_hsct:.1f`% with a variance of
-# {glue:text}`fig1_pos_low_nrm_hsct_var:.4f` post-LD: a variance printed as a percentage
-# reads like the paper's "± 1.1%".
+# It can be cmprsk's *variance*: `cuminc` returns variances, and
+# {glue:md}`audit_nrm_fraction` has a variance near {glue:md}`audit_nrm_fraction_var`. Here
+# the transplanted patients' 5-year NRM is {glue:md}`fig1_pre_low_nrm_hsct_var_text` below
+# {glue:md}`low_cut` pre-LD, and {glue:md}`fig1_pos_low_nrm_hsct_var_text` post-LD: a
+# variance printed as a percentage reads like the paper's "{glue:md}`pub_nrm_pre_low_hsct_pm`".
 # :::
 #
 # All of these comparisons classify patients by something that happened *after* infusion
@@ -349,8 +351,8 @@ report.glue_figure("fig_s2", plots.figure_s2(res))
 # difference between the first row of each block of {numref}`tbl-immortal` and the others
 # shows how much of the published comparison depends on when patients were counted as
 # transplanted. The paper's recommendation to defer HSCT in
-# low-burden patients rests on exactly such a comparison, and on subgroup sizes (13 vs 1 by
-# the audit) that cannot support it; the analyses above are the ones a recommendation would
+# low-burden patients rests on exactly such a comparison, and on subgroup sizes
+# ({glue:md}`audit_low_burden_groups` by the audit) that cannot support it; the analyses above are the ones a recommendation would
 # need, and even they cannot remove confounding by indication (who was offered a donor and a
 # transplant).
 

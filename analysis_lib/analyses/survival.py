@@ -773,6 +773,8 @@ def _os_lfs(ep: pd.DataFrame, o: SurvivalOptions, risk_times: np.ndarray, glue: 
 
 
 def _km_times_table(km_times: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> ChapterTable:
+    from ..paper.feasibility import N_PATIENTS
+
     lvl = round(100 * o.conf_level)
     shown = km_times.pivot_table(index=["end point", "years", "n_risk", "surv"],
                                  columns="conf_type", values=["lower", "upper"],
@@ -798,7 +800,7 @@ def _km_times_table(km_times: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -
                "three usual pointwise confidence intervals: plain (S ± z·SE, the paper's), "
                "log (R's default) and log-log. At risk: patients still followed at that time. "
                "Under the 5-year estimates, the paper's (its plain interval is narrower than "
-               "50 patients allow: see the audit note above).")
+               f"its {fmt.count(N_PATIENTS)} patients allow: see the audit note above).")
     return ChapterTable("tbl-km-times", caption, disp, km_times, "survival_at_times")
 
 
@@ -1436,6 +1438,33 @@ def _published_phrases(paper: _Paper, glue: dict) -> None:
     glue["pub_fig1_pre_low_nrm"] = (
         f"{nrm[0]['value_text']}% {nrm[0]['interval_text']}% vs {nrm[1]['value_text']}%"
         if all(r is not None for r in nrm) else fmt.DASH)
+    glue["pub_nrm_pre_low_hsct_pm"] = (f"{nrm[0]['interval_text']}%"
+                                       if nrm[0] is not None else fmt.DASH)
+
+
+def _audit_phrases(glue: dict) -> None:
+    """The audit's numbers that the narrative quotes (the paper's cohort size and 5-year
+    estimates, the group sizes and events its numbers imply), from
+    :mod:`analysis_lib.paper.feasibility`, which holds the published numbers the audit
+    uses. These describe the paper, not the analysed cohort: never suppressed."""
+    from ..paper import feasibility as F
+
+    glue["audit_n_patients"] = fmt.count(F.N_PATIENTS)
+    glue["audit_os_5y_pub"] = f"{fmt.fixed(100 * F.OS_5Y, 1)}%"
+    glue["audit_lfs_5y_pub"] = f"{fmt.fixed(100 * F.LFS_5Y, 1)}%"
+    k, n_h = F.fractions_rounding_to(100 * F.NRM_LOW, F.N_PRE_LD_LOW)[0]
+    glue["audit_low_burden_groups"] = f"{fmt.count(n_h)} vs {fmt.count(F.N_PRE_LD_LOW - n_h)}"
+    glue["audit_nrm_fraction"] = f"{fmt.count(k)}/{fmt.count(n_h)}"
+    glue["audit_nrm_fraction_var"] = fmt.number(F.binomial_se(k, n_h) ** 2, 1)
+    d_os = F.max_events_by(F.OS_5Y, F.N_PATIENTS, half_unit=0.0005)
+    glue["audit_paper_events_text"] = (
+        f"at least {fmt.count(F.N_RELAPSE + k)} LFS events ({fmt.count(F.N_RELAPSE)} "
+        f"relapses and the {fmt.count(k)} non-relapse deaths its NRM of "
+        f"{fmt.fixed(100 * F.NRM_LOW, 1)}% implies) and at most {fmt.count(d_os)} deaths by "
+        f"five years")
+    lfs, os_ = (len(PAPER_COVARIATE_SETS[k]) for k in ("lfs", "os"))
+    glue["audit_paper_covariates"] = (f"{fmt.count(lfs)} LFS covariates and at least "
+                                      f"{fmt.count(os_)} OS covariates")
 
 
 def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
@@ -1479,6 +1508,7 @@ def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
 
     paper = _Paper.load(glue, changed)
     _published_phrases(paper, glue)
+    _audit_phrases(glue)
     tables = [
         _km_times_table(km_times, o, paper),
         _univariate_table(design, cox["screens"], o, paper),
