@@ -152,7 +152,7 @@ report.glue_figure("fig_cif", plots.cumulative_incidence(res))
 # HR of {glue:md}`pub_hr_bca_lfs` cannot be interpreted; audit finding `hr_bca_lfs`); patients who never developed
 # BCA have duration 0. CAR-T expansion is log10 of Cmax from the non-compartmental analysis
 # of the kinetics table. Following the paper, every term with a Wald p below
-# {glue:text}`screen_p:.2f` entered the multivariable model: for LFS
+# {glue:md}`screen_p_text` entered the multivariable model: for LFS
 # {glue:md}`lfs_selected_text`; for OS {glue:md}`os_selected_text`. A covariate whose
 # estimate is infinite (one group without events, so no usable Wald test) cannot pass the
 # screen: {glue:md}`lfs_infinite_text` for LFS and {glue:md}`os_infinite_text` for OS. The
@@ -193,13 +193,11 @@ _ = report.write_output(table.data, output_dir, table.name, data.synthetic)
 #
 # The screen on this cohort need not pick the paper's covariates. {numref}`tbl-multivariable`
 # gives the models with the covariates it selected. The LFS model used
-# {glue:text}`lfs_mv_n:d` patients with {glue:text}`lfs_mv_events:d` events for
-# {glue:text}`lfs_mv_params:d` coefficients, {glue:text}`lfs_mv_epv:.1f` events per
-# variable; the OS model {glue:text}`os_mv_events:d` events for
-# {glue:text}`os_mv_params:d` coefficients, {glue:text}`os_mv_epv:.1f` events per variable.
-# Both are far below the rule of thumb of 10 {cite:p}`peduzzi1996`, so their coefficients are
-# unstable and biased away from 1, as the paper's would have been with its 17 LFS and 12 OS
-# events.
+# {glue:md}`lfs_mv_text`; the OS model {glue:md}`os_mv_text`. The usual advice is at least
+# {glue:md}`epv_advised_text` events per variable {cite:p}`peduzzi1996`:
+# {glue:md}`mv_epv_verdict`. The paper does not give its numbers of events; its results
+# imply {glue:md}`audit_paper_events_text` (audit findings `median_os_low_burden` and
+# `nrm_timing_lfs_5y`), for {glue:md}`audit_paper_covariates` (Table 1).
 #
 # Proportional hazards were checked with R's `cox.zph` test (score test for a
 # time-varying coefficient, time transformed by the Kaplan–Meier estimate;

@@ -876,6 +876,7 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
         glue[f"{name}_infinite_text"] = ", ".join(inf) if inf else "no covariate"
         _estimates_glue(f"uni_{name}", screen_estimates(screens[name]), glue)
     glue["screen_p"] = o.screen_p
+    glue["screen_p_text"] = fmt.number(o.screen_p)
     glue["bca_unit"] = ("month" if abs(o.bca_unit_days - DAYS_PER_YEAR / 12) < 1e-9
                         else f"{fmt.number(o.bca_unit_days)} days")
 
@@ -885,6 +886,7 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
             for k in ("n", "events", "params"):
                 glue[f"{name}_mv_{k}"] = 0
             glue[f"{name}_mv_epv"] = float("nan")
+            glue[f"{name}_mv_text"] = "no model (no covariate passed the screen)"
             glue[f"{name}_zph_global_ptext"] = "p not available (no model)"
             glue[f"{name}_zph_flagged"] = "none (no model)"
             continue
@@ -892,6 +894,10 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
         glue[f"{name}_mv_events"] = f.n_events
         glue[f"{name}_mv_params"] = f.n_parameters
         glue[f"{name}_mv_epv"] = f.events_per_variable
+        glue[f"{name}_mv_text"] = (
+            f"{count_text(f.n)} patients with {count_text(f.n_events)} events for "
+            f"{fmt.count(f.n_parameters)} coefficients, "
+            f"{_epv_text(f.n_events, f.n_parameters)} events per variable")
         zph[name] = cox_zph(f)
         g = zph[name].iloc[-1]
         glue[f"{name}_zph_global_p"] = float(g["p"])
@@ -904,6 +910,8 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
                 glue[f"{name}_mv_p__{key}"] = float(hr["p"][c])
         bad = zph[name].iloc[:-1].query("p < 0.05")["term"].tolist()
         glue[f"{name}_zph_flagged"] = ", ".join(bad) if bad else "none"
+    glue["epv_advised_text"] = fmt.count(EPV_ADVISED)
+    glue["mv_epv_verdict"] = _epv_verdict(fits)
 
     paper_fits = {}
     for name, terms in PAPER_COVARIATE_SETS.items():
@@ -912,6 +920,36 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
         _estimates_glue(f"paper_{name}", fit_estimates(paper_fits[name], design, o.conf_level),
                         glue)
     return {"screens": screens, "fits": fits, "zph": zph, "paper_fits": paper_fits}
+
+
+def _advised_epv() -> float:
+    """The events per variable the book calls adequate: the options registry's
+    ``epv_advised`` (Peduzzi et al. 1996)."""
+    from .options import OPTIONS
+
+    return float(OPTIONS["epv_advised"].default)
+
+
+#: Events per estimated coefficient the narrative calls adequate (Peduzzi P, Concato J,
+#: Kemper E, et al. (1996). J Clin Epidemiol 49:1373–1379), from the options registry.
+EPV_ADVISED: float = _advised_epv()
+
+
+def _epv_verdict(fits: Mapping[str, CoxFit | None]) -> str:
+    """Whether the selected models reach :data:`EPV_ADVISED` events per coefficient, as a
+    clause that follows "the usual advice is at least 10 events per variable:"."""
+    models = {lab: fits[nm] for nm, lab in (("lfs", "LFS"), ("os", "OS"))
+              if fits.get(nm) is not None}
+    if not models:
+        return "no covariate passed the screen, so there is no multivariable model to judge"
+    short = [lab for lab, f in models.items() if f.events_per_variable < EPV_ADVISED]
+    if not short:
+        return ("both models meet it" if len(models) == 2
+                else f"the {next(iter(models))} model meets it (the other has no covariate)")
+    which = ("both models fall short of it" if len(short) == 2
+             else f"the {short[0]} model falls short of it")
+    their = "their" if len(short) == 2 else "its"
+    return f"{which}, so {their} coefficients are unstable and biased away from 1"
 
 
 #: The paper's own covariate sets (Table 1): Table 1A's for LFS; for OS the rows of Table 1B
@@ -988,6 +1026,12 @@ def _univariate_table(design: Design, screens: dict[str, pd.DataFrame], o: Survi
     return ChapterTable("tbl-univariate", caption, disp, data, "univariate_cox")
 
 
+def _epv_value(f: CoxFit) -> float:
+    """Events per coefficient for a download: missing when the number of events is
+    suppressed (with the number of coefficients it would give the count away)."""
+    return float("nan") if is_small(f.n_events) else f.events_per_variable
+
+
 def _multivariable_table(design: Design, fits: dict, o: SurvivalOptions) -> ChapterTable:
     from ..stats.cox import hazard_ratio_table
 
@@ -1006,13 +1050,13 @@ def _multivariable_table(design: Design, fits: dict, o: SurvivalOptions) -> Chap
     disp = pd.DataFrame(rows)
     disp.loc[disp["Model"].duplicated(), "Model"] = ""
     bits = "; ".join(
-        f"{lab}: n = {fmt.count(fits[nm].n)}, {fmt.count(fits[nm].n_events)} events, "
+        f"{lab}: n = {count_text(fits[nm].n)}, {count_text(fits[nm].n_events)} events, "
         f"{fmt.count(fits[nm].n_parameters)} coefficients, EPV "
-        f"{fmt.fixed(fits[nm].events_per_variable, 1)}"
+        f"{_epv_text(fits[nm].n_events, fits[nm].n_parameters)}"
         for nm, lab in (("lfs", "LFS"), ("os", "OS")) if fits[nm] is not None)
     parts = [hazard_ratio_table(fits[nm], design, o.conf_level)
              .assign(end_point=nm, n=fits[nm].n, events=fits[nm].n_events,
-                     epv=fits[nm].events_per_variable)
+                     epv=_epv_value(fits[nm]))
              for nm in ("lfs", "os") if fits[nm] is not None]
     data = pd.concat(parts) if parts else pd.DataFrame(
         columns=["term_label", "comparison", "term", "hr", "lower", "upper", "p", "end_point"])
@@ -1037,7 +1081,7 @@ def _paper_sets_table(design: Design, paper_fits: dict, o: SurvivalOptions, pape
             hr_key, p_key = f"paper_{name}_hr__{s}", f"paper_{name}_p__{s}"
             reason = why.get(r.term, "")
             rows.append({
-                "Model": f"{label} (EPV {fmt.fixed(f.events_per_variable, 1)})",
+                "Model": f"{label} (EPV {_epv_text(f.n_events, f.n_parameters)})",
                 "Covariate": r.term, "Comparison": r.comparison,
                 f"HR ({lvl}% CI)": paper.beside(hr_key, _hr_cell(r.hr, r.lower, r.upper,
                                                                  reason, 3), part="direction"),
@@ -1047,7 +1091,7 @@ def _paper_sets_table(design: Design, paper_fits: dict, o: SurvivalOptions, pape
             pub_p = paper.row(p_key)
             data.append({
                 "end_point": name, "term": r.term, "comparison": r.comparison, "n": f.n,
-                "events": f.n_events, "epv": f.events_per_variable, "coef": r.coef,
+                "events": f.n_events, "epv": _epv_value(f), "coef": r.coef,
                 "se": r.se, "hr": r.hr, "lower": r.lower, "upper": r.upper, "p": r.p,
                 "not_estimable": reason,
                 "published_key": paper.key(hr_key) or "",
