@@ -1427,7 +1427,10 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
     disp.loc[dup_end, "End point"] = ""
     disp.loc[dup_pop, "Patients"] = ""
     data = pd.concat({f"{k[0]}_{k[1]}": v for k, v in effects.items()},
-                     names=["analysis_set"]).reset_index(level=0)
+                     names=["analysis_set"]).reset_index(level=0).reset_index(drop=True)
+    hidden = [_any_small(*c) for c in zip(data["n"], data["n_hsct"], data["events"])]
+    # the download drops the estimates the table drops
+    data.loc[hidden, ["coef", "se", "hr", "lower", "upper"]] = np.nan
     caption = (f"Hazard ratio of death (OS) or of relapse or death (LFS) with vs without "
                f"bridging HSCT: the published fixed comparison and three analyses free of "
                f"immortal time. HSCT: patients transplanted (time-dependent model) or "
