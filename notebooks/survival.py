@@ -70,8 +70,8 @@ report.glue_all(res.glue)
 # Overall survival (OS) runs from infusion to death from any cause, leukaemia-free survival
 # (LFS) to relapse or death, whichever comes first; patients are censored at last follow-up
 # and *not* at transplantation or other new therapy, as in the paper. Of the
-# {glue:text}`n_patients:d` patients, {glue:text}`os_events:d` died and
-# {glue:text}`lfs_events:d` relapsed or died ({numref}`fig-os-lfs`).
+# {glue:md}`n_patients_text` patients, {glue:md}`os_events_text` died and
+# {glue:md}`lfs_events_text` relapsed or died ({numref}`fig-os-lfs`).
 #
 # The 5-year OS was {glue:md}`os_5y_text` and the 5-year LFS {glue:md}`lfs_5y_text`
 # (Kaplan–Meier, Greenwood variance, {glue:md}`conf_lvl` intervals; the paper:
@@ -83,11 +83,13 @@ report.glue_all(res.glue)
 #
 # :::{admonition} Audit: the published intervals are too narrow
 # :class: note
-# With 50 patients a 5-year estimate near 75% cannot have a 95% interval narrower than about
+# With the paper's {glue:md}`audit_n_patients` patients a 5-year estimate of
+# {glue:md}`audit_os_5y_pub` cannot have a 95% interval narrower than about
 # ±{glue:text}`audit_os_5y_ci_min_halfwidth:.1f` points
-# (±{glue:text}`audit_lfs_5y_ci_min_halfwidth:.1f` near 68%), whatever the censoring; the
-# paper prints {glue:md}`pub_os_5y_text` and {glue:md}`pub_lfs_5y_text` (feasibility
-# findings `os_5y_ci` and `lfs_5y_ci`). The point estimates are unaffected.
+# (±{glue:text}`audit_lfs_5y_ci_min_halfwidth:.1f` for {glue:md}`audit_lfs_5y_pub`),
+# whatever the censoring; the paper prints {glue:md}`pub_os_5y_text` and
+# {glue:md}`pub_lfs_5y_text` (feasibility findings `os_5y_ci` and `lfs_5y_ci`). The point
+# estimates are unaffected.
 # :::
 
 # %% tags=["hide-input", "remove-output"]
@@ -116,9 +118,7 @@ _ = report.write_output(table.data, output_dir, table.name, data.synthetic)
 # ## Relapse and transplantation
 #
 # {glue:md}`n_relapse` patients relapsed, at a median of {glue:md}`relapse_all_text` after
-# infusion: {glue:text}`relapse_negative_n:d` CD19-negative relapses at a median of
-# {glue:md}`relapse_negative_text` and {glue:text}`relapse_positive_n:d` CD19-positive
-# relapses at {glue:md}`relapse_positive_text` (medians of the observed relapse times, as the
+# infusion: {glue:md}`relapse_cd19_text` (medians of the observed relapse times, as the
 # paper reports them).
 #
 # Treating relapse and death without relapse (non-relapse mortality, NRM) as competing risks,
@@ -152,7 +152,7 @@ report.glue_figure("fig_cif", plots.cumulative_incidence(res))
 # HR of {glue:md}`pub_hr_bca_lfs` cannot be interpreted; audit finding `hr_bca_lfs`); patients who never developed
 # BCA have duration 0. CAR-T expansion is log10 of Cmax from the non-compartmental analysis
 # of the kinetics table. Following the paper, every term with a Wald p below
-# {glue:text}`screen_p:.2f` entered the multivariable model: for LFS
+# {glue:md}`screen_p_text` entered the multivariable model: for LFS
 # {glue:md}`lfs_selected_text`; for OS {glue:md}`os_selected_text`. A covariate whose
 # estimate is infinite (one group without events, so no usable Wald test) cannot pass the
 # screen: {glue:md}`lfs_infinite_text` for LFS and {glue:md}`os_infinite_text` for OS. The
@@ -193,13 +193,11 @@ _ = report.write_output(table.data, output_dir, table.name, data.synthetic)
 #
 # The screen on this cohort need not pick the paper's covariates. {numref}`tbl-multivariable`
 # gives the models with the covariates it selected. The LFS model used
-# {glue:text}`lfs_mv_n:d` patients with {glue:text}`lfs_mv_events:d` events for
-# {glue:text}`lfs_mv_params:d` coefficients, {glue:text}`lfs_mv_epv:.1f` events per
-# variable; the OS model {glue:text}`os_mv_events:d` events for
-# {glue:text}`os_mv_params:d` coefficients, {glue:text}`os_mv_epv:.1f` events per variable.
-# Both are far below the rule of thumb of 10 {cite:p}`peduzzi1996`, so their coefficients are
-# unstable and biased away from 1, as the paper's would have been with its 17 LFS and 12 OS
-# events.
+# {glue:md}`lfs_mv_text`; the OS model {glue:md}`os_mv_text`. The usual advice is at least
+# {glue:md}`epv_advised_text` events per variable {cite:p}`peduzzi1996`:
+# {glue:md}`mv_epv_verdict`. The paper does not give its numbers of events; its results
+# imply {glue:md}`audit_paper_events_text` (audit findings `median_os_low_burden` and
+# `nrm_timing_lfs_5y`), for {glue:md}`audit_paper_covariates` (Table 1).
 #
 # Proportional hazards were checked with R's `cox.zph` test (score test for a
 # time-varying coefficient, time transformed by the Kaplan–Meier estimate;
@@ -231,9 +229,8 @@ _ = report.write_output(table.data, output_dir, table.name, data.synthetic)
 # log-rank tests ({numref}`fig-figure1`, with the numbers in {numref}`tbl-figure1`). Among
 # patients with pre-LD MRD below {glue:md}`low_cut` ({glue:md}`fig1_pre_low_os_n` with and
 # without HSCT), median OS was {glue:md}`fig1_pre_low_os_medians` (log-rank
-# {glue:md}`fig1_pre_low_os_ptext`) and the 5-year NRM
-# {glue:text}`fig1_pre_low_nrm_hsct:.1f`% (SE {glue:text}`fig1_pre_low_nrm_hsct_se:.1f`%)
-# with HSCT vs {glue:text}`fig1_pre_low_nrm_nohsct:.1f`% without; the paper reports
+# {glue:md}`fig1_pre_low_os_ptext`) and the 5-year NRM {glue:md}`fig1_pre_low_nrm_text`;
+# the paper reports
 # {glue:md}`pub_fig1_pre_low_os` and an NRM of {glue:md}`pub_fig1_pre_low_nrm`. With post-LD
 # MRD below {glue:md}`low_cut` ({glue:md}`fig1_pos_low_os_n`), median OS was
 # {glue:md}`fig1_pos_low_os_medians` ({glue:md}`fig1_pos_low_os_ptext`; the paper:
@@ -262,16 +259,16 @@ report.glue_figure("fig_figure1", plots.figure1(res))
 # :::{admonition} Audit: what the published Figure 1 numbers can and cannot be
 # :class: note
 # The paper's median OS of {glue:md}`pub_fig1_pre_low_os` cannot come from a Kaplan–Meier
-# analysis with a log-rank test: its NRM with HSCT pins the low-burden groups at 13 vs 1 patients, and
-# no log-rank test of 13 vs 1 reaches that p (finding `median_os_low_burden`). Its
+# analysis with a log-rank test: its NRM with HSCT pins the low-burden groups at
+# {glue:md}`audit_low_burden_groups` patients, and no log-rank test of
+# {glue:md}`audit_low_burden_groups` reaches that p (finding `median_os_low_burden`). Its
 # NRM of {glue:md}`pub_nrm_pre_low_hsct` cannot be an estimate with its standard error
 # (finding `nrm_se_low_burden`).
-# It can be cmprsk's *variance*: `cuminc` returns variances, and 2/13 has a variance near
-# 0.01. Here the transplanted patients' 5-year NRM is {glue:text}`fig1_pre_low_nrm_hsct:.1f`%
-# with a variance of {glue:text}`fig1_pre_low_nrm_hsct_var:.4f` below {glue:md}`low_cut` pre-LD,
-# and {glue:text}`fig1_pos_low_nrm_hsct:.1f`% with a variance of
-# {glue:text}`fig1_pos_low_nrm_hsct_var:.4f` post-LD: a variance printed as a percentage
-# reads like the paper's "± 1.1%".
+# It can be cmprsk's *variance*: `cuminc` returns variances, and
+# {glue:md}`audit_nrm_fraction` has a variance near {glue:md}`audit_nrm_fraction_var`. Here
+# the transplanted patients' 5-year NRM is {glue:md}`fig1_pre_low_nrm_hsct_var_text` below
+# {glue:md}`low_cut` pre-LD, and {glue:md}`fig1_pos_low_nrm_hsct_var_text` post-LD: a
+# variance printed as a percentage reads like the paper's "{glue:md}`pub_nrm_pre_low_hsct_pm`".
 # :::
 #
 # All of these comparisons classify patients by something that happened *after* infusion
@@ -325,8 +322,7 @@ report.glue_figure("fig_s2", plots.figure_s2(res))
 # patient counted in the "HSCT" group had to be alive (and, for LFS, leukaemia-free) until
 # the transplant, so the months between infusion and transplant, during which nobody in that
 # group *could* have an event, are credited to transplantation: immortal time
-# {cite:p}`suissa2008`, {glue:text}`it_immortal_total:.0f` patient-months here,
-# {glue:text}`it_immortal_share:.1f`% of the transplanted patients' follow-up. Patients who
+# {cite:p}`suissa2008`, {glue:md}`it_immortal_text`. Patients who
 # died or relapsed early, before they could be transplanted, all land in the "no HSCT" group.
 # The published comparison, and the Cox models above that include "Bridging HSCT" as a
 # baseline covariate, are biased in favour of transplantation. Three analyses avoid this
@@ -335,10 +331,10 @@ report.glue_figure("fig_s2", plots.figure_s2(res))
 # * **HSCT as a time-dependent covariate** {cite:p}`mantel1974`: each patient contributes unexposed time from
 #   infusion to transplant and exposed time afterwards, in a Cox model on counting-process
 #   `(start, stop]` data (R: `coxph(Surv(tstart, tstop, event) ~ hsct)` after `tmerge`).
-# * **Landmark analysis** {cite:p}`anderson1983` at {glue:text}`it_main_landmark:.0f` months (and the other landmarks
-#   in the parameters): only the {glue:text}`it_main_landmark_n:d` patients alive at the
+# * **Landmark analysis** {cite:p}`anderson1983` at {glue:md}`it_main_landmark_text` months (and the other landmarks
+#   in the parameters): only the {glue:md}`it_main_landmark_n_text` patients alive at the
 #   landmark are compared, by whether they had been transplanted by then, with time restarted
-#   at the landmark; {glue:text}`it_late_hsct:d` later transplants count as "no HSCT".
+#   at the landmark; {glue:md}`it_late_hsct_text` later transplants count as "no HSCT".
 # * **Simon–Makuch curves** {cite:p}`simon1984` ({numref}`fig-simon-makuch`): the Kaplan–Meier estimator with
 #   patients moving from the "no HSCT yet" to the "HSCT" risk set at their transplant.
 #
@@ -353,8 +349,8 @@ report.glue_figure("fig_s2", plots.figure_s2(res))
 # difference between the first row of each block of {numref}`tbl-immortal` and the others
 # shows how much of the published comparison depends on when patients were counted as
 # transplanted. The paper's recommendation to defer HSCT in
-# low-burden patients rests on exactly such a comparison, and on subgroup sizes (13 vs 1 by
-# the audit) that cannot support it; the analyses above are the ones a recommendation would
+# low-burden patients rests on exactly such a comparison, and on subgroup sizes
+# ({glue:md}`audit_low_burden_groups` by the audit) that cannot support it; the analyses above are the ones a recommendation would
 # need, and even they cannot remove confounding by indication (who was offered a donor and a
 # transplant).
 

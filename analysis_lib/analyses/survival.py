@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core import formatting as fmt
-from ..core.suppression import count_text
+from ..core.suppression import count_text, is_small, min_cell_count
 from ..core.units import DAYS_PER_YEAR
 from ..stats.cox import CoxFit, Design, Ties, coxph, design_frame, hazard_ratio_table, not_estimable
 from ..stats.competing_risks import CumulativeIncidence
@@ -260,10 +260,17 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
 def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float = 0.05,
                           conf_level: float = 0.95) -> str:
     """One paragraph comparing the published (fixed) HSCT hazard ratio with the
-    time-dependent and landmark ones of :func:`hsct_effect`."""
+    time-dependent and landmark ones of :func:`hsct_effect`. An analysis whose patients,
+    transplanted patients or events are a suppressed count
+    (:func:`analysis_lib.core.suppression.is_small`) shows no estimate, as in the table."""
     lvl = round(100 * conf_level)
 
+    def hidden(r: pd.Series) -> bool:  # as the table: no estimate beside a suppressed count
+        return _any_small(r["n"], r["n_hsct"], r["events"])
+
     def est(r: pd.Series) -> str:
+        if hidden(r):
+            return _withheld()
         if bool(r["infinite"]) or not np.isfinite(r["hr"]):
             return "not estimable (no events in one group)"
         return (f"HR {fmt.ratio(r['hr'])} ({lvl}% CI {fmt.interval(r['lower'], r['upper'])}, "
@@ -284,7 +291,9 @@ def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float 
         verdict = "neither is statistically significant"
     finite = all(np.isfinite(r["hr"]) and r["hr"] > 0 and not bool(r["infinite"])
                  for r in (fx, td))
-    if finite:
+    if hidden(fx) or hidden(td):
+        move = "The estimates are not shown"
+    elif finite:
         toward = abs(np.log(td["hr"])) < abs(np.log(fx["hr"]))
         move = (f"The hazard ratio {'rises' if td['hr'] > fx['hr'] else 'falls'} from "
                 f"{fmt.ratio(fx['hr'])} to {fmt.ratio(td['hr'])} "
@@ -294,7 +303,7 @@ def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float 
     text = (f"With HSCT fixed at infusion (as published): {est(fx)}; with HSCT as a "
             f"time-dependent covariate: {est(td)}. {move}, and {verdict}")
     if len(lm):
-        text += f". At the {landmark_at:g}-month landmark: {est(lm.iloc[0])}"
+        text += f". At the {fmt.number(landmark_at)}-month landmark: {est(lm.iloc[0])}"
     return text + "."
 
 
@@ -551,6 +560,50 @@ def _short_reason(why: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Small-cell suppression of what a count would give away
+# --------------------------------------------------------------------------------------------
+
+def _any_small(*counts: float) -> bool:
+    """True when one of ``counts`` (patients or events of the analysed cohort) is suppressed
+    (:func:`analysis_lib.core.suppression.is_small`); then the values derived from them go
+    too."""
+    return any(is_small(k) for k in counts)
+
+
+def _withheld(noun: str = "patients or events") -> str:
+    """The phrase that stands in place of values derived from a suppressed count."""
+    return f"not shown (fewer than {fmt.count(min_cell_count())} {noun})"
+
+
+def _epv_text(events: int, params: int) -> str:
+    """Events per estimated coefficient with one decimal (``4.2``); when the number of events
+    is suppressed, only its bound (``< 1.25``: EPV times the number of coefficients, which
+    the tables show, would give the count away); "–" without coefficients."""
+    if params <= 0:
+        return fmt.DASH
+    if is_small(events):
+        return f"< {fmt.number(min_cell_count() / params)}"
+    return fmt.fixed(events / params, 1)
+
+
+def _times_text(s: TimeSummary, noun: str = "patients") -> str:
+    """Median (range) of a time, or, for a group whose count is suppressed, a phrase: with
+    fewer than the threshold the range's ends are single patients' times."""
+    return _withheld(noun) if is_small(s.n) else s.text()
+
+
+def _group_times(s: TimeSummary, noun: str, at: str) -> str:
+    """"4 CD19-negative relapses at a median of 5.0 months (range 2.0–9.9)"; "no ..." for
+    none; "<5 ... (times not shown ...)" when the count is suppressed."""
+    if s.n == 0:
+        return f"no {noun}"
+    if is_small(s.n):
+        return (f"{count_text(s.n)} {noun} (times not shown for fewer than "
+                f"{fmt.count(min_cell_count())})")
+    return f"{count_text(s.n)} {noun} {at}{s.text()}"
+
+
+# --------------------------------------------------------------------------------------------
 # The paper's values and their statuses
 # --------------------------------------------------------------------------------------------
 
@@ -684,6 +737,7 @@ def _os_lfs(ep: pd.DataFrame, o: SurvivalOptions, risk_times: np.ndarray, glue: 
           for name in ("os", "lfs")}
     for name in ("os", "lfs"):
         glue[f"{name}_events"] = int(ep[f"{name}_event"].sum())
+        glue[f"{name}_events_text"] = count_text(glue[f"{name}_events"])
         at = {}
         for ct in ("plain", "log", "log-log"):
             s, lo, hi = km[name].survival_at(FIVE_YEARS_MONTHS, ct)
@@ -719,6 +773,8 @@ def _os_lfs(ep: pd.DataFrame, o: SurvivalOptions, risk_times: np.ndarray, glue: 
 
 
 def _km_times_table(km_times: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> ChapterTable:
+    from ..paper.feasibility import N_PATIENTS
+
     lvl = round(100 * o.conf_level)
     shown = km_times.pivot_table(index=["end point", "years", "n_risk", "surv"],
                                  columns="conf_type", values=["lower", "upper"],
@@ -736,7 +792,7 @@ def _km_times_table(km_times: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -
             s = Beside(s, str(r["value_text"]), paper.status(key), paper.reason(paper.key(key)))
             ci["plain"] = Beside(ci["plain"], str(r["interval_text"]), "")
         cells.append({"End point": end, "Years": fmt.count(years),
-                      "At risk": int(shown["n_risk"].iloc[i]), "S(t), %": s,
+                      "At risk": count_text(int(shown["n_risk"].iloc[i])), "S(t), %": s,
                       **{f"{lvl}% CI, {ct}": ci[ct] for ct in ("plain", "log", "log-log")}})
     disp = pd.DataFrame(cells)
     disp.loc[disp["End point"].duplicated(), "End point"] = ""
@@ -744,7 +800,7 @@ def _km_times_table(km_times: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -
                "three usual pointwise confidence intervals: plain (S ± z·SE, the paper's), "
                "log (R's default) and log-log. At risk: patients still followed at that time. "
                "Under the 5-year estimates, the paper's (its plain interval is narrower than "
-               "50 patients allow: see the audit note above).")
+               f"its {fmt.count(N_PATIENTS)} patients allow: see the audit note above).")
     return ChapterTable("tbl-km-times", caption, disp, km_times, "survival_at_times")
 
 
@@ -764,14 +820,18 @@ def _relapse(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions, glue:
     glue["relapse_pct"] = 100 * rel["all"].n / n
     for key in ("all", "negative", "positive"):
         glue[f"relapse_{key}_n"] = rel[key].n
+        glue[f"relapse_{key}_n_text"] = count_text(rel[key].n)
         glue[f"relapse_{key}_median"] = rel[key].median
-        glue[f"relapse_{key}_text"] = rel[key].text()
+        glue[f"relapse_{key}_text"] = _times_text(rel[key])
+    glue["relapse_cd19_text"] = (
+        f"{_group_times(rel['negative'], 'CD19-negative relapses', 'at a median of ')} and "
+        f"{_group_times(rel['positive'], 'CD19-positive relapses', 'at ')}")
     hs = hsct_summary(patients)
     glue["n_hsct"] = fmt.count_percent(hs.n, n)
     glue["n_hsct_k"] = hs.n
     glue["hsct_pct"] = 100 * hs.n / n
     glue["hsct_interval_median"] = hs.median
-    glue["hsct_interval_text"] = hs.text()
+    glue["hsct_interval_text"] = _times_text(hs)
 
     cif = cr.cuminc(ep["cr_time"], ep["cr_status"])
     cir = next(c for (_, cause), c in cif.curves.items() if cause == RELAPSE)
@@ -816,6 +876,7 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
         glue[f"{name}_infinite_text"] = ", ".join(inf) if inf else "no covariate"
         _estimates_glue(f"uni_{name}", screen_estimates(screens[name]), glue)
     glue["screen_p"] = o.screen_p
+    glue["screen_p_text"] = fmt.number(o.screen_p)
     glue["bca_unit"] = ("month" if abs(o.bca_unit_days - DAYS_PER_YEAR / 12) < 1e-9
                         else f"{fmt.number(o.bca_unit_days)} days")
 
@@ -825,6 +886,7 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
             for k in ("n", "events", "params"):
                 glue[f"{name}_mv_{k}"] = 0
             glue[f"{name}_mv_epv"] = float("nan")
+            glue[f"{name}_mv_text"] = "no model (no covariate passed the screen)"
             glue[f"{name}_zph_global_ptext"] = "p not available (no model)"
             glue[f"{name}_zph_flagged"] = "none (no model)"
             continue
@@ -832,6 +894,10 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
         glue[f"{name}_mv_events"] = f.n_events
         glue[f"{name}_mv_params"] = f.n_parameters
         glue[f"{name}_mv_epv"] = f.events_per_variable
+        glue[f"{name}_mv_text"] = (
+            f"{count_text(f.n)} patients with {count_text(f.n_events)} events for "
+            f"{fmt.count(f.n_parameters)} coefficients, "
+            f"{_epv_text(f.n_events, f.n_parameters)} events per variable")
         zph[name] = cox_zph(f)
         g = zph[name].iloc[-1]
         glue[f"{name}_zph_global_p"] = float(g["p"])
@@ -844,6 +910,8 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
                 glue[f"{name}_mv_p__{key}"] = float(hr["p"][c])
         bad = zph[name].iloc[:-1].query("p < 0.05")["term"].tolist()
         glue[f"{name}_zph_flagged"] = ", ".join(bad) if bad else "none"
+    glue["epv_advised_text"] = fmt.count(EPV_ADVISED)
+    glue["mv_epv_verdict"] = _epv_verdict(fits)
 
     paper_fits = {}
     for name, terms in PAPER_COVARIATE_SETS.items():
@@ -852,6 +920,36 @@ def _cox(design: Design, ep: pd.DataFrame, o: SurvivalOptions, glue: dict) -> di
         _estimates_glue(f"paper_{name}", fit_estimates(paper_fits[name], design, o.conf_level),
                         glue)
     return {"screens": screens, "fits": fits, "zph": zph, "paper_fits": paper_fits}
+
+
+def _advised_epv() -> float:
+    """The events per variable the book calls adequate: the options registry's
+    ``epv_advised`` (Peduzzi et al. 1996)."""
+    from .options import OPTIONS
+
+    return float(OPTIONS["epv_advised"].default)
+
+
+#: Events per estimated coefficient the narrative calls adequate (Peduzzi P, Concato J,
+#: Kemper E, et al. (1996). J Clin Epidemiol 49:1373–1379), from the options registry.
+EPV_ADVISED: float = _advised_epv()
+
+
+def _epv_verdict(fits: Mapping[str, CoxFit | None]) -> str:
+    """Whether the selected models reach :data:`EPV_ADVISED` events per coefficient, as a
+    clause that follows "the usual advice is at least 10 events per variable:"."""
+    models = {lab: fits[nm] for nm, lab in (("lfs", "LFS"), ("os", "OS"))
+              if fits.get(nm) is not None}
+    if not models:
+        return "no covariate passed the screen, so there is no multivariable model to judge"
+    short = [lab for lab, f in models.items() if f.events_per_variable < EPV_ADVISED]
+    if not short:
+        return ("both models meet it" if len(models) == 2
+                else f"the {next(iter(models))} model meets it (the other has no covariate)")
+    which = ("both models fall short of it" if len(short) == 2
+             else f"the {short[0]} model falls short of it")
+    their = "their" if len(short) == 2 else "its"
+    return f"{which}, so {their} coefficients are unstable and biased away from 1"
 
 
 #: The paper's own covariate sets (Table 1): Table 1A's for LFS; for OS the rows of Table 1B
@@ -928,6 +1026,12 @@ def _univariate_table(design: Design, screens: dict[str, pd.DataFrame], o: Survi
     return ChapterTable("tbl-univariate", caption, disp, data, "univariate_cox")
 
 
+def _epv_value(f: CoxFit) -> float:
+    """Events per coefficient for a download: missing when the number of events is
+    suppressed (with the number of coefficients it would give the count away)."""
+    return float("nan") if is_small(f.n_events) else f.events_per_variable
+
+
 def _multivariable_table(design: Design, fits: dict, o: SurvivalOptions) -> ChapterTable:
     from ..stats.cox import hazard_ratio_table
 
@@ -946,13 +1050,13 @@ def _multivariable_table(design: Design, fits: dict, o: SurvivalOptions) -> Chap
     disp = pd.DataFrame(rows)
     disp.loc[disp["Model"].duplicated(), "Model"] = ""
     bits = "; ".join(
-        f"{lab}: n = {fmt.count(fits[nm].n)}, {fmt.count(fits[nm].n_events)} events, "
+        f"{lab}: n = {count_text(fits[nm].n)}, {count_text(fits[nm].n_events)} events, "
         f"{fmt.count(fits[nm].n_parameters)} coefficients, EPV "
-        f"{fmt.fixed(fits[nm].events_per_variable, 1)}"
+        f"{_epv_text(fits[nm].n_events, fits[nm].n_parameters)}"
         for nm, lab in (("lfs", "LFS"), ("os", "OS")) if fits[nm] is not None)
     parts = [hazard_ratio_table(fits[nm], design, o.conf_level)
              .assign(end_point=nm, n=fits[nm].n, events=fits[nm].n_events,
-                     epv=fits[nm].events_per_variable)
+                     epv=_epv_value(fits[nm]))
              for nm in ("lfs", "os") if fits[nm] is not None]
     data = pd.concat(parts) if parts else pd.DataFrame(
         columns=["term_label", "comparison", "term", "hr", "lower", "upper", "p", "end_point"])
@@ -977,7 +1081,7 @@ def _paper_sets_table(design: Design, paper_fits: dict, o: SurvivalOptions, pape
             hr_key, p_key = f"paper_{name}_hr__{s}", f"paper_{name}_p__{s}"
             reason = why.get(r.term, "")
             rows.append({
-                "Model": f"{label} (EPV {fmt.fixed(f.events_per_variable, 1)})",
+                "Model": f"{label} (EPV {_epv_text(f.n_events, f.n_parameters)})",
                 "Covariate": r.term, "Comparison": r.comparison,
                 f"HR ({lvl}% CI)": paper.beside(hr_key, _hr_cell(r.hr, r.lower, r.upper,
                                                                  reason, 3), part="direction"),
@@ -987,7 +1091,7 @@ def _paper_sets_table(design: Design, paper_fits: dict, o: SurvivalOptions, pape
             pub_p = paper.row(p_key)
             data.append({
                 "end_point": name, "term": r.term, "comparison": r.comparison, "n": f.n,
-                "events": f.n_events, "epv": f.events_per_variable, "coef": r.coef,
+                "events": f.n_events, "epv": _epv_value(f), "coef": r.coef,
                 "se": r.se, "hr": r.hr, "lower": r.lower, "upper": r.upper, "p": r.p,
                 "not_estimable": reason,
                 "published_key": paper.key(hr_key) or "",
@@ -1032,7 +1136,9 @@ def _compare_in(ep: pd.DataFrame, masks: dict[tuple[str, str], np.ndarray], grou
                 order: Sequence[str], o: SurvivalOptions, risk_times: np.ndarray,
                 nrm: bool = True) -> tuple[pd.DataFrame, dict[tuple[str, str, str], KMPanel]]:
     """Kaplan–Meier comparison of ``groups`` (log-rank) within each mask, for OS and LFS;
-    with ``nrm``, the 5-year cumulative incidence of NRM by group (OS rows)."""
+    with ``nrm``, the 5-year cumulative incidence of NRM by group and its variance
+    (``nrm5_*``, ``nrm5_var_*``) and the number of non-relapse deaths (``events_nrm_*``) on
+    the OS rows."""
     from ..stats import competing_risks as cr
     from ..stats.survival import compare_groups
 
@@ -1057,12 +1163,17 @@ def _compare_in(ep: pd.DataFrame, masks: dict[tuple[str, str], np.ndarray], grou
                         np.array([0.0]), np.array([0.0]))
                     row[f"nrm5_{lab}"] = float(est[0]) if lab in gc.n else np.nan
                     row[f"nrm5_var_{lab}"] = float(var[0]) if lab in gc.n else np.nan
+                    row[f"events_nrm_{lab}"] = int(c.n_events) if c is not None else 0
             results.append(row)
             panels[(when, stratum, title)] = KMPanel(
                 title, gc.curves, gc.at_risk(risk_times),
                 "Overall survival (%)" if name == "os" else "Leukaemia-free survival (%)",
                 _test_phrase("Log-rank", p))
-    return pd.DataFrame(results), panels
+    out = pd.DataFrame(results)
+    for lab in order:  # counts on the OS rows only: integers with gaps, not floats
+        if f"events_nrm_{lab}" in out:
+            out[f"events_nrm_{lab}"] = out[f"events_nrm_{lab}"].astype("Int64")
+    return out, panels
 
 
 def _stratum_masks(patients: pd.DataFrame, cut: float, upper_only: bool
@@ -1106,7 +1217,7 @@ def _figure1(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
         glue[f"fig1_{s}_p"] = float(r["logrank_p"])
         glue[f"fig1_{s}_ptext"] = fmt.p_phrase(r["logrank_p"])
         glue[f"fig1_{s}_medians"] = fmt.medians_text(r[f"median_{h}"], r[f"median_{nh}"])
-        glue[f"fig1_{s}_n"] = f"{r[f'n_{h}']} vs {r[f'n_{nh}']}"
+        glue[f"fig1_{s}_n"] = f"{count_text(r[f'n_{h}'])} vs {count_text(r[f'n_{nh}'])}"
         glue[f"fig1_{s}_median_hsct"] = median_or_infinity(r[f"median_{h}"], r[f"n_{h}"])
         glue[f"fig1_{s}_median_nohsct"] = median_or_infinity(r[f"median_{nh}"], r[f"n_{nh}"])
         if r["end_point"] == "OS":
@@ -1115,6 +1226,11 @@ def _figure1(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
             glue[f"{base}_nrm_hsct_se"] = float(100 * np.sqrt(r[f"nrm5_var_{h}"]))
             glue[f"{base}_nrm_hsct_var"] = float(r[f"nrm5_var_{h}"])
             glue[f"{base}_nrm_nohsct"] = float(100 * r[f"nrm5_{nh}"])
+            glue[f"{base}_nrm_text"] = (
+                f"{_nrm_text(r, h, se=True)} with HSCT vs {_nrm_text(r, nh)} without"
+                if _nrm_shown(r, h) or _nrm_shown(r, nh)
+                else _withheld().replace("not shown", "not shown in either group", 1))
+            glue[f"{base}_nrm_hsct_var_text"] = _nrm_text(r, h, var=True)
     glue["low_cut"] = format_mrd(low)
     glue["high_cut"] = format_mrd(high)
     # reading order: one row per MRD stratum (pre-LD below, at or above; post-LD below, at or
@@ -1122,6 +1238,30 @@ def _figure1(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
     keys = list(panels)
     titles = [f"{k[2]}, {_when(k[0])} MRD {k[1]}" for k in keys]
     return fig1, _lettered([panels[k] for k in keys], titles)
+
+
+def _nrm_shown(r: Mapping[str, Any], group: str) -> bool:
+    """Whether the 5-year NRM of ``group`` in an OS row of :func:`_compare_in` may be shown:
+    not when the group's patients, deaths or non-relapse deaths are a suppressed count (the
+    estimate, k/n without censoring, would give them away)."""
+    return not _any_small(r[f"n_{group}"], r[f"events_{group}"], r[f"events_nrm_{group}"])
+
+
+def _nrm_text(r: Mapping[str, Any], group: str, se: bool = False, var: bool = False) -> str:
+    """The 5-year NRM of ``group`` for the narrative: "12.5%", with ``se`` "12.5% (SE
+    12.5%)", with ``var`` "12.5% with a variance of 0.0156"; a phrase when the group is empty
+    or a count behind it is suppressed."""
+    est, v = r[f"nrm5_{group}"], r[f"nrm5_var_{group}"]
+    if not np.isfinite(est):
+        return "not estimable (no patients in the group)"
+    if not _nrm_shown(r, group):
+        return _withheld()
+    text = f"{fmt.fixed(100 * est, 1)}%"
+    if se:
+        text += f" (SE {fmt.fixed(100 * np.sqrt(v), 1)}%)"
+    if var:
+        text += f" with a variance of {fmt.fixed(v, 4)}"
+    return text
 
 
 def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> ChapterTable:
@@ -1134,10 +1274,16 @@ def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> Cha
         nrm = ""
         if r["end_point"] == "OS":
             base = s.removesuffix("_os")
-            cell = [("–" if not np.isfinite(r[f"nrm5_{g}"]) else
+            # a group whose patients or events are suppressed shows no NRM: "12.5 (12.5)"
+            # beside "8 (<5)" would say 1 of 8
+            cell = [(fmt.DASH if not np.isfinite(r[f"nrm5_{g}"]) or not _nrm_shown(r, g) else
                      f"{fmt.fixed(100 * r[f'nrm5_{g}'], 1)}{_NBSP}"
                      f"({fmt.fixed(100 * np.sqrt(r[f'nrm5_var_{g}']), 1)})") for g in (h, nh)]
             nrm = paper.pair([f"{base}_nrm_hsct", f"{base}_nrm_nohsct"], " vs ".join(cell))
+            if isinstance(nrm, Beside) and not all(_nrm_shown(r, g) for g in (h, nh)):
+                # the paper's value stays, its status (a comparison with the hidden
+                # estimate) goes
+                nrm = Beside(nrm.reproduced, nrm.published)
         rows.append({
             "MRD": f"{r['timing']} {r['stratum']}", "End point": r["end_point"],
             "Patients (events), HSCT vs none":
@@ -1149,13 +1295,19 @@ def _figure1_table(fig1: pd.DataFrame, o: SurvivalOptions, paper: _Paper) -> Cha
             "5-year NRM, % (SE), HSCT vs none": nrm})
     disp = pd.DataFrame(rows)
     disp.loc[disp["MRD"].duplicated(), "MRD"] = ""
+    data = fig1.copy()
+    for g in (h, nh):  # the download drops what the table drops
+        if f"nrm5_{g}" in data:
+            hide = np.array([r["end_point"] == "OS" and not _nrm_shown(r, g)
+                             for r in fig1.to_dict("records")], dtype=bool)
+            data.loc[hide, [f"nrm5_{g}", f"nrm5_var_{g}"]] = np.nan
     caption = ("The numbers behind Figure 1: bridging HSCT vs none within MRD strata, "
                "patients and events, Kaplan–Meier median ('not reached' when the curve "
                "stays above 0.5), log-rank p, and the 5-year cumulative incidence of NRM "
                "with its standard error (cmprsk variance) in parentheses. Under a value, "
                "the paper's (Results; n.s.: no significant effect) with its scorecard "
                "status; a pair's dot is the less favourable status of the two.")
-    return ChapterTable("tbl-figure1", caption, disp, fig1, "figure1_hsct_by_mrd")
+    return ChapterTable("tbl-figure1", caption, disp, data, "figure1_hsct_by_mrd")
 
 
 def _s1_s2(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
@@ -1166,7 +1318,7 @@ def _s1_s2(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
                                 o, risk_times, nrm=False)
     for r in s1.to_dict("records"):
         s = f"{r['timing'][:3].lower()}_{r['end_point'].lower()}"
-        glue[f"s1_{s}_n"] = f"{r['n_HSCT']} vs {r['n_No HSCT']}"
+        glue[f"s1_{s}_n"] = f"{count_text(r['n_HSCT'])} vs {count_text(r['n_No HSCT'])}"
         glue[f"s1_{s}_p"] = fmt.p_phrase(r["logrank_p"])
         glue[f"s1_{s}_p_value"] = float(r["logrank_p"])
     keys = list(s1_panels)
@@ -1219,13 +1371,20 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
     lm = landmark(ep["os_time"], ep["os_event"], ep["hsct_time"], o.main_landmark_months)
     glue["it_late_hsct"] = int(((ep["hsct_time"] > o.main_landmark_months)
                                 & (ep["os_time"] > o.main_landmark_months)).sum())
+    glue["it_late_hsct_text"] = count_text(glue["it_late_hsct"])
     glue["it_main_landmark"] = float(o.main_landmark_months)
+    glue["it_main_landmark_text"] = fmt.number(o.main_landmark_months)
     glue["it_main_landmark_n"] = len(lm)
+    glue["it_main_landmark_n_text"] = count_text(len(lm))
     immortal = ep.loc[ep["hsct"], "hsct_time"]
     glue["it_immortal_total"] = float(immortal.sum())
     glue["it_immortal_share"] = (100 * float(immortal.sum())
                                  / float(ep.loc[ep["hsct"], "os_time"].sum())
                                  if ep["hsct"].any() else float("nan"))
+    glue["it_immortal_text"] = (
+        f"{fmt.fixed(glue['it_immortal_total'], 0)} patient-months here, "
+        f"{fmt.fixed(glue['it_immortal_share'], 1)}% of the transplanted patients' follow-up"
+        if ep["hsct"].any() else "none here, as no patient was transplanted")
 
     panels = []
     for name, title, ylabel in (("os", "OS: Simon–Makuch", "Overall survival (%)"),
@@ -1254,9 +1413,12 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
                 "Patients": "All" if pop == "all" else f"Pre-LD MRD <{format_mrd(low)}",
                 "Analysis": labels.get(r.analysis,
                                        f"Landmark at {fmt.number(r.landmark)} months"),
-                "n": r.n, "HSCT": r.n_hsct, "Events": r.events,
+                # counts written here, suppressed whatever the column is called
+                "n": count_text(r.n), "HSCT": count_text(r.n_hsct),
+                "Events": count_text(r.events),
                 f"HR ({lvl}% CI)": (
-                    "not estimable (no events in one group)"
+                    fmt.DASH if _any_small(r.n, r.n_hsct, r.events)
+                    else "not estimable (no events in one group)"
                     if r.infinite else _hr_cell(r.hr, r.lower, r.upper)),
                 "p": fmt.DASH if r.infinite else fmt.p_value(r.p)})
     disp = pd.DataFrame(rows)
@@ -1265,7 +1427,10 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
     disp.loc[dup_end, "End point"] = ""
     disp.loc[dup_pop, "Patients"] = ""
     data = pd.concat({f"{k[0]}_{k[1]}": v for k, v in effects.items()},
-                     names=["analysis_set"]).reset_index(level=0)
+                     names=["analysis_set"]).reset_index(level=0).reset_index(drop=True)
+    hidden = [_any_small(*c) for c in zip(data["n"], data["n_hsct"], data["events"])]
+    # the download drops the estimates the table drops
+    data.loc[hidden, ["coef", "se", "hr", "lower", "upper"]] = np.nan
     caption = (f"Hazard ratio of death (OS) or of relapse or death (LFS) with vs without "
                f"bridging HSCT: the published fixed comparison and three analyses free of "
                f"immortal time. HSCT: patients transplanted (time-dependent model) or "
@@ -1320,6 +1485,33 @@ def _published_phrases(paper: _Paper, glue: dict) -> None:
     glue["pub_fig1_pre_low_nrm"] = (
         f"{nrm[0]['value_text']}% {nrm[0]['interval_text']}% vs {nrm[1]['value_text']}%"
         if all(r is not None for r in nrm) else fmt.DASH)
+    glue["pub_nrm_pre_low_hsct_pm"] = (f"{nrm[0]['interval_text']}%"
+                                       if nrm[0] is not None else fmt.DASH)
+
+
+def _audit_phrases(glue: dict) -> None:
+    """The audit's numbers that the narrative quotes (the paper's cohort size and 5-year
+    estimates, the group sizes and events its numbers imply), from
+    :mod:`analysis_lib.paper.feasibility`, which holds the published numbers the audit
+    uses. These describe the paper, not the analysed cohort: never suppressed."""
+    from ..paper import feasibility as F
+
+    glue["audit_n_patients"] = fmt.count(F.N_PATIENTS)
+    glue["audit_os_5y_pub"] = f"{fmt.fixed(100 * F.OS_5Y, 1)}%"
+    glue["audit_lfs_5y_pub"] = f"{fmt.fixed(100 * F.LFS_5Y, 1)}%"
+    k, n_h = F.fractions_rounding_to(100 * F.NRM_LOW, F.N_PRE_LD_LOW)[0]
+    glue["audit_low_burden_groups"] = f"{fmt.count(n_h)} vs {fmt.count(F.N_PRE_LD_LOW - n_h)}"
+    glue["audit_nrm_fraction"] = f"{fmt.count(k)}/{fmt.count(n_h)}"
+    glue["audit_nrm_fraction_var"] = fmt.number(F.binomial_se(k, n_h) ** 2, 1)
+    d_os = F.max_events_by(F.OS_5Y, F.N_PATIENTS, half_unit=0.0005)
+    glue["audit_paper_events_text"] = (
+        f"at least {fmt.count(F.N_RELAPSE + k)} LFS events ({fmt.count(F.N_RELAPSE)} "
+        f"relapses and the {fmt.count(k)} non-relapse deaths its NRM of "
+        f"{fmt.fixed(100 * F.NRM_LOW, 1)}% implies) and at most {fmt.count(d_os)} deaths by "
+        f"five years")
+    lfs, os_ = (len(PAPER_COVARIATE_SETS[k]) for k in ("lfs", "os"))
+    glue["audit_paper_covariates"] = (f"{fmt.count(lfs)} LFS covariates and at least "
+                                      f"{fmt.count(os_)} OS covariates")
 
 
 def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
@@ -1346,6 +1538,7 @@ def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
     longest = float(max(ep["os_time"].max(), ep["lfs_time"].max()))
     risk_times = np.arange(0.0, np.ceil(longest / step) * step + 1e-9, step)
     glue: dict[str, Any] = {"n_patients": len(patients),
+                            "n_patients_text": count_text(len(patients)),
                             "conf_lvl": f"{round(100 * o.conf_level)}%"}
 
     km, km_times, os_lfs = _os_lfs(ep, o, risk_times, glue)
@@ -1362,6 +1555,7 @@ def analyse(patients: pd.DataFrame, kinetics: pd.DataFrame,
 
     paper = _Paper.load(glue, changed)
     _published_phrases(paper, glue)
+    _audit_phrases(glue)
     tables = [
         _km_times_table(km_times, o, paper),
         _univariate_table(design, cox["screens"], o, paper),
