@@ -348,3 +348,29 @@ def test_group_sizes_in_the_text_are_suppressed_like_the_tables(cohort):
     finally:
         suppression.set_min_cell_count(0)
     assert glued == f"<{high + 1} vs {other}"
+
+
+def test_a_cohort_without_transplants_runs_and_says_so(cohort):
+    """A centre that transplants nobody after CAR-T: the chapter runs (the log-rank test of
+    one group and the Simon–Makuch curve from transplant used to stop it), the immortal-time
+    analyses say there is nothing to estimate, and no text reads 'nan' or an HR of 1.00 from
+    a constant covariate."""
+    import warnings
+
+    patients, kinetics = cohort
+    p = patients.assign(hsct_after=False, hsct_day=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = S.analyse(p, kinetics)
+    g = res.glue
+    assert g["it_os_verdict"].startswith("No patient was transplanted")
+    assert math.isnan(g["it_os_fixed_hr"]) and math.isnan(g["it_lfs_td_hr"])
+    texts = [v for v in g.values() if isinstance(v, str)]
+    assert not any("nan" in t.split() or "HR 1.00 (95% CI 1.00–1.00" in t for t in texts)
+    table = next(t for k, t in res.tables.items() if "immortal" in k)
+    frame = getattr(table, "frame", table)
+    hr_col = next(c for c in frame.columns if str(c).startswith("HR"))
+    assert set(frame[hr_col].astype(str)) == {"not estimable (no patient transplanted)"}
+    # one group: no log-rank test rather than an error
+    one = sv.survdiff([1.0, 2.0, 3.0], [1, 0, 1], ["a", "a", "a"])
+    assert one.df == 0 and math.isnan(one.chi2) and math.isnan(one.p_value)

@@ -228,6 +228,8 @@ def hsct_effect(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
 
     def add(label: str, lm: float, fit: CoxFit, n_hsct: int, lr: float) -> None:
         b, se = float(fit.coef[0]), float(fit.se[0])
+        if n_hsct == 0:  # nobody transplanted: the covariate is constant, nothing to estimate
+            b = se = lr = float("nan")
         with np.errstate(over="ignore"):  # an infinite estimate has an infinite limit
             hr, lower, upper = np.exp(b), np.exp(b - q * se), np.exp(b + q * se)
         rows.append({"analysis": label, "landmark": lm, "n": fit.n, "n_hsct": n_hsct,
@@ -271,6 +273,8 @@ def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float 
     def est(r: pd.Series) -> str:
         if hidden(r):
             return _withheld()
+        if r["n_hsct"] == 0:
+            return "not estimable (no patient transplanted)"
         if bool(r["infinite"]) or not np.isfinite(r["hr"]):
             return "not estimable (no events in one group)"
         return (f"HR {fmt.ratio(r['hr'])} ({lvl}% CI {fmt.interval(r['lower'], r['upper'])}, "
@@ -291,6 +295,9 @@ def immortal_time_verdict(table: pd.DataFrame, landmark_at: float, alpha: float 
         verdict = "neither is statistically significant"
     finite = all(np.isfinite(r["hr"]) and r["hr"] > 0 and not bool(r["infinite"])
                  for r in (fx, td))
+    if fx["n_hsct"] == 0:
+        return ("No patient was transplanted after CAR-T, so there is no effect of "
+                "transplantation to estimate, with or without immortal time.")
     if hidden(fx) or hidden(td):
         move = "The estimates are not shown"
     elif finite:
@@ -1393,6 +1400,8 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
         curves, risk, entry = {}, {}, {}
         for lab, flag in (("HSCT (from transplant)", 1), ("No HSCT yet", 0)):
             rows = sp[sp["exposed"] == flag]
+            if rows.empty:  # nobody transplanted: no curve from transplant
+                continue
             curves[lab] = kaplan_meier_counting(rows["start"], rows["stop"], rows["event"],
                                                 o.conf_level)
             # at risk in (start, stop]: at the first tick, time 0, just after it (every
@@ -1418,9 +1427,10 @@ def _immortal_time(patients: pd.DataFrame, ep: pd.DataFrame, o: SurvivalOptions,
                 "Events": count_text(r.events),
                 f"HR ({lvl}% CI)": (
                     fmt.DASH if _any_small(r.n, r.n_hsct, r.events)
+                    else "not estimable (no patient transplanted)" if r.n_hsct == 0
                     else "not estimable (no events in one group)"
                     if r.infinite else _hr_cell(r.hr, r.lower, r.upper)),
-                "p": fmt.DASH if r.infinite else fmt.p_value(r.p)})
+                "p": fmt.DASH if r.infinite or r.n_hsct == 0 else fmt.p_value(r.p)})
     disp = pd.DataFrame(rows)
     dup_end = disp["End point"].duplicated()
     dup_pop = disp[["End point", "Patients"]].duplicated()

@@ -269,7 +269,9 @@ def survdiff(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
              strata: np.ndarray | pd.Series | None = None) -> SurvDiff:
     """Log-rank test of equal survival across the groups of ``group`` (labels, sorted as R's
     ``factor``), within strata of ``strata`` when given (R ``survdiff(Surv(time, event) ~
-    group + strata(strata))``). Rows with a missing group or stratum are dropped.
+    group + strata(strata))``). Rows with a missing group or stratum are dropped. With fewer
+    than two groups there is nothing to compare: the statistic and p are NaN with 0 degrees
+    of freedom (R stops with an error).
 
     The scores O - E and their covariance of each stratum come from statsmodels (the routine
     behind ``statsmodels.duration.survfunc.survdiff``, which returns only the statistic);
@@ -284,6 +286,10 @@ def survdiff(time: np.ndarray | pd.Series, event: np.ndarray | pd.Series,
     ok = (g >= 0) & (s >= 0) & ~np.isnan(t) & ~np.isnan(e)
     t, e, g, s = t[ok], e[ok], g[ok], s[ok]
     k = len(levels)
+    if k < 2:  # one group (R's survdiff stops: "There is only 1 group"): no test
+        obs = np.bincount(g, weights=e, minlength=k)
+        return SurvDiff(tuple(levels), np.bincount(g, minlength=k), obs, obs.copy(),
+                        np.zeros((k, k)), float("nan"), 0, float("nan"), strata is not None)
     o_e, v = np.zeros(k - 1), np.zeros((k - 1, k - 1))
     for st in np.unique(s):
         sel = s == st
