@@ -601,9 +601,22 @@ SHIPPED_CARD_COLUMNS: tuple[str, ...] = ("key", "kind", "section", "reproduced",
 
 
 def load_scorecard_search(path: Path | None = None) -> pd.DataFrame:
-    """The committed stage-3 record (``data/calibration/scorecard_search.csv``)."""
+    """The committed stage-3 record (``data/calibration/scorecard_search.csv``). A status
+    added to the scorecard's rules after the record was written (for example "suppressed
+    (small count)") has no column in it; its counts are 0, since the calibration executes the
+    chapters with the default parameters (no small-cell suppression, the paper's analysis
+    options), and are filled in as such so the record has every figure of
+    :func:`analysis_lib.paper.scorecard.score`."""
+    from ..paper.scorecard import BADGES, STATUSES
+
     path = Path(path) if path else RECORD_DIR / "scorecard_search.csv"
-    return pd.read_csv(path, comment="#")
+    frame = pd.read_csv(path, comment="#")
+    for status in STATUSES:
+        for prefix in ("n_", "claims_n_"):
+            col = prefix + BADGES[status].replace("-", "_")
+            if col not in frame.columns:
+                frame[col] = 0
+    return frame
 
 
 def load_shipped_scorecard(path: Path | None = None) -> pd.DataFrame:
