@@ -128,7 +128,12 @@ def test_suppressed_numbers_are_left_out_of_the_score_and_said_so(shipped):
     assert f"{n} are small counts suppressed" in sc.status_counts_text(on)
     assert "suppressed" not in sc.status_counts_text(off)
     table = sc.breakdown_table(s5).set_index("Status")
-    assert table.loc[sc.badge(sc.SUPPRESSED), "Numbers"] == n
+    assert table.loc[sc.badge(sc.SUPPRESSED), "Published numbers"] == n
+    # counts of the paper's numbers by status are not counts of patients: the page's table
+    # keeps the "2 not estimable" its text says in words
+    shown = suppression.suppress_table(sc.breakdown_table(s5), threshold=5)
+    assert shown.set_index("Status").loc[sc.badge(sc.NOT_ESTIMABLE),
+                                         "Published numbers"] == s5["n_not_estimable"] == 2
 
 
 def test_the_landing_pages_key_results_follow_the_scorecard(shipped):
@@ -244,3 +249,16 @@ def test_min_cell_count_reaches_the_scorecard_and_the_landing_page():
     # and the scorecard notebook sets it before it reads anything
     text = (ROOT / "notebooks" / "scorecard.py").read_text(encoding="utf-8")
     assert "report.open_chapter(" in text and "min_cell_count" in text
+
+
+def test_classify_never_compares_a_small_count(suppress5):
+    """The one rule that decides every status withholds a small count, so a chapter that
+    scores a count of another chapter beside its own table (the cohort chapter's fallback to
+    :func:`classify`) shows no "matches" beside "<5" either."""
+    row = _registry_row("t3_cart_history_yes_n", "count", 2, "2")
+    assert sc.classify(row, 2.0) == sc.SUPPRESSED
+    assert sc.classify(row, 3.0) == sc.SUPPRESSED  # not "differs" either
+    assert sc.classify(row, 0.0) == sc.DIFFERS
+    assert sc.classify(_registry_row("n", "count", 7, "7"), 7.0) == sc.MATCH
+    suppression.set_min_cell_count(0)
+    assert sc.classify(row, 2.0) == sc.MATCH

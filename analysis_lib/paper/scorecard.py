@@ -61,8 +61,11 @@ When the build suppresses small counts (``min_cell_count`` k > 1,
 k-1, and a percentage of patients whose count is that small, is shown as "<k" and never
 compared with the paper's value: a "matches" beside the paper's printed "1" would give the
 count away as surely as the number itself. Such a row gets the status **suppressed (small
-count)** in place of rules 4-7 (statuses that no data decide — paper inconsistent, computed
-under another parameter, not scored — stay), its reproduced value is dropped from the
+count)** in place of rules 4-7 (:func:`classify` decides it for a count, so a chapter that
+scores a count beside its own table gets it too; :func:`scorecard` for a percentage, whose
+count it finds among the chapter's values; statuses that no data decide — paper
+inconsistent, computed under another parameter, not scored — stay), its reproduced value is
+dropped from the
 scorecard frame (and so from the download), and it is left out of the score: neither
 reproduced nor scorable in this build (:func:`score`). Zero is never suppressed.
 """
@@ -323,6 +326,10 @@ def classify(row: Mapping, reproduced: float, evidence: Evidence | None = None) 
     if stat in _RATIOS and reproduced <= 0:
         return NOT_ESTIMABLE  # a ratio of exactly 0: the estimate runs off to -infinity
     if stat == "count":  # counts (some printed as words) must be exact
+        from ..core.suppression import is_small
+
+        if is_small(round(reproduced)):  # never compared with the printed count
+            return SUPPRESSED
         v = float(row.get("value", float("nan")))
         return MATCH if np.isfinite(v) and round(reproduced) == v else DIFFERS
     if matches_precision(str(row.get("value_text", "")), reproduced):
@@ -566,7 +573,7 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
             small, k = small_count(r, value, m.loc[key, "glue_key"], glued.get(chapter, {}))
             if small:  # shown as <k, compared with nothing, and the value kept out of the frame
                 shown, value = suppressed_text(r, k), float("nan")
-                if status in COMPARED:
+                if status in COMPARED + WITHHELD:
                     status, reason = SUPPRESSED, suppression_reason()
         elif ev.value_inconsistent:
             status = INCONSISTENT
@@ -859,10 +866,14 @@ def status_counts_text(card: pd.DataFrame, kind: str = "number") -> str:
 
 
 def breakdown_table(s: Mapping[str, int]) -> pd.DataFrame:
-    """The score's breakdown by status, numbers and claims side by side."""
+    """The score's breakdown by status, the paper's numbers and claims side by side. These
+    are counts of the paper's published numbers, not of patients: the column is headed
+    "Published numbers" so that small-cell suppression
+    (:func:`analysis_lib.core.suppression.suppress_table`, which leaves columns of published
+    numbers alone) does not hide a "2 not estimable" that the page's text says in words."""
     return pd.DataFrame({
         "Status": [badge(x) for x in STATUSES],
-        "Numbers": [s.get(f"n_{BADGES[x].replace('-', '_')}", 0) for x in STATUSES],
+        "Published numbers": [s.get(f"n_{BADGES[x].replace('-', '_')}", 0) for x in STATUSES],
         "Claims": [s.get(f"claims_n_{BADGES[x].replace('-', '_')}", 0) for x in STATUSES],
     })
 
