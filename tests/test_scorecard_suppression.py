@@ -122,10 +122,10 @@ def test_suppressed_numbers_are_left_out_of_the_score_and_said_so(shipped):
     assert s5["numbers_score"] == s0["numbers_score"] - n
     assert s5["numbers_eligible"] == s0["numbers_eligible"] - n
     assert s5["numbers_total"] == s0["numbers_total"]
-    assert f"({n} published numbers suppressed as small counts are not scored)" in \
+    assert f"({n} published numbers withheld by small-cell suppression are not scored)" in \
         sc.score_sentence(s5)
     assert "suppressed" not in sc.score_sentence(s0)
-    assert f"{n} are small counts suppressed" in sc.status_counts_text(on)
+    assert f"{n} are withheld by small-cell suppression" in sc.status_counts_text(on)
     assert "suppressed" not in sc.status_counts_text(off)
     table = sc.breakdown_table(s5).set_index("Status")
     assert table.loc[sc.badge(sc.SUPPRESSED), "Published numbers"] == n

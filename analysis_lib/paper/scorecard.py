@@ -824,7 +824,7 @@ def score_sentence(s: Mapping[str, int]) -> str:
     small-cell suppression left out of it, when there are any)."""
     withheld = int(s.get("n_suppressed", 0))
     left_out = (f" ({withheld} published {'number' if withheld == 1 else 'numbers'} "
-                "suppressed as small counts are not scored)" if withheld else "")
+                "withheld by small-cell suppression are not scored)" if withheld else "")
     return (f"{s['score']} of {s['eligible']} scorable results reproduced: "
             f"{s['numbers_score']} of {s['numbers_eligible']} published numbers match at the "
             f"paper's precision ({s['n_match']}) or lie within sampling error "
@@ -841,7 +841,7 @@ PHRASES: dict[str, str] = {
     CHANGED: "were computed under a parameter other than the paper's",
     DESIGN: "describe the study's design rather than a result", NOT_SCORED: "are left "
     "unscored for a stated reason", UNMAPPED: "are not yet computed by any chapter",
-    SUPPRESSED: "are small counts suppressed in this build (not scored)"}
+    SUPPRESSED: "are withheld by small-cell suppression (not scored)"}
 #: The statuses a claim can have.
 CLAIM_STATUSES: tuple[str, ...] = (DIRECTION, NOT_ESTIMABLE, DIFFERS, NOT_COMPUTED)
 
