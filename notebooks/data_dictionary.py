@@ -49,6 +49,8 @@ chapter = "data_dictionary"
 
 # %% tags=["hide-input"]
 from analysis_lib.book import report
+from analysis_lib.core import formatting
+from analysis_lib.core.suppression import count_text
 from analysis_lib.data import schema
 from analysis_lib.data.datadict import field_table, rules_table
 from analysis_lib.data.validation import load_dataset
@@ -60,12 +62,14 @@ display(report.source_links(chapter))
 for t in schema.TABLES:
     report.glue_number(f"n_fields_{t.name}", len(t.fields))
     report.glue_number(f"n_rows_{t.name}", len(data.tables[t.name]))
+    report.glue_text(f"n_fields_{t.name}_text", formatting.count(len(t.fields)))
+    report.glue_text(f"n_rows_{t.name}_text", count_text(len(data.tables[t.name])))
 
 # %% [markdown]
 # ## The patients table
 #
-# One row per infused patient ({glue:text}`n_fields_patients:d` columns;
-# {glue:text}`n_rows_patients:d` rows in the data of this build).
+# One row per infused patient ({glue:md}`n_fields_patients_text` columns;
+# {glue:md}`n_rows_patients_text` rows in the data of this build).
 
 # %% tags=["hide-input"]
 report.show_table(field_table(schema.PATIENTS), "Columns of the patients table.",
@@ -74,8 +78,8 @@ report.show_table(field_table(schema.PATIENTS), "Columns of the patients table."
 # %% [markdown]
 # ## The kinetics table
 #
-# One row per peripheral-blood sample ({glue:text}`n_fields_kinetics:d` columns;
-# {glue:text}`n_rows_kinetics:d` rows in the data of this build). A result below the lower
+# One row per peripheral-blood sample ({glue:md}`n_fields_kinetics_text` columns;
+# {glue:md}`n_rows_kinetics_text` rows in the data of this build). A result below the lower
 # limit of quantification (LLOQ) is a row with `below_lloq` = `true` and an empty level.
 
 # %% tags=["hide-input"]

@@ -31,6 +31,8 @@ conf_level = 0.95
 from analysis_lib.analyses import options
 from analysis_lib.book import report
 from analysis_lib.book.provenance import provenance_table
+from analysis_lib.core import formatting
+from analysis_lib.core.suppression import count_text
 from analysis_lib.paper import registry
 from analysis_lib.paper import scorecard as sc
 
@@ -43,13 +45,17 @@ glued = report.collect_glued(notebooks_dir, chapters)
 changed, affected = report.parameter_changes(notebooks_dir, chapters, patients)
 card = sc.scorecard(registry.load_registry(), sc.load_map(), glued, sc.load_claims(), affected)
 score = sc.score(card)
+n_samples = len(data.tables["kinetics"])
 report.glue_all({
-    "n_patients": len(patients), "n_samples": len(data.tables["kinetics"]),
+    "n_patients": len(patients), "n_samples": n_samples,
+    "n_patients_text": count_text(len(patients)), "n_samples_text": count_text(n_samples),
     "score_sentence": sc.score_sentence(score),
     "status_counts": sc.status_counts_text(card, "number"),
     "claim_counts": sc.status_counts_text(card, "claim"),
     "sc_total": score["numbers_total"], "sc_claims": score["claims_eligible"],
-    "conf_pct": round(100 * conf_level),
+    "sc_total_text": formatting.count(score["numbers_total"]),
+    "sc_claims_text": formatting.count(score["claims_eligible"]),
+    "conf_pct": round(100 * conf_level), "conf_pct_text": formatting.number(100 * conf_level),
     "fingerprint": f"`{report.dataset_fingerprint(data.files)}`",
     "origin": ("a **synthetic** cohort shipped with the project" if data.synthetic
                else "the cohort supplied for this build"),
@@ -62,7 +68,7 @@ report.glue_all({
 # How close does this build come to the paper? **{glue:md}`score_sentence`**
 # ({doc}`scorecard`). {numref}`tbl-key-results` puts the paper's headline results beside this
 # build's, each with the scorecard's status (hover over a badge for its definition; this
-# build's intervals are {glue:text}`conf_pct:d`% confidence intervals: exact for the response
+# build's intervals are {glue:md}`conf_pct_text`% confidence intervals: exact for the response
 # rates, and for survival Kaplan–Meier with Greenwood's plain interval, the kind the paper's
 # are).
 
@@ -70,10 +76,16 @@ report.glue_all({
 report.show_table(sc.key_results(card, glued), "The paper's headline results beside this "
                   "build's: day-28 response, 5-year overall and leukaemia-free survival, severe "
                   "CRS and ICANS, and the median peak CAR-T level.", "tbl-key-results")
+if min_cell_count > 1:
+    display(report.Markdown(
+        f"This build suppresses small counts: a count of 1 to {min_cell_count - 1} patients "
+        f"or events, and a percentage of patients resting on one, reads <{min_cell_count} "
+        f"and has the status *{sc.SUPPRESSED}* instead of a comparison with the paper's "
+        "number (which would give the count away); it is left out of the score."))
 
 # %% [markdown]
-# Of the {glue:text}`sc_total:d` numbers the paper reports about this cohort,
-# {glue:md}`status_counts`. Of its {glue:text}`sc_claims:d` claims of significance and
+# Of the {glue:md}`sc_total_text` numbers the paper reports about this cohort,
+# {glue:md}`status_counts`. Of its {glue:md}`sc_claims_text` claims of significance and
 # direction, {glue:md}`claim_counts` ({numref}`tbl-index-score`). The paper's own tables and
 # figures are listed, each with the place that reproduces it, in {doc}`../paper_index`.
 
@@ -84,8 +96,8 @@ report.show_table(sc.breakdown_table(score), "The reproduction score of this bui
 # %% [markdown]
 # ## What is in this build
 #
-# This build was computed from {glue:md}`origin`: {glue:text}`n_patients:d` patients and
-# {glue:text}`n_samples:d` CAR-T transgene measurements (data fingerprint {glue:md}`fingerprint`,
+# This build was computed from {glue:md}`origin`: {glue:md}`n_patients_text` patients and
+# {glue:md}`n_samples_text` CAR-T transgene measurements (data fingerprint {glue:md}`fingerprint`,
 # a SHA-256 of the input files that identifies them exactly).
 #
 # The study's patient-level data are not public. The project therefore ships a **synthetic

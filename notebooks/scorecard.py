@@ -25,19 +25,19 @@
 data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an absolute path
 notebooks_dir = "../_build/cache"
 chapter = "scorecard"
+min_cell_count = 0  # counts 1..k-1 shown as "<k" (0: off; analysis_lib.data.privacy)
 
 # %% tags=["hide-input"]
+from analysis_lib.analyses import options
 from analysis_lib.book import report
 from analysis_lib.core import formatting
-from analysis_lib.data.validation import load_dataset
 from analysis_lib.paper import audit, registry
 from analysis_lib.paper import scorecard as sc
 
-data = load_dataset(data_dir)
-display(report.data_notice(data.synthetic))
-report.show_parameters(dict(data_dir=data_dir, notebooks_dir=notebooks_dir),
-                       report.dataset_fingerprint(data.files))
-display(report.source_links(chapter))
+data = report.open_chapter(
+    chapter, data_dir, min_cell_count,
+    dict(data_dir=data_dir, notebooks_dir=notebooks_dir,
+         **options.chapter_values(chapter, globals())))
 
 # %% tags=["hide-input"]
 chapters = ["cohort", "kinetics", "survival", "toxicity"]
@@ -51,21 +51,26 @@ report.glue_text("score_sentence", sc.score_sentence(s))
 report.glue_text("status_counts", sc.status_counts_text(card, "number"))
 report.glue_text("claim_counts", sc.status_counts_text(card, "claim"))
 report.glue_text("rules_version", sc.STATUS_RULES_VERSION)
+report.glue_text("score_numbers_total_text", formatting.count(s["numbers_total"]))
+report.glue_text("score_claims_eligible_text", formatting.count(s["claims_eligible"]))
 card_csv = report.write_output(sc.download_frame(card), "outputs/scorecard", "scorecard",
                                data.synthetic)
 
 # %% [markdown]
 # ## The answer
 #
-# **Final score: {glue:md}`score_sentence`.** Of the {glue:text}`score_numbers_total:d`
+# **Final score: {glue:md}`score_sentence`.** Of the {glue:md}`score_numbers_total_text`
 # distinct numbers the paper reports about this cohort, {glue:md}`status_counts`. Of the
-# {glue:text}`score_claims_eligible:d` claims, {glue:md}`claim_counts`
+# {glue:md}`score_claims_eligible_text` claims, {glue:md}`claim_counts`
 # ({numref}`tbl-scorecard-summary`). Numbers that describe the study's design, that the audit
 # shows the paper's own numbers contradict, or that are left unscored for a stated reason
 # cannot be reproduced by any data and are not scorable. With the shipped synthetic cohort,
 # agreement shows that the generator and the analyses fit together, not that the paper's
 # findings are confirmed. This score is also the objective the synthetic cohort was chosen by
-# ({doc}`synthetic_data`).
+# ({doc}`synthetic_data`). When the build suppresses small counts, a reproduced count of 1 to
+# k-1 patients or events, and a percentage of patients resting on one, reads "<k" and gets
+# the status *suppressed (small count)* instead of a comparison with the paper (which would
+# give the count away); such numbers are left out of the score.
 
 # %% tags=["hide-input"]
 if changed:
@@ -112,9 +117,11 @@ report.show_table(sc.display_table(card[card["kind"] == "claim"]),
 # %% tags=["hide-input"]
 checks = audit.run_audit()
 found = audit.inconsistencies(checks)
-report.glue_number("audit_n_checks", len(checks))
-report.glue_number("audit_n_inconsistent", len(found))
-report.glue_number("audit_n_decision", int((found["severity"] == "decision").sum()))
+audit_counts = {"audit_n_checks": len(checks), "audit_n_inconsistent": len(found),
+                "audit_n_decision": int((found["severity"] == "decision").sum())}
+for key, n in audit_counts.items():
+    report.glue_number(key, n)
+    report.glue_text(f"{key}_text", formatting.count(n))
 
 # %% [markdown]
 # (sec-scorecard-audit)=
@@ -127,9 +134,9 @@ report.glue_number("audit_n_decision", int((found["severity"] == "decision").sum
 # geometric means against medians and maxima, counts that must add up, and thresholds used
 # across text and tables. A printed number stands for every value that rounds to it, so a
 # check fails only when no rounding of the inputs can reproduce the printed result
-# (`analysis_lib.paper.audit`). Of {glue:text}`audit_n_checks:d` checks,
-# {glue:text}`audit_n_inconsistent:d` find an inconsistency ({numref}`tbl-audit-summary`),
-# {glue:text}`audit_n_decision:d` of them a decision error (a printed p on the other side of
+# (`analysis_lib.paper.audit`). Of {glue:md}`audit_n_checks_text` checks,
+# {glue:md}`audit_n_inconsistent_text` find an inconsistency ({numref}`tbl-audit-summary`),
+# {glue:md}`audit_n_decision_text` of them a decision error (a printed p on the other side of
 # 0.05 from the one its own CI implies). {numref}`tbl-audit-findings` shows each with the
 # arithmetic that exposes it; the chapter on the synthetic cohort lists the published
 # numbers that no data could produce. Where a finding concerns only a printed interval (a CI

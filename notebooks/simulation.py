@@ -276,7 +276,7 @@ report.show_table(sr.crs_table(summary),
 
 # %% tags=["remove-cell"]
 report.glue_figure("fig_sim_crs", splots.ml_vs_firth(
-    summary, "crs_model1", list(sr.MODEL1_TERMS), int(text["n_first"])))
+    summary, "crs_model1", list(sr.MODEL1_TERMS), summary.sizes()[0]))
 
 # %% [markdown]
 # ```{glue:figure} fig_sim_crs
@@ -301,13 +301,13 @@ report.glue_figure("fig_sim_crs", splots.ml_vs_firth(
 # peak ({numref}`tbl-sim-table3-null`).
 
 # %% tags=["remove-input"]
-report.show_table(sr.table3_power(summary, int(text["n_first"])),
+report.show_table(sr.table3_power(summary, summary.sizes()[0]),
                   "Table 3's Mann–Whitney comparisons in calibrated trials of the first cohort "
                   "size: mean group sizes, the true probability that a patient of the first "
                   "group has the higher Cmax, and the percentage of trials with p < "
                   f"{text['alpha']} (Monte Carlo SE in points) for Cmax, AUC0–28d and Tlast.",
                   "tbl-sim-table3")
-report.show_table(sr.table3_null(summary, int(text["n_first"])),
+report.show_table(sr.table3_null(summary, summary.sizes()[0]),
                   "The Cmax comparisons of Table 3 without the steroid effect on expansion "
                   "(null_steroids) and without any clinical effect on expansion "
                   "(null_expansion), trials of the first cohort size: the true probability "

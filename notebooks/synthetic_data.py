@@ -15,7 +15,8 @@
 #
 # The study's patient-level data are not public. This chapter documents the model that
 # generates the project's **synthetic** stand-in, how its parameters were calibrated to the
-# paper, and how close the shipped 50-patient cohort comes to each published number. It
+# paper, and how close the shipped {glue:md}`n_shipped_text`-patient cohort comes to each
+# published number. It
 # describes the generator and its shipped cohort whatever data the rest of the book was
 # built from.
 
@@ -24,9 +25,8 @@ data_dir = "../data/synthetic"  # relative to notebooks/; the pipeline passes an
 chapter = "synthetic_data"
 
 # %% tags=["hide-input"]
-import numpy as np
-
 from analysis_lib.book import report
+from analysis_lib.book.simulation_report import signed
 from analysis_lib.core import formatting
 from analysis_lib.paper import registry
 from analysis_lib.paper import scorecard as sc
@@ -49,14 +49,25 @@ for name in ("cmax_typical", "cmax_omega", "tmax_typical", "tmax_omega", "alpha_
              "infection_logw_neutropenia", "relapse_logw_per_log_bca", "trm_logw_mrd_zero"):
     report.glue_number(f"p_{name}", float(getattr(params, name)))
 report.glue_text("p_fb_typical_text", formatting.sci(params.fb_typical, 2))
-report.glue_number("seed", synthetic.DEFAULT_SEED)
-report.glue_number("n_shipped", len(shipped.patients))
-report.glue_number("n_targets", len(cal))
+report.glue_text("p_beta_typical_text", formatting.number(params.beta_typical))
 fit = calibration.FIT_LABELS
-report.glue_number("n_excluded", int((cal["status"] == fit[3]).sum()))
-report.glue_number("n_within", int(cal["status"].isin(fit[:2]).sum()))
-report.glue_number("n_outside", int((cal["status"] == fit[2]).sum()))
+fit_record = calibration.load_fit_record()
+counts = {"seed": synthetic.DEFAULT_SEED, "n_shipped": len(shipped.patients),
+          "n_targets": len(cal), "n_excluded": int((cal["status"] == fit[3]).sum()),
+          "n_within": int(cal["status"].isin(fit[:2]).sum()),
+          "n_outside": int((cal["status"] == fit[2]).sum()),
+          "n_published": calibration.N_PUBLISHED, "n_population": fit_record["population_n"]}
+for key, n in counts.items():
+    report.glue_number(key, n)
+    # the seed is an identifier (no thousands separator); the others are counts
+    report.glue_text(f"{key}_text", str(n) if key == "seed" else formatting.count(n))
 report.glue_number("distance", calibration.distance(achieved))
+published = registry.load_registry().drop_duplicates("key").set_index("key")["value_text"]
+report.glue_text("paper_dose_median", published["dose_median"])
+report.glue_text("paper_hlh_pre_ld_mrd", published["hlh_pre_ld_mrd"])
+report.glue_text("paper_enrolment", f"{published['methods_enrolment_start']} to "
+                 f"{published['methods_enrolment_end']}")
+report.glue_text("paper_cutoff", published["methods_cutoff_date"])
 
 # %% tags=["hide-input"]
 display(report.data_notice(True))
@@ -69,7 +80,8 @@ display(report.source_links(chapter))
 #
 # The generator works *conditionally on the published counts*: every count the paper gives
 # (sex, age group, reason for CAR-T, MRD strata, day-28 response, each toxicity, relapses by
-# CD19 status, transplants) is met exactly for 50 patients, and scaled by largest-remainder
+# CD19 status, transplants) is met exactly for {glue:md}`n_published_text` patients, and
+# scaled by largest-remainder
 # rounding for other cohort sizes. What the counts leave open is *who* has each event and
 # *when*; that is where the associations the paper reports are built in.
 #
@@ -119,7 +131,7 @@ display(report.source_links(chapter))
 # ($\omega_C$ = {glue:text}`p_cmax_omega:.2f`), $T_{\max}$ = {glue:text}`p_tmax_typical:.1f`
 # days ($\omega$ = {glue:text}`p_tmax_omega:.2f`), $\alpha$ = {glue:text}`p_alpha_typical:.3f`
 # per day ($\omega$ = {glue:text}`p_alpha_omega:.2f`), $f_B$ = {glue:md}`p_fb_typical_text`
-# ($\omega$ = {glue:text}`p_fb_omega:.1f`), $\beta$ = {glue:text}`p_beta_typical:.4f` per day,
+# ($\omega$ = {glue:text}`p_fb_omega:.1f`), $\beta$ = {glue:md}`p_beta_typical_text` per day,
 # $C_0$ = {glue:text}`p_initial_level_typical:.0f` copies/µg, residual SD
 # $\sigma$ = {glue:text}`p_residual_sd:.2f`, LLOQ {glue:text}`p_lloq:.0f` copies/µg. Covariate
 # shifts of $\ln C_{\max}$: corticosteroids {glue:text}`p_cmax_logshift_steroids:.2f`, severe
@@ -135,7 +147,7 @@ display(report.source_links(chapter))
 # Toxicity counts are the paper's, and who has each toxicity follows the key ranking with
 # these log relative weights. Grade ≥3 CRS: pre-LD MRD ≥10⁻³
 # {glue:text}`p_severe_crs_logw_pre_ld_high:.2f`, post-LD MRD ≥10⁻³
-# {glue:text}`p_severe_crs_logw_post_ld_high:.2f`, dose ≥3.68 × 10⁶/kg
+# {glue:text}`p_severe_crs_logw_post_ld_high:.2f`, dose ≥{glue:md}`paper_dose_median` × 10⁶/kg
 # {glue:text}`p_severe_crs_logw_dose_high:.2f`, male sex {glue:text}`p_severe_crs_logw_male:.2f`,
 # prior HSCT {glue:text}`p_severe_crs_logw_prior_hsct:.2f` (all fitted). ICANS: severe CRS
 # {glue:text}`p_icans_logw_severe_crs:.2f`. Tocilizumab (given only with CRS grade ≥2):
@@ -144,7 +156,8 @@ display(report.source_links(chapter))
 # corticosteroid patients also have higher CAR-T expansion (the Cmax shift above).
 # Infections: grade-4 neutropenia {glue:text}`p_infection_logw_neutropenia:.2f`. Every
 # patient with grade ≥3 CRS, ICANS or HLH has elevated IL-6, with the highest peaks; the
-# patient with HLH is the one with pre-LD MRD of 3.22 %, as in the paper.
+# patient with HLH is the one with pre-LD MRD of {glue:md}`paper_hlh_pre_ld_mrd` %, as in the
+# paper.
 #
 # ## Outcomes and follow-up
 #
@@ -158,19 +171,21 @@ display(report.source_links(chapter))
 # with undetectable pre-LD MRD (log weight {glue:text}`p_trm_logw_mrd_zero:.2f`), which
 # carries the paper's finding of higher non-relapse mortality after bridging HSCT in the
 # low-burden group. Infusions fall in the enrolment window
-# (June 2017 to March 2021) with accrual accelerating over time, $t = W\,U^{1/a}$ with
+# ({glue:md}`paper_enrolment`) with accrual accelerating over time, $t = W\,U^{1/a}$ with
 # $a$ = {glue:text}`p_accrual_shape:.2f`; every patient alive is censored at the data cut-off
-# (30 June 2025). Calendar dates are used only inside the generator and never written.
+# ({glue:md}`paper_cutoff`). Calendar dates are used only inside the generator and never
+# written.
 #
 # ## Calibration
 #
 # Parameters that the paper does not give directly were fitted in two stages
 # (`analysis_lib.synthetic.calibration`). First, *population fit*: weighted least squares on the
-# statistics of a simulated population of 20,000 patients (one fixed seed, so the objective
-# is smooth), each residual standardised by the statistic's sampling standard error at
-# n = 50. Second, *seed search*: among many seeds, the 50-patient cohort with the smallest
-# standardised distance $\sum_i z_i^2$ to the targets is shipped (seed
-# {glue:text}`seed:d`; distance {glue:text}`distance:.1f`). The counts are exact in every
+# statistics of a simulated population of {glue:md}`n_population_text` patients (one fixed
+# seed, so the objective is smooth), each residual standardised by the statistic's sampling
+# standard error at n = {glue:md}`n_published_text`. Second, *seed search*: among many seeds,
+# the {glue:md}`n_published_text`-patient cohort with the smallest standardised distance
+# $\sum_i z_i^2$ to the targets is shipped (seed {glue:md}`seed_text`; distance
+# {glue:text}`distance:.1f`). The counts are exact in every
 # seed, so the search moves only what sampling error leaves free.
 #
 # {numref}`tbl-fitted` lists the fitted values. Each comes with an approximate standard error
@@ -182,9 +197,9 @@ display(report.source_links(chapter))
 # identify the mechanism behind them.
 #
 # {numref}`tbl-calibration` compares the shipped cohort with each of the
-# {glue:text}`n_targets:d` targets on the calibration's own scale: {glue:text}`n_within:d` lie
-# within 1.96 standard errors ($|z| \le 1.96$), {glue:text}`n_outside:d` lie further, and
-# {glue:text}`n_excluded:d` are excluded because the paper's own numbers make them
+# {glue:md}`n_targets_text` targets on the calibration's own scale: {glue:md}`n_within_text` lie
+# within 1.96 standard errors ($|z| \le 1.96$), {glue:md}`n_outside_text` lie further, and
+# {glue:md}`n_excluded_text` are excluded because the paper's own numbers make them
 # unattainable ({numref}`tbl-excluded-targets`). Tolerances are sampling standard errors
 # derived from stated principles, never adjusted to make a target pass. The calibration's
 # distance is not the scorecard's verdict: the last column gives the scorecard's status of
@@ -192,10 +207,10 @@ display(report.source_links(chapter))
 # same status the {doc}`scorecard` shows.
 
 # %% tags=["hide-input"]
-fit_record = calibration.load_fit_record()
 report.show_table(calibration.fitted_table(fit_record),
                   "Parameters fitted by least squares on a simulated population, with "
-                  "approximate standard errors at the information of n = 50.", "tbl-fitted")
+                  "approximate standard errors at the information of n = "
+                  f"{formatting.count(calibration.N_PUBLISHED)}.", "tbl-fitted")
 
 # %% tags=["hide-input"]
 shipped_card = calibration.load_shipped_scorecard()
@@ -205,7 +220,7 @@ shown = cal.assign(
     published=[formatting.format_number(v) for v in cal["published"]],
     achieved=[formatting.format_number(v) for v in cal["achieved"]],
     se=[f"{formatting.number(v, 3)} ({s})" for v, s in zip(cal["se"], cal["scale"])],
-    z=[(f"{v:+.2f}" if np.isfinite(v) else "–") + (f" ({st})" if st == fit[3] else "")
+    z=[signed(v, 2) + (f" ({st})" if st == fit[3] else "")
        for v, st in zip(cal["z"], cal["status"])],
     card=["<br>".join(sc.badge(x) for x in dict.fromkeys(target_status.get(k, []))) or "–"
           for k in cal["key"]],
@@ -213,7 +228,8 @@ shown = cal.assign(
 shown.columns = ["Target (where in the paper)", "Published", "Shipped cohort", "SE (scale)",
                  "z", "Scorecard status"]
 report.show_table(shown, "Calibration report: each published statistic, its value in the "
-                  "shipped synthetic cohort, the sampling standard error at n = 50 on the "
+                  "shipped synthetic cohort, the sampling standard error at n = "
+                  f"{formatting.count(calibration.N_PUBLISHED)} on the "
                   "stated scale and the standardised difference z (targets the audit excludes "
                   "are marked), with the scorecard's status of the published number(s) behind "
                   "the target.", "tbl-calibration")
@@ -222,17 +238,19 @@ report.show_table(shown, "Calibration report: each published statistic, its valu
 search = calibration.load_scorecard_search()
 exclusions = calibration.objective_exclusions()
 best = search.iloc[0]
-report.glue_number("sc_candidates", len(search))
-report.glue_number("sc_seed", int(best["seed"]))
-report.glue_number("sc_rank", int(best["distance_rank"]))
-report.glue_number("sc_score_min", int(search["score"].min()))
-report.glue_number("sc_score_max", int(search["score"].max()))
-report.glue_number("sc_score_stage2", int(search.loc[search["distance_rank"] == 1, "score"].iloc[0]))
-report.glue_number("sc_excluded", len(exclusions))
-report.glue_number("sc_excluded_audit", int((exclusions["excluded as"] == "paper inconsistent (audit)").sum()))
 recorded = sc.score(shipped_card)  # the winner's recorded scorecard (calibration stage 3)
+sc_counts = {
+    "sc_candidates": len(search), "sc_seed": int(best["seed"]),
+    "sc_rank": int(best["distance_rank"]), "sc_score_min": int(search["score"].min()),
+    "sc_score_max": int(search["score"].max()),
+    "sc_score_stage2": int(search.loc[search["distance_rank"] == 1, "score"].iloc[0]),
+    "sc_excluded": len(exclusions),
+    "sc_excluded_audit": int((exclusions["excluded as"] == "paper inconsistent (audit)").sum()),
+    "sc_eligible": recorded["eligible"]}
+for key, n in sc_counts.items():
+    report.glue_number(key, n)
+    report.glue_text(f"{key}_text", str(n) if key == "sc_seed" else formatting.count(n))
 report.glue_text("sc_sentence", sc.score_sentence(recorded))
-report.glue_number("sc_eligible", recorded["eligible"])
 
 # %% [markdown]
 # ## Closing the loop: the scorecard as the objective
@@ -240,25 +258,26 @@ report.glue_number("sc_eligible", recorded["eligible"])
 # The targets above are a short list. The book's {doc}`scorecard` scores every number the
 # paper prints, and every claim it makes of significance and direction, as the chapters
 # compute them. A third stage makes that the objective (`cartbook calibrate --stage
-# scorecard`, `analysis_lib.synthetic.calibration`): each of the {glue:text}`sc_candidates:d` best seeds
+# scorecard`, `analysis_lib.synthetic.calibration`): each of the {glue:md}`sc_candidates_text` best seeds
 # of the seed search is written out, the four result chapters are executed on it exactly as
 # the book executes them, and the cohort whose scorecard agrees with the paper most often is
 # shipped. The score counts the published numbers that match at the paper's precision or lie
 # within sampling error and the claims that hold; ties go to more numbers agreeing only in
 # direction and significance, then to the smaller stage-2 distance.
 #
-# Scores ranged from {glue:text}`sc_score_min:d` to {glue:text}`sc_score_max:d` of
-# {glue:text}`sc_eligible:d` scorable results ({numref}`tbl-scorecard-search`); the best seed of
-# stage 2 alone scored {glue:text}`sc_score_stage2:d`. The shipped cohort (seed
-# {glue:text}`sc_seed:d`, rank {glue:text}`sc_rank:d` in stage 2) reaches the final score,
+# Scores ranged from {glue:md}`sc_score_min_text` to {glue:md}`sc_score_max_text` of
+# {glue:md}`sc_eligible_text` scorable results ({numref}`tbl-scorecard-search`); the best seed of
+# stage 2 alone scored {glue:md}`sc_score_stage2_text`. The shipped cohort (seed
+# {glue:md}`sc_seed_text`, rank {glue:md}`sc_rank_text` in stage 2) reaches the final score,
 # {glue:md}`sc_sentence` ({numref}`tbl-shipped-breakdown`); the scorecard chapter recomputes it
 # from the executed chapters of every build. The differences between candidates are a few
-# results either way, the size of sampling noise at n = 50: the choice polishes agreement, it
+# results either way, the size of sampling noise at n = {glue:md}`n_published_text`: the choice
+# polishes agreement, it
 # does not manufacture it.
 #
-# {glue:text}`sc_excluded:d` published numbers are left out of the objective
+# {glue:md}`sc_excluded_text` published numbers are left out of the objective
 # ({numref}`tbl-objective-exclusions`): numbers that describe the study's design rather than a
-# result, two numbers deliberately left unscored, and {glue:text}`sc_excluded_audit:d` numbers
+# result, two numbers deliberately left unscored, and {glue:md}`sc_excluded_audit_text` numbers
 # whose printed value the audit shows the paper's own numbers contradict, so that no data
 # could reproduce them all ({numref}`tbl-objective-audit`, with the reason for each). A
 # published interval that the audit finds infeasible leaves its point estimate in the

@@ -41,7 +41,7 @@ MEDIAN = "median"
 
 #: Chapters (notebooks) that declare analysis options.
 ANALYSIS_CHAPTERS: tuple[str, ...] = ("cohort", "kinetics", "survival", "toxicity", "index",
-                                      "simulation")
+                                      "scorecard", "simulation")
 
 
 class ParameterError(ValueError):
@@ -246,7 +246,7 @@ _COERCE: dict[str, Callable[[Any, Option], Any]] = {
     "floats": _to_floats, "ints": _to_ints, "text": _to_text}
 
 _KIN, _SURV, _TOX, _COH, _IDX = "kinetics", "survival", "toxicity", "cohort", "index"
-_SIM = "simulation"
+_SIM, _SC = "simulation", "scorecard"
 
 #: Every option, by name (the order of the parameters table).
 OPTIONS: dict[str, Option] = {o.name: o for o in (
@@ -255,9 +255,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
            "(Statistical analysis)", (_COH, _KIN, _SURV, _TOX, _IDX), fixed=0.95,
            check=_open_unit, affects=()),
     Option("min_cell_count", "int", "patients",
-           "Small-cell suppression: counts 1 to k-1 shown as <k (0: off)",
+           "Small-cell suppression: counts 1 to k-1 shown as <k (0: off), with the "
+           "percentages and scorecard statuses that would give them away",
            "disclosure control convention (analysis_lib.data.privacy); "
-           "also cartbook build --min-cell-count", (_COH, _KIN, _SURV, _TOX, _IDX), fixed=0,
+           "also cartbook build --min-cell-count", (_COH, _KIN, _SURV, _TOX, _IDX, _SC), fixed=0,
            check=_non_negative, affects=()),
     Option("age_cut_years", "float", "years",
            "Age cut of the age groups (≤ cut vs > cut)", "Table 3 rows 0-10 / >10 years; "

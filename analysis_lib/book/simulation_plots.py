@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..core import formatting
 from ..simulation.summary import Summary
 from .figures import style
 
@@ -23,7 +24,7 @@ Curve = tuple[str, str, str, str, str, str, str, str]
 def _sizes_axis(ax: plt.Axes, sizes: Sequence[int]) -> None:
     ax.set_xscale("log")
     ax.set_xticks(list(sizes))
-    ax.set_xticklabels([str(s) for s in sizes])
+    ax.set_xticklabels([formatting.count(s) for s in sizes])
     ax.minorticks_off()
     ax.set_xlabel("Patients per trial")
     if len(sizes) == 1:
@@ -149,7 +150,7 @@ def hsct_distributions(summary: Summary, endpoints: Sequence[tuple[str, str]],
                 ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
                 _log_ratio_axis(ax, (1 / 40, 8), (0.05, 0.1, 0.25, 0.5, 1, 2, 4))
                 ax.set_yticks([])
-                ax.set_title(f"{title}, n = {n}", fontsize=10)
+                ax.set_title(f"{title}, n = {formatting.count(n)}", fontsize=10)
                 if i == len(endpoints) - 1:
                     ax.set_xlabel("Hazard ratio (HSCT vs none)")
         axes[0, 0].legend(loc="upper left", frameon=False, fontsize=8)
@@ -177,7 +178,8 @@ def ml_vs_firth(summary: Summary, analysis: str, terms: Sequence[tuple[str, str]
             _log_ratio_axis(ax, (1 / 64, 64), (1 / 64, 1 / 8, 1, 8, 64))
             ax.set_yticks([])
             ax.set_xlabel("Odds ratio")
-            extra = f"\n(ML infinite in {100 * inf:.0f}%)" if np.isfinite(inf) else ""
+            extra = (f"\n(ML infinite in {formatting.percent(100 * inf, 0)})"
+                     if np.isfinite(inf) else "")
             ax.set_title(title + extra, fontsize=10)
         axes[0, 0].legend(loc="upper left", frameon=False, fontsize=8)
     return fig

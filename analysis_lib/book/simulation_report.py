@@ -47,8 +47,26 @@ _PARAM_LABEL = {"cmax": "Cmax", "auc": "AUC0–28d", "tlast": "Tlast"}
 
 
 def pct(rate: float, digits: int = 1) -> str:
-    """A proportion in percent (``4.8``), "–" when missing."""
-    return "–" if rate is None or not np.isfinite(rate) else f"{100 * rate:.{digits}f}"
+    """A proportion in percent (``4.8``), "–" when missing (:func:`formatting.fixed`)."""
+    return "–" if rate is None or not np.isfinite(rate) else formatting.fixed(100 * rate, digits)
+
+
+def signed(x: float, digits: int = 2) -> str:
+    """A signed difference such as a bias: ``+0.12``, ``-0.05``, with ``digits`` decimals
+    (:func:`formatting.fixed`); a value that rounds to zero is ``0.00`` without a sign (never
+    ``-0.00``), and a missing one "–"."""
+    if x is None or not np.isfinite(x):
+        return formatting.DASH
+    text = formatting.fixed(abs(x), digits)
+    if float(text.replace(",", "")) == 0:
+        return text
+    return ("+" if x > 0 else "-") + text
+
+
+def bias_text(bias: float, mcse: float, digits: int = 2, label: str = "") -> str:
+    """``+0.12 (0.05)``, or ``+0.12 (MC SE 0.05)`` with ``label="MC SE "``: a bias and its
+    Monte Carlo standard error."""
+    return f"{signed(bias, digits)} ({label}{formatting.fixed(mcse, digits)})"
 
 
 def rate_cell(rate: float, mcse: float) -> str:
@@ -84,7 +102,9 @@ def _published(key: str) -> float:
 # --------------------------------------------------------------------------------------------
 
 def sizes_text(sizes: Sequence[int]) -> str:
-    s = [str(x) for x in sizes]
+    """The cohort sizes of the trials in words: ``50``, ``50 and 100``, ``50, 100 and 1,000``
+    (trial sizes, not counts of the analysed cohort: never suppressed)."""
+    s = [formatting.count(x) for x in sizes]
     return s[0] if len(s) == 1 else ", ".join(s[:-1]) + f" and {s[-1]}"
 
 
@@ -163,7 +183,7 @@ def scenario_table(summary: Summary) -> pd.DataFrame:
         st = summary.studies[summary.studies["scenario"] == s.name]
         if st.empty:
             continue
-        reps = ", ".join(f"{int(r.n)}: {formatting.number(int(r.replicates))}"
+        reps = ", ".join(f"{formatting.count(r.n)}: {formatting.count(r.replicates)}"
                          for r in st.sort_values("n").itertuples())
         rows.append({"Scenario": f"`{s.name}`: {s.title}", "What it is": s.description,
                      "Parts of the plan": ", ".join(s.components), "Trials (n: trials)": reps})
@@ -213,14 +233,14 @@ def truth_table(summary: Summary, truth_n: int = TRUTH_N) -> pd.DataFrame:
         r = m.iloc[0]
         if analysis == "table3":
             # the first level is "Yes" (steroids): P(X_yes > X_no)
-            value = f"{float(r['auc']):.3f}"
+            value = formatting.fixed(float(r["auc"]), 3)
         elif analysis.startswith("km_"):
-            value = f"{100 * float(r['estimate']):.1f}%"
+            value = formatting.percent(100 * float(r["estimate"]), 1)
         else:
             value = ratio_text(float(r["estimate"]))
         rows.append({"Scenario": f"`{scen}`", "Estimand": label, "True value": value,
                      "How": "exact" if bool(r["exact"]) else
-                     f"population of {truth_n:,}"})
+                     f"population of {formatting.count(truth_n)}"})
     return pd.DataFrame(rows)
 
 
@@ -258,7 +278,8 @@ def _by_size_table(summary: Summary, rows: Sequence[tuple[str, str, str, str, st
         if all(not np.isfinite(v[0]) for v in vals):
             continue
         out.append({first: label, "Scenario": f"`{scen}`",
-                    **{f"n = {n}": rate_cell(r, se) for n, (r, se, _) in zip(sizes, vals)}})
+                    **{f"n = {formatting.count(n)}": rate_cell(r, se)
+                       for n, (r, se, _) in zip(sizes, vals)}})
     return pd.DataFrame(out)
 
 
@@ -302,7 +323,7 @@ def coverage_table(summary: Summary, scenario: str = "calibrated") -> pd.DataFra
             for n in summary.sizes(scenario):
                 c, se, _ = summary.rate(scenario, n, "cover", ep, ct)
                 low, _, _ = summary.rate(scenario, n, "miss_low", ep, ct)
-                row[f"n = {n}"] = (f"{rate_cell(c, se)}; {pct(low)} below"
+                row[f"n = {formatting.count(n)}"] = (f"{rate_cell(c, se)}; {pct(low)} below"
                                    if np.isfinite(c) else "–")
             rows.append(row)
     out = pd.DataFrame(rows)
@@ -317,8 +338,9 @@ def km_bias_phrase(summary: Summary, n: int, ep: str = "km_os",
     if m.empty:
         return "not simulated"
     r = m.iloc[0]
-    return (f"{100 * r['bias']:+.1f} points (MC SE {100 * r['bias_mcse']:.1f}; mean estimate "
-            f"{100 * r['mean']:.1f}% against {100 * r['truth']:.1f}%)")
+    return (f"{signed(100 * r['bias'], 1)} points (MC SE {formatting.fixed(100 * r['bias_mcse'], 1)}"
+            f"; mean estimate {formatting.percent(100 * r['mean'], 1)} against "
+            f"{formatting.percent(100 * r['truth'], 1)})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,8 +364,8 @@ def hsct_table(summary: Summary, scenario: str = "calibrated") -> pd.DataFrame:
         td = truth_value(summary, scenario, ep, "time-dependent")
         for method, mlabel in (("fixed", "fixed at infusion (published)"),
                                ("time-dependent", "time-dependent"),
-                               ("landmark", f"landmark at {PlanOptions().landmark_months:g} "
-                                            "months")):
+                               ("landmark", "landmark at "
+                                f"{formatting.number(PlanOptions().landmark_months)} months")):
             for n in summary.sizes(scenario):
                 est = _estimate(summary, scenario, n, ep, method)
                 if est is None:
@@ -351,11 +373,12 @@ def hsct_table(summary: Summary, scenario: str = "calibrated") -> pd.DataFrame:
                 rej, rse, _ = summary.rate(scenario, n, "reject", ep, method)
                 cov, cse, _ = summary.rate(scenario, n, "cover", ep, method)
                 bias_td = (est["mean"] - math.log(td)) if td > 0 else math.nan
-                rows.append({"End point": label, "Analysis": mlabel, "n": n,
+                rows.append({"End point": label, "Analysis": mlabel,
+                             "n": formatting.count(n),
                              "Median HR": ratio_text(math.exp(est["median"])),
                              "True HR (this analysis)": ratio_text(math.exp(est["truth"])),
                              "Bias vs time-dependent truth (log HR)":
-                                 f"{bias_td:+.2f} ({est['bias_mcse']:.2f})",
+                                 bias_text(bias_td, est["bias_mcse"]),
                              "p < 0.05, %": rate_cell(rej, rse),
                              "CI covers own truth, %": rate_cell(cov, cse)})
     out = pd.DataFrame(rows)
@@ -386,18 +409,18 @@ def crs_table(summary: Summary, scenario: str = "calibrated") -> pd.DataFrame:
                 rml, _, _ = summary.rate(scenario, n, "reject", f"crs_model{m}_ml", term)
                 rfi, _, _ = summary.rate(scenario, n, "reject", f"crs_model{m}_firth", term)
                 rows.append({
-                    "Model": f"model {m}", "n": n, "Separated, %": rate_cell(sep, sse),
+                    "Model": f"model {m}", "n": formatting.count(n),
+                    "Separated, %": rate_cell(sep, sse),
                     "Covariate": label,
                     "True OR": ratio_text(math.exp(ml["truth"])) if ml is not None else "–",
                     "ML infinite, %": rate_cell(inf, ise),
-                    "ML bias (finite), log OR": (f"{ml['bias']:+.2f} ({ml['bias_mcse']:.2f})"
+                    "ML bias (finite), log OR": (bias_text(ml["bias"], ml["bias_mcse"])
                                                  if ml is not None else "–"),
-                    "Firth bias, log OR": (f"{fi['bias']:+.2f} ({fi['bias_mcse']:.2f})"
+                    "Firth bias, log OR": (bias_text(fi["bias"], fi["bias_mcse"])
                                            if fi is not None else "–"),
                     "p < 0.05 (ML Wald / Firth), %": f"{pct(rml)} / {pct(rfi)}"})
     out = pd.DataFrame(rows)
     if not out.empty:
-        out["n"] = out["n"].astype(str)
         key = out["Model"] + out["n"]
         out.loc[key.duplicated(), ["Model", "n", "Separated, %"]] = ""
     return out
@@ -428,8 +451,10 @@ def table3_power(summary: Summary, n: int = 50, scenario: str = "calibrated") ->
         auc = t[(t["scenario"] == scenario) & (t["analysis"] == "table3")
                 & (t["term"] == fac.key) & (t["coef"] == "cmax")]
         row = {"Factor": _factor_label(fac),
-               "Mean group sizes": (f"{a:.1f} / {b:.1f}" if np.isfinite(a) else "–"),
-               "True P(higher Cmax)": (f"{float(auc['auc'].iloc[0]):.2f}" if len(auc) else "–")}
+               "Mean group sizes": (f"{formatting.fixed(a, 1)} / {formatting.fixed(b, 1)}"
+                                    if np.isfinite(a) else "–"),
+               "True P(higher Cmax)": (formatting.fixed(float(auc["auc"].iloc[0]), 2)
+                                       if len(auc) else "–")}
         for coef in ("cmax", "auc", "tlast"):
             r, se, _ = summary.rate(scenario, n, "reject", "table3", fac.key, coef)
             row[f"{_PARAM_LABEL[coef]}, %"] = rate_cell(r, se)
@@ -450,7 +475,8 @@ def table3_null(summary: Summary, n: int = 50,
             auc = t[(t["scenario"] == scen) & (t["analysis"] == "table3")
                     & (t["term"] == fac.key) & (t["coef"] == "cmax")]
             r, se, _ = summary.rate(scen, n, "reject", "table3", fac.key, "cmax")
-            row[f"{scen}: true P"] = f"{float(auc['auc'].iloc[0]):.2f}" if len(auc) else "–"
+            row[f"{scen}: true P"] = (formatting.fixed(float(auc["auc"].iloc[0]), 2)
+                                      if len(auc) else "–")
             row[f"{scen}: p < 0.05, %"] = rate_cell(r, se)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -472,18 +498,18 @@ def sample_size_table(summary: Summary) -> pd.DataFrame:
         est_key, p_key = PUBLISHED_KEYS.get(r.key, ("", ""))
         pub_est, pub_p = _published(est_key), _published(p_key)
         if r.status == "at or below":
-            n80 = f"≤ {sizes[0]}"
+            n80 = f"≤ {formatting.count(sizes[0])}"
         elif r.status == "above":
-            n80 = f"> {sizes[-1]}"
+            n80 = f"> {formatting.count(sizes[-1])}"
         else:
-            hi = "∞" if not np.isfinite(r.upper) else f"{r.upper:,.0f}"
-            n80 = f"{r.n80:,.0f} ({r.lower:,.0f}–{hi})"
+            hi = "∞" if not np.isfinite(r.upper) else formatting.count(r.upper)
+            n80 = f"{formatting.count(r.n80)} ({formatting.count(r.lower)}–{hi})"
         row = {"Effect": r.effect,
                "Published": (f"{ratio_text(pub_est)}, p {formatting.p_value(pub_p)}"
                              if np.isfinite(pub_est) else
                              f"p {formatting.p_value(pub_p)}" if np.isfinite(pub_p) else "–")}
         for n in sizes:
-            row[f"Power at n = {n}, %"] = rate_cell(getattr(r, f"power_{n}", math.nan),
+            row[f"Power at n = {formatting.count(n)}, %"] = rate_cell(getattr(r, f"power_{n}", math.nan),
                                                    getattr(r, f"mcse_{n}", math.nan))
         row["n for 80% power (95% MC interval)"] = n80
         rows.append(row)
@@ -499,9 +525,9 @@ def phrases(source: StudySource) -> dict[str, str]:
     s = source.summary
     sizes = s.sizes()
     n0, nmax = sizes[0], sizes[-1]
-    out: dict[str, str] = {"source": source_text(source), "n_first": str(n0),
-                           "n_max": str(nmax), "sizes": sizes_text(sizes),
-                           "truth_n": formatting.number(source.truth_n)}
+    out: dict[str, str] = {"source": source_text(source), "n_first": formatting.count(n0),
+                           "n_max": formatting.count(nmax), "sizes": sizes_text(sizes),
+                           "truth_n": formatting.count(source.truth_n)}
 
     def r(key: str, scen: str, n: int, metric: str, analysis: str, term: str = "",
           coef: str = "") -> None:
@@ -525,7 +551,8 @@ def phrases(source: StudySource) -> dict[str, str]:
         r(f"inf_preld_{tag}", "calibrated", n, "infinite", "crs_model1_ml", "pre_ld_mrd_low")
         for meth in ("ml", "firth"):
             e = _estimate(s, "calibrated", n, f"crs_model1_{meth}", "pre_ld_mrd_low")
-            out[f"bias_preld_{meth}_{tag}"] = (f"{e['bias']:+.2f} (MC SE {e['bias_mcse']:.2f})"
+            out[f"bias_preld_{meth}_{tag}"] = (bias_text(e["bias"], e["bias_mcse"],
+                                                         label="MC SE ")
                                                if e is not None else "not simulated")
         for ep in ("lfs", "os"):
             for meth in ("fixed", "time-dependent"):
@@ -549,32 +576,37 @@ def phrases(source: StudySource) -> dict[str, str]:
                                                    "bca_duration", "bca_duration"))
     out["truth_os5"] = pct(truth_value(s, "calibrated", "km_os", "survival"))
     o = PlanOptions()
-    out.update({"screen_p": f"{o.screen_p:g}", "alpha": f"{o.alpha:g}",
-                "level": f"{100 * o.conf_level:g}%", "power": f"{100 * POWER_TARGET:g}%",
-                "epv": f"{EPV_ADVISED:g}", "horizon": f"{o.horizon_months / 12:g}"})
-    out["hsct_last_months"] = (f"{SyntheticParams().hsct_day_max / (DAYS_PER_YEAR / 12):.0f} "
-                               "months")
+    out.update({"screen_p": formatting.number(o.screen_p),
+                "alpha": formatting.number(o.alpha),
+                "level": f"{formatting.number(100 * o.conf_level)}%",
+                "power": f"{formatting.number(100 * POWER_TARGET)}%",
+                "epv": formatting.number(EPV_ADVISED),
+                "horizon": formatting.number(o.horizon_months / 12)})
+    out["hsct_last_months"] = (
+        f"{formatting.fixed(SyntheticParams().hsct_day_max / (DAYS_PER_YEAR / 12), 0)} months")
     for key in ("n_patients", "n_relapse", "t3_crs_grade3_4_n"):
-        out[f"paper_{key}"] = formatting.number(round(_published(key)))
+        out[f"paper_{key}"] = formatting.count(_published(key))  # published counts
     from ..paper.registry import load_registry
 
     reg = load_registry().drop_duplicates("key")
     t3n = reg[reg["key"].str.fullmatch(r"t3_.*_n") & (reg["value"] > 0)]["value"]
-    out["paper_t3_smallest"] = formatting.number(round(float(t3n.min())))
+    out["paper_t3_smallest"] = formatting.count(float(t3n.min()))
     out["published_female"] = ratio_text(_published("hr_female_lfs"))
     out["published_female_p"] = formatting.p_value(_published("hr_female_lfs_p"))
     out["published_steroids_p"] = formatting.p_value(_published("t3_steroids_p_cmax"))
     # Table 3 at the first size: comparisons with power >= 80 %
     t3 = s.rates[(s.rates["scenario"] == "calibrated") & (s.rates["n"] == n0)
                  & (s.rates["analysis"] == "table3") & (s.rates["metric"] == "reject")]
-    out["t3_comparisons"] = str(len(t3))
-    out["t3_powered"] = str(int((t3["rate"] >= 0.8).sum()))
+    out["t3_comparisons"] = formatting.count(len(t3))
+    out["t3_powered"] = formatting.count(int((t3["rate"] >= POWER_TARGET).sum()))
     # events in the trials at the first size
     coh = s.cohort
     for q in ("lfs_events", "severe_crs"):
         m = coh[(coh["scenario"] == "calibrated") & (coh["n"] == n0) & (coh["quantity"] == q)]
-        out[f"{q}_{'first'}"] = (f"{m['mean'].iloc[0]:.1f} (range {m['min'].iloc[0]:.0f}–"
-                                 f"{m['max'].iloc[0]:.0f})" if len(m) else "not simulated")
+        out[f"{q}_{'first'}"] = (f"{formatting.fixed(m['mean'].iloc[0], 1)} (range "
+                                 f"{formatting.count(m['min'].iloc[0])}–"
+                                 f"{formatting.count(m['max'].iloc[0])})"
+                                 if len(m) else "not simulated")
     ss = sample_sizes(s)
     for key in ("female_lfs", "bca_lfs", "dose_crs_firth", "steroids_cmax"):
         m = ss[ss["key"] == key] if len(ss) else ss
@@ -583,9 +615,9 @@ def phrases(source: StudySource) -> dict[str, str]:
             continue
         row = m.iloc[0]
         if row["status"] == "at or below":
-            out[f"n80_{key}"] = f"at most {sizes[0]}"
+            out[f"n80_{key}"] = f"at most {formatting.count(sizes[0])}"
         elif row["status"] == "above":
-            out[f"n80_{key}"] = f"more than {sizes[-1]}"
+            out[f"n80_{key}"] = f"more than {formatting.count(sizes[-1])}"
         else:
-            out[f"n80_{key}"] = f"about {formatting.number(round(float(row['n80'])))}"
+            out[f"n80_{key}"] = f"about {formatting.count(float(row['n80']))}"
     return out

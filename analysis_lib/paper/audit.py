@@ -82,6 +82,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..core.formatting import fixed, number, p_value
 from . import feasibility as fz
 from .registry import EXTERNAL_SECTIONS, load_registry
 
@@ -387,13 +388,44 @@ def _n(row: pd.Series) -> int | None:
 
 
 def _fmt_p(p: float) -> str:
+    """A recomputed p-value in an arithmetic that shows a rounding interval: one decimal more
+    than the paper prints (``0.0215``), so the interval around a printed three-decimal p can
+    be seen, and three significant digits in powers of ten below 0.001 (``1.59×10⁻⁴``), never
+    ``0.0000`` (:func:`analysis_lib.core.formatting.fixed`,
+    :func:`~analysis_lib.core.formatting.number`). A p-value on its own is written by the
+    p-value rule (:func:`_p_is`, :func:`~analysis_lib.core.formatting.p_value`)."""
     if p == 0:
         return "0"
-    return f"{p:.4f}" if p >= 0.001 else f"{p:.1e}"
+    return fixed(p, 4) if p >= 0.001 else number(p, 3)
+
+
+def _p_is(p: float) -> str:
+    """``= 0.013`` or ``< 0.001``: a recomputed p-value by the p-value rule, after "p"."""
+    text = p_value(p)
+    return f"< {text[1:]}" if text.startswith("<") else f"= {text}"
 
 
 def _fmt(x: float, digits: int = 0) -> str:
-    return f"{x:,.{digits}f}"
+    """A number with ``digits`` decimals and thousands separators (the book's formatter)."""
+    return fixed(x, digits)
+
+
+def _sig(x: float, sig: int = 4) -> str:
+    """``x`` with ``sig`` significant digits in fixed notation (``0.06595``, ``1,235``), for
+    an arithmetic whose point is a small difference (the book's formatter,
+    :func:`analysis_lib.core.formatting.fixed`, with the decimals that keep them)."""
+    if x == 0 or not math.isfinite(x):
+        return number(x)
+    return fixed(x, max(0, sig - 1 - math.floor(math.log10(abs(x)))))
+
+
+def _signed(x: float, digits: int) -> str:
+    """``+0.0123`` / ``-0.0123`` with ``digits`` decimals; a value that rounds to zero is
+    ``0.0000`` without a sign (never ``-0.0000``)."""
+    text = fixed(abs(x), digits)
+    if float(text.replace(",", "")) == 0:
+        return text
+    return ("+" if x > 0 else "-") + text
 
 
 class _Registry:
@@ -515,17 +547,19 @@ def p_from_ratio_ci(registry: pd.DataFrame | None = None) -> list[Check]:
                 severity = "decision"
             else:
                 severity = "major" if factor > 2 else "minor"
-        arith = (f"SE = (ln {hi_t} - ln {lo_t})/(2·1.96) = {se:.4f}; z = ln {e_t}/SE = "
-                 f"{z:.3f}; p = {_fmt_p(p)}; over the printed rounding p in "
+        arith = (f"SE = (ln {hi_t} - ln {lo_t})/(2·1.96) = {fixed(se, 4)}; z = ln {e_t}/SE = "
+                 f"{fixed(z, 3)}; p = {_fmt_p(p)}; over the printed rounding p in "
                  f"[{_fmt_p(p_min)}, {_fmt_p(p_max)}] vs printed {_p_text(p_row)} "
-                 f"[{_fmt_p(pr_lo)}, {_fmt_p(pr_hi)}]")
+                 f"[{_fmt_p(pr_lo)}, {_fmt_p(pr_hi)}] (one decimal more than printed, to show "
+                 "the rounding)")
         if severity == "decision":
             arith += (f"; printed {'<' if pr_hi < reg.alpha else '>='} {reg.alpha:g} but "
                       f"recomputed {'<' if p_max < reg.alpha else '>='} {reg.alpha:g}")
         out.append(Check(
             **base,
             published=f"{label} {e_t} ({row['interval_text']}), p {_p_text(p_row)}",
-            recomputed=f"p = {_fmt_p(p)} ({_fmt_p(p_min)}–{_fmt_p(p_max)})",
+            recomputed=(f"p {_p_is(p)} (over the printed rounding: "
+                        f"{_fmt_p(p_min)}–{_fmt_p(p_max)})"),
             verdict="consistent" if ok else "inconsistent", arithmetic=arith,
             severity=severity, note=_note(row)))
     return out
@@ -576,12 +610,14 @@ def log_symmetry(registry: pd.DataFrame | None = None) -> list[Check]:
         severity: Severity = "" if ok else ("major" if not 0.5 <= ratio <= 2 else "minor")
         out.append(Check(
             **base, published=f"{e_t} ({row['interval_text']})",
-            recomputed=f"sqrt(L·U) = {mid:.4g}; asymmetry ratio {ratio:.3f}",
+            recomputed=f"sqrt(L·U) = {_sig(mid)}; asymmetry ratio {fixed(ratio, 3)}",
             verdict="consistent" if ok else "inconsistent",
-            arithmetic=(f"sqrt({lo_t}·{hi_t}) = {mid:.4g} vs {e_t}; (ln {hi_t} - ln {e_t})/"
-                        f"(ln {e_t} - ln {lo_t}) = {ratio:.3f}; ln est - mid(ln L, ln U) = "
-                        f"{a0:+.4f}, range over rounding [{a_min:+.4f}, {a_max:+.4f}]"
-                        + ("" if ok else f"; symmetric upper limit est²/L = {sym_hi:.4g}")),
+            arithmetic=(f"sqrt({lo_t}·{hi_t}) = {_sig(mid)} vs {e_t}; (ln {hi_t} - "
+                        f"ln {e_t})/(ln {e_t} - ln {lo_t}) = {fixed(ratio, 3)}; ln est - "
+                        f"mid(ln L, ln U) = {_signed(a0, 4)}, range over rounding "
+                        f"[{_signed(a_min, 4)}, {_signed(a_max, 4)}]"
+                        + ("" if ok else
+                           f"; symmetric upper limit est²/L = {_sig(sym_hi)}")),
             severity=severity, note=_note(row)))
     return out
 
@@ -951,7 +987,7 @@ def geometric_vs_median(registry: pd.DataFrame | None = None) -> list[Check]:
             if n == 2:
                 top = fz.largest_value_of_pair(m, g, 0.5)
                 extra = (f"; two values with mean {med['value_text']} and GM "
-                         f"{row['value_text']}: both <= {top:,.1f}")
+                         f"{row['value_text']}: both <= {_fmt(top, 1)}")
             out.append(Check(
                 **base, published=published,
                 recomputed=f"no sample: median below the minimum (GM <= {_fmt(gm_hi)} from "
@@ -974,11 +1010,11 @@ def geometric_vs_median(registry: pd.DataFrame | None = None) -> list[Check]:
             **base, published=published,
             recomputed=f"GM in [{_fmt(gm_lo)}, {_fmt(gm_hi)}]",
             verdict="consistent" if ok else "inconsistent",
-            arithmetic=(f"GM_max = {form} with m = {med['value_text']}, M = {hi:,.0f} = "
+            arithmetic=(f"GM_max = {form} with m = {med['value_text']}, M = {_fmt(hi)} = "
                         f"{_fmt(gm_hi)}; GM_min (L = {lo_t}) = {_fmt(gm_lo)}; printed "
                         f"{row['value_text']} "
                         + ("inside" if ok else
-                           f"{'above' if g > gm_hi else 'below'} ({g / gm_hi:.2f}× the max)"
+                           f"{'above' if g > gm_hi else 'below'} ({_fmt(g / gm_hi, 2)}× the max)"
                            if g > gm_hi else "below the min")),
             severity="" if ok else "major", note=_note(row)))
     return out
@@ -1060,7 +1096,7 @@ def threshold_consistency(registry: pd.DataFrame | None = None) -> list[Check]:
             ok = printed.strip() == ref_t.strip() or math.isclose(v, ref)
             rel = abs(v - ref) / ref
             arith = f"cut {printed} vs median dose {ref_t} (dose_median): " + (
-                "equal" if ok else f"differ by {abs(v - ref):.2f} ({100 * rel:.1f}%)")
+                "equal" if ok else f"differ by {_fmt(abs(v - ref), 2)} ({_fmt(100 * rel, 1)}%)")
             if row["section"] == "Table 3" and ok:
                 pair = [r for r in reg.rows(df["section"].eq("Table 3")
                                             & df["table_row"].str.contains("CAR-T dose")
@@ -1121,7 +1157,7 @@ def threshold_consistency(registry: pd.DataFrame | None = None) -> list[Check]:
             (f"one cut-point (10^{exps[0]}) wherever '{term}' is defined" if ok else
              f"'{term}' means MRD {uses_t[0][1]} "
              + f" in one place and MRD {uses_t[0][1]} ".join(f"10^{e}" for e in exps)
-             + f" in another: a {10 ** (exps[0] - exps[-1]):.0f}-fold difference in the "
+             + f" in another: a {_fmt(10 ** (exps[0] - exps[-1]))}-fold difference in the "
              "cut-point"),
             "" if ok else "major",
             note="the Results' subgroup remark and the Discussion's HSCT advice use the "
@@ -1187,7 +1223,7 @@ def threshold_consistency(registry: pd.DataFrame | None = None) -> list[Check]:
             f"grades 1-4 (ASBMT 2018): ≥3 = {{3, 4}} = Table 3 '{lv[1]}', complement "
             f"'{lv[0]}'; Table 3 N {int(crs_rows[1]['value'])} = {sev['value_text']}% of "
             f"{_n(sev)} ({int(crs_rows[1]['value'])}/{_n(sev)} = "
-            f"{100 * crs_rows[1]['value'] / _n(sev):.1f}%)", "" if ok else "major",
+            f"{_fmt(100 * crs_rows[1]['value'] / _n(sev), 1)}%)", "" if ok else "major",
             note=_note(crs_rows[1])))
     # --- MRD positivity vs FCM sensitivity ----------------------------------------------------
     pos, sens = reg.get("methods_mrd_positive_fcm"), reg.get("methods_fcm_sensitivity")
@@ -1214,9 +1250,9 @@ def threshold_consistency(registry: pd.DataFrame | None = None) -> list[Check]:
         ok = low >= lloq["value"]
         out.append(Check("threshold_consistency", lloq["key"], "Methods / Results, PK / Table 3",
                          f"LLOQ {lloq['value_text']} copies/µg; {len(vals)} printed Cmax "
-                         "statistics", f"smallest {low:,.0f} ({low_key})",
+                         "statistics", f"smallest {_fmt(low)} ({low_key})",
                          "consistent" if ok else "inconsistent",
-                         f"min of printed Cmax medians, GMs and range = {low:,.0f} "
+                         f"min of printed Cmax medians, GMs and range = {_fmt(low)} "
                          f"{'>=' if ok else '<'} LLOQ {lloq['value_text']}",
                          "" if ok else "major"))
     return out
@@ -1410,13 +1446,13 @@ def p_from_correlation(registry: pd.DataFrame | None = None, n_max: int | None =
         fit_txt = _ranges(fits) if fits else "none"
         t_full = r * math.sqrt(n_max - 2) / math.sqrt(1 - r * r)
         arith = (f"n = {n_max}: t = {row['value_text']}·sqrt({n_max - 2})/sqrt(1 - "
-                 f"{row['value_text']}²) = {t_full:.3f}, p = {_fmt_p(p_full)} vs printed "
+                 f"{row['value_text']}²) = {fixed(t_full, 3)}, p = {_fmt_p(p_full)} vs printed "
                  f"{_p_text(p_row)}; n compatible with r and p: {fit_txt}")
         note = "" if not ok else ("the full cohort fits" if n_max in fits else
                                   f"the full cohort ({n_max}) does not fit: fewer pairs "
                                   "(missing values) or another test")
         out.append(Check(**base, published=f"r = {row['value_text']}, p {_p_text(p_row)}",
-                         recomputed=f"p(n={n_max}) = {_fmt_p(p_full)}; n in {fit_txt}",
+                         recomputed=f"p(n={n_max}) {_p_is(p_full)}; n in {fit_txt}",
                          verdict="consistent" if ok else "inconsistent", arithmetic=arith,
                          severity="" if ok else "major", note=_note(row, note)))
     return out

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..core.formatting import fixed, number, p_phrase, p_value
 from ..core.units import DAYS_PER_MONTH
 from ..stats.contingency import odds_ratio
 
@@ -658,15 +659,16 @@ def _f_gm_cmax_mrd_cr() -> Finding:
         "Table 3: their median Cmax 31,906; Results: overall range 1,602–1,890,000",
         "impossible" if GM_CMAX_MRD_CR > gm else "feasible",
         "No 48 values with median 31,906 and none above 1,890,000 have a geometric mean above "
-        f"{gm:,.0f}, so 319,016 cannot be a geometric mean. It could be an arithmetic mean "
-        f"(at most {am:,.0f}), or a mistyped 31,906, which is Table 3's median with a digit added.",
+        f"{number(gm)}, so 319,016 cannot be a geometric mean. It could be an arithmetic mean "
+        f"(at most {number(am)}), or a mistyped 31,906, which is Table 3's median with a digit added.",
         "n = 48 = 2k, k = 24; median m = 31,906 (Table 3); every value <= M = 1,890,000.\n"
         "Largest GM: 24 values at m (the lowest 23 and the lower middle value), the upper "
         "middle value at m too (the two middle values add up to 2m), 23 values at M.\n"
         f"GM_max = (m^25 · M^23)^(1/48) = exp((25·ln 31,906 + 23·ln 1,890,000)/48)\n"
-        f"       = exp((25·{math.log(m):.4f} + 23·{math.log(M):.4f})/48) = {gm:,.0f} copies/µg\n"
-        f"319,016 > {gm:,.0f}: impossible ({GM_CMAX_MRD_CR / gm:.2f} times the bound).\n"
-        f"Arithmetic mean bound (25·m + 23·M)/48 = {am:,.0f}: 319,016 would be attainable "
+        f"       = exp((25·{fixed(math.log(m), 4)} + 23·{fixed(math.log(M), 4)})/48) = "
+        f"{number(gm)} copies/µg\n"
+        f"319,016 > {number(gm)}: impossible ({fixed(GM_CMAX_MRD_CR / gm, 2)} times the bound).\n"
+        f"Arithmetic mean bound (25·m + 23·M)/48 = {number(am)}: 319,016 would be attainable "
         "as an arithmetic mean.",
         gm, ("gm_cmax_mrd_cr",))
 
@@ -682,17 +684,17 @@ def _f_gm_cmax_non_mrd_cr() -> Finding:
         "Table 3: their median 863; Results: Cmax range 1,602–1,890,000; expansion in 49/50",
         "impossible" if hi < CMAX_MIN and N_PATIENTS - N_EXPANDED < N_NON_MRD_CR else "feasible",
         "Two values whose mean (the median of two) and geometric mean both equal 863 are both "
-        f"about 863 (each below {hi:.0f}), so two patients would lie below the stated minimum "
+        f"about 863 (each below {fixed(hi, 0)}), so two patients would lie below the stated minimum "
         "of 1,602, although only one patient did not expand. Under the only consistent reading "
-        f"(finding cmax_min) the pair's geometric mean is at most {gm_consistent:.0f}.",
+        f"(finding cmax_min) the pair's geometric mean is at most {fixed(gm_consistent, 0)}.",
         "Two values x1 <= x2: median = (x1 + x2)/2 = 863, GM = sqrt(x1·x2) = 863.\n"
         "x = m ± sqrt(m² - g²); GM = median forces x1 = x2 = 863.\n"
         "Allowing rounding (median < 863.5, GM >= 862.5): x2 <= 863.5 + sqrt(863.5² - 862.5²)"
-        f" = 863.5 + {math.sqrt(863.5**2 - 862.5**2):.1f} = {hi:.1f} < 1,602.\n"
+        f" = 863.5 + {fixed(math.sqrt(863.5**2 - 862.5**2), 1)} = {fixed(hi, 1)} < 1,602.\n"
         "So both non-MRD-CR patients would be below the minimum 1,602. Even if that minimum "
         "covers only the 49 expanders, just one patient (the non-expander) may be below it.\n"
-        f"Consistent reading: x2 >= 1,602, x1 = 1,726 - x2 <= {x1_max:.0f}; "
-        f"GM = sqrt(x1·x2) <= sqrt({x1_max:.0f}·1,602) = {gm_consistent:.1f} < 863.",
+        f"Consistent reading: x2 >= 1,602, x1 = 1,726 - x2 <= {fixed(x1_max, 0)}; "
+        f"GM = sqrt(x1·x2) <= sqrt({fixed(x1_max, 0)}·1,602) = {fixed(gm_consistent, 1)} < 863.",
         hi, ("gm_cmax_non_mrd_cr",))
 
 
@@ -706,13 +708,13 @@ def _f_cmax_min() -> Finding:
         "ambiguous",
         "A median of 863 for two patients puts at least one value at or below 863, so 1,602 "
         "cannot be the minimum over all 50 patients. It fits only as the minimum over the 49 "
-        f"expanders, with the non-expander a non-MRD-CR patient whose Cmax is <= {x1_max:.0f} "
+        f"expanders, with the non-expander a non-MRD-CR patient whose Cmax is <= {fixed(x1_max, 0)} "
         "copies/µg.",
         "Median of two = (x1 + x2)/2 = 863, so x1 <= 863 < 1,602: 1,602 is not the minimum of "
         "all 50.\n"
         "Range over the 49 expanders: at most one patient (the non-expander) is below 1,602.\n"
-        f"The other non-MRD-CR patient has x2 >= 1,602, so x1 = 1,726 - x2 <= {x1_max:.0f} "
-        f"copies/µg (above the LLOQ of {LLOQ:.0f} is possible), and 1,602 <= x2 <= 1,726.\n"
+        f"The other non-MRD-CR patient has x2 >= 1,602, so x1 = 1,726 - x2 <= {fixed(x1_max, 0)} "
+        f"copies/µg (above the LLOQ of {fixed(LLOQ, 0)} is possible), and 1,602 <= x2 <= 1,726.\n"
         "Both non-MRD-CR values lie below all 48 MRD-CR values, as the Mann–Whitney p = 0.017 "
         "also implies (finding cmax_mwu_mrd_cr). The minimum over all 50 is x1, not 1,602.",
         x1_max, ("cmax_min",))
@@ -733,9 +735,10 @@ def _f_cmax_mwu() -> Finding:
         "patients have a lower Cmax than every MRD-CR patient. AUC0–28d p = 0.029 "
         f"corresponds to U = {us_auc[0] if us_auc else 'none'}.",
         "n1 = 48, n2 = 2: mean U = 48, SD = sqrt(48·2·51/12) = sqrt(408) = 20.199.\n"
-        f"U = 0: z = 48/20.199 = 2.376, p = {p0:.4f} (prints 0.017); U = 1: p = {p1:.4f} (0.020).\n"
+        f"U = 0: z = 48/20.199 = 2.376, p = {fixed(p0, 5)} (prints 0.017); U = 1: p = "
+        f"{fixed(p1, 5)} (0.020); five decimals show the rounding to the printed three.\n"
         f"U values whose p rounds to 0.017: {us}; to 0.029: {us_auc}.\n"
-        f"(The exact test's smallest p is 2/C(50,2) = {exact_min:.4f}, so SPSS's asymptotic "
+        f"(The exact test's smallest p is 2/C(50,2) = {number(exact_min)}, so SPSS's asymptotic "
         "value was printed.)",
         p0, ())
 
@@ -751,20 +754,20 @@ def _il6_finding(key: str, outcome: str, events: int, published_or: float) -> Fi
              f"a = elevated with {outcome}, b = 39 - a, c = {events} - a, d = 11 - c.",
              "a  b  c  d   OR = a·d/(b·c)   Fisher two-sided p"]
     for t in tables:
-        orr = "inf" if math.isinf(t.odds_ratio) else f"{t.odds_ratio:.4f}"
-        lines.append(f"{t.a}  {t.b} {t.c}  {t.d}   {orr:>8}        {t.fisher_p:.3g}")
-    lines.append(f"{published_or:g} lies strictly between {max_finite:.4f} and infinity: "
+        orr = "inf" if math.isinf(t.odds_ratio) else fixed(t.odds_ratio, 4)
+        lines.append(f"{t.a}  {t.b} {t.c}  {t.d}   {orr:>8}        {p_value(t.fisher_p)}")
+    lines.append(f"{published_or:g} lies strictly between {number(max_finite)} and infinity: "
                  "not attainable.")
-    lines.append(f"Smallest Fisher p with OR >= 1: {min_p_or_ge1:.3f} (> 0.001); p < 0.001 "
+    lines.append(f"Smallest Fisher p with OR >= 1: {p_value(min_p_or_ge1)} (> 0.001); p < 0.001 "
                  "occurs only for tables with OR < 1 (IL-6 protective).")
     return Finding(
         key,
         f"Results, Toxicity: IL-6 elevated in 39/50; {outcome} in {events}/50; OR of IL-6 "
         f"elevation for {outcome} = {published_or:.3f}, p < 0.001",
         "impossible" if not attainable or min_p_or_ge1 >= P_IL6_BELOW else "feasible",
-        f"With these margins the attainable odds ratios jump from {max_finite:.4f} straight to "
-        f"infinity, so {published_or:g} is not attainable. No table with an odds ratio above 1 "
-        f"has a Fisher p below 0.001 (smallest {min_p_or_ge1:.2f}). (If the OR was per unit of "
+        f"With these margins the attainable odds ratios jump from {number(max_finite)} straight "
+        f"to infinity, so {published_or:g} is not attainable. No table with an odds ratio above "
+        f"1 has a Fisher p below 0.001 (smallest {p_value(min_p_or_ge1)}). (If the OR was per unit of "
         "a continuous IL-6 level, the paper does not say so.)",
         "\n".join(lines), max_finite, (key,))
 
@@ -778,13 +781,15 @@ def _f_followup_max() -> Finding:
         "Results, Patient characteristics: follow-up range 5.9–97.5 months; Methods: "
         "enrolment June 2017 – March 2021, last follow-up 30 June 2025",
         "inconsistent" if FOLLOWUP_MAX > mx else "feasible",
-        f"The earliest possible infusion (1 June 2017) gives at most {mx:.2f} months of "
+        f"The earliest possible infusion (1 June 2017) gives at most {fixed(mx, 2)} months of "
         "follow-up by 30 June 2025, less than 97.5. The numbers agree only with 30-day months "
         "or an infusion before the stated enrolment window.",
         f"2017-06-01 to 2025-06-30 = {days} days.\n"
-        f"{days} / (365.25/12) = {days} / {DAYS_PER_MONTH:.4f} = {mx:.2f} months < 97.5 "
-        f"(short by {FOLLOWUP_MAX - mx:.2f} months = {(FOLLOWUP_MAX - mx) * DAYS_PER_MONTH:.0f} days).\n"
-        f"{days} / (365/12) = {days / (365 / 12):.2f}; only {days} / 30 = {days / 30:.2f} "
+        f"{days} / (365.25/12) = {days} / {fixed(DAYS_PER_MONTH, 4)} = {fixed(mx, 2)} months < "
+        f"97.5 (short by {fixed(FOLLOWUP_MAX - mx, 2)} months = "
+        f"{fixed((FOLLOWUP_MAX - mx) * DAYS_PER_MONTH, 0)} days).\n"
+        f"{days} / (365/12) = {fixed(days / (365 / 12), 2)}; only {days} / 30 = "
+        f"{fixed(days / 30, 2)} "
         "exceeds 97.5.\n"
         f"97.5 months (365.25/12) before the cut-off is {latest:%Y-%m-%d}, before June 2017.",
         mx, ("followup_max",), concerns="interval")
@@ -798,13 +803,13 @@ def _f_followup_min() -> Finding:
         "followup_min_months",
         "Results, Patient characteristics: median follow-up 68.7 months (range 5.9–97.5)",
         "feasible" if mn <= FOLLOWUP_MEDIAN <= mx else "inconsistent",
-        f"A patient alive and in contact at the cut-off was followed for at least {mn:.1f} "
+        f"A patient alive and in contact at the cut-off was followed for at least {fixed(mn, 1)} "
         "months, so the 5.9-month minimum belongs to a patient who died (or was lost) at 5.9 "
         "months. The median of 68.7 lies inside the window.",
-        f"Latest infusion 2021-03-31 to 2025-06-30 = {days} days = {mn:.2f} months.\n"
-        f"Follow-up of an alive patient lies in [{mn:.1f}, {mx:.1f}] months; {FOLLOWUP_MIN} < "
-        f"{mn:.1f}, so that patient died or was lost; {FOLLOWUP_MEDIAN} is within "
-        f"[{mn:.1f}, {mx:.1f}].",
+        f"Latest infusion 2021-03-31 to 2025-06-30 = {days} days = {fixed(mn, 2)} months.\n"
+        f"Follow-up of an alive patient lies in [{fixed(mn, 1)}, {fixed(mx, 1)}] months; "
+        f"{FOLLOWUP_MIN} < {fixed(mn, 1)}, so that patient died or was lost; {FOLLOWUP_MEDIAN} "
+        f"is within [{fixed(mn, 1)}, {fixed(mx, 1)}].",
         mn, ())
 
 
@@ -821,14 +826,16 @@ def _f_nrm_se() -> Finding:
         "(Table 3: 14 such patients)",
         "impossible" if NRM_LOW_SE < se_min else "feasible",
         f"Among at most 14 patients only {k}/{n} gives 15.4%. Its standard error is "
-        f"{100 * se_kn:.1f}%, and no Kaplan–Meier or binomial estimate of 15.4% from 14 "
-        f"patients has an SE below {100 * se_min:.1f}%. An SE of 1.1% would need about "
-        f"{n_needed:,.0f} patients.",
-        f"k/n with n <= 14 rounding to 15.4%: {fr} (2/13 = {2 / 13:.4f}).\n"
-        f"Binomial SE = sqrt(p(1-p)/n) = sqrt({k / n:.4f}·{1 - k / n:.4f}/{n}) = {se_kn:.4f}.\n"
+        f"{fixed(100 * se_kn, 1)}%, and no Kaplan–Meier or binomial estimate of 15.4% from 14 "
+        f"patients has an SE below {fixed(100 * se_min, 1)}%. An SE of 1.1% would need about "
+        f"{fixed(n_needed, 0)} patients.",
+        f"k/n with n <= 14 rounding to 15.4%: {fr} (2/13 = {fixed(2 / 13, 4)}).\n"
+        f"Binomial SE = sqrt(p(1-p)/n) = sqrt({fixed(k / n, 4)}·{fixed(1 - k / n, 4)}/{n}) = "
+        f"{fixed(se_kn, 4)}.\n"
         f"Greenwood/Peto SE >= sqrt(S(1-S)/n0) (censoring only widens it): n0 = 14 gives "
-        f"{se_min:.4f}; even n0 = 50 gives {se_min50:.4f}.\n"
-        f"SE = 0.011 needs n = p(1-p)/SE² = {k / n:.4f}·{1 - k / n:.4f}/0.011² = {n_needed:,.0f}.",
+        f"{fixed(se_min, 4)}; even n0 = 50 gives {fixed(se_min50, 4)}.\n"
+        f"SE = 0.011 needs n = p(1-p)/SE² = {fixed(k / n, 4)}·{fixed(1 - k / n, 4)}/0.011² = "
+        f"{fixed(n_needed, 0)}.",
         se_min, ("nrm_se_low_burden",), concerns="interval")
 
 
@@ -845,12 +852,14 @@ def _f_nrm_lfs() -> Finding:
         "non-relapse deaths implied by 2/13 can fall before month 60, and a synthetic cohort "
         "that puts both earlier cannot reach 67.8% (its LFS is <= 66%).",
         "KM: each event carries mass >= 1/n0, so events by t <= n0·(1 - S(t)).\n"
-        f"LFS: 50·(1 - 0.6775) = {50 * (1 - 0.6775):.3f} -> at most {d_lfs} events by 60 months.\n"
+        f"LFS: 50·(1 - 0.6775) = {fixed(50 * (1 - 0.6775), 3)} -> at most {d_lfs} events by 60 "
+        "months.\n"
         f"15 relapses by 38.4 months + NRM deaths before 60 months <= {d_lfs} -> at most "
         f"{d_lfs - N_RELAPSE} such death.\n"
-        f"OS: 50·(1 - 0.7485) = {50 * (1 - 0.7485):.3f} -> at most {d_os} deaths by 60 months.\n"
+        f"OS: 50·(1 - 0.7485) = {fixed(50 * (1 - 0.7485), 3)} -> at most {d_os} deaths by 60 "
+        "months.\n"
         "Without censoring before 5 years, 15 relapses + 2 early NRM would give "
-        f"LFS <= 1 - 17/50 = {1 - 17 / 50:.2f}.",
+        f"LFS <= 1 - 17/50 = {fixed(1 - 17 / 50, 2)}.",
         float(d_lfs), ())
 
 
@@ -873,7 +882,7 @@ def _f_median_os_pre() -> Finding:
         f"NRM 15.4% = {k}/{n_h} puts {n_h} of the 14 in the HSCT group and one in the other, "
         "so the 67.0-month 'median' describes a single patient. Whether that patient died or "
         f"was censored, no log-rank test of 13 vs 1 with untied times reaches p = 0.022 "
-        f"(smallest p {min(p_min, p_cens):.3f}).",
+        f"(smallest p {p_value(min(p_min, p_cens))}).",
         f"NRM: of all k/n with n <= 14 only {k}/{n_h} rounds to 15.4%. This assumes no censoring "
         "before the NRM deaths (alive patients have >= 51.0 months of potential follow-up). "
         f"So HSCT n = {n_h}, no HSCT n = {n_nh}.\n"
@@ -881,9 +890,9 @@ def _f_median_os_pre() -> Finding:
         "censored patient has no median); if alive, 67.0 is its follow-up (SPSS's mean).\n"
         "Log-rank 1 vs 13, untied times: E = sum 1/n_t, V = sum (n_t-1)/n_t² over deaths while "
         "the single patient is at risk.\n"
-        f"  dies at 67.0 (O = 1): max chi² = {chi2_max:.3f} (all 13 die first), "
-        f"p >= {p_min:.4f}\n"
-        f"  censored (O = 0):     max chi² = {chi2_cens:.3f}, p >= {p_cens:.4f}; "
+        f"  dies at 67.0 (O = 1): max chi² = {fixed(chi2_max, 3)} (all 13 die first), "
+        f"p >= {p_value(p_min)}\n"
+        f"  censored (O = 0):     max chi² = {fixed(chi2_cens, 3)}, p >= {p_value(p_cens)}; "
         "both > 0.022.\n"
         f"KM median {t_h} with {n_h} patients, no censoring before {t_h}: "
         f">= ceil({n_h}/2) = {need} "
@@ -891,7 +900,7 @@ def _f_median_os_pre() -> Finding:
         f"nrm_timing_lfs_5y), so >= {need - (d_lfs - N_RELAPSE)} relapse deaths.\n"
         f"Cohort: <= {d_os} deaths by 60 months (50·(1 - 0.7485)). With {need} of them among the "
         f"14 low-burden patients, the other 36 have <= {d_os - need}: crude Fisher p = "
-        f"{fisher:.3f} for {need}/14 vs {d_os - need}/36, even at the split that favours "
+        f"{p_value(fisher)} for {need}/14 vs {d_os - need}/36, even at the split that favours "
         "no association. This is at odds with the paper's 'no significant association' of OS "
         "with pre-infusion MRD (cut-point not stated).",
         min(p_min, p_cens),
@@ -914,15 +923,16 @@ def _f_median_os_post() -> Finding:
         f"Group sizes n_h + n_nh = {N_POST_LD_LOW} are not published, so p = "
         f"{P_OS_POST_LD_LOW} cannot be checked.\n"
         f"HSCT median {t_h}: >= ceil(n_h/2) deaths by {t_h} months (no censoring of alive "
-        f"patients before {mn:.1f} months); the cohort's <= {d_os} deaths by 60 months cover "
+        f"patients before {fixed(mn, 1)} months); the cohort's <= {d_os} deaths by 60 months cover "
         f"ceil(n_h/2) <= {math.ceil(N_POST_LD_LOW / 2)} for every n_h <= {N_POST_LD_LOW}.\n"
         f"No-HSCT median {t_nh}: needs a death at {t_nh} months that takes S from > 0.5 to "
         "<= 0.5; "
         "if S(68.3-) is near the cohort's 0.75, S·(1 - 1/r) <= 0.5 needs r <= 3 at risk.\n"
-        f"That death is {t_nh} - {RELAPSE_MAX_MONTHS} = {t_nh - RELAPSE_MAX_MONTHS:.1f} months "
+        f"That death is {t_nh} - {RELAPSE_MAX_MONTHS} = {fixed(t_nh - RELAPSE_MAX_MONTHS, 1)} months "
         "or more after "
         "the last relapse, or a non-relapse death without HSCT.\n"
-        f"{t_nh} lies in [{mn:.1f}, {max_followup_months(ENROLMENT_START, DATA_CUTOFF):.1f}], "
+        f"{t_nh} lies in [{fixed(mn, 1)}, "
+        f"{fixed(max_followup_months(ENROLMENT_START, DATA_CUTOFF), 1)}], "
         "where alive patients are censored: a group without "
         "deaths has restricted mean = its longest follow-up.",
         None, ("median_os_hsct_post_ld_low", "median_os_no_hsct_post_ld_low"))
@@ -944,17 +954,18 @@ def _f_table2_univariate(key: str, label: str, exposed: int, est: float, lo: flo
         f"Table 2, univariate: {label} OR {est:.3f} ({lo:.3f}–{hi:.3f}), p = {p_printed:.3f} "
         f"(grade >= 3 CRS 8/50; {exposed}/50 exposed)",
         "impossible" if not attainable or w.se < se_min else "feasible",
-        f"No 2×2 table with these margins gives OR {est:.3f} (neighbours {below:.3f} and "
-        f"{above:.3f}), and the CI implies a log-OR SE of {w.se:.3f} where 8 events allow no "
-        f"less than {se_min:.3f}. The CI also implies p = {w.p:.2g}, not {p_printed:.3f}.",
+        f"No 2×2 table with these margins gives OR {est:.3f} (neighbours {fixed(below, 3)} and "
+        f"{fixed(above, 3)}), and the CI implies a log-OR SE of {fixed(w.se, 3)} where 8 events "
+        f"allow no less than {fixed(se_min, 3)}. The CI also implies {p_phrase(w.p)}, not "
+        f"{p_printed:.3f}.",
         f"Margins n = 50, exposed = {exposed}, events = 8. Attainable ORs: "
-        + ", ".join("inf" if math.isinf(o) else f"{o:.3f}" for o in ors) + ".\n"
-        f"CI -> SE = (ln {hi} - ln {lo})/(2·1.96) = {w.se:.4f}; z = ln {est}/SE = {w.z:.3f}; "
-        f"Wald p = {w.p:.4f} vs printed {p_printed}.\n"
-        f"Smallest Wald SE sqrt(1/a+1/b+1/c+1/d) over these tables = {se_min:.4f} "
-        f"(any margin: 2·sqrt(1/8 + 1/42) = {se_any:.4f}).\n"
-        f"So upper/lower >= exp(2·1.96·{se_min:.4f}) = {ratio_min:.1f}; printed "
-        f"{hi}/{lo} = {hi / lo:.2f}.",
+        + ", ".join("inf" if math.isinf(o) else fixed(o, 3) for o in ors) + ".\n"
+        f"CI -> SE = (ln {hi} - ln {lo})/(2·1.96) = {fixed(w.se, 4)}; z = ln {est}/SE = "
+        f"{fixed(w.z, 3)}; Wald {p_phrase(w.p)} vs printed {p_printed}.\n"
+        f"Smallest Wald SE sqrt(1/a+1/b+1/c+1/d) over these tables = {fixed(se_min, 4)} "
+        f"(any margin: 2·sqrt(1/8 + 1/42) = {fixed(se_any, 4)}).\n"
+        f"So upper/lower >= exp(2·1.96·{fixed(se_min, 4)}) = {fixed(ratio_min, 1)}; printed "
+        f"{hi}/{lo} = {fixed(hi / lo, 2)}.",
         se_min, (key,))
 
 
@@ -968,13 +979,14 @@ def _f_mv2_female() -> Finding:
         "Table 2, multivariable model 2: female OR 0.185 (0.017–62.070), p = 0.171",
         "inconsistent",
         "The interval is not centred on the OR on the log scale (its geometric midpoint is "
-        f"{math.exp(math.log(est) - w.log_asymmetry):.3f}, not 0.185). An upper limit of 2.070 "
-        f"fits the OR and gives Wald p = {w_fix.p:.3f}, so 62.070 is likely a typo.",
-        f"sqrt(0.017·62.070) = {math.sqrt(lo * hi):.3f} != 0.185 (log asymmetry "
-        f"{w.log_asymmetry:.2f}).\n"
-        f"Symmetric upper limit = OR²/lower = 0.185²/0.017 = {hi_sym:.3f} (2.07 within rounding "
+        f"{fixed(math.exp(math.log(est) - w.log_asymmetry), 3)}, not 0.185). An upper limit of "
+        f"2.070 fits the OR and gives Wald {p_phrase(w_fix.p)}, so 62.070 is likely a typo.",
+        f"sqrt(0.017·62.070) = {fixed(math.sqrt(lo * hi), 3)} != 0.185 (log asymmetry "
+        f"{fixed(w.log_asymmetry, 2)}).\n"
+        f"Symmetric upper limit = OR²/lower = 0.185²/0.017 = {fixed(hi_sym, 3)} (2.07 within rounding "
         "of 0.017).\n"
-        f"With 2.070: SE = {w_fix.se:.4f}, z = {w_fix.z:.3f}, p = {w_fix.p:.3f} (printed 0.171).",
+        f"With 2.070: SE = {fixed(w_fix.se, 4)}, z = {fixed(w_fix.z, 3)}, p = {p_value(w_fix.p)} "
+        "(printed 0.171).",
         hi_sym, (), concerns="interval")
 
 
@@ -984,14 +996,14 @@ def _f_multivariable_ok() -> Finding:
     for row, est, lo, hi, p in MULTIVARIABLE_ROWS:
         w = wald_from_ci(est, lo, hi)
         worst = max(worst, abs(w.p - p))
-        lines.append(f"{row}: {est} ({lo}–{hi}) -> SE {w.se:.3f}, Wald p {w.p:.3f} "
+        lines.append(f"{row}: {est} ({lo}–{hi}) -> SE {fixed(w.se, 3)}, Wald p {p_value(w.p)} "
                      f"(printed {p})")
     return Finding(
         "multivariable_wald_ci",
         "Tables 1A, 1B, 2 (multivariable): hazard and odds ratios with 95% CI and p",
         "feasible",
         "Every multivariable row (except model 2's female CI) has a log-symmetric interval whose "
-        f"Wald p matches the printed p to within {worst:.3f}. The log-scale SEs (about 1.2 in "
+        f"Wald p matches the printed p to within {fixed(worst, 3)}. The log-scale SEs (about 1.2 in "
         "Table 2) are of the size 8 events allow, unlike the univariate column.",
         "\n".join(lines), worst, ())
 
@@ -1009,15 +1021,17 @@ def _survival_ci_finding(key: str, label: str, s: float, ci: tuple[float, float]
         f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}%), n = 50",
         "inconsistent" if half < Z95 * se_min else "feasible",
         f"A Kaplan–Meier estimate of {100 * s:.1f}% from 50 patients has a standard error of at "
-        f"least {100 * se_min:.2f}%, so its 95% CI is at least ±{100 * Z95 * se_min:.1f} "
-        f"points; the printed ±{100 * half:.2f} is too narrow (coverage at most "
-        f"{100 * conf:.0f}%, or n ≈ {n_impl:.0f}). The point estimate is unaffected.",
-        f"Printed half-width ({100 * ci[1]:.1f} - {100 * ci[0]:.1f})/2 = {100 * half:.2f} "
-        f"points (symmetric: plain Greenwood) -> SE = {100 * se_pub:.2f}%.\n"
-        f"Minimum Greenwood SE sqrt(S(1-S)/50) = sqrt({s}·{1 - s:.3f}/50) = "
-        f"{100 * se_min:.2f}% -> 95% half-width >= {100 * Z95 * se_min:.2f} points.\n"
-        f"Printed half-width / min SE = {z_impl:.3f} -> a {100 * conf:.1f}% interval at best.\n"
-        f"Sample size that would give the printed SE: S(1-S)/SE² = {n_impl:.1f}.",
+        f"least {fixed(100 * se_min, 2)}%, so its 95% CI is at least "
+        f"±{fixed(100 * Z95 * se_min, 1)} points; the printed ±{fixed(100 * half, 2)} is too "
+        f"narrow (coverage at most {fixed(100 * conf, 0)}%, or n ≈ {fixed(n_impl, 0)}). The "
+        "point estimate is unaffected.",
+        f"Printed half-width ({100 * ci[1]:.1f} - {100 * ci[0]:.1f})/2 = {fixed(100 * half, 2)} "
+        f"points (symmetric: plain Greenwood) -> SE = {fixed(100 * se_pub, 2)}%.\n"
+        f"Minimum Greenwood SE sqrt(S(1-S)/50) = sqrt({s}·{fixed(1 - s, 3)}/50) = "
+        f"{fixed(100 * se_min, 2)}% -> 95% half-width >= {fixed(100 * Z95 * se_min, 2)} points.\n"
+        f"Printed half-width / min SE = {fixed(z_impl, 3)} -> a {fixed(100 * conf, 1)}% interval "
+        "at best.\n"
+        f"Sample size that would give the printed SE: S(1-S)/SE² = {fixed(n_impl, 1)}.",
         se_min, (key,), concerns="interval")
 
 
@@ -1068,12 +1082,13 @@ def _f_hr_bca() -> Finding:
         "not stated); Results: median BCA duration 59 days",
         "ambiguous",
         "The unit of BCA duration is not stated. For 59 days (the median duration) the HR is "
-        f"{per_day:.3f} if per day, {per_week:.3f} if per week or {per_month:.3f} if per "
+        f"{fixed(per_day, 3)} if per day, {fixed(per_week, 3)} if per week or "
+        f"{fixed(per_month, 3)} if per "
         "month, so the implied effect differs six-fold.",
-        f"HR over 59 days = 0.969^(59/unit): per day 0.969^59 = {per_day:.3f}; per week "
-        f"0.969^{d / 7:.2f} = {per_week:.3f}; per month 0.969^{d / DAYS_PER_MONTH:.2f} = "
-        f"{per_month:.3f}.\n"
-        f"Wald check: SE = {w.se:.4f}, p = {w.p:.3f} (printed 0.021).",
+        f"HR over 59 days = 0.969^(59/unit): per day 0.969^59 = {fixed(per_day, 3)}; per week "
+        f"0.969^{fixed(d / 7, 2)} = {fixed(per_week, 3)}; per month "
+        f"0.969^{fixed(d / DAYS_PER_MONTH, 2)} = {fixed(per_month, 3)}.\n"
+        f"Wald check: SE = {fixed(w.se, 4)}, p = {p_value(w.p)} (printed 0.021).",
         None, ("hr_bca_lfs",))
 
 
@@ -1086,7 +1101,7 @@ def _f_dose_cut() -> Finding:
         "The tables and the median agree on 3.68; the text's 3.66 is probably a typo. "
         "Calibration should use < 3.68, which splits 25/25.",
         "n = 50: median 3.68 = (x25 + x26)/2. The split '< 3.68' has 25 patients exactly when "
-        f"x25 < {DOSE_CUT_TABLE} <= x26 (then x26 = {2 * DOSE_MEDIAN:.2f} - x25 > "
+        f"x25 < {DOSE_CUT_TABLE} <= x26 (then x26 = {fixed(2 * DOSE_MEDIAN, 2)} - x25 > "
         f"{DOSE_MEDIAN}).\n"
         f"A {DOSE_CUT_TEXT} cut would give {N_DOSE_LOW} only if no dose lies in "
         f"[{DOSE_CUT_TEXT}, {DOSE_CUT_TABLE}).",

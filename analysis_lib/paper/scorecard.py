@@ -53,6 +53,21 @@ The rules, in order:
 Numbers that describe the study's design (doses, dates, schedules, thresholds) are "study
 design, not a result"; numbers the map leaves unscored (a range printed as a median, one
 patient's value) are "not scored, reason given"; other unmapped rows are "not mapped yet".
+
+Small-cell suppression
+----------------------
+When the build suppresses small counts (``min_cell_count`` k > 1,
+:mod:`analysis_lib.core.suppression`), a reproduced count of patients or events from 1 to
+k-1, and a percentage of patients whose count is that small, is shown as "<k" and never
+compared with the paper's value: a "matches" beside the paper's printed "1" would give the
+count away as surely as the number itself. Such a row gets the status **suppressed (small
+count)** in place of rules 4-7 (:func:`classify` decides it for a count, so a chapter that
+scores a count beside its own table gets it too; :func:`scorecard` for a percentage, whose
+count it finds among the chapter's values; statuses that no data decide — paper
+inconsistent, computed under another parameter, not scored — stay), its reproduced value is
+dropped from the
+scorecard frame (and so from the download), and it is left out of the score: neither
+reproduced nor scorable in this build (:func:`score`). Zero is never suppressed.
 """
 
 from __future__ import annotations
@@ -74,7 +89,7 @@ MAP_PATH = ROOT / "data" / "published" / "reproduction_map.csv"
 CLAIMS_PATH = ROOT / "data" / "published" / "claims.csv"
 
 #: Version of the status definitions below; written into every downloadable scorecard.
-STATUS_RULES_VERSION = "3"
+STATUS_RULES_VERSION = "4"
 
 MATCH = "matches at the paper's precision"
 WITHIN = "within sampling error"
@@ -87,11 +102,13 @@ CHANGED = "computed under another parameter"
 DESIGN = "study design, not a result"
 NOT_SCORED = "not scored, reason given"
 UNMAPPED = "not mapped yet"
+SUPPRESSED = "suppressed (small count)"
 
 #: Every status, in the order of the rules and of the summary tables ("computed under another
-#: parameter", which only a build with changed parameters gives, last).
+#: parameter" and "suppressed (small count)", which only a build with changed parameters or
+#: with small-cell suppression gives, last).
 STATUSES: tuple[str, ...] = (MATCH, WITHIN, DIRECTION, NOT_ESTIMABLE, DIFFERS, INCONSISTENT,
-                             NOT_COMPUTED, DESIGN, NOT_SCORED, UNMAPPED, CHANGED)
+                             NOT_COMPUTED, DESIGN, NOT_SCORED, UNMAPPED, CHANGED, SUPPRESSED)
 #: One written definition per status (shown on the scorecard page and as the badges' tooltip).
 DEFINITIONS: dict[str, str] = {
     MATCH: "The reproduced value, rounded to the decimals the paper prints, equals the printed "
@@ -118,17 +135,28 @@ DEFINITIONS: dict[str, str] = {
     DESIGN: "A dose, date, schedule or threshold of the study design, not a result.",
     NOT_SCORED: "Deliberately left unscored; the reason is given.",
     UNMAPPED: "No chapter computes this number yet.",
+    SUPPRESSED: "A count of patients or events in this cohort from 1 to k-1 (k: the build's "
+                "min_cell_count), or a percentage of patients whose count is that small: shown "
+                "as <k and not compared with the paper's value, since a status beside the "
+                "printed number would give the count away. Left out of the score (neither "
+                "reproduced nor scorable in this build).",
 }
 #: Short names, used as CSS classes of the status badges.
 BADGES: dict[str, str] = {MATCH: "match", WITHIN: "within", DIRECTION: "direction",
                           NOT_ESTIMABLE: "not-estimable", DIFFERS: "differs",
                           INCONSISTENT: "inconsistent", CHANGED: "changed",
                           NOT_COMPUTED: "not-computed",
-                          DESIGN: "design", NOT_SCORED: "not-scored", UNMAPPED: "unmapped"}
+                          DESIGN: "design", NOT_SCORED: "not-scored", UNMAPPED: "unmapped",
+                          SUPPRESSED: "suppressed"}
 #: Statuses that count as reproduced (numbers) or upheld (claims).
 REPRODUCED: tuple[str, ...] = (MATCH, WITHIN, DIRECTION)
 #: Statuses that no data could change: left out of the calibration objective.
 NOT_SCORABLE: tuple[str, ...] = (INCONSISTENT, CHANGED, DESIGN, NOT_SCORED)
+#: Statuses withheld in this build (small-cell suppression): left out of the score too.
+WITHHELD: tuple[str, ...] = (SUPPRESSED,)
+#: Statuses that compare the reproduced value with the paper's, which a suppressed count
+#: must not show (rules 4-7).
+COMPARED: tuple[str, ...] = (MATCH, WITHIN, DIRECTION, DIFFERS)
 
 #: Registry statistics that describe the study's design or analysis choices (doses, dates,
 #: schedules, thresholds), which no analysis of the data can reproduce.
@@ -298,6 +326,10 @@ def classify(row: Mapping, reproduced: float, evidence: Evidence | None = None) 
     if stat in _RATIOS and reproduced <= 0:
         return NOT_ESTIMABLE  # a ratio of exactly 0: the estimate runs off to -infinity
     if stat == "count":  # counts (some printed as words) must be exact
+        from ..core.suppression import is_small
+
+        if is_small(round(reproduced)):  # never compared with the printed count
+            return SUPPRESSED
         v = float(row.get("value", float("nan")))
         return MATCH if np.isfinite(v) and round(reproduced) == v else DIFFERS
     if matches_precision(str(row.get("value_text", "")), reproduced):
@@ -527,6 +559,7 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
         interval_findings = [k for k in audit_keys if k in bad and bad[k].concerns == "interval"]
         if interval_findings and r.get("interval_text"):
             note = "published interval infeasible (audit: " + ", ".join(interval_findings) + ")"
+        shown = ""
         if key in m.index and m.loc[key, "not_scored"]:
             status, reason = NOT_SCORED, m.loc[key, "not_scored"]
         elif key in m.index:
@@ -537,6 +570,11 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
                 status, reason = CHANGED, changed[key]
             elif status == NOT_ESTIMABLE:
                 reason = ev.not_estimable or "the estimate is infinite"
+            small, k = small_count(r, value, m.loc[key, "glue_key"], glued.get(chapter, {}))
+            if small:  # shown as <k, compared with nothing, and the value kept out of the frame
+                shown, value = suppressed_text(r, k), float("nan")
+                if status in COMPARED + WITHHELD:
+                    status, reason = SUPPRESSED, suppression_reason()
         elif ev.value_inconsistent:
             status = INCONSISTENT
         elif str(r.get("statistic")) in DESIGN_STATISTICS:
@@ -548,7 +586,7 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
             "table_row": r.get("table_row") or "", "table_column": r.get("table_column") or "",
             "quantity": r["quantity"], "published": r["value_text"],
             "interval": r.get("interval_text") or "", "reproduced": value,
-            "reproduced_text": reproduced_text(r, value, status), "chapter": chapter,
+            "reproduced_text": shown or reproduced_text(r, value, status), "chapter": chapter,
             "anchor": anchor, "status": status, "reason": reason, "interval_note": note,
             "audit": ", ".join(k for k in audit_keys if k in bad)})
     if claims is not None:
@@ -558,6 +596,14 @@ def scorecard(registry: pd.DataFrame, mapping: pd.DataFrame,
                 row["status"], row["reason"] = CHANGED, changed[c["key"]]
             rows.append(row)
     return pd.DataFrame(rows, columns=list(CARD_COLUMNS))
+
+
+def suppression_reason() -> str:
+    """The note beside a suppressed row: the rule of this build."""
+    from ..core.suppression import min_cell_count
+
+    k = min_cell_count()
+    return f"small-cell suppression: counts from 1 to {k - 1} are shown as <{k}"
 
 
 def chapter_statuses(chapter: str, values: Mapping[str, Any],
@@ -626,14 +672,13 @@ def claim_row(claim: Mapping, glued: Mapping[str, Mapping], a: float) -> dict[st
 def claim_text(ps: list[float], dirs: list[int | None], a: float, directed: bool) -> str:
     """What the build found for a claim, in words: ``p = 0.018, higher`` for one test,
     ``2 of 18 tests p < 0.05 (smallest p 0.011)`` for several."""
-    from ..core.formatting import format_p
+    from ..core.formatting import format_p, p_phrase
 
     words = {1: "higher", -1: "lower", 0: "equal", None: "direction not available"}
     if not ps or not all(np.isfinite(p) for p in ps):
         return "–"
     if len(ps) == 1:
-        p = ps[0]
-        txt = f"p {'< 0.001' if p < 0.001 else '= ' + format_p(p)}"
+        txt = p_phrase(ps[0])
         return txt + (f", {words[dirs[0]]}" if directed else "")
     k = sum(p < a for p in ps)
     txt = f"{k} of {len(ps)} tests p < {a:g} (smallest p {format_p(min(ps))})"
@@ -644,8 +689,15 @@ def claim_text(ps: list[float], dirs: list[int | None], a: float, directed: bool
 
 
 def reproduced_text(row: Mapping, value: float, status: str) -> str:
-    """The reproduced value as shown on the scorecard (the printed precision plus one digit)."""
-    from ..core.formatting import format_number
+    """The reproduced value as shown on the scorecard, through the book's formatter
+    (:mod:`analysis_lib.core.formatting`): a count as a count (``1,234``; ``<5`` when
+    small-cell suppression is on and it is small); a p-value by the p-value rule at the
+    paper's printed precision (``0.017``, ``<0.001``); a number from 1,000 up as the book
+    writes it (``457,864``, or with the printed decimals); zero as ``0``; any other number
+    with one more decimal than the paper prints (at most four), in powers of ten where that
+    would round to zero (never ``0.0000``)."""
+    from ..core.formatting import fixed, number, p_value
+    from ..core.suppression import count_text
 
     if status == NOT_ESTIMABLE:
         return "not estimable"
@@ -654,9 +706,74 @@ def reproduced_text(row: Mapping, value: float, status: str) -> str:
     if math.isinf(value):
         return "not reached" if row.get("statistic") == "median" else "infinite"
     d = printed_decimals(str(row.get("value_text", "")))
-    if row.get("statistic") == "count":
-        return f"{value:,.0f}"
-    return format_number(value) if d is None else f"{value:,.{min(d + 1, 6)}f}"
+    stat = row.get("statistic")
+    if stat == "count":
+        return count_text(int(round(value)))
+    if stat == "p_value":
+        return p_value(value, max(3, d or 0))
+    if d is None or value == 0:
+        return number(value)
+    if abs(value) >= 1000:
+        return fixed(value, d) if d else number(value)
+    digits = min(d + 1, 4)
+    if value != 0 and round(abs(value), digits) == 0:
+        return number(value)
+    return fixed(value, digits)
+
+
+#: Registry statistics of a percentage of patients: a count of patients lies behind it, and
+#: a small count is suppressed with it.
+PERCENT_OF_PATIENTS: frozenset[str] = frozenset({"percent"})
+
+
+def count_key(glue_key: str, values: Mapping[str, Any]) -> str | None:
+    """The glue key, among one chapter's glued ``values``, of the count of patients behind the
+    percentage glued under ``glue_key``: ``X_k``, ``n_X_k`` or ``n_X`` for ``X_pct``, ``n_X``
+    or ``X_k`` for ``pct_X`` (the chapters glue a percentage beside its count); ``None`` when
+    the chapter glued no such count."""
+    candidates: list[str] = []
+    if glue_key.endswith("_pct"):
+        base = glue_key[: -len("_pct")]
+        candidates += [f"{base}_k", f"n_{base}_k", f"n_{base}"]
+    if glue_key.startswith("pct_"):
+        base = glue_key[len("pct_"):]
+        candidates += [f"n_{base}", f"{base}_k"]
+    return next((c for c in candidates if np.isfinite(_number(values.get(c)))), None)
+
+
+def small_count(row: Mapping, value: float, glue_key: str, values: Mapping[str, Any]
+                ) -> tuple[bool, float]:
+    """Whether the reproduced ``value`` of registry row ``row`` (glued under ``glue_key``
+    among one chapter's ``values``) discloses a small count under the current small-cell
+    suppression (:func:`analysis_lib.core.suppression.is_small`), and that count (nan when
+    it cannot be identified). A count is small itself; a percentage of patients
+    (:data:`PERCENT_OF_PATIENTS`) is when the count behind it (:func:`count_key`) is, and,
+    when no count can be found, whenever suppression is on and it is above zero (the safe
+    side). Other statistics (medians, ratios, Kaplan–Meier estimates) are not counts."""
+    from ..core.suppression import is_small, min_cell_count
+
+    if min_cell_count() <= 1 or not np.isfinite(value):
+        return False, float("nan")
+    stat = str(row.get("statistic", ""))
+    if stat == "count":
+        k = float(round(value))
+        return is_small(k), k
+    if stat in PERCENT_OF_PATIENTS:
+        ck = count_key(glue_key, values)
+        if ck is None:
+            return value > 0, float("nan")
+        k = _number(values.get(ck))
+        return is_small(k), k
+    return False, float("nan")
+
+
+def suppressed_text(row: Mapping, k: float) -> str:
+    """What the scorecard shows for a suppressed count (``<5``) or for a percentage of
+    patients whose count is suppressed (``<5 patients``)."""
+    from ..core.suppression import count_text, min_cell_count
+
+    shown = count_text(int(k)) if np.isfinite(k) else f"<{min_cell_count()}"
+    return shown if row.get("statistic") == "count" else f"{shown} patients"
 
 
 # ============================================================================================
@@ -678,8 +795,9 @@ def score(card: pd.DataFrame) -> dict[str, int]:
 
     ``score`` = published results matched at the paper's precision or within sampling error
     plus claims upheld (same direction and significance); ``eligible`` = results that can be
-    scored (all but design numbers, numbers the audit shows inconsistent and numbers left
-    unscored) plus claims; ``numbers_*`` and ``claims_*`` split both; ``direction`` = results
+    scored (all but design numbers, numbers the audit shows inconsistent, numbers left
+    unscored, numbers computed under another parameter and numbers withheld by small-cell
+    suppression, :data:`WITHHELD`) plus claims; ``numbers_*`` and ``claims_*`` split both; ``direction`` = results
     agreeing only in direction and significance (the first tie-break); ``n_<badge>`` (numbers)
     and ``claims_n_<badge>`` (claims) count every status.
     """
@@ -688,7 +806,7 @@ def score(card: pd.DataFrame) -> dict[str, int]:
     cn = nums["status"].value_counts()
     cc = cls["status"].value_counts()
     n_score = int(cn.get(MATCH, 0) + cn.get(WITHIN, 0))
-    n_elig = int(len(nums) - sum(cn.get(s, 0) for s in NOT_SCORABLE))
+    n_elig = int(len(nums) - sum(cn.get(s, 0) for s in NOT_SCORABLE + WITHHELD))
     c_score = int(cc.get(DIRECTION, 0))
     out = {"score": n_score + c_score, "eligible": n_elig + len(cls),
            "numbers_score": n_score, "numbers_eligible": n_elig,
@@ -702,12 +820,16 @@ def score(card: pd.DataFrame) -> dict[str, int]:
 
 
 def score_sentence(s: Mapping[str, int]) -> str:
-    """The final score in one sentence, the same on every page."""
+    """The final score in one sentence, the same on every page (with the numbers that
+    small-cell suppression left out of it, when there are any)."""
+    withheld = int(s.get("n_suppressed", 0))
+    left_out = (f" ({withheld} published {'number' if withheld == 1 else 'numbers'} "
+                "withheld by small-cell suppression are not scored)" if withheld else "")
     return (f"{s['score']} of {s['eligible']} scorable results reproduced: "
             f"{s['numbers_score']} of {s['numbers_eligible']} published numbers match at the "
             f"paper's precision ({s['n_match']}) or lie within sampling error "
             f"({s['n_within']}), and {s['claims_score']} of {s['claims_eligible']} claims of "
-            "significance and direction hold")
+            f"significance and direction hold{left_out}")
 
 
 #: How each status reads in a sentence ("61 match at the paper's precision").
@@ -718,7 +840,8 @@ PHRASES: dict[str, str] = {
     "paper's own numbers contradict them", NOT_COMPUTED: "were not computed in this build",
     CHANGED: "were computed under a parameter other than the paper's",
     DESIGN: "describe the study's design rather than a result", NOT_SCORED: "are left "
-    "unscored for a stated reason", UNMAPPED: "are not yet computed by any chapter"}
+    "unscored for a stated reason", UNMAPPED: "are not yet computed by any chapter",
+    SUPPRESSED: "are withheld by small-cell suppression (not scored)"}
 #: The statuses a claim can have.
 CLAIM_STATUSES: tuple[str, ...] = (DIRECTION, NOT_ESTIMABLE, DIFFERS, NOT_COMPUTED)
 
@@ -727,12 +850,13 @@ def status_counts_text(card: pd.DataFrame, kind: str = "number") -> str:
     """Every status's count in one phrase, in the order of :data:`STATUSES` (all of them for
     numbers, zeros included, so no count is left unsaid; the statuses a claim can have for
     claims; "hold" for claims in direction and significance). "Computed under another
-    parameter" is said only when the build changed a parameter (a count of it)."""
+    parameter" and "suppressed (small count)" are said only when the build changed a
+    parameter or suppressed a count (a count of them)."""
     counts = card.loc[card["kind"] == kind, "status"].value_counts()
     statuses = STATUSES if kind == "number" else CLAIM_STATUSES + (CHANGED,)
     parts = []
     for st in statuses:
-        if st == CHANGED and not counts.get(st, 0):
+        if st in (CHANGED, SUPPRESSED) and not counts.get(st, 0):
             continue
         phrase = PHRASES[st]
         if kind == "claim" and st == DIRECTION:
@@ -742,11 +866,15 @@ def status_counts_text(card: pd.DataFrame, kind: str = "number") -> str:
 
 
 def breakdown_table(s: Mapping[str, int]) -> pd.DataFrame:
-    """The score's breakdown by status, numbers and claims side by side."""
+    """The score's breakdown by status, the paper's numbers and claims side by side. These
+    are counts of the paper's published numbers, not of patients: the column is headed
+    "Published numbers" so that small-cell suppression
+    (:func:`analysis_lib.core.suppression.suppress_table`, which leaves columns of published
+    numbers alone) does not hide a "2 not estimable" that the page's text says in words."""
     return pd.DataFrame({
         "Status": [badge(x) for x in STATUSES],
-        "Numbers": [s[f"n_{BADGES[x].replace('-', '_')}"] for x in STATUSES],
-        "Claims": [s[f"claims_n_{BADGES[x].replace('-', '_')}"] for x in STATUSES],
+        "Published numbers": [s.get(f"n_{BADGES[x].replace('-', '_')}", 0) for x in STATUSES],
+        "Claims": [s.get(f"claims_n_{BADGES[x].replace('-', '_')}", 0) for x in STATUSES],
     })
 
 

@@ -583,7 +583,11 @@ def _monotone_directions_nested(Xs: np.ndarray, t: np.ndarray, e: np.ndarray,
 def not_estimable(fit: CoxFit) -> dict[str, str]:
     """Why each infinite coefficient of ``fit`` is not estimable, in words: R's flag
     (:attr:`CoxFit.infinite`) or an exact monotone likelihood (:func:`monotone_likelihood`).
-    For a 0/1 covariate the reason names the group without events."""
+    For a 0/1 covariate the reason names the group without events, with its size as the book
+    shows counts (:func:`analysis_lib.core.suppression.count_text`: ``<5`` when small-cell
+    suppression is on and the group is small)."""
+    from ..core.suppression import count_text
+
     mono = monotone_likelihood(fit)
     out: dict[str, str] = {}
     for j, name in enumerate(fit.names):
@@ -595,8 +599,8 @@ def not_estimable(fit: CoxFit) -> dict[str, str]:
             n1, n0 = int((x == 1).sum()), int((x == 0).sum())
             e1, e0 = int(ev[x == 1].sum()), int(ev[x == 0].sum())
             if e0 == 0 or e1 == 0:
-                grp = (f"{n0} patients with '{name}' = 0 (the reference group)" if e0 == 0
-                       else f"{n1} patients with '{name}' = 1")
+                grp = (f"{count_text(n0)} patients with '{name}' = 0 (the reference group)"
+                       if e0 == 0 else f"{count_text(n1)} patients with '{name}' = 1")
                 out[name] = f"no events among the {grp}: the hazard ratio is infinite"
                 continue
         kind = mono.get(name, "±inf")

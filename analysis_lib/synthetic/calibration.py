@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ..analyses.cohort import follow_up
-from ..core.formatting import number
+from ..core.formatting import count, number
 from ..core.paths import ROOT
 from ..paper.registry import sigma_log_cmax
 from ..stats.survival import kaplan_meier, logrank_test
@@ -41,8 +41,18 @@ Scale = Literal["linear", "log", "atanh"]
 
 #: The committed calibration record (``cartbook calibrate --out`` default).
 RECORD_DIR = ROOT / "data" / "calibration"
-#: Published n (Results, "Patient characteristics").
-N_PUBLISHED = 50
+def _published_count(key: str) -> int:
+    """A count the paper publishes, from the registry (``data/published/registry.csv``)."""
+    from ..paper.registry import load_registry
+
+    reg = load_registry()
+    return int(reg.loc[reg["key"] == key, "value"].iloc[0])
+
+
+#: Published n (Results, "Patient characteristics"; registry ``n_patients``).
+N_PUBLISHED = _published_count("n_patients")
+#: Published number of patients with grade >= 3 CRS (Table 3; registry ``t3_crs_grade3_4_n``).
+N_SEVERE_CRS_PUBLISHED = _published_count("t3_crs_grade3_4_n")
 #: Log-scale SD of Cmax implied by its published range, range / 4.5 for n = 50
 #: (Wan X et al. (2014) BMC Med Res Methodol 14:135, Table 1: xi(50) ~ 4.5).
 SIGMA_LOG_CMAX = sigma_log_cmax()
@@ -108,11 +118,13 @@ def _or_table(n_exposed: int, n_total: int, events: int, odds_ratio: float) -> t
 
 
 def _or_target(key: str, label: str, n_exposed: int, value: float) -> Target:
-    table = _or_table(n_exposed, N_PUBLISHED, 8, value)
+    n, events = N_PUBLISHED, N_SEVERE_CRS_PUBLISHED
+    table = _or_table(n_exposed, n, events, value)
     return Target(key, f"Crude OR of grade ≥3 CRS, {label}", "Table 2, univariate", value,
                   "log", _log_or_se_from_table(*table),
-                  f"Woolf SE of the attainable 2×2 table nearest the OR (margins {n_exposed}/50 "
-                  f"exposed, 8/50 events): {table}")
+                  f"Woolf SE of the attainable 2×2 table nearest the OR (margins "
+                  f"{count(n_exposed)}/{count(n)} exposed, {count(events)}/{count(n)} "
+                  f"events): {table}")
 
 
 #: The targets of the calibration, with the sampling SE at n = 50 and its basis.
@@ -601,9 +613,22 @@ SHIPPED_CARD_COLUMNS: tuple[str, ...] = ("key", "kind", "section", "reproduced",
 
 
 def load_scorecard_search(path: Path | None = None) -> pd.DataFrame:
-    """The committed stage-3 record (``data/calibration/scorecard_search.csv``)."""
+    """The committed stage-3 record (``data/calibration/scorecard_search.csv``). A status
+    added to the scorecard's rules after the record was written (for example "suppressed
+    (small count)") has no column in it; its counts are 0, since the calibration executes the
+    chapters with the default parameters (no small-cell suppression, the paper's analysis
+    options), and are filled in as such so the record has every figure of
+    :func:`analysis_lib.paper.scorecard.score`."""
+    from ..paper.scorecard import BADGES, STATUSES
+
     path = Path(path) if path else RECORD_DIR / "scorecard_search.csv"
-    return pd.read_csv(path, comment="#")
+    frame = pd.read_csv(path, comment="#")
+    for status in STATUSES:
+        for prefix in ("n_", "claims_n_"):
+            col = prefix + BADGES[status].replace("-", "_")
+            if col not in frame.columns:
+                frame[col] = 0
+    return frame
 
 
 def load_shipped_scorecard(path: Path | None = None) -> pd.DataFrame:
