@@ -74,3 +74,9 @@ def test_summary_texts_carry_separators_like_every_other_number():
     assert f.median_range([1500.0, 1000.25, 2000.0]) == "1,500.0 (1,000.2–2,000.0)"
     assert f.months_text(1234.5) == "1,234.5"
     assert f.percent_ci_text(0.74, 0.616, 0.864) == "74.0% (61.6–86.4%)"
+
+
+def test_signed_differences_never_read_minus_zero():
+    assert f.signed(0.123) == "+0.12" and f.signed(-0.05) == "-0.05"
+    assert f.signed(-0.001) == "0.00" and f.signed(1234.5, 1) == "+1,234.5"
+    assert f.signed(float("nan")) == f.DASH and f.signed(-0.00004, 4) == "0.0000"

@@ -12,6 +12,7 @@ import re
 import pandas as pd
 import pytest
 
+from analysis_lib.core import formatting
 from analysis_lib.core.paths import ROOT
 from analysis_lib.paper import audit
 from analysis_lib.paper import feasibility as fz
@@ -60,8 +61,10 @@ def test_audit_p_values_in_a_rounding_interval(p, text):
 
 
 def test_audit_signed_numbers_never_read_minus_zero():
-    assert audit._signed(-0.00001, 4) == "0.0000"
-    assert audit._signed(0.0157, 4) == "+0.0157" and audit._signed(-0.0321, 4) == "-0.0321"
+    # the audit writes its signed differences with the book's one helper
+    assert audit.signed is formatting.signed
+    assert audit.signed(-0.00001, 4) == "0.0000"
+    assert audit.signed(0.0157, 4) == "+0.0157" and audit.signed(-0.0321, 4) == "-0.0321"
 
 
 def test_audit_checks_write_p_values_by_the_p_rule():

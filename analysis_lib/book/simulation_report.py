@@ -51,16 +51,8 @@ def pct(rate: float, digits: int = 1) -> str:
     return "–" if rate is None or not np.isfinite(rate) else formatting.fixed(100 * rate, digits)
 
 
-def signed(x: float, digits: int = 2) -> str:
-    """A signed difference such as a bias: ``+0.12``, ``-0.05``, with ``digits`` decimals
-    (:func:`formatting.fixed`); a value that rounds to zero is ``0.00`` without a sign (never
-    ``-0.00``), and a missing one "–"."""
-    if x is None or not np.isfinite(x):
-        return formatting.DASH
-    text = formatting.fixed(abs(x), digits)
-    if float(text.replace(",", "")) == 0:
-        return text
-    return ("+" if x > 0 else "-") + text
+#: Signed differences as the book writes them (one helper, :func:`formatting.signed`).
+signed = formatting.signed
 
 
 def bias_text(bias: float, mcse: float, digits: int = 2, label: str = "") -> str:

@@ -94,6 +94,18 @@ def fixed(x: float, digits: int = 1) -> str:
     return f"{float(x):,.{digits}f}"
 
 
+def signed(x: float, digits: int = 2) -> str:
+    """A signed difference (a bias, a change): ``+0.12``, ``-0.05``, with ``digits`` decimals
+    and separators (:func:`fixed`); a value that rounds to zero is written without a sign
+    (never ``-0.00``), a missing one "–"."""
+    if missing(x) or not math.isfinite(float(x)):
+        return DASH
+    text = fixed(abs(float(x)), digits)
+    if float(text.replace(",", "")) == 0:
+        return text
+    return ("+" if x > 0 else "-") + text
+
+
 def count(k: Any) -> str:
     """A count: ``29``, ``1,234`` (a float count such as 29.0 is shown as 29)."""
     if missing(k):

@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..core.formatting import fixed, number, p_value
+from ..core.formatting import fixed, number, p_value, signed
 from . import feasibility as fz
 from .registry import EXTERNAL_SECTIONS, load_registry
 
@@ -419,15 +419,6 @@ def _sig(x: float, sig: int = 4) -> str:
     return fixed(x, max(0, sig - 1 - math.floor(math.log10(abs(x)))))
 
 
-def _signed(x: float, digits: int) -> str:
-    """``+0.0123`` / ``-0.0123`` with ``digits`` decimals; a value that rounds to zero is
-    ``0.0000`` without a sign (never ``-0.0000``)."""
-    text = fixed(abs(x), digits)
-    if float(text.replace(",", "")) == 0:
-        return text
-    return ("+" if x > 0 else "-") + text
-
-
 class _Registry:
     """The registry frame with lookups by key (internal)."""
     def __init__(self, df: pd.DataFrame):
@@ -614,8 +605,8 @@ def log_symmetry(registry: pd.DataFrame | None = None) -> list[Check]:
             verdict="consistent" if ok else "inconsistent",
             arithmetic=(f"sqrt({lo_t}·{hi_t}) = {_sig(mid)} vs {e_t}; (ln {hi_t} - "
                         f"ln {e_t})/(ln {e_t} - ln {lo_t}) = {fixed(ratio, 3)}; ln est - "
-                        f"mid(ln L, ln U) = {_signed(a0, 4)}, range over rounding "
-                        f"[{_signed(a_min, 4)}, {_signed(a_max, 4)}]"
+                        f"mid(ln L, ln U) = {signed(a0, 4)}, range over rounding "
+                        f"[{signed(a_min, 4)}, {signed(a_max, 4)}]"
                         + ("" if ok else
                            f"; symmetric upper limit est²/L = {_sig(sym_hi)}")),
             severity=severity, note=_note(row)))
