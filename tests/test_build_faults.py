@@ -211,9 +211,32 @@ def cache_is_whole(build: Path) -> None:
 KERNEL_SHUTDOWN_NOISE = "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel."
 
 
+#: What a kernel prints when the disk fills under it (its own stderr, which it shares with
+#: the build): libzmq's abort on a signalling socket, and tornado's report of an exception in
+#: a ZMQ callback with its traceback. Seen in about 1 run in 10 of the full-disk tests on a
+#: loaded machine, at the commit before these changes as after; the build's own report is
+#: the one line the tests check.
+KERNEL_ABORT = re.compile(r"Assertion failed: .* \(src/\w+\.cpp:\d+\)")
+KERNEL_TRACEBACK_START = "ERROR:tornado.general:Uncaught exception in ZMQStream callback"
+
+
 def errors(b: Build) -> list[str]:
-    """The build's standard error, without :data:`KERNEL_SHUTDOWN_NOISE`."""
-    return [ln for ln in b.err if ln != KERNEL_SHUTDOWN_NOISE]
+    """The build's standard error, without :data:`KERNEL_SHUTDOWN_NOISE` and a dying
+    kernel's :data:`KERNEL_ABORT` line or tornado traceback (:data:`KERNEL_TRACEBACK_START`
+    and the indented or ``Traceback``/exception lines that follow it)."""
+    out: list[str] = []
+    in_traceback = False
+    for ln in b.err:
+        if ln == KERNEL_TRACEBACK_START:
+            in_traceback = True
+            continue
+        if in_traceback:
+            if ln.startswith(("Traceback", " ")) or re.match(r"^[\w.]+(Error|Exception)\b", ln):
+                continue
+            in_traceback = False
+        if ln != KERNEL_SHUTDOWN_NOISE and not KERNEL_ABORT.fullmatch(ln):
+            out.append(ln)
+    return out
 
 
 def one_line(b: Build, pattern: str) -> None:
@@ -821,3 +844,18 @@ def test_workers_die_with_the_build_even_on_sigkill(tmp_path):
 def test_lock_file_is_not_published(shared_base):
     assert (shared_base / buildlock.LOCK_NAME).is_file()
     assert not any(p.name == buildlock.LOCK_NAME for p in (shared_base / "html").rglob("*"))
+
+
+def test_errors_leave_out_only_a_dying_kernels_noise():
+    class B:
+        err = ["ERROR:tornado.general:Uncaught exception in ZMQStream callback",
+               "Traceback (most recent call last):",
+               '  File "kernelbase.py", line 372, in dispatch_control',
+               "    await self.process_control(msg)",
+               "zmq.error.ZMQError: Socket operation on non-socket",
+               "Assertion failed: pfd.revents & POLLIN (src/signaler.cpp:238)",
+               KERNEL_SHUTDOWN_NOISE,
+               "cartbook: no space left on the disk of the build folder x",
+               "Traceback (most recent call last):"]
+    assert errors(B()) == ["cartbook: no space left on the disk of the build folder x",
+                           "Traceback (most recent call last):"]
