@@ -210,3 +210,21 @@ def test_paper_labels_replace_the_chapter_numbers_of_what_reproduces_the_paper()
     assert out["book/_generated/kinetics"]["figure"] == {"fig-x": ("S4",)}
     # the landing page's own tables are chapter 0: never "Table 1"
     assert out["book/_generated/index"]["table"] == {"tbl-key": (0, 1), "tbl-score": (0, 2)}
+
+
+def test_a_build_is_suppressed_when_any_executed_chapter_ran_with_min_cell_count(tmp_path):
+    import json
+
+    gen = tmp_path / "book" / "_generated"
+    gen.mkdir(parents=True)
+
+    def chapter(name: str, k: object) -> None:
+        nb = {"cells": [], "metadata": {"papermill": {"parameters": {"min_cell_count": k}}},
+              "nbformat": 4, "nbformat_minor": 5}
+        (gen / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+
+    chapter("cohort", 0)
+    chapter("index", 1)
+    assert not sphinxext.suppressed_build(tmp_path)
+    chapter("toxicity", 5)
+    assert sphinxext.suppressed_build(tmp_path)

@@ -105,7 +105,8 @@ def _configure(app: Any, config: Any) -> None:
     options["repository_branch"] = ref
     options["use_repository_button"] = bool(url)
     options.setdefault("use_download_button", True)
-    config.cartbook_suppressed = suppressed_build(app.srcdir)
+    srcdir = getattr(app, "srcdir", None)
+    config.cartbook_suppressed = srcdir is not None and suppressed_build(srcdir)
     if config.cartbook_suppressed:  # the notebooks hold the unsuppressed numbers
         options["use_download_button"] = False
         config.html_copy_source = False
