@@ -34,11 +34,8 @@ def patients() -> pd.DataFrame:
 
 
 def _at5(fn, *args, **kwargs):
-    suppression.set_min_cell_count(5)
-    try:
+    with suppression.suppressed(5):
         return fn(*args, **kwargs)
-    finally:
-        suppression.set_min_cell_count(0)
 
 
 @pytest.fixture(scope="module")

@@ -44,20 +44,14 @@ def plain(cohort) -> K.KineticsResults:
 @pytest.fixture(scope="module")
 def hidden(cohort) -> K.KineticsResults:
     """The chapter built with small-cell suppression at 5 (as ``-p min_cell_count=5``)."""
-    suppression.set_min_cell_count(5)
-    try:
+    with suppression.suppressed(5):
         return K.analyse(*cohort)
-    finally:
-        suppression.set_min_cell_count(0)
 
 
 @pytest.fixture()
 def at5():
-    suppression.set_min_cell_count(5)
-    try:
+    with suppression.suppressed(5):
         yield
-    finally:
-        suppression.set_min_cell_count(0)
 
 
 def _small_groups(cohort) -> dict[str, int]:

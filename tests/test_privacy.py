@@ -293,3 +293,14 @@ def test_the_data_notice_says_what_suppression_hides_and_what_it_does_not():
             assert "can still follow from a total" in text
     finally:
         suppression.set_min_cell_count(0)
+
+
+def test_suppressed_restores_the_threshold_before_it():
+    suppression.set_min_cell_count(3)
+    try:
+        with pytest.raises(RuntimeError), suppression.suppressed(5):
+            assert suppression.min_cell_count() == 5
+            raise RuntimeError
+        assert suppression.min_cell_count() == 3
+    finally:
+        suppression.set_min_cell_count(0)

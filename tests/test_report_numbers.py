@@ -6,7 +6,6 @@ numbers instead of typing them or formatting them with ``:d``."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 
 import pandas as pd

@@ -34,11 +34,8 @@ SMALL_PERCENT = ("hlh_pct", "pct_mrd_persistent")
 
 @pytest.fixture
 def suppress5():
-    suppression.set_min_cell_count(5)
-    try:
+    with suppression.suppressed(5):
         yield
-    finally:
-        suppression.set_min_cell_count(0)
 
 
 def _chapter_values() -> dict[str, dict]:
@@ -56,13 +53,10 @@ def _chapter_values() -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped cohort's chapter values and its scorecard with suppression off and on."""
-    suppression.set_min_cell_count(5)
-    try:
+    with suppression.suppressed(5):
         glued = _chapter_values()
         reg, mapping, claims = rg.load_registry(), sc.load_map(), sc.load_claims()
         on = sc.scorecard(reg, mapping, glued, claims)
-    finally:
-        suppression.set_min_cell_count(0)
     off = sc.scorecard(reg, mapping, glued, claims)
     return glued, off, on
 

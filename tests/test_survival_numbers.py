@@ -37,11 +37,8 @@ def cohort() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _analyse(patients, kinetics, threshold: int = THRESHOLD, **options) -> S.SurvivalResults:
-    suppression.set_min_cell_count(threshold)
-    try:
+    with suppression.suppressed(threshold):
         return S.analyse(patients, kinetics, S.SurvivalOptions(**options) if options else None)
-    finally:
-        suppression.set_min_cell_count(0)
 
 
 @pytest.fixture(scope="module")

@@ -39,11 +39,8 @@ def patients() -> pd.DataFrame:
 
 def suppressed(threshold: int, fn, *args, **kw):
     """``fn(*args, **kw)`` with small-cell suppression at ``threshold`` (then off again)."""
-    suppression.set_min_cell_count(threshold)
-    try:
+    with suppression.suppressed(threshold):
         return fn(*args, **kw)
-    finally:
-        suppression.set_min_cell_count(0)
 
 
 def rendered(results: toxicity.ToxicityResults, threshold: int) -> dict[str, pd.DataFrame]:

@@ -6,6 +6,8 @@ Reference: Hundepool A, Domingo-Ferrer J, Franconi L, et al. (2012) *Statistical
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 
@@ -23,6 +25,23 @@ def set_min_cell_count(k: int) -> None:
     if int(k) < 0:
         raise ValueError(f"min_cell_count must be >= 0, got {k}")
     _min_cell_count = int(k)
+
+
+@contextmanager
+def suppressed(k: int) -> Iterator[None]:
+    """Suppress counts 1..k-1 inside the block (:func:`set_min_cell_count`), then restore the
+    threshold in force before it, whatever happens inside."""
+    before = _min_cell_count
+    set_min_cell_count(k)
+    try:
+        yield
+    finally:
+        _restore(before)
+
+
+def _restore(k: int) -> None:
+    global _min_cell_count
+    _min_cell_count = k
 
 
 def min_cell_count() -> int:
