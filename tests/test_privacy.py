@@ -304,3 +304,15 @@ def test_suppressed_restores_the_threshold_before_it():
         assert suppression.min_cell_count() == 3
     finally:
         suppression.set_min_cell_count(0)
+
+
+def test_suppress_columns_hides_named_counts_and_what_is_computed_from_them():
+    t = pd.DataFrame({"k": [3, 12, None], "n": [50, 50, 50], "pct": [6.0, 24.0, None],
+                      "a": [7, 2, 9], "or": [1.5, 2.0, 0.5]})
+    assert suppression.suppress_columns(t, {"k": ("pct",)}) is t  # suppression off
+    with suppression.suppressed(5):
+        s = suppression.suppress_columns(t, {"k": ("pct",), "a": ("or",)})
+        assert suppression.suppress_columns(t[["n"]], {"n": ()}) is not None
+    assert list(s["k"])[:2] == ["<5", 12] and list(s["pct"])[:2] == ["–", 24.0]
+    assert list(s["a"]) == [7, "<5", 9] and list(s["or"]) == [1.5, "–", 0.5]
+    assert list(s["n"]) == [50, 50, 50]  # a column not named is left alone

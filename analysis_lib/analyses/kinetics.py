@@ -1611,23 +1611,11 @@ def analyse(patients: pd.DataFrame, samples: pd.DataFrame, *, age_cut_years: flo
 
 def _suppress_download(frame: pd.DataFrame, counts: Sequence[str],
                        derived: Sequence[str] = ()) -> pd.DataFrame:
-    """``frame`` for download with the counts of the columns ``counts`` that small-cell
-    suppression hides written ``<K``, and in their rows the columns ``derived`` (an
-    interval, a spread) as "–"; ``frame`` itself when nothing is hidden.
-    :func:`analysis_lib.book.report.write_output` suppresses the columns whose header names a
-    count (``n``, ``n_positive``), not ``cmax_n`` or the derived ``geo_ci_low``."""
-    small = np.zeros(len(frame), dtype=bool)
-    for col in counts:
-        small |= np.array([suppression.is_small(v) for v in frame[col]], dtype=bool)
-    if not small.any():
-        return frame
-    out = frame.astype({c: object for c in (*counts, *derived)})
-    for col in counts:
-        out[col] = [suppression.count_text(v) if suppression.is_small(v) else v
-                    for v in frame[col]]
-    for col in derived:
-        out.loc[small, col] = DASH
-    return out
+    """``frame`` for download with the small counts of the columns ``counts`` written ``<K``
+    and, in their rows, the columns ``derived`` (an interval, a spread) as "–"
+    (:func:`analysis_lib.core.suppression.suppress_columns`); ``write_output`` suppresses
+    only columns whose header names a count (``n``), not ``cmax_n`` or ``geo_ci_low``."""
+    return suppression.suppress_columns(frame, {c: tuple(derived) for c in counts})
 
 
 def _paper_phrases(paper: PaperValues, t3: pd.DataFrame, burden_cut: float) -> dict[str, str]:

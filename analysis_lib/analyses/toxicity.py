@@ -40,7 +40,7 @@ import pandas as pd
 
 from ..core import formatting
 from ..core.formatting import DASH
-from ..core.suppression import count_text, is_small, min_cell_count
+from ..core.suppression import count_text, is_small, min_cell_count, suppress_columns
 from ..core.units import format_mrd
 from ..paper.feasibility import FINDINGS, Finding
 from ..stats import proportions
@@ -926,26 +926,6 @@ _TEST_CELLS: dict[str, tuple[str, ...]] = {
     "fp": ("specificity", "spec_low", "spec_high", "ppv")}
 
 
-def _download(frame: pd.DataFrame, counts: Mapping[str, Sequence[str]]) -> pd.DataFrame:
-    """The full-precision table offered for download, with small-cell suppression on: the
-    cohort counts in the columns ``counts`` names that are small written ``<K`` and, in their
-    row, the columns computed from them (``counts[column]``) blanked to "–", as
-    :func:`analysis_lib.core.suppression.suppress_table` does for the columns whose header
-    it recognises (``report.write_output`` applies it too: ``n``, ``events_*``). These
-    columns (``k``, the 2×2 cells ``a``–``d``, ``tp``/``fn``/``tn``/``fp``) it cannot tell
-    from other columns by their header. ``frame`` itself when suppression is off."""
-    t = min_cell_count()
-    if t <= 1:
-        return frame
-    out = frame.astype(object).copy()
-    for col, derived in counts.items():
-        small = frame[col].map(lambda v: not formatting.missing(v) and is_small(float(v)))
-        for d in derived:
-            out.loc[small, d] = DASH
-        out.loc[small, col] = f"<{t}"
-    return out
-
-
 def _ae_table(ae: pd.DataFrame, status: Statuses, lvl: int) -> DisplayTable:
     nn, pct, ci = [], [], []
     for r in ae.itertuples():
@@ -981,7 +961,7 @@ def _ae_table(ae: pd.DataFrame, status: Statuses, lvl: int) -> DisplayTable:
         "of patients assessed; GVHD is counted among the patients with a previous HSCT only. "
         "Under each reproduced value, the paper's (its Results, Toxicity paragraph, n = "
         f"{published_text('n_patients')}) where it prints one, with the scorecard status as a "
-        "dot.", _download(ae, {"k": _AE_DERIVED, "n": _AE_DERIVED}),
+        "dot.", suppress_columns(ae, {"k": _AE_DERIVED, "n": _AE_DERIVED}),
         "adverse_events")
 
 
@@ -1057,7 +1037,7 @@ def _burden_table(burden: pd.DataFrame, lvl: int, severe_grade: int,
         f"marrow MRD ≥ {format_mrd(mrd_cut)} vs below, before and after lymphodepletion): "
         "events, the sample odds ratio, the conditional maximum-likelihood odds ratio with its "
         f"exact {lvl}% interval and Fisher's exact p (as R's fisher.test). The paper states "
-        "these associations without estimates.", _download(burden, _CELLS),
+        "these associations without estimates.", suppress_columns(burden, _CELLS),
         "burden_and_outcomes")
 
 
@@ -1171,7 +1151,7 @@ def _il6_table(il6: pd.DataFrame, status: Statuses, lvl: int, severe_grade: int)
         "penalised estimate with its profile penalised-likelihood interval and penalised "
         "likelihood-ratio test. Under the odds ratio and Fisher's p, the paper's values "
         "(its Results, Toxicity paragraph: one p printed for both outcomes; the test is not "
-        "stated) with the scorecard status.", _download(il6, _CELLS), "il6_odds_ratios")
+        "stated) with the scorecard status.", suppress_columns(il6, _CELLS), "il6_odds_ratios")
 
 
 def _threshold_table(thr: Mapping[str, pd.DataFrame], lvl: int, severe_grade: int
@@ -1199,7 +1179,7 @@ def _threshold_table(thr: Mapping[str, pd.DataFrame], lvl: int, severe_grade: in
         "Peak IL-6 as a test for severe CRS and for ICANS: a patient is test-positive when the "
         "peak is at or above the threshold. Exact (Clopper–Pearson) intervals; PPV and NPV at "
         "this cohort's prevalence. The list includes the Youden-optimal threshold for severe "
-        "CRS.", _download(data, _TEST_CELLS), "il6_thresholds")
+        "CRS.", suppress_columns(data, _TEST_CELLS), "il6_thresholds")
 
 
 def _dose_table(dose: pd.DataFrame, status: Statuses, lvl: int, severe_grade: int,
@@ -1227,6 +1207,6 @@ def _dose_table(dose: pd.DataFrame, status: Statuses, lvl: int, severe_grade: in
         f"Severe CRS (grade ≥{severe_grade}) below and at or above the two dose thresholds the "
         f"paper uses. The odds ratio is for a dose below the threshold; {lvl}% intervals. "
         "Under the Wald p, the paper's p-value (Table 2 at its threshold, the text at its "
-        "own) with the scorecard status.", _download(dose, {
+        "own) with the scorecard status.", suppress_columns(dose, {
             **_CELLS, "events_below": ("risk_below",), "n_below": ("risk_below",),
             "events_above": ("risk_above",), "n_above": ("risk_above",)}), "dose_threshold")

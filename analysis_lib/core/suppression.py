@@ -6,7 +6,7 @@ Reference: Hundepool A, Domingo-Ferrer J, Franconi L, et al. (2012) *Statistical
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import pandas as pd
@@ -98,6 +98,26 @@ def _suppress_cell(v: object, header: str, t: int) -> object:
     if m:
         return f"<{t}" if is_small(_int(m.group(1)), t) else v
     return v
+
+
+def suppress_columns(frame: pd.DataFrame,
+                     counts: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """``frame`` (a table offered for download) with the small counts of the named columns
+    written ``<K`` and, in their rows, the columns computed from each (``counts[column]``: a
+    percentage, an interval, a spread) blanked to "–": for count columns whose header
+    :func:`suppress_table` cannot recognise (``k``, ``a``–``d``, ``tp``, ``cmax_n``). Returns
+    ``frame`` itself when nothing is hidden."""
+    t = _min_cell_count
+    small = {c: frame[c].map(lambda v: bool(pd.notna(v)) and is_small(float(v), t)).to_numpy()
+             for c in counts}
+    if t <= 1 or not any(m.any() for m in small.values()):
+        return frame
+    out = frame.astype({c: object for c in {*counts, *(d for ds in counts.values() for d in ds)}})
+    for col, derived in counts.items():
+        for d in derived:
+            out.loc[small[col], d] = "–"
+        out.loc[small[col], col] = f"<{t}"
+    return out
 
 
 def suppress_table(frame: pd.DataFrame, threshold: int | None = None) -> pd.DataFrame:
